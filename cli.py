@@ -1,0 +1,116 @@
+"""The ``matcalc`` command line (installed as ``matcalc.cli``); a thin layer over the library."""
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from matcalc.errors import MatcalcError
+
+EXAMPLES = """\b
+Examples:
+  matcalc derive "norm2(X*w - y)^2" --wrt w
+  matcalc derive "H = sigmoid(X*W1 + b1); f = norm2(H*W2 + b2 - Y)^2" \\
+      --dim X=n,d --dim W1=d,h --dim b1=1,h --dim W2=h,k --dim b2=1,k --dim Y=n,k --check
+  matcalc derive "-sum(Y .* log(softmax(X*W)))" --wrt W --sum-to-one Y --format latex
+  matcalc rules --check
+"""
+
+
+def _fail(err: Exception) -> None:
+    click.echo(f"matcalc: {getattr(err, 'kind', 'error')}: {err}", err=True)
+    pointer = err.pointer() if isinstance(err, MatcalcError) else ""
+    if pointer:
+        click.echo(pointer, err=True)
+    sys.exit(2)
+
+
+def _parse_dims(dims, scalars) -> dict:
+    shapes: dict = {}
+    for item in dims:
+        if "=" not in item:
+            raise MatcalcError(f"bad --dim {item!r}: write NAME=ROWS,COLS (e.g. X=n,d), or NAME= for a scalar")
+        name, _, sizes = item.partition("=")
+        name = name.strip()
+        parts = [s.strip() for s in sizes.split(",")] if sizes.strip() else []
+        if any(not p for p in parts):
+            raise MatcalcError(f"bad --dim {item!r}: an empty size")
+        shapes[name] = tuple(parts)
+    for name in scalars:
+        shapes[name.strip()] = ()
+    return shapes
+
+
+@click.group(epilog=EXAMPLES, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="matcalc", message="matcalc %(version)s")
+def main():
+    """matcalc: closed-form matrix calculus — gradients, derivations, NumPy code, checks."""
+
+
+@main.command(epilog=EXAMPLES)
+@click.argument("expr")
+@click.option("--wrt", multiple=True, help="Variable to differentiate with respect to (repeatable; default: all).")
+@click.option("--dim", "dims", multiple=True, metavar="NAME=ROWS,COLS",
+              help="Shape of a variable: X=8,3 or X=n,d (symbolic); NAME= for a scalar.")
+@click.option("--scalar", "scalars", multiple=True, metavar="NAME", help="Declare a scalar variable.")
+@click.option("--layout", type=click.Choice(["numerator", "denominator"]), default=None,
+              help="Jacobian layout (for vector/matrix functions).")
+@click.option("--order", type=int, default=1, show_default=True, help="1: gradient, 2: Hessian.")
+@click.option("--format", "fmt", type=click.Choice(["text", "latex", "markdown", "numpy", "json"]),
+              default="text", show_default=True)
+@click.option("--steps", is_flag=True, help="Show the derivation step by step.")
+@click.option("--check", "do_check", is_flag=True, help="Verify against finite differences (exit 1 if it fails).")
+@click.option("--sum-to-one", "sum_to_one", multiple=True, metavar="NAME",
+              help="Assume the rows of NAME (entries, for a vector) sum to one, e.g. one-hot labels.")
+def derive(expr, wrt, dims, scalars, layout, order, fmt, steps, do_check, sum_to_one):
+    """Differentiate EXPR (a program in the contract language)."""
+    import matcalc
+    try:
+        d = matcalc.derive(expr, wrt=list(wrt) or None, shapes=_parse_dims(dims, scalars),
+                           layout=layout, order=order, sum_to_one=list(sum_to_one))
+        result = d.check() if do_check else None
+    except MatcalcError as err:
+        _fail(err)
+    if fmt == "json":
+        click.echo(json.dumps(d.to_json(result), indent=2, ensure_ascii=False))
+    elif fmt == "latex":
+        click.echo(d.latex())
+    elif fmt == "markdown":
+        click.echo(d.markdown(steps=steps))
+    elif fmt == "numpy":
+        click.echo(d.numpy_source())
+    else:
+        click.echo(d.text(steps=steps))
+    if result is not None:
+        if fmt != "json":
+            click.echo(str(result), err=fmt == "numpy")
+        if not result.passed:
+            sys.exit(1)
+
+
+@main.command()
+@click.option("--check", "do_check", is_flag=True, help="Run every rule's numerical self-test.")
+def rules(do_check):
+    """List the identity catalogue (id, identity, source, domain)."""
+    from matcalc.selftest import run_selftests
+    from matcalc import rules as catalogue
+    failed = 0
+    for entry in catalogue.catalogue():
+        identity = getattr(entry, "latex", None) if entry.id.startswith("fn:") is False else entry.identity
+        domain = getattr(entry, "domain", "")
+        line = f"{entry.id:<16} {identity}"
+        click.echo(line)
+        click.echo(f"{'':<16} source: {entry.source}" + (f"; domain: {domain}" if domain and domain != "real" else ""))
+        if do_check:
+            ok, message = run_selftests(entry)
+            failed += not ok
+            click.echo(f"{'':<16} self-test: {'ok' if ok else 'FAILED'} ({message})")
+    if do_check:
+        click.echo(f"{len(catalogue.catalogue()) - failed} of {len(catalogue.catalogue())} self-tests passed")
+        if failed:
+            sys.exit(1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

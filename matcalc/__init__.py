@@ -1,0 +1,22 @@
+"""matcalc: closed-form matrix calculus — gradients, derivations, NumPy code, checks."""
+from __future__ import annotations
+
+import os as _os
+
+# Running from a source checkout (the catalogue lives in ../rules, the CLI in ../cli.py):
+# let ``matcalc.rules`` and ``matcalc.cli`` resolve there.  Installed copies hold them in place.
+_root = _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__)))
+if not _os.path.isdir(_os.path.join(_os.path.dirname(__file__), "rules")) and \
+        _os.path.isfile(_os.path.join(_root, "rules", "registry.py")):
+    __path__.append(_root)  # noqa: F821 - the package's search path
+
+from .errors import MatcalcError, ParseError, ShapeError, UnsupportedError  # noqa: E402
+
+__all__ = ["derive", "MatcalcError", "ParseError", "ShapeError", "UnsupportedError"]
+__version__ = "0.1.0"
+
+
+def derive(*args, **kwargs):
+    """Differentiate a program (see ``matcalc.derivation.derive``)."""
+    from .derivation import derive as _derive
+    return _derive(*args, **kwargs)

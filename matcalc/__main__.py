@@ -1,0 +1,4 @@
+"""``python -m matcalc``."""
+from matcalc.cli import main
+
+main(prog_name="matcalc")

@@ -1,0 +1,187 @@
+"""AST -> IR: SymPy matrix expressions with broadcasting made explicit.
+
+Runs shape inference first, so every variable has a SymPy shape, then builds
+the program's statements into one expression per name.  A row ``b`` added to an
+(m, n) matrix becomes ``1_m b`` (so its gradient comes out as ``1ᵀ G``), a scalar
+``s`` becomes ``s 1_{m×n}``, and a 1x1 product used as a value is a scalar.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sympy import Determinant, Integer, Inverse, MatrixSymbol, Pow, Rational, S, Symbol, Trace
+from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
+
+from . import ops
+from . import parser as P
+from .errors import ShapeError, UnknownNameError
+from .ir import LogDet, LogSoftmax, Norm2, Softmax, SumEntries, is_matrix, shape_of
+from .shapes import ShapeInference, declare_shapes, resolve
+
+_SIZE_NAMES = ("n", "m", "k", "p", "q", "r", "s", "t", "u", "v")
+
+
+@dataclass
+class Program:
+    """A parsed, shape-checked program: its variables and named values as IR."""
+
+    source: str
+    variables: dict            # name -> MatrixSymbol | Symbol (in order of appearance)
+    intermediates: dict        # name -> IR expression (user-named statements)
+    output: object             # the function's IR expression
+    output_name: str | None
+    size_symbols: list = field(default_factory=list)
+
+    def shape(self, name: str) -> tuple:
+        return shape_of(self.variables[name])
+
+
+def _namer(taken: set):
+    fresh = iter([n for n in _SIZE_NAMES if n not in taken] +
+                 [f"n{i}" for i in range(1, 10_000) if f"n{i}" not in taken])
+    return lambda: next(fresh)
+
+
+def parse(source: str, shapes: dict | None = None) -> Program:
+    statements = P.parse_program(source)
+    declared = declare_shapes(shapes)
+    inference = ShapeInference(source, declared)
+    inference.run(statements)
+    unused = sorted(set(declared) - set(inference.variables) - set(inference.intermediates))
+    if unused:
+        raise UnknownNameError(f"a shape is given for {unused[0]!r}, which is not a variable of the expression")
+    taken = set(inference.variables) | set(inference.intermediates)
+    taken |= {d.known().name for s in declared.values() for d in s if d.known() is not None and not isinstance(d.known(), int)}
+    namer = _namer(taken)
+    variables = {}
+    for name in inference.order:
+        shape = resolve(inference.variables[name], namer)
+        variables[name] = Symbol(name, real=True) if shape == () else MatrixSymbol(name, *shape)
+    builder = _Builder(source, variables)
+    output, output_name = None, None
+    for st in statements:
+        value = builder.build(st.expr)
+        if st.target is not None:
+            builder.env[st.target] = value
+            builder.intermediates[st.target] = value
+        if output_name != "f":
+            output, output_name = value, st.target
+    sizes = sorted({d for v in variables.values() for d in shape_of(v) if isinstance(d, Symbol)},
+                   key=lambda s: s.name)
+    return Program(source, variables, builder.intermediates, output, output_name, sizes)
+
+
+class _Builder:
+    def __init__(self, source: str, variables: dict):
+        self.source = source
+        self.env = dict(variables)
+        self.intermediates: dict = {}
+
+    def error(self, message, pos):
+        return ShapeError(message, self.source, pos)
+
+    def build(self, node):
+        return getattr(self, "_" + type(node).__name__)(node)
+
+    # values are scalars or matrices; a 1x1 product is a scalar
+    def value(self, node):
+        return ops.as_scalar(self.build(node))
+
+    def _Num(self, node):
+        v = node.value
+        if v.is_integer() and abs(v) < 1e15:
+            return Integer(int(v))
+        return Rational(node.text) if len(node.text) < 30 else S(v)
+
+    def _Name(self, node):
+        return ops.as_scalar(self.env[node.id])
+
+    def _Unary(self, node):
+        v = self.value(node.operand)
+        return ops.neg(v) if node.op == "-" else v
+
+    def _Transpose(self, node):
+        return ops.transpose(self.value(node.operand))
+
+    def _common_shape(self, a, b, node):
+        sa, sb = shape_of(a), shape_of(b)
+        if sa == ():
+            return sb
+        if sb == ():
+            return sa
+        out = []
+        for da, db in zip(sa, sb):
+            if da == db or db == 1:
+                out.append(da)
+            elif da == 1:
+                out.append(db)
+            else:  # pragma: no cover - inference rejects this first
+                raise self.error(f"cannot apply '{node.op}' to shapes {sa} and {sb}", node.pos)
+        return tuple(out)
+
+    def _entrywise_operands(self, node):
+        a, b = self.value(node.left), self.value(node.right)
+        shape = self._common_shape(a, b, node)
+        if shape == ():
+            return a, b
+        def widen(v):
+            return v if not is_matrix(v) or shape_of(v) == shape else ops.broadcast(v, shape)
+        # a scalar operand of .* / ./ scales; of + - it broadcasts
+        if node.op in ("+", "-"):
+            return ops.broadcast(a, shape) if not is_matrix(a) else widen(a), \
+                   ops.broadcast(b, shape) if not is_matrix(b) else widen(b)
+        return widen(a), widen(b)
+
+    def _Binary(self, node):
+        op = node.op
+        if op in ("+", "-"):
+            a, b = self._entrywise_operands(node)
+            return ops.add(a, b) if op == "+" else ops.sub(a, b)
+        if op == ".*":
+            a, b = self._entrywise_operands(node)
+            return ops.hadamard(a, b)
+        if op == "./":
+            a, b = self._entrywise_operands(node)
+            if not is_matrix(b):
+                return ops.scale(Pow(b, -1), a)
+            return ops.hadamard(a, ops.hpow(b, -1))
+        a, b = self.value(node.left), self.value(node.right)
+        if op == "*":
+            return ops.as_scalar(ops.matmul(a, b))
+        if op == "/":
+            return ops.scale(Pow(b, -1), a)
+        if op == "^":
+            return Pow(a, b)
+        if op == ".^":
+            return ops.hpow(a, b)
+        raise self.error(f"unknown operator {op!r}", node.pos)  # pragma: no cover
+
+    def _Call(self, node):
+        name = node.func
+        a = self.value(node.args[0])
+        scalar = not is_matrix(a)
+        if name == "sum":
+            return a if scalar else SumEntries(a)
+        if name == "tr":
+            return a if scalar else Trace(a)
+        if name == "det":
+            return a if scalar else Determinant(a)
+        if name == "logdet":
+            return ops.apply("log", a) if scalar else LogDet(a)
+        if name == "inv":
+            return Pow(a, -1) if scalar else Inverse(a)
+        if name == "norm2":
+            return ops.apply("abs", a) if scalar else Norm2(a)
+        if name == "softmax":
+            return S.One if scalar else Softmax(a)
+        if name == "logsoftmax":
+            return S.Zero if scalar else LogSoftmax(a)
+        if name == "diag":
+            if scalar:
+                return a
+            rows, cols = a.shape
+            return DiagMatrix(a) if rows == 1 or cols == 1 else DiagonalOf(a)
+        # registered entrywise function; log(softmax(Z)) is log-softmax
+        if name == "log" and isinstance(a, Softmax):
+            return LogSoftmax(a.arg)
+        return ops.apply(name, a)

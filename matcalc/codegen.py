@@ -1,0 +1,389 @@
+"""NumPy code generation: one function computing every requested result in one pass.
+
+Shared subexpressions (forward values reused by the backward pass, shared
+deltas) are computed once; matrix chains are ordered by cost from the shapes;
+ones matrices become sums and broadcasts, ``diag(v) A`` a broadcast product;
+softmax, log-softmax and sigmoid use numerically stable forms.
+"""
+from __future__ import annotations
+
+import keyword
+
+from sympy import (Add, Determinant, Float, Identity, Integer, Inverse, MatrixSymbol, Mul, Number,
+                   Pow, Rational, Symbol, Trace, ZeroMatrix)
+from sympy.matrices.expressions import (HadamardPower, HadamardProduct, MatAdd, MatMul, MatPow,
+                                        OneMatrix, Transpose)
+from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
+
+from . import ops, rules
+from .engine import _LEAVES, topological
+from .ir import Elementwise, LogDet, LogSoftmax, Norm2, ScalarFunction, Softmax, SumEntries, is_matrix
+
+HELPERS = {
+    "_sigmoid": '''def _sigmoid(x):
+    """Logistic function, stable for large |x|."""
+    return np.exp(-np.logaddexp(0.0, -x))''',
+    "_softmax": '''def _softmax(x, axis):
+    """Softmax along axis, shifted by the maximum for stability."""
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)''',
+    "_logsoftmax": '''def _logsoftmax(x, axis):
+    """log(softmax(x)) along axis, via the shifted log-sum-exp."""
+    s = x - np.max(x, axis=axis, keepdims=True)
+    return s - np.log(np.sum(np.exp(s), axis=axis, keepdims=True))''',
+    "_float": '''def _float(x):
+    """An array of a floating dtype (float32 stays float32, integers become float64)."""
+    a = np.asarray(x)
+    return a if a.dtype.kind in "fc" else a.astype(np.float64)''',
+}
+
+RESERVED = {"np"} | set(keyword.kwlist)
+_GUESS = 64  # a symbolic size, for ordering matrix chains
+
+
+def _num(v) -> str:
+    if isinstance(v, Integer):
+        return f"{float(int(v))!r}"
+    return repr(float(v))
+
+
+class NumpyCodegen:
+    """Builds the source of ``def name(<variables>) -> {output: ndarray}``."""
+
+    def __init__(self, variables: dict, outputs: dict, func_name: str = "gradients"):
+        self.variables = variables            # name -> MatrixSymbol | Symbol
+        self.outputs = outputs                # key -> IR expression
+        self.func_name = func_name
+        self.lines: list[str] = []
+        self.helpers: set[str] = {"_float"}
+        self.temps: dict = {}                 # node -> temp name
+        self.sizes = self._size_lookup()
+
+    # ------------------------------------------------------------ sizes
+    def _size_lookup(self) -> dict:
+        out = {}
+        for name, v in self.variables.items():
+            if is_matrix(v):
+                for i, d in enumerate(v.shape):
+                    if isinstance(d, Symbol) and d not in out:
+                        out[d] = f"{name}.shape[{i}]"
+        return out
+
+    def size(self, d) -> str:
+        if isinstance(d, Integer) or isinstance(d, int):
+            return str(int(d))
+        if d in self.sizes:
+            return self.sizes[d]
+        raise ValueError(f"size {d} is not the size of any variable")
+
+    def shape(self, e) -> str:
+        r, c = e.shape
+        return f"({self.size(r)}, {self.size(c)})"
+
+    @staticmethod
+    def _guess(d) -> int:
+        return int(d) if isinstance(d, (int, Integer)) else _GUESS
+
+    # ------------------------------------------------------------ driver
+    def source(self) -> str:
+        uses: dict = {}
+        nodes: dict = {}
+        for expr in self.outputs.values():
+            nodes.update(dict.fromkeys(topological(expr)))
+        for node in nodes:
+            if not isinstance(node, _LEAVES):
+                for a in node.args:
+                    uses[a] = uses.get(a, 0) + 1
+        for key, expr in self.outputs.items():
+            uses[expr] = uses.get(expr, 0) + 1
+        self.uses = uses
+        body = []
+        names = list(self.variables)
+        for n in names:
+            body.append(f"    {n} = _float({n})")
+            v = self.variables[n]
+            if is_matrix(v) and all(isinstance(d, Integer) for d in v.shape):
+                want = tuple(int(d) for d in v.shape)
+                body.append(f"    if {n}.shape != {want!r}:")
+                body.append(f"        raise ValueError(\"{n} must have shape {want}, got %s\" % ({n}.shape,))")
+            elif not is_matrix(v):
+                body.append(f"    if {n}.size != 1:")
+                body.append(f"        raise ValueError(\"{n} must be a scalar, got shape %s\" % ({n}.shape,))")
+                body.append(f"    {n} = {n}.reshape(())")
+        results = {}
+        for key, expr in self.outputs.items():
+            results[key] = self.value(expr, top=True)
+        body.extend("    " + line for line in self.lines)
+        ret = ", ".join(f"{k!r}: {v}" for k, v in results.items())
+        body.append(f"    return {{{ret}}}")
+        params = ", ".join(names)
+        helpers = "\n\n\n".join(HELPERS[h] for h in sorted(self.helpers))
+        header = "import numpy as np\n\n\n"
+        func = f"def {self.func_name}({params}):\n" + \
+               f'    """Generated by matcalc: returns {{{", ".join(map(repr, self.outputs))}}}."""\n' + \
+               "\n".join(body) + "\n"
+        return header + helpers + "\n\n\n" + func
+
+    # ------------------------------------------------------------ values
+    def value(self, e, top=False) -> str:
+        """Code for e with its exact shape (temps for shared nodes)."""
+        if e in self.temps:
+            return self.temps[e]
+        if isinstance(e, (MatrixSymbol, Symbol)):
+            return e.name
+        code = self.emit(e)
+        if isinstance(e, _LEAVES) or isinstance(e, Number):
+            if top and is_matrix(e):
+                return code
+            return code
+        shared = self.uses.get(e, 0) > 1
+        if shared or top:
+            name = f"_t{len(self.temps) + 1}"
+            self.lines.append(f"{name} = {code}")
+            self.temps[e] = name
+            return name
+        return code
+
+    def loose(self, e) -> str:
+        """Code for a value that broadcasts to e's shape (1_m b -> b)."""
+        src = _broadcast_source(e)
+        if src is not None:
+            return self.operand(src)
+        return self.operand(e)
+
+    def operand(self, e) -> str:
+        code = self.value(e)
+        return code if code.isidentifier() or code.replace(".", "").replace("_", "").isalnum() else f"({code})"
+
+    def emit(self, e) -> str:
+        for cls in type(e).__mro__:
+            method = getattr(self, "_" + cls.__name__, None)
+            if method is not None:
+                return method(e)
+        from .errors import UnsupportedError
+        raise UnsupportedError(f"no NumPy translation for {type(e).__name__}")
+
+    # ------------------------------------------------------------ leaves
+    def _Number(self, e):
+        return _num(e)
+
+    def _OneMatrix(self, e):
+        return f"np.ones({self.shape(e)})"
+
+    def _Identity(self, e):
+        return f"np.eye({self.size(e.shape[0])})"
+
+    def _ZeroMatrix(self, e):
+        return f"np.zeros({self.shape(e)})"
+
+    # ------------------------------------------------------------ sums and products
+    def _MatAdd(self, e):
+        code = self.signed_sum(e.args, loose=True)
+        if all(_broadcast_source(t) is not None for t in e.args):
+            code = f"np.broadcast_to({code}, {self.shape(e)}).copy()"
+        return code
+
+    def signed_sum(self, terms, loose=False) -> str:
+        """a + b - c, with negated terms subtracted rather than scaled by -1."""
+        pieces = []
+        for t in sorted(terms, key=_negative):
+            neg = _negative(t)
+            body = ops.neg(t) if neg else t
+            src = _broadcast_source(body) if loose and is_matrix(body) else None
+            code = self.operand(src) if src is not None else self.operand(body)
+            pieces.append(("- " if neg else "+ ") + code if pieces else ("-" if neg else "") + code)
+        return " ".join(pieces)
+
+    def _Add(self, e):
+        return self.signed_sum(e.args)
+
+    def _Mul(self, e):
+        return " * ".join(self.operand(a) for a in e.args)
+
+    def _Pow(self, e):
+        b, p = e.args
+        if isinstance(b, Norm2) and p == 2:
+            v = self.value(b.arg)
+            return f"np.vdot({v}, {v})"
+        if p == -1:
+            return f"1.0 / {self.operand(b)}"
+        if p == Rational(1, 2):
+            return f"np.sqrt({self.value(b)})"
+        return f"{self.operand(b)} ** {self.operand(p)}"
+
+    def _HadamardProduct(self, e):
+        code = " * ".join(self.loose(a) for a in e.args)
+        if all(_broadcast_source(a) is not None for a in e.args):
+            code = f"np.broadcast_to({code}, {self.shape(e)}).copy()"
+        return code
+
+    def _HadamardPower(self, e):
+        b, p = e.args
+        x = self.value(b)
+        if p == 2:
+            return f"np.square({x})"
+        if p == -1:
+            return f"np.reciprocal({x})"
+        if p == Rational(1, 2):
+            return f"np.sqrt({x})"
+        return f"np.power({x}, {self.value(p)})"
+
+    def _MatMul(self, e):
+        coeff, body = ops.split_coeff(e)
+        mats = list(body.args) if isinstance(body, MatMul) else [body]
+        code = self.chain(mats, e.shape)
+        if coeff == -1:
+            return f"-{self.paren(code)}"
+        if coeff != 1:
+            code = f"{self.operand(coeff)} * {self.paren(code)}"
+        return code
+
+    def chain(self, mats, shape) -> str:
+        """A product of matrices: ones become sums, diag() broadcasts, best order."""
+        # leading 1_{k×m}: column sums; trailing 1_{m×k}: row sums (then broadcast if k > 1)
+        if len(mats) > 1 and isinstance(mats[0], OneMatrix):
+            rest = self.chain(mats[1:], (mats[0].shape[1], shape[1]))
+            code = f"np.sum({rest}, axis=0, keepdims=True)"
+            return code if mats[0].shape[0] == 1 else f"np.broadcast_to({code}, {self._shape_of(shape)})"
+        if len(mats) > 1 and isinstance(mats[-1], OneMatrix):
+            rest = self.chain(mats[:-1], (shape[0], mats[-1].shape[0]))
+            code = f"np.sum({rest}, axis=1, keepdims=True)"
+            return code if mats[-1].shape[1] == 1 else f"np.broadcast_to({code}, {self._shape_of(shape)})"
+        for i, m in enumerate(mats):
+            if isinstance(m, OneMatrix) and 0 < i < len(mats) - 1:  # A 1 B = (A 1_n)(1_kᵀ B)
+                n, k = m.shape
+                left = mats[:i] + [OneMatrix(n, 1)]
+                right = [OneMatrix(1, k)] + mats[i + 1:]
+                return f"({self.chain(left, (shape[0], 1))} @ {self.chain(right, (1, shape[1]))})"
+        for i, m in enumerate(mats):
+            if isinstance(m, DiagMatrix) and len(mats) > 1:
+                v = self.value(m.args[0])
+                col = v if m.args[0].shape[1] == 1 else f"{v}.T"
+                if i == 0:
+                    return f"{col} * {self.paren(self.chain(mats[1:], (m.shape[0], shape[1])))}"
+                if i == len(mats) - 1:
+                    return f"{self.paren(self.chain(mats[:-1], (shape[0], m.shape[0])))} * {col}.T"
+        if len(mats) == 1:
+            return self.value(mats[0])
+        return self.order([self.operand(m) for m in mats], [m.shape for m in mats])
+
+    def _shape_of(self, shape) -> str:
+        return f"({self.size(shape[0])}, {self.size(shape[1])})"
+
+    @staticmethod
+    def paren(code: str) -> str:
+        return code if code.replace(".", "").replace("_", "").isalnum() else f"({code})"
+
+    def order(self, codes, shapes) -> str:
+        """Optimal parenthesisation of a matrix chain (classic O(n³) DP on guessed sizes)."""
+        n = len(codes)
+        dims = [self._guess(shapes[0][0])] + [self._guess(s[1]) for s in shapes]
+        cost = [[0] * n for _ in range(n)]
+        split = [[0] * n for _ in range(n)]
+        for length in range(2, n + 1):
+            for i in range(n - length + 1):
+                j = i + length - 1
+                cost[i][j] = None
+                for k in range(i, j):
+                    c = cost[i][k] + cost[k + 1][j] + dims[i] * dims[k + 1] * dims[j + 1]
+                    if cost[i][j] is None or c < cost[i][j]:
+                        cost[i][j], split[i][j] = c, k
+
+        def build(i, j):
+            if i == j:
+                return codes[i]
+            k = split[i][j]
+            left, right = build(i, k), build(k + 1, j)
+            left = left if i == k else f"({left})"
+            right = right if k + 1 == j else f"({right})"
+            return f"{left} @ {right}"
+        return build(0, n - 1)
+
+    # ------------------------------------------------------------ other operations
+    def _Transpose(self, e):
+        return f"{self.operand(e.arg)}.T"
+
+    def _Inverse(self, e):
+        if isinstance(e.arg, Transpose) and e.arg.arg in self.temps_or_forward():
+            return f"{self.operand(Inverse(e.arg.arg))}.T"
+        return f"np.linalg.inv({self.value(e.arg)})"
+
+    def temps_or_forward(self):
+        return self.uses
+
+    def _MatPow(self, e):
+        return f"np.linalg.matrix_power({self.value(e.base)}, {int(e.exp)})"
+
+    def _Determinant(self, e):
+        return f"np.linalg.det({self.value(e.arg)})"
+
+    def _LogDet(self, e):
+        return f"np.linalg.slogdet({self.value(e.arg)})[1]"
+
+    def _Trace(self, e):
+        a = e.arg
+        if a.shape == (1, 1):
+            return f"{self.operand(a)}[0, 0]"
+        if isinstance(a, MatMul) and len(a.args) == 2 and all(is_matrix(x) for x in a.args):
+            x, y = a.args
+            return f"np.sum({self.operand(x)} * {self.operand(y)}.T)"
+        return f"np.trace({self.value(a)})"
+
+    def _SumEntries(self, e):
+        return f"np.sum({self.value(e.arg)})"
+
+    def _Norm2(self, e):
+        return f"np.linalg.norm({self.value(e.arg)})"
+
+    def _normalized(self, e, helper):
+        self.helpers.add(helper)
+        axis = 0 if e.over_columns else 1
+        return f"{helper}({self.value(e.arg)}, {axis})"
+
+    def _Softmax(self, e):
+        return self._normalized(e, "_softmax")
+
+    def _LogSoftmax(self, e):
+        return self._normalized(e, "_logsoftmax")
+
+    def _function(self, e):
+        fn = rules.FUNCTIONS[e.name]
+        self.helpers.update(fn.helpers)
+        return fn.numpy.format(x=self.value(e.arg))
+
+    _Elementwise = _function
+    _ScalarFunction = _function
+
+    def _DiagMatrix(self, e):
+        return f"np.diagflat({self.value(e.args[0])})"
+
+    def _DiagonalOf(self, e):
+        return f"np.diagonal({self.value(e.args[0])}).reshape(-1, 1)"
+
+
+def _negative(t) -> bool:
+    c = ops.split_coeff(t)[0] if is_matrix(t) else t.as_coeff_Mul()[0]
+    return bool(c.is_number and c < 0)
+
+
+def _broadcast_source(e):
+    """For 1_m b, c 1_nᵀ, s 1 (times a coefficient): the small operand, else None."""
+    c, body = ops.split_coeff(e) if is_matrix(e) else (None, None)
+    if body is None:
+        return None
+    if isinstance(body, OneMatrix):
+        return c
+    if isinstance(body, MatMul) and len(body.args) == 2:
+        a, b = body.args
+        if isinstance(a, OneMatrix) and a.shape[1] == 1:
+            return ops.scale(c, b)
+        if isinstance(b, OneMatrix) and b.shape[0] == 1:
+            return ops.scale(c, a)
+    return None
+
+
+def compile_source(source: str, func_name: str):
+    """Execute generated source (our own code, never user text) and return the function."""
+    namespace: dict = {}
+    exec(compile(source, f"<matcalc:{func_name}>", "exec"), namespace)  # noqa: S102
+    return namespace[func_name]

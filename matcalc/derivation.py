@@ -1,0 +1,211 @@
+"""``derive``: program text -> Derivation (results, steps, printers, NumPy code, check)."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from . import engine, printing
+from .build import Program, parse
+from .codegen import NumpyCodegen, RESERVED, compile_source
+from .errors import MatcalcError, ShapeError, UnknownNameError, UnsupportedError
+from .ir import is_matrix, shape_of
+from .numeric import CheckResult, finite_difference_check
+from .simplify import textbook
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of the derivation: the rule used, the node and the adjoints it produced."""
+
+    rule: str
+    node: object
+    adjoint: object
+    contributions: tuple
+
+    def describe(self, names: dict) -> str:
+        p = printing.Printer(printing.UNICODE, names)
+        node = p(self.node)
+        parts = [f"∂f/∂({p(child)}) += {p(c)}" for child, c in self.contributions]
+        return f"[{self.rule}] ∂f/∂({node}) = {p(self.adjoint)}" + ("; " + "; ".join(parts) if parts else "")
+
+
+class Derivation:
+    """The derivative of a program with respect to some of its variables."""
+
+    def __init__(self, program: Program, wrt: list[str], sum_to_one=()):
+        self.program = program
+        self.wrt = list(wrt)
+        self.sum_to_one = tuple(sum_to_one)
+        targets = [program.variables[n] for n in self.wrt]
+        adjoints, raw_steps = engine.backward(program.output, targets)
+        memo: dict = {}
+        self._gradients = {n: textbook(engine.gradient(adjoints, program.variables[n]), self.sum_to_one, memo)
+                           for n in self.wrt}
+        self.deltas = {name: textbook(adjoints[value], self.sum_to_one, memo)
+                       for name, value in program.intermediates.items() if value in adjoints}
+        self.steps = [Step(s.rule, s.node, s.adjoint, s.contributions) for s in raw_steps]
+        self._function = None
+
+    # ------------------------------------------------------------ results
+    def gradient(self, name: str):
+        """∂f/∂name as a SymPy expression in closed matrix form, with name's shape."""
+        if name not in self._gradients:
+            raise UnknownNameError(f"no gradient for {name!r}: derived with respect to {', '.join(self.wrt)}")
+        return self._gradients[name]
+
+    @property
+    def gradients(self) -> dict:
+        return dict(self._gradients)
+
+    @property
+    def names(self) -> dict:
+        """Subexpression -> the user's name for it (for display)."""
+        return {v: k for k, v in self.program.intermediates.items() if is_matrix(v) or not v.is_Atom}
+
+    def rules_used(self) -> list[str]:
+        return sorted({s.rule for s in self.steps})
+
+    # ------------------------------------------------------------ printing
+    def result_text(self, name: str, style=printing.UNICODE, use_names=True) -> str:
+        return printing.Printer(style, self.names if use_names else None)(self.gradient(name))
+
+    def text(self, steps: bool = False) -> str:
+        lines = [f"f = {printing.to_unicode(self.program.output, self._names_without_output())}"]
+        defs = self._definitions(printing.UNICODE)
+        if defs:
+            lines.append("where " + "; ".join(defs))
+        if steps:
+            lines.append("")
+            lines.append("steps (reverse mode, each node's adjoint ∂f/∂node):")
+            lines.extend(f"  {i + 1}. {s.describe(self.names)}" for i, s in enumerate(self.steps))
+            lines.append("")
+        for n in self.wrt:
+            lines.append(f"∂f/∂{n} = {self.result_text(n)}   {_shape_text(self.program.variables[n])}")
+        return "\n".join(lines)
+
+    def _names_without_output(self) -> dict:
+        names = self.names
+        names.pop(self.program.output, None)
+        return names
+
+    def _definitions(self, style) -> list[str]:
+        out = []
+        names = self._names_without_output()
+        for name, value in self.program.intermediates.items():
+            if value is self.program.output or value not in names:
+                continue
+            inner = {k: v for k, v in names.items() if k != value}
+            rhs = printing.Printer(style, inner)(value)
+            name_text = printing.latex_name(name) if style is printing.LATEX else name
+            out.append(f"{name_text} = {rhs}")
+        return out
+
+    def latex(self) -> str:
+        """LaTeX of the results (an aligned block)."""
+        rows = []
+        for n in self.wrt:
+            lhs = r"\frac{\partial f}{\partial " + printing.latex_name(n) + "}"
+            rows.append(lhs + " &= " + self.result_text(n, printing.LATEX))
+        defs = self._definitions(printing.LATEX)
+        rows.extend(d.replace(" = ", " &= ", 1) for d in defs)
+        return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
+
+    def markdown(self, steps: bool = False) -> str:
+        f_latex = printing.to_latex(self.program.output, self._names_without_output())
+        parts = ["## Function", "", "$$", f"f = {f_latex}", "$$", "", "## Gradients", "", "$$",
+                 self.latex(), "$$"]
+        if steps:
+            parts += ["", "## Steps", ""]
+            parts += [f"{i + 1}. `{s.rule}`: {s.describe(self.names)}" for i, s in enumerate(self.steps)]
+        return "\n".join(parts) + "\n"
+
+    def _repr_latex_(self) -> str:
+        return "$$" + self.latex() + "$$"
+
+    def to_json(self, check: CheckResult | None = None) -> dict:
+        out = {"function": self.program.source,
+               "wrt": {n: {"shape": [_jsonable(d) for d in shape_of(self.program.variables[n])],
+                           "result": self.result_text(n, printing.LANGUAGE, use_names=False),
+                           "latex": self.result_text(n, printing.LATEX, use_names=False)}
+                       for n in self.wrt}}
+        if check is not None:
+            out["check"] = check.to_dict()
+        return out
+
+    # ------------------------------------------------------------ NumPy
+    def numpy_source(self, func_name: str = "gradients") -> str:
+        """Standalone Python source (needs only NumPy) of the gradient function."""
+        return NumpyCodegen(self.program.variables, self._gradients, func_name).source()
+
+    def to_numpy(self):
+        """f(**arrays) -> {name: ndarray with the variable's shape}, all results in one pass."""
+        if self._function is None:
+            self._function = compile_source(self.numpy_source(), "gradients")
+        return self._function
+
+    def check(self, seed: int = 0, points: int = 2) -> CheckResult:
+        """Compare the generated NumPy results with central finite differences."""
+        return finite_difference_check(self.program, self._gradients, self.to_numpy(),
+                                       self.sum_to_one, seed, points)
+
+    def __repr__(self) -> str:
+        return self.text()
+
+
+def _jsonable(d):
+    try:
+        return int(d)
+    except TypeError:
+        return str(d)
+
+
+def _shape_text(v) -> str:
+    s = shape_of(v)
+    return "(scalar)" if s == () else f"({s[0]}×{s[1]})"
+
+
+def _as_list(wrt) -> list[str] | None:
+    if wrt is None:
+        return None
+    if isinstance(wrt, str):
+        return [w for w in wrt.replace(",", " ").split() if w]
+    return list(wrt)
+
+
+def derive(expr: str, wrt=None, shapes: dict | None = None, layout: str | None = None,
+           order: int = 1, sum_to_one=()) -> Derivation:
+    """Differentiate ``expr`` (a program in the contract language).
+
+    wrt: variable names (default: every variable); shapes: name -> () / (rows, cols)
+    with ints or size names; sum_to_one: variables whose rows (entries, for a
+    vector) sum to one, e.g. one-hot labels — softmax cross-entropy then gives
+    S − Y.  layout/order select Jacobians and Hessians (not supported yet).
+    """
+    program = parse(expr, shapes)
+    for name in program.variables:
+        if name in RESERVED or name.startswith("_"):
+            raise UnknownNameError(f"{name!r} cannot be used as a variable name (reserved)")
+    names = _as_list(wrt) or list(program.variables)
+    for n in names:
+        if n not in program.variables:
+            hint = " (it is an intermediate; its adjoint is in .deltas)" if n in program.intermediates else ""
+            raise UnknownNameError(f"unknown variable {n!r} in wrt{hint}; the variables are "
+                                   f"{', '.join(program.variables)}")
+    for n in sum_to_one or ():
+        if n not in program.variables or not is_matrix(program.variables[n]):
+            raise UnknownNameError(f"sum_to_one names {n!r}, which is not a vector or matrix variable")
+    if order not in (1, 2):
+        raise UnsupportedError(f"order {order} is not supported (1 or 2)")
+    if order == 2:
+        raise UnsupportedError("Hessians (order=2) are not supported yet")
+    if layout not in (None, "numerator", "denominator"):
+        raise MatcalcError(f"layout must be 'numerator' or 'denominator', not {layout!r}")
+    if is_matrix(program.output):
+        r, c = program.output.shape
+        if layout is None:
+            raise ShapeError(f"the function is a {r}x{c} matrix, not a scalar: a gradient needs a scalar "
+                             "function (use sum(), norm2() ..., or ask for a Jacobian with a layout)")
+        raise UnsupportedError("Jacobians of vector/matrix functions are not supported yet")
+    if layout is not None:
+        raise UnsupportedError("Jacobians (layout=...) are not supported yet; omit layout for a gradient")
+    return Derivation(program, names, sum_to_one)

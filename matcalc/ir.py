@@ -1,0 +1,156 @@
+"""The expression IR: SymPy matrix expressions plus the few classes SymPy lacks.
+
+Matrices are SymPy ``MatrixExpr`` objects (MatrixSymbol, MatMul, MatAdd,
+Transpose, HadamardProduct, HadamardPower, Inverse, OneMatrix, Identity,
+DiagMatrix, DiagonalOf ...); scalars are SymPy ``Expr`` objects (Symbol, Add,
+Mul, Pow, Trace, Determinant ...).  A 1x1 matrix used as a scalar is wrapped in
+``Trace`` (exact: tr of a 1x1 matrix is its entry).  Shapes are checked by
+SymPy when a node is constructed.
+"""
+from __future__ import annotations
+
+from sympy import Basic, Expr, Integer
+from sympy.core.symbol import Str
+from sympy.matrices.expressions.matexpr import MatrixExpr
+
+
+def _name(name) -> Str:
+    return name if isinstance(name, Str) else Str(name)
+
+
+class Elementwise(MatrixExpr):
+    """A registered scalar function applied to every entry: ``sigmoid(A)``."""
+
+    def __new__(cls, name, arg):
+        return Basic.__new__(cls, _name(name), arg)
+
+    @property
+    def name(self) -> str:
+        return self.args[0].name
+
+    @property
+    def arg(self):
+        return self.args[1]
+
+    @property
+    def shape(self):
+        return self.arg.shape
+
+    def _sympystr(self, printer):
+        return f"{self.name}({printer._print(self.arg)})"
+
+
+class ScalarFunction(Expr):
+    """A registered scalar function of a scalar: ``sigmoid(a)``."""
+
+    is_commutative = True
+
+    def __new__(cls, name, arg):
+        return Expr.__new__(cls, _name(name), arg)
+
+    @property
+    def name(self) -> str:
+        return self.args[0].name
+
+    @property
+    def arg(self):
+        return self.args[1]
+
+    def _sympystr(self, printer):
+        return f"{self.name}({printer._print(self.arg)})"
+
+
+class SumEntries(Expr):
+    """Sum of all entries of a matrix, ``1ᵀ A 1``."""
+
+    is_commutative = True
+
+    def __new__(cls, arg):
+        return Expr.__new__(cls, arg)
+
+    @property
+    def arg(self):
+        return self.args[0]
+
+    def _sympystr(self, printer):
+        return f"sum({printer._print(self.arg)})"
+
+
+class Norm2(Expr):
+    """Euclidean norm of a vector, Frobenius norm of a matrix."""
+
+    is_commutative = True
+
+    def __new__(cls, arg):
+        return Expr.__new__(cls, arg)
+
+    @property
+    def arg(self):
+        return self.args[0]
+
+    def _sympystr(self, printer):
+        return f"norm2({printer._print(self.arg)})"
+
+
+class LogDet(Expr):
+    """log det A (det A > 0)."""
+
+    is_commutative = True
+
+    def __new__(cls, arg):
+        return Expr.__new__(cls, arg)
+
+    @property
+    def arg(self):
+        return self.args[0]
+
+    def _sympystr(self, printer):
+        return f"logdet({printer._print(self.arg)})"
+
+
+class _Normalized(MatrixExpr):
+    """Base of softmax/logsoftmax: over all entries of a vector, else per row."""
+
+    def __new__(cls, arg):
+        return Basic.__new__(cls, arg)
+
+    @property
+    def arg(self):
+        return self.args[0]
+
+    @property
+    def shape(self):
+        return self.arg.shape
+
+    @property
+    def over_columns(self) -> bool:
+        """True for a column vector (normalise down the column), else per row."""
+        rows, cols = self.shape
+        return cols == 1 and rows != 1
+
+    def _sympystr(self, printer):
+        return f"{self.func.__name__.lower()}({printer._print(self.arg)})"
+
+
+class Softmax(_Normalized):
+    """exp(A) normalised to sum one (per row, or over a vector)."""
+
+
+class LogSoftmax(_Normalized):
+    """log(softmax(A)), computed stably."""
+
+
+CUSTOM_CLASSES = (Elementwise, ScalarFunction, SumEntries, Norm2, LogDet, Softmax, LogSoftmax)
+
+
+def is_matrix(e) -> bool:
+    return isinstance(e, MatrixExpr)
+
+
+def shape_of(e) -> tuple:
+    """() for a scalar, (rows, cols) for a matrix expression."""
+    return tuple(e.shape) if is_matrix(e) else ()
+
+
+def is_one(d) -> bool:
+    return d == 1 or d == Integer(1)

@@ -1,0 +1,330 @@
+"""Printers of IR expressions: the contract language (ASCII), Unicode text and LaTeX.
+
+One precedence-aware walker; a ``Style`` says how each construct looks.  The
+language style re-parses to the same value (it uses the ``ones``/``eye``
+extensions for explicit ones and identity matrices).  ``names`` maps
+subexpressions to the user's names for intermediates (``H``, ``Y_pred``).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sympy import (Add, Determinant, Float, Identity, Integer, Inverse, MatrixSymbol, Mul, Number,
+                   Pow, Rational, Symbol, Trace, ZeroMatrix)
+from sympy.matrices.expressions import (HadamardPower, HadamardProduct, MatAdd, MatMul, MatPow,
+                                        OneMatrix, Transpose)
+from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
+
+from . import ops, rules
+from .ir import (Elementwise, LogDet, LogSoftmax, Norm2, ScalarFunction, Softmax, SumEntries,
+                 is_matrix)
+
+ADD, MUL, NEG, POW, POSTFIX, ATOM = 10, 20, 25, 30, 40, 50
+
+
+@dataclass(frozen=True)
+class Style:
+    name: str
+    mul: str            # matrix / scalar product
+    hadamard: str
+    minus: str
+    transpose: str
+    lparen: str = "("
+    rparen: str = ")"
+
+
+LANGUAGE = Style("language", "*", " .* ", "-", "'")
+UNICODE = Style("unicode", "", " ⊙ ", "−", "ᵀ")
+LATEX = Style("latex", " ", r" \odot ", "-", "^{T}", r"\left(", r"\right)")
+
+_GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa",
+          "lambda", "mu", "nu", "xi", "pi", "rho", "sigma", "tau", "phi", "chi", "psi", "omega",
+          "Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Phi", "Psi", "Omega"}
+
+
+def latex_name(name: str) -> str:
+    """W1 -> W_{1}, Y_pred -> Y_{pred}, lambda -> \\lambda, lam -> \\mathrm{lam}."""
+    base, sub = name, ""
+    if "_" in name.strip("_"):
+        base, sub = name.strip("_").split("_", 1)
+    else:
+        m = re.fullmatch(r"([A-Za-z]+?)(\d+)", name)
+        if m:
+            base, sub = m.group(1), m.group(2)
+    def word(w):
+        if w in _GREEK:
+            return "\\" + w
+        return w if len(w) <= 1 else r"\mathrm{" + w.replace("_", r"\_") + "}"
+    out = word(base)
+    if sub:
+        sub_text = sub if sub.isdigit() or len(sub) == 1 else (
+            "\\" + sub if sub in _GREEK else sub.replace("_", r"\_"))
+        out += "_{" + sub_text + "}"
+    return out
+
+
+class Printer:
+    def __init__(self, style: Style, names: dict | None = None):
+        self.style = style
+        self.names = names or {}
+
+    # ------------------------------------------------------------ helpers
+    def __call__(self, expr) -> str:
+        return self.print(expr)[0]
+
+    def paren(self, text: str) -> str:
+        return f"{self.style.lparen}{text}{self.style.rparen}"
+
+    def operand(self, expr, min_prec: int) -> str:
+        text, prec = self.print(expr)
+        return self.paren(text) if prec < min_prec else text
+
+    def symbol(self, name: str) -> str:
+        return latex_name(name) if self.style is LATEX else name
+
+    def call(self, fname: str, *args) -> tuple[str, int]:
+        inner = ", ".join(self.print(a)[0] for a in args)
+        if self.style is LATEX:
+            fname = fname if fname.startswith("\\") else r"\operatorname{" + fname + "}"
+        return f"{fname}{self.paren(inner)}", ATOM
+
+    def size(self, d) -> str:
+        return str(d)
+
+    # ------------------------------------------------------------ dispatch
+    def print(self, e) -> tuple[str, int]:
+        if e in self.names:
+            return self.symbol(self.names[e]), ATOM
+        for cls in type(e).__mro__:
+            method = getattr(self, "_" + cls.__name__, None)
+            if method is not None:
+                return method(e)
+        raise TypeError(f"cannot print {type(e).__name__}")  # pragma: no cover
+
+    def _MatrixSymbol(self, e):
+        return self.symbol(e.name), ATOM
+
+    def _Symbol(self, e):
+        return self.symbol(e.name), ATOM
+
+    def _Number(self, e):
+        if isinstance(e, Integer):
+            text = str(int(e))
+        elif isinstance(e, Rational):
+            p, q = int(e.p), int(e.q)
+            if self.style is LATEX:
+                text = ("-" if p < 0 else "") + r"\frac{" + str(abs(p)) + "}{" + str(q) + "}"
+                return text, (NEG if p < 0 else ATOM)
+            text = f"{p}/{q}"
+            return text, MUL
+        else:
+            text = repr(float(e))
+        return text, (NEG if text.startswith("-") else ATOM)
+
+    # sums
+    def _terms(self, terms) -> tuple[str, int]:
+        pieces = []
+        ordered = sorted(terms, key=lambda t: self._is_negative(t))  # positive terms first
+        for i, t in enumerate(ordered):
+            neg = self._is_negative(t)
+            body = ops.neg(t) if neg and i > 0 else t
+            text = self.operand(body, ADD + 1 if i > 0 else ADD)
+            if i == 0:
+                pieces.append(text)
+            else:
+                pieces.append(f" {self.style.minus if neg else '+'} {text}")
+        return "".join(pieces), ADD
+
+    @staticmethod
+    def _is_negative(t) -> bool:
+        c = ops.split_coeff(t)[0] if is_matrix(t) else t.as_coeff_Mul()[0]
+        return bool(c.is_number and c < 0)
+
+    def _MatAdd(self, e):
+        return self._terms(self._elide_broadcasts(e.args, e.shape))
+
+    def _Add(self, e):
+        return self._terms(e.args)
+
+    def _elide_broadcasts(self, args, shape):
+        """In a sum or entrywise product, 1_m b prints as b (the language broadcasts)."""
+        small = [self._broadcast_source(a) for a in args]
+        if all(s is not None for s in small):
+            return args
+        return [a if s is None else s for a, s in zip(args, small)]
+
+    @staticmethod
+    def _broadcast_source(a):
+        c, body = ops.split_coeff(a)
+        if isinstance(body, OneMatrix):
+            return c
+        if isinstance(body, MatMul):
+            f = body.args
+            if len(f) == 2 and isinstance(f[0], OneMatrix) and f[0].shape[1] == 1:
+                return ops.scale(c, f[1])
+            if len(f) == 2 and isinstance(f[1], OneMatrix) and f[1].shape[0] == 1:
+                return ops.scale(c, f[0])
+        return None
+
+    # products
+    def _product(self, coeff, factors) -> tuple[str, int]:
+        st = self.style
+        texts = [self.operand(f, MUL + 1 if st is LANGUAGE else POW) for f in factors]
+        if st is LANGUAGE:
+            body = "*".join(texts)
+        else:
+            body = texts[0] if texts else ""
+            for t in texts[1:]:
+                sep = st.mul
+                if st is UNICODE and body[-1:].isalnum() and t[:1].isalnum() and \
+                        (len(body.split()[-1]) > 1 or len(t) > 1):
+                    sep = " "
+                body += sep + t
+        if coeff == 1:
+            return body, MUL
+        if coeff == -1:
+            return f"{st.minus}{body}", NEG
+        ctext, cprec = self.print(coeff)
+        if cprec < MUL or (isinstance(coeff, Rational) and not isinstance(coeff, Integer) and st is not LATEX):
+            ctext = self.paren(ctext)
+        if not body:
+            return ctext, cprec
+        joiner = "*" if st is LANGUAGE else ("" if st is UNICODE and not ctext[-1:].isalpha() else st.mul or " ")
+        return f"{ctext}{joiner}{body}", MUL
+
+    def _MatMul(self, e):
+        coeff, body = ops.split_coeff(e)
+        factors = list(body.args) if isinstance(body, MatMul) else [body]
+        if self.style is not LANGUAGE:
+            return self._product(coeff, factors)
+        return self._product(coeff, factors)
+
+    def _Mul(self, e):
+        coeff, rest = e.as_coeff_Mul()
+        factors = list(rest.args) if isinstance(rest, Mul) else [rest]
+        num = [f for f in factors if not (isinstance(f, Pow) and f.exp.is_number and f.exp < 0)]
+        den = [Pow(f.base, -f.exp) for f in factors if f not in num]
+        if den and self.style is LATEX:
+            top = self._product(coeff if coeff > 0 else -coeff, num)[0] if num else "1"
+            text = r"\frac{" + top + "}{" + self._product(1, den)[0] + "}"
+            return (f"-{text}", NEG) if coeff < 0 else (text, ATOM)
+        text, prec = self._product(coeff, num) if num else (self.print(coeff)[0], ATOM)
+        for d in den:
+            text = f"{self.paren(text) if prec < MUL else text}/{self.operand(d, POW)}"
+            prec = MUL
+        return text, prec
+
+    def _HadamardProduct(self, e):
+        args = self._elide_broadcasts(e.args, e.shape)
+        return self.style.hadamard.join(self.operand(a, MUL + 1) for a in args), MUL
+
+    def _Pow(self, e):
+        b, p = e.args
+        if p == -1:
+            return f"1/{self.operand(b, POW + 1)}", MUL
+        if p == Rational(1, 2):
+            return self.call(r"\sqrt" if self.style is LATEX else "sqrt", b) if self.style is not LATEX \
+                else (r"\sqrt{" + self.print(b)[0] + "}", ATOM)
+        return self._power(b, p, "^")
+
+    def _power(self, b, p, op):
+        base = self.operand(b, POSTFIX)
+        if self.style is LATEX:
+            circ = r"\circ " if op == ".^" else ""
+            return f"{base}^{{{circ}{self.print(p)[0]}}}", POW
+        if self.style is UNICODE and op == ".^":
+            return f"{base}^∘{self.operand(p, ATOM)}", POW
+        return f"{base}{op}{self.operand(p, ATOM)}", POW
+
+    def _HadamardPower(self, e):
+        return self._power(e.base, e.exp, ".^")
+
+    def _MatPow(self, e):
+        if self.style is LANGUAGE:
+            return "*".join([self.operand(e.base, MUL + 1)] * int(e.exp)), MUL
+        return self._power(e.base, e.exp, "^")
+
+    def _Transpose(self, e):
+        return f"{self.operand(e.arg, ATOM)}{self.style.transpose}", POSTFIX
+
+    def _Inverse(self, e):
+        if self.style is LANGUAGE:
+            return self.call("inv", e.arg)
+        sup = "^{-1}" if self.style is LATEX else "⁻¹"
+        return f"{self.operand(e.arg, ATOM)}{sup}", POSTFIX
+
+    def _Determinant(self, e):
+        return self.call(r"\det" if self.style is LATEX else "det", e.arg)
+
+    def _LogDet(self, e):
+        if self.style is LATEX:
+            return r"\log\det" + self.paren(self.print(e.arg)[0]), ATOM
+        return self.call("logdet", e.arg)
+
+    def _Trace(self, e):
+        if e.arg.shape == (1, 1):  # a 1x1 value used as a scalar
+            return self.print(e.arg)
+        return self.call("tr", e.arg)
+
+    def _SumEntries(self, e):
+        return self.call("sum", e.arg)
+
+    def _Norm2(self, e):
+        if self.style is LATEX:
+            return r"\left\|" + self.print(e.arg)[0] + r"\right\|", ATOM
+        if self.style is UNICODE:
+            return "‖" + self.print(e.arg)[0] + "‖", ATOM
+        return self.call("norm2", e.arg)
+
+    def _Softmax(self, e):
+        return self.call("softmax", e.arg)
+
+    def _LogSoftmax(self, e):
+        return self.call("logsoftmax", e.arg)
+
+    def _function(self, e):
+        if self.style is LATEX:
+            return self.call(rules.FUNCTIONS[e.name].latex, e.arg)
+        return self.call(e.name, e.arg)
+
+    _Elementwise = _function
+    _ScalarFunction = _function
+
+    def _DiagMatrix(self, e):
+        return self.call(r"\operatorname{diag}" if self.style is LATEX else "diag", e.args[0])
+
+    def _DiagonalOf(self, e):
+        return self.call(r"\operatorname{diag}" if self.style is LATEX else "diag", e.args[0])
+
+    def _OneMatrix(self, e):
+        r, c = e.shape
+        if self.style is LANGUAGE:
+            return f"ones({r},{c})", ATOM
+        one = r"\mathbf{1}" if self.style is LATEX else "𝟏"
+        if c == 1:
+            return one, ATOM
+        if r == 1:
+            return one + self.style.transpose, POSTFIX
+        return (one + "_{" + f"{r}\\times {c}" + "}", ATOM) if self.style is LATEX else (one, ATOM)
+
+    def _Identity(self, e):
+        return (f"eye({e.shape[0]})", ATOM) if self.style is LANGUAGE else ("I", ATOM)
+
+    def _ZeroMatrix(self, e):
+        r, c = e.shape
+        if self.style is LANGUAGE:
+            return f"0*ones({r},{c})", MUL
+        return (r"\mathbf{0}" if self.style is LATEX else "0"), ATOM
+
+
+def to_language(expr, names=None) -> str:
+    return Printer(LANGUAGE, names)(expr)
+
+
+def to_unicode(expr, names=None) -> str:
+    return Printer(UNICODE, names)(expr)
+
+
+def to_latex(expr, names=None) -> str:
+    return Printer(LATEX, names)(expr)

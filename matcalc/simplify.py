@@ -1,0 +1,159 @@
+"""Textbook-form rewrites applied to derived results.
+
+Each rewrite is a small function ``node -> node | None`` (None: not applicable),
+applied bottom-up once per distinct node (memoised, so shared deltas stay shared).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from sympy import Add, Integer, Mul, S
+from sympy.matrices.expressions import HadamardProduct, MatAdd, MatMul, OneMatrix
+
+from . import ops
+from .engine import _LEAVES
+from .ir import SumEntries, is_matrix
+
+Rewrite = Callable[[object], object]
+
+
+def _rebuild(node, args):
+    if tuple(args) == node.args:
+        return node
+    if isinstance(node, MatMul):
+        return ops.matmul(*args)
+    if isinstance(node, MatAdd):
+        return ops.add(*args)
+    if isinstance(node, HadamardProduct):
+        return ops.hadamard(*args)
+    return node.func(*args)
+
+
+def rewrite(expr, rewrites: list[Rewrite], memo: dict | None = None):
+    """Apply ``rewrites`` bottom-up until none applies at a node (iterative DFS)."""
+    memo = {} if memo is None else memo
+    stack = [(expr, False)]
+    while stack:
+        node, ready = stack.pop()
+        if node in memo:
+            continue
+        if isinstance(node, _LEAVES) or not node.args:
+            memo[node] = node
+            continue
+        if not ready:
+            stack.append((node, True))
+            stack.extend((a, False) for a in node.args if a not in memo)
+            continue
+        out = _rebuild(node, [memo[a] for a in node.args])
+        for _ in range(20):
+            for rw in rewrites:
+                new = rw(out)
+                if new is not None and new != out:
+                    out = new
+                    break
+            else:
+                break
+        memo[node] = out
+    return memo[expr]
+
+
+# ---------------------------------------------------------------- rewrites
+def ones_product(node):
+    """1_{a×k} 1_{k×b} = k 1_{a×b}."""
+    if not isinstance(node, MatMul):
+        return None
+    args = list(node.args)
+    for i in range(len(args) - 1):
+        a, b = args[i], args[i + 1]
+        if isinstance(a, OneMatrix) and isinstance(b, OneMatrix):
+            merged = ops.scale(a.shape[1], OneMatrix(a.shape[0], b.shape[1]))
+            return ops.matmul(*args[:i], merged, *args[i + 2:])
+    return None
+
+
+def sum_entries(node):
+    """sum(c M) = c sum(M); sum(1_{m×n}) = mn."""
+    if not isinstance(node, SumEntries):
+        return None
+    c, body = ops.split_coeff(node.arg)
+    if isinstance(body, OneMatrix):
+        return c * body.shape[0] * body.shape[1]
+    if c != 1:
+        return c * SumEntries(body)
+    return None
+
+
+def _negative(c) -> bool:
+    return c.could_extract_minus_sign() if hasattr(c, "could_extract_minus_sign") else False
+
+
+def _flip(term):
+    """-term, keeping a sum's terms positive where possible."""
+    return ops.neg(term)
+
+
+def positive_sums(node):
+    """-c (A - B) -> c (B - A): a negative coefficient is absorbed into a sum factor."""
+    if not isinstance(node, MatMul):
+        return None
+    coeff, body = ops.split_coeff(node)
+    if not _negative(coeff):
+        return None
+    factors = list(body.args) if isinstance(body, MatMul) else [body]
+    for i, f in enumerate(factors):
+        target = f
+        if isinstance(f, HadamardProduct):
+            sums = [j for j, h in enumerate(f.args) if isinstance(h, MatAdd)]
+            if not sums:
+                continue
+            j = sums[0]
+            inner = list(f.args)
+            inner[j] = _negate_sum(inner[j])
+            target = ops.hadamard(*inner)
+        elif isinstance(f, MatAdd):
+            target = _negate_sum(f)
+        else:
+            continue
+        factors[i] = target
+        return ops.matmul(-coeff, *factors)
+    return None
+
+
+def _negate_sum(s):
+    return ops.add(*[ops.neg(t) for t in s.args])
+
+
+def sum_to_one(names: set) -> Rewrite:
+    """Rows of Y (entries of a vector y) sum to one: Y 1 = 1, 1ᵀ y = 1, sum(Y) = rows."""
+    def is_stochastic(m):
+        return getattr(m, "name", None) in names and is_matrix(m)
+
+    def apply(node):
+        if isinstance(node, SumEntries) and is_stochastic(node.arg):
+            rows, cols = node.arg.shape
+            return Integer(1) if 1 in (rows, cols) else rows
+        if not isinstance(node, MatMul):
+            return None
+        args = list(node.args)
+        for i in range(len(args) - 1):
+            a, b = args[i], args[i + 1]
+            # Y 1_{k×j} = 1_{m×j} (rows of Y sum to one); 1ᵀ y = 1 for a column y
+            if is_stochastic(a) and isinstance(b, OneMatrix) and a.shape[0] != 1 or \
+                    is_stochastic(a) and isinstance(b, OneMatrix) and a.shape[0] == 1:
+                return ops.matmul(*args[:i], OneMatrix(a.shape[0], b.shape[1]), *args[i + 2:])
+            if isinstance(a, OneMatrix) and hasattr(b, "arg") and is_stochastic(b.arg) and b.is_Transpose:
+                return ops.matmul(*args[:i], OneMatrix(a.shape[0], b.shape[1]), *args[i + 2:])
+            if isinstance(a, OneMatrix) and is_stochastic(b) and b.shape[1] == 1:
+                return ops.matmul(*args[:i], OneMatrix(a.shape[0], 1), *args[i + 2:])
+        return None
+    return apply
+
+
+BASIC = [ones_product, sum_entries, positive_sums]
+
+
+def textbook(expr, sum_to_one_names=(), memo=None):
+    rewrites = list(BASIC)
+    if sum_to_one_names:
+        rewrites.insert(0, sum_to_one(set(sum_to_one_names)))
+    return rewrite(expr, rewrites, memo)
