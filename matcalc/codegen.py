@@ -129,8 +129,10 @@ class NumpyCodegen:
         """Code for e with its exact shape (temps for shared nodes)."""
         if e in self.temps:
             return self.temps[e]
-        if isinstance(e, (MatrixSymbol, Symbol)):
+        if isinstance(e, MatrixSymbol) or e in self.variables.values():
             return e.name
+        if isinstance(e, Symbol):  # a symbolic size, read off an argument's shape
+            return self.size(e)
         code = self.emit(e)
         if isinstance(e, _LEAVES) or isinstance(e, Number):
             if top and is_matrix(e):
@@ -310,9 +312,6 @@ class NumpyCodegen:
 
     def temps_or_forward(self):
         return self.uses
-
-    def _MatPow(self, e):
-        return f"np.linalg.matrix_power({self.value(e.base)}, {int(e.exp)})"
 
     def _Determinant(self, e):
         return f"np.linalg.det({self.value(e.arg)})"

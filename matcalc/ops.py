@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from sympy import Add, Integer, Mul, Pow, S, Trace
 from sympy.matrices.expressions import (HadamardPower, HadamardProduct, Identity, MatAdd,
-                                        MatMul, OneMatrix, ZeroMatrix)
+                                        MatMul, OneMatrix, Transpose, ZeroMatrix)
+from sympy.matrices.expressions.diagonal import DiagMatrix
 
 from .ir import Elementwise, ScalarFunction, is_matrix
 
@@ -48,10 +49,13 @@ def add(*terms):
         return Add(*flat)
     shape = flat[0].shape
     coeffs: dict = {}
+    bodies: dict = {}
     for t in flat:
         c, body = split_coeff(t)
-        coeffs[body] = coeffs.get(body, S.Zero) + c
-    kept = [scale(c, body) for body, c in coeffs.items() if c != 0]
+        key = frozenset(body.args) if isinstance(body, MatAdd) else body  # sums equal up to order
+        bodies.setdefault(key, body)
+        coeffs[key] = coeffs.get(key, S.Zero) + c
+    kept = [scale(c, bodies[key]) for key, c in coeffs.items() if c != 0]
     if not kept:
         return ZeroMatrix(*shape)
     return kept[0] if len(kept) == 1 else MatAdd(*kept)
@@ -138,7 +142,26 @@ def hpow(e, p):
 
 
 def transpose(e):
-    return e.T if is_matrix(e) else e
+    """eᵀ pushed through products, sums and entrywise products; shared nodes kept whole.
+
+    (AB)ᵀ = BᵀAᵀ and (Aᵀ)ᵀ = A; a transposed sigmoid(Z) or inv(A) stays
+    ``Transpose(node)`` so that generated code reuses the node's value.
+    """
+    if not is_matrix(e):
+        return e
+    if isinstance(e, Transpose):
+        return e.arg
+    if isinstance(e, MatMul):
+        return matmul(*[transpose(a) for a in reversed(e.args)])
+    if isinstance(e, MatAdd):
+        return add(*[transpose(a) for a in e.args])
+    if isinstance(e, HadamardProduct):
+        return hadamard(*[transpose(a) for a in e.args])
+    if isinstance(e, (OneMatrix, ZeroMatrix)):
+        return type(e)(e.shape[1], e.shape[0])
+    if isinstance(e, (Identity, DiagMatrix)) or e.shape == (1, 1):
+        return e
+    return Transpose(e)
 
 
 def ones_like(e):

@@ -190,7 +190,8 @@ class Printer:
             ctext = self.paren(ctext)
         if not body:
             return ctext, cprec
-        joiner = "*" if st is LANGUAGE else ("" if st is UNICODE and not ctext[-1:].isalpha() else st.mul or " ")
+        tight = st is UNICODE and not ctext[-1:].isalpha() and not re.match(r"[a-z]{2}", body)
+        joiner = "*" if st is LANGUAGE else ("" if tight else st.mul or " ")
         return f"{ctext}{joiner}{body}", MUL
 
     def _MatMul(self, e):

@@ -115,7 +115,7 @@ def diag_matrix_rule(node, G, wanted):
     if not wanted(v):
         return []
     d = DiagonalOf(G)
-    return [(v, d if v.shape[1] == 1 else d.T)]
+    return [(v, d if v.shape[1] == 1 else ops.transpose(d))]
 
 
 @rule("diagonal_of", DiagonalOf, r"\bar A = \operatorname{diag}(\bar y) \quad (y = \operatorname{diag}(A))",

@@ -1207,4 +1207,100 @@ _add("nn_hinge", "nn", "sum(relu(1 - y .* (X*w))) + 0.5*lam*w'*w", ["w"],
      note="soft-margin SVM, points away from the hinge")
 
 
+# ============================================================== edge cases of the language
+_add("quad_row_vector_form", "quadratic", "x*A*x'", ["x", "A"], {"x": (1, 4), "A": (4, 4)},
+     ref=lambda x, A, xp=np: xp.sum((x @ A) * x),
+     gen=lambda rng: dict(x=_n(rng, 1, 4), A=_n(rng, 4, 4)),
+     analytic=lambda x, A: dict(x=x @ (A + A.T), A=x.T @ x),
+     note="quadratic form of a row vector")
+
+_add("quad_scalar_times_form", "quadratic", "a*(x'*x) + a^2", ["a", "x"],
+     {"a": (), "x": (3, 1)},
+     ref=lambda a, x, xp=np: a * xp.sum(x * x) + a * a,
+     gen=lambda rng: dict(a=_scalar(rng), x=_n(rng, 3, 1)),
+     analytic=lambda a, x: dict(a=float(np.sum(x * x)) + 2 * a, x=2 * a * x),
+     note="scalar variable times a 1x1 value")
+
+_add("ew_scalar_shift_matrix", "elementwise", "sum(exp(X + a))", ["X", "a"],
+     {"X": (3, 4), "a": ()},
+     ref=lambda X, a, xp=np: xp.sum(xp.exp(X + a)),
+     gen=lambda rng: dict(X=_n(rng, 3, 4, 0.7), a=_scalar(rng, -0.5, 0.5)),
+     analytic=lambda X, a: dict(X=np.exp(X + a), a=float(np.sum(np.exp(X + a)))),
+     note="scalar broadcast over a matrix: its gradient sums over all entries")
+
+_add("ew_divide_by_scalar_variable", "elementwise", "sum(X.^2)/a", ["X", "a"],
+     {"X": (3, 3), "a": ()},
+     ref=lambda X, a, xp=np: xp.sum(X * X) / a,
+     gen=lambda rng: dict(X=_n(rng, 3, 3), a=_scalar(rng, 0.5, 2.0)),
+     analytic=lambda X, a: dict(X=2 * X / a, a=-float(np.sum(X * X)) / a ** 2),
+     note="division by a scalar variable")
+
+_add("ew_smooth_l1", "elementwise", "sum(sqrt(x.^2 + 1))", ["x"], {"x": (5, 1)},
+     ref=lambda x, xp=np: xp.sum(xp.sqrt(x * x + 1.0)),
+     gen=lambda rng: dict(x=_n(rng, 5, 1)),
+     analytic=lambda x: dict(x=x / np.sqrt(x * x + 1.0)),
+     note="pseudo-Huber / smooth absolute value")
+
+_add("trace_diag_of_vector", "trace", "tr(diag(x)*A)", ["x", "A"], {"x": (4, 1), "A": (4, 4)},
+     ref=lambda x, A, xp=np: xp.sum(x.ravel() * xp.diagonal(A)),
+     gen=lambda rng: dict(x=_n(rng, 4, 1), A=_n(rng, 4, 4)),
+     analytic=lambda x, A: dict(x=np.diag(A).reshape(-1, 1).copy(), A=np.diag(x.ravel())),
+     note="diag of a vector is a diagonal matrix; its gradient is diag of a matrix")
+
+_add("trace_gram_quartic", "trace", "norm2(X'*X)^2", ["X"], {"X": (4, 3)},
+     ref=lambda X, xp=np: xp.sum((X.T @ X) ** 2),
+     gen=lambda rng: dict(X=_n(rng, 4, 3)),
+     analytic=lambda X: dict(X=4 * X @ X.T @ X),
+     note="squared Frobenius norm of a Gram matrix: 4 X X'X")
+
+_add("invdet_inverse_transposed", "inverse_det", "a'*inv(X)'*b", ["X", "a", "b"],
+     {"a": (3, 1), "X": (3, 3), "b": (3, 1)},
+     ref=lambda a, X, b, xp=np: xp.sum(a * (xp.linalg.inv(X).T @ b)),
+     gen=lambda rng: dict(a=_n(rng, 3, 1), X=_invertible(rng, 3), b=_n(rng, 3, 1)),
+     analytic=lambda a, X, b: dict(X=-_X_invT(X) @ b @ a.T @ _X_invT(X),
+                                   a=_X_invT(X) @ b, b=np.linalg.inv(X) @ a),
+     note="transpose of an inverse")
+
+
+def _logdet_quadform_grad(X, A):
+    Mi = np.linalg.inv(X.T @ A @ X)
+    return dict(X=A @ X @ Mi + A.T @ X @ Mi.T)
+
+
+_add("invdet_logdet_quadform", "inverse_det", "logdet(X'*A*X)", ["X"],
+     {"X": (5, 3), "A": (5, 5)},
+     ref=lambda X, A, xp=np: xp.log(xp.linalg.det(X.T @ A @ X)),
+     gen=_redraw(lambda rng: dict(X=_n(rng, 5, 3), A=_spd(rng, 5)),
+                 lambda d: np.linalg.svd(d["X"], compute_uv=False).min() > 0.5),
+     analytic=_logdet_quadform_grad,
+     note="log det of X'AX with an SPD-valued (unconstrained) A")
+
+_add("nn_program_reused_intermediate", "nn", "Z = X*W; f = sum(Z.*Z) + sum(Z)", ["W"],
+     {"X": (5, 3), "W": (3, 2)},
+     ref=lambda X, W, xp=np: xp.sum((X @ W) ** 2) + xp.sum(X @ W),
+     gen=lambda rng: dict(X=_n(rng, 5, 3), W=_n(rng, 3, 2)),
+     analytic=lambda X, W: dict(W=X.T @ (2 * X @ W + 1)),
+     note="an intermediate used twice")
+
+_add("nn_centering_row", "nn", "norm2(X - m)^2", ["m"], {"X": (6, 4), "m": (1, 4)},
+     ref=lambda X, m, xp=np: xp.sum((X - m) ** 2),
+     gen=lambda rng: dict(X=_n(rng, 6, 4), m=_n(rng, 1, 4)),
+     analytic=lambda X, m: dict(m=-2 * (X - m).sum(axis=0, keepdims=True)),
+     note="a row subtracted from every row of X (m's default kind is a column vector)")
+
+
+def _softmax_weighted_grad(c, W, x):
+    s = _softmax_vec(W @ x)
+    g = s * (c - float(np.sum(s * c)))
+    return dict(W=g @ x.T, x=W.T @ g)
+
+
+_add("nn_softmax_weighted", "nn", "c'*softmax(W*x)", ["W", "x"],
+     {"c": (4, 1), "W": (4, 3), "x": (3, 1)},
+     ref=lambda c, W, x, xp=np: xp.sum(c * xp.exp(_logsoftmax_vec(W @ x, xp))),
+     gen=lambda rng: dict(c=_n(rng, 4, 1), W=_n(rng, 4, 3), x=_n(rng, 3, 1)),
+     analytic=_softmax_weighted_grad,
+     note="softmax (not log) of a column under a linear functional: (diag(s) - s s') c")
+
+
 assert len({p["id"] for p in PROBLEMS}) == len(PROBLEMS), "duplicate problem ids"
