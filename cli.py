@@ -18,6 +18,11 @@ Examples:
 """
 
 
+def _internal(err: Exception) -> None:
+    click.echo(f"matcalc: internal error: {type(err).__name__}: {err} (please report this input)", err=True)
+    sys.exit(3)
+
+
 def _fail(err: Exception) -> None:
     click.echo(f"matcalc: {getattr(err, 'kind', 'error')}: {err}", err=True)
     pointer = err.pointer() if isinstance(err, MatcalcError) else ""
@@ -72,6 +77,10 @@ def derive(expr, wrt, dims, scalars, layout, order, fmt, steps, do_check, sum_to
         result = d.check() if do_check else None
     except MatcalcError as err:
         _fail(err)
+    except RecursionError:
+        _fail(MatcalcError("expression too deeply nested"))
+    except Exception as err:  # noqa: BLE001 - a bug: say so in one line, never a traceback
+        _internal(err)
     if fmt == "json":
         click.echo(json.dumps(d.to_json(result), indent=2, ensure_ascii=False))
     elif fmt == "latex":

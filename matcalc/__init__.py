@@ -2,6 +2,11 @@
 from __future__ import annotations
 
 import os as _os
+import sys as _sys
+
+# Expressions are trees walked recursively (parser, builder, printers); Python 3.11 keeps
+# pure-Python recursion off the C stack, so a deeper limit is safe for legal deep input.
+_sys.setrecursionlimit(max(_sys.getrecursionlimit(), 20_000))
 
 # Running from a source checkout (the catalogue lives in ../rules, the CLI in ../cli.py):
 # let ``matcalc.rules`` and ``matcalc.cli`` resolve there.  Installed copies hold them in place.

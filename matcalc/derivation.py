@@ -181,7 +181,10 @@ def derive(expr: str, wrt=None, shapes: dict | None = None, layout: str | None =
     vector) sum to one, e.g. one-hot labels — softmax cross-entropy then gives
     S − Y.  layout/order select Jacobians and Hessians (not supported yet).
     """
-    program = parse(expr, shapes)
+    try:
+        program = parse(expr, shapes)
+    except RecursionError:
+        raise MatcalcError("expression too deeply nested") from None
     for name in program.variables:
         if name in RESERVED or name.startswith("_"):
             raise UnknownNameError(f"{name!r} cannot be used as a variable name (reserved)")

@@ -12,6 +12,7 @@ from .errors import ParseError
 
 MAX_SOURCE_LENGTH = 100_000
 MAX_NESTING = 200
+MAX_TOKENS = 20_000
 
 
 # ---------------------------------------------------------------- AST
@@ -95,6 +96,8 @@ def tokenize(source: str) -> list[Token]:
         if kind != "ws":
             tokens.append(Token(kind, m.group(), pos))
         pos = m.end()
+        if len(tokens) > MAX_TOKENS:
+            raise ParseError(f"program too large (more than {MAX_TOKENS} tokens)", source, pos)
     tokens.append(Token("end", "", len(source)))
     return tokens
 
