@@ -79,6 +79,10 @@ class Derivation:
             lines.append("steps (reverse mode, each node's adjoint ∂f/∂node):")
             lines.extend(f"  {i + 1}. {s.describe(self.names)}" for i, s in enumerate(self.steps))
             lines.append("")
+        names = self._names_without_output()
+        for name, delta in self.deltas.items():
+            if self.program.intermediates[name] is not self.program.output:
+                lines.append(f"∂f/∂{name} = {printing.to_unicode(delta, names)}   (delta)")
         for n in self.wrt:
             lines.append(f"∂f/∂{n} = {self.result_text(n)}   {_shape_text(self.program.variables[n])}")
         return "\n".join(lines)

@@ -142,7 +142,19 @@ class Printer:
         return bool(c.is_number and c < 0)
 
     def _MatAdd(self, e):
-        return self._terms(self._elide_broadcasts(e.args, e.shape))
+        return self._terms(self._elide_broadcasts(self._named_part(e.args), e.shape))
+
+    def _named_part(self, terms):
+        """Terms of a named sum inside a longer sum print as its name: H W2 + b2 − Y -> Y_pred − Y."""
+        best = None
+        for value in self.names:
+            if isinstance(value, MatAdd) and len(value.args) < len(terms) and set(value.args) <= set(terms):
+                if best is None or len(value.args) > len(best.args):
+                    best = value
+        if best is None:
+            return terms
+        rest = [t for t in terms if t not in best.args]
+        return [best] + rest
 
     def _Add(self, e):
         return self._terms(e.args)

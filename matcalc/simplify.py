@@ -87,40 +87,36 @@ def _negative(c) -> bool:
     return c.could_extract_minus_sign() if hasattr(c, "could_extract_minus_sign") else False
 
 
-def _flip(term):
-    """-term, keeping a sum's terms positive where possible."""
-    return ops.neg(term)
+def _negatable(f):
+    """(score, -f) for the best sum inside f to absorb a minus sign; score = #neg − #pos terms."""
+    if isinstance(f, MatAdd):
+        signs = [_negative(ops.split_coeff(t)[0]) for t in f.args]
+        return sum(signs) - (len(signs) - sum(signs)), ops.add(*[ops.neg(t) for t in f.args])
+    if isinstance(f, (MatMul, HadamardProduct)) and not _negative(ops.split_coeff(f)[0]):
+        best = None
+        for i, a in enumerate(f.args):
+            found = _negatable(a) if is_matrix(a) else None
+            if found and (best is None or found[0] > best[0]):
+                args = list(f.args)
+                args[i] = found[1]
+                best = (found[0], args)
+        if best is not None:
+            build = ops.matmul if isinstance(f, MatMul) else ops.hadamard
+            return best[0], build(*best[1])
+    return None
 
 
 def positive_sums(node):
-    """-c (A - B) -> c (B - A): a negative coefficient is absorbed into a sum factor."""
+    """-c (A - B) -> c (B - A): a negative coefficient is absorbed by the sum with most minus signs."""
     if not isinstance(node, MatMul):
         return None
     coeff, body = ops.split_coeff(node)
     if not _negative(coeff):
         return None
-    factors = list(body.args) if isinstance(body, MatMul) else [body]
-    for i, f in enumerate(factors):
-        target = f
-        if isinstance(f, HadamardProduct):
-            sums = [j for j, h in enumerate(f.args) if isinstance(h, MatAdd)]
-            if not sums:
-                continue
-            j = sums[0]
-            inner = list(f.args)
-            inner[j] = _negate_sum(inner[j])
-            target = ops.hadamard(*inner)
-        elif isinstance(f, MatAdd):
-            target = _negate_sum(f)
-        else:
-            continue
-        factors[i] = target
-        return ops.matmul(-coeff, *factors)
-    return None
-
-
-def _negate_sum(s):
-    return ops.add(*[ops.neg(t) for t in s.args])
+    found = _negatable(body)
+    if found is None or found[0] < 0:
+        return None
+    return ops.scale(-coeff, found[1])
 
 
 def sum_to_one(names: set) -> Rewrite:
