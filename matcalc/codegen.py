@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import keyword
 
-from sympy import (Add, Determinant, Float, Identity, Integer, Inverse, MatrixSymbol, Mul, Number,
-                   Pow, Rational, Symbol, Trace, ZeroMatrix)
-from sympy.matrices.expressions import (HadamardPower, HadamardProduct, MatAdd, MatMul, MatPow,
-                                        OneMatrix, Transpose)
-from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
+from sympy import (Integer, MatrixSymbol, Number,
+                   Rational, Symbol)
+from sympy.matrices.expressions import (MatMul, OneMatrix)
+from sympy.matrices.expressions.diagonal import DiagMatrix
 
 from . import ops, rules
 from .engine import _LEAVES, topological
-from .ir import Elementwise, LogDet, LogSoftmax, Norm2, ScalarFunction, Softmax, SumEntries, is_matrix
+from .ir import Norm2, is_matrix
 
 HELPERS = {
     "_sigmoid": '''def _sigmoid(x):
@@ -134,9 +133,7 @@ class NumpyCodegen:
         if isinstance(e, Symbol):  # a symbolic size, read off an argument's shape
             return self.size(e)
         code = self.emit(e)
-        if isinstance(e, _LEAVES) or isinstance(e, Number):
-            if top and is_matrix(e):
-                return code
+        if isinstance(e, (_LEAVES, Number)):
             return code
         shared = self.uses.get(e, 0) > 1
         if shared or top:
@@ -306,12 +303,7 @@ class NumpyCodegen:
         return f"{self.operand(e.arg)}.T"
 
     def _Inverse(self, e):
-        if isinstance(e.arg, Transpose) and e.arg.arg in self.temps_or_forward():
-            return f"{self.operand(Inverse(e.arg.arg))}.T"
         return f"np.linalg.inv({self.value(e.arg)})"
-
-    def temps_or_forward(self):
-        return self.uses
 
     def _Determinant(self, e):
         return f"np.linalg.det({self.value(e.arg)})"

@@ -1,7 +1,6 @@
 """``derive``: program text -> Derivation (results, steps, printers, NumPy code, check)."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from . import engine, printing

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from sympy import Determinant, Inverse, Pow, Symbol
+from sympy import Determinant, Inverse, Pow
 from sympy.matrices.expressions import HadamardPower
 
 from . import rules

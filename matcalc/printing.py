@@ -10,15 +10,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sympy import (Add, Determinant, Float, Identity, Integer, Inverse, MatrixSymbol, Mul, Number,
-                   Pow, Rational, Symbol, Trace, ZeroMatrix)
-from sympy.matrices.expressions import (HadamardPower, HadamardProduct, MatAdd, MatMul, MatPow,
-                                        OneMatrix, Transpose)
-from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
+from sympy import (Integer, Mul, Pow, Rational)
+from sympy.matrices.expressions import (MatAdd, MatMul, OneMatrix)
 
 from . import ops, rules
-from .ir import (Elementwise, LogDet, LogSoftmax, Norm2, ScalarFunction, Softmax, SumEntries,
-                 is_matrix)
+from .ir import (is_matrix)
 
 ADD, MUL, NEG, POW, POSTFIX, ATOM = 10, 20, 25, 30, 40, 50
 
@@ -208,10 +204,7 @@ class Printer:
 
     def _MatMul(self, e):
         coeff, body = ops.split_coeff(e)
-        factors = list(body.args) if isinstance(body, MatMul) else [body]
-        if self.style is not LANGUAGE:
-            return self._product(coeff, factors)
-        return self._product(coeff, factors)
+        return self._product(coeff, list(body.args) if isinstance(body, MatMul) else [body])
 
     def _Mul(self, e):
         coeff, rest = e.as_coeff_Mul()
@@ -252,11 +245,6 @@ class Printer:
 
     def _HadamardPower(self, e):
         return self._power(e.base, e.exp, ".^")
-
-    def _MatPow(self, e):
-        if self.style is LANGUAGE:
-            return "*".join([self.operand(e.base, MUL + 1)] * int(e.exp)), MUL
-        return self._power(e.base, e.exp, "^")
 
     def _Transpose(self, e):
         return f"{self.operand(e.arg, ATOM)}{self.style.transpose}", POSTFIX

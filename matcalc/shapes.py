@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from sympy import Integer, Symbol
 
-from . import parser as P
 from .errors import ShapeError, UnknownNameError
 from .language import STRUCTURAL, is_function_name
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from sympy import Add, Integer, Mul, S
+from sympy import Integer
 from sympy.matrices.expressions import HadamardProduct, MatAdd, MatMul, OneMatrix
 
 from . import ops

@@ -10,7 +10,7 @@ self-test derives and checks against finite differences.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 Example = tuple[str, dict]   # (program, shapes)
