@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sympy import Determinant, Integer, Inverse, MatrixSymbol, Pow, Rational, S, Symbol, Trace
+from sympy import Determinant, Identity, Integer, Inverse, MatrixSymbol, OneMatrix, Pow, Rational, S, Symbol, Trace
 from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 
 from . import ops
 from . import parser as P
 from .errors import ShapeError, UnknownNameError
 from .ir import LogDet, LogSoftmax, Norm2, Softmax, SumEntries, is_matrix, shape_of
-from .shapes import ShapeInference, declare_shapes, resolve
+from .shapes import ShapeInference, declare_shapes, resolve, size_symbol
 
 _SIZE_NAMES = ("n", "m", "k", "p", "q", "r", "s", "t", "u", "v")
 
@@ -156,8 +156,17 @@ class _Builder:
             return ops.hpow(a, b)
         raise self.error(f"unknown operator {op!r}", node.pos)  # pragma: no cover
 
+    def _size(self, node):
+        if isinstance(node, P.Num):
+            return Integer(int(node.value))
+        return size_symbol(node.id)
+
     def _Call(self, node):
         name = node.func
+        if name == "ones":
+            return OneMatrix(*[self._size(a) for a in node.args])
+        if name == "eye":
+            return Identity(self._size(node.args[0]))
         a = self.value(node.args[0])
         scalar = not is_matrix(a)
         if name == "sum":

@@ -22,7 +22,11 @@ STRUCTURAL = {
     "softmax": Builtin(1, "softmax over a vector, or per row of a matrix"),
     "logsoftmax": Builtin(1, "log of softmax, computed stably"),
     "diag": Builtin(1, "vector -> diagonal matrix; square matrix -> its diagonal as a column"),
+    # extensions, so that printed results parse back: explicit ones and identity matrices
+    "ones": Builtin(2, "ones(rows, cols): all-ones matrix (sizes: integers or declared size names)"),
+    "eye": Builtin(1, "eye(n): identity matrix"),
 }
+CONSTRUCTORS = ("ones", "eye")
 
 
 def is_function_name(name: str) -> bool:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from sympy import Integer, Symbol
 
+from . import parser as P
 from .errors import ShapeError, UnknownNameError
-from .language import STRUCTURAL, is_function_name
+from .language import CONSTRUCTORS, STRUCTURAL, is_function_name
 
 
 class Dim:
@@ -175,6 +176,9 @@ class ShapeInference:
         arity = spec.arity if spec else 1
         if len(node.args) != arity:
             raise self.error(f"{name}() takes {arity} argument{'s' if arity != 1 else ''}, got {len(node.args)}", node.pos)
+        if name in CONSTRUCTORS:
+            dims = [self.size_argument(a, name) for a in node.args]
+            return (dims[0], dims[-1])
         s = self.infer(node.args[0])
         if spec is None or name in ("softmax", "logsoftmax", "inv"):
             if name == "inv":
@@ -195,6 +199,17 @@ class ShapeInference:
             self.require_square(s, node)
             return (s[0], Dim(1))
         raise self.error(f"unknown function {name!r}", node.pos)  # pragma: no cover
+
+    def size_argument(self, node, func: str) -> Dim:
+        """A size given to ones()/eye(): a positive integer or a declared size name."""
+        if isinstance(node, P.Num) and node.value.is_integer() and 1 <= node.value <= 10**7:
+            return Dim(int(node.value))
+        if isinstance(node, P.Name):
+            for shape in self.declared.values():
+                for d in shape:
+                    if getattr(d.known(), "name", None) == node.id:
+                        return d
+        raise self.error(f"{func}() takes sizes: positive integers or size names declared in shapes", node.pos)
 
     def require_square(self, s, node):
         if s != ():

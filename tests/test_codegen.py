@@ -54,3 +54,23 @@ def test_symbolic_sizes_read_at_run_time():
     d = matcalc.derive("sum(X*W + b)", wrt=["b"], shapes={"X": ("n", "d"), "W": ("d", "k"), "b": (1, "k")})
     g = d.to_numpy()(X=np.ones((7, 2)), W=np.ones((2, 3)), b=np.zeros((1, 3)))["b"]
     np.testing.assert_allclose(g, np.full((1, 3), 7.0))
+
+
+def _evaluate(expr, shapes, arrays):
+    """Numerical value of an expression in the language (through our own parser and codegen)."""
+    from matcalc.build import parse
+    from matcalc.codegen import NumpyCodegen, compile_source
+    program = parse(expr, shapes)
+    fn = compile_source(NumpyCodegen(program.variables, {"v": program.output}, "value").source(), "value")
+    return fn(**{k: arrays[k] for k in program.variables})["v"]
+
+
+def test_json_results_parse_back_to_the_same_gradient():
+    """The contract-language `result` string round-trips (ones()/eye() included)."""
+    rng = np.random.default_rng(3)
+    d = matcalc.derive(MLP, shapes=MLP_SHAPES)
+    arrays = {k: rng.standard_normal(s) for k, s in MLP_SHAPES.items()}
+    got = d.to_numpy()(**arrays)
+    for name, entry in d.to_json()["wrt"].items():
+        value = _evaluate(entry["result"], MLP_SHAPES, arrays)
+        np.testing.assert_allclose(np.broadcast_to(value, got[name].shape), got[name], rtol=1e-10, atol=1e-12)
