@@ -38,11 +38,15 @@ def _parse_dims(dims, scalars) -> dict:
             raise MatcalcError(f"bad --dim {item!r}: write NAME=ROWS,COLS (e.g. X=n,d), or NAME= for a scalar")
         name, _, sizes = item.partition("=")
         name = name.strip()
+        if name in shapes:
+            raise MatcalcError(f"--dim {name} is given twice")
         parts = [s.strip() for s in sizes.split(",")] if sizes.strip() else []
         if any(not p for p in parts):
             raise MatcalcError(f"bad --dim {item!r}: an empty size")
         shapes[name] = tuple(parts)
     for name in scalars:
+        if name.strip() in shapes:
+            raise MatcalcError(f"{name.strip()} is declared twice (--scalar and --dim)")
         shapes[name.strip()] = ()
     return shapes
 
@@ -53,7 +57,7 @@ def main():
     """matcalc: closed-form matrix calculus — gradients, derivations, NumPy code, checks."""
 
 
-@main.command(epilog=EXAMPLES)
+@main.command(epilog=EXAMPLES, context_settings={"ignore_unknown_options": True})
 @click.argument("expr")
 @click.option("--wrt", multiple=True, help="Variable to differentiate with respect to (repeatable; default: all).")
 @click.option("--dim", "dims", multiple=True, metavar="NAME=ROWS,COLS",
@@ -72,7 +76,8 @@ def derive(expr, wrt, dims, scalars, layout, order, fmt, steps, do_check, sum_to
     """Differentiate EXPR (a program in the contract language)."""
     import matcalc
     try:
-        d = matcalc.derive(expr, wrt=list(wrt) or None, shapes=_parse_dims(dims, scalars),
+        shapes = _parse_dims(dims, scalars)
+        d = matcalc.derive(expr, wrt=list(wrt) or None, shapes=shapes,
                            layout=layout, order=order, sum_to_one=list(sum_to_one))
         result = d.check() if do_check else None
     except MatcalcError as err:

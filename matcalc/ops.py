@@ -120,7 +120,7 @@ def hadamard(*factors):
         for a in (body.args if isinstance(body, HadamardProduct) else (body,)):
             if isinstance(a, ZeroMatrix):
                 return ZeroMatrix(*shape)
-            if not isinstance(a, OneMatrix):
+            if not isinstance(a, OneMatrix) and not (isinstance(a, Identity) and a.shape == (1, 1)):
                 mats.append(a)
     if shape is None:
         return coeff
@@ -189,6 +189,14 @@ def broadcast(e, shape):
     if c != cols:
         e = MatMul(e, OneMatrix(1, cols))
     return e
+
+
+def sum_entries(e):
+    """Sum of all entries (a 1x1 matrix is just its value)."""
+    from .ir import SumEntries
+    if not is_matrix(e):
+        return e
+    return as_scalar(e) if e.shape == (1, 1) else SumEntries(e)
 
 
 def zeros_like(e):

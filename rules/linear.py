@@ -26,7 +26,7 @@ def matmul_rule(node, G, wanted):
     for i, c in enumerate(scalars):
         if wanted(c):
             rest = ops.matmul(*scalars[:i], *scalars[i + 1:], *mats)
-            out.append((c, SumEntries(ops.hadamard(G, rest))))
+            out.append((c, ops.sum_entries(ops.hadamard(G, rest))))
     coeff = Mul(*scalars)
     for i, m in enumerate(mats):
         if not wanted(m):
@@ -88,7 +88,7 @@ def hadamard_power_rule(node, G, wanted):
     if wanted(base):
         out.append((base, ops.hadamard(G, ops.scale(exp, ops.hpow(base, exp - 1)))))
     if wanted(exp):
-        out.append((exp, SumEntries(ops.hadamard(G, node, ops.apply("log", base)))))
+        out.append((exp, ops.sum_entries(ops.hadamard(G, node, ops.apply("log", base)))))
     return out
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from sympy.matrices.expressions import OneMatrix
 
 from matcalc import ops
-from matcalc.ir import LogSoftmax, Softmax, SumEntries
+from matcalc.ir import LogSoftmax, Softmax
 
 from .registry import rule
 
@@ -13,7 +13,7 @@ def _row_sums_broadcast(M, over_columns: bool):
     """Each normalisation group's sum, spread over the group: (M 1) 1ᵀ per row, 1ᵀM per vector."""
     rows, cols = M.shape
     if over_columns or rows == 1:
-        return SumEntries(M)
+        return ops.sum_entries(M)
     return ops.matmul(M, OneMatrix(cols, 1), OneMatrix(1, cols))
 
 

@@ -7,6 +7,7 @@ import ast
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -14,6 +15,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+import matcalc
 from matcalc.cli import main
 
 LSQ = "norm2(X*w - y)^2"
@@ -296,9 +298,6 @@ def test_without_sum_to_one_softmax_regression_is_general():
     assert "passed" in result.output
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: README's documented command "
-                   "`matcalc derive \"-sum(...)\" --wrt W --sum-to-one Y` fails: click takes the "
-                   "leading '-' of EXPR for an option (\"No such option '-s'\")")
 def test_expression_with_leading_minus_as_documented():
     result = run("derive", SOFTMAX_CE, "--wrt", "W", "--sum-to-one", "Y", "--format", "latex")
     assert result.exit_code == 0, result.output
@@ -326,6 +325,58 @@ def test_rules_check_passes():
 def test_rules_used_by_steps_are_in_the_catalogue():
     ids = _rule_ids(ok("rules").stdout)
     out = ok("derive", NET, *NET_DIMS, "--steps").stdout
-    import re
     used = set(re.findall(r"\[([a-z_:0-9]+)\]", out))
     assert used and used <= ids, used - ids
+
+
+def evaluate_result(result, shapes, arrays, shape):
+    """Numbers of a contract-language RESULT, through matcalc itself: the gradient of
+    sum(Gprobe .* (RESULT)) (gprobe*(RESULT) for a scalar) w.r.t. the probe is RESULT."""
+    used = set(re.findall(r"[A-Za-z_][A-Za-z_0-9]*", result))
+    sub_shapes = {k: v for k, v in shapes.items() if k in used}
+    sub_arrays = {k: v for k, v in arrays.items() if k in used}
+    if shape == ():
+        pname, probe, value = "gprobe", f"gprobe * ({result})", 0.0
+    else:
+        pname, probe, value = "Gprobe", f"sum(Gprobe .* ({result}))", np.zeros(shape)
+    d = matcalc.derive(probe, wrt=[pname], shapes={**sub_shapes, pname: shape})
+    got = d.to_numpy()(**{pname: value}, **sub_arrays)[pname]
+    return np.asarray(got, dtype=float).reshape(shape)
+
+
+def test_json_results_parse_back_and_mean_the_gradient():
+    """Every "result" is in the contract language (with the ones()/eye() extensions the README
+    documents): fed back to matcalc as sum(G .* (RESULT)), its gradient w.r.t. G is RESULT
+    itself, whose numbers must equal the gradient's."""
+    shapes = {"X": (6, 4), "W1": (4, 3), "b1": (1, 3), "W2": (3, 2), "b2": (1, 2), "Y": (6, 2)}
+    dims = [a for k, s in shapes.items() for a in ("--dim", f"{k}={s[0]},{s[1]}")]
+    data = json.loads(ok("derive", NET, *dims, "--format", "json").stdout)
+    rng = np.random.default_rng(7)
+    arrays = {k: rng.normal(size=s) for k, s in shapes.items()}
+    want = matcalc.derive(NET, shapes=shapes).to_numpy()(**arrays)
+    for name, entry in data["wrt"].items():
+        got = evaluate_result(entry["result"], shapes, arrays, shapes[name])
+        np.testing.assert_allclose(got, want[name], rtol=1e-9, atol=1e-12, err_msg=name)
+
+
+def test_json_scalar_result_parses_back():
+    expr = "norm2(X*w - y)^2 + lam*w'*w"
+    shapes = {"X": (5, 3), "w": (3, 1), "y": (5, 1), "lam": ()}
+    data = json.loads(ok("derive", expr, "--dim", "X=5,3", "--dim", "w=3,1", "--dim", "y=5,1",
+                         "--scalar", "lam", "--format", "json").stdout)
+    rng = np.random.default_rng(8)
+    arrays = {"X": rng.normal(size=(5, 3)), "w": rng.normal(size=(3, 1)), "y": rng.normal(size=(5, 1)),
+              "lam": 0.7}
+    X, w, y, lam = arrays["X"], arrays["w"], arrays["y"], arrays["lam"]
+    want = {"w": 2 * X.T @ (X @ w - y) + 2 * lam * w, "lam": float((w.T @ w)[0, 0]), "X": 2 * (X @ w - y) @ w.T,
+            "y": -2 * (X @ w - y)}
+    assert set(data["wrt"]) == set(want)
+    for name, entry in data["wrt"].items():
+        got = evaluate_result(entry["result"], shapes, arrays, shapes[name])
+        np.testing.assert_allclose(got, want[name], rtol=1e-9, atol=1e-12, err_msg=name)
+
+
+def test_conflicting_declarations_are_errors():
+    for args in (["--dim", "x=3,1", "--dim", "x=4,1"], ["--scalar", "x", "--dim", "x=3,1"]):
+        result = run("derive", "x'*x", *args)
+        assert result.exit_code == 2 and "twice" in result.output

@@ -132,7 +132,7 @@ def test_cli_caret_column():
     result = invoke(["x +"])
     lines = check_message(result.stderr, result.stdout)
     assert len(lines) == 3
-    assert lines[2].index("^") == lines[1].index("+") + 2  # just past the end of "x +"
+    assert lines[2].index("^") == lines[1].index("+") + 1  # just past the end of "x +"
 
     result = invoke(["f = sum(x)\ng = sum(x +)"])
     lines = check_message(result.stderr, result.stdout)
