@@ -60,52 +60,39 @@ class ScalarFunction(Expr):
         return f"{self.name}({printer._print(self.arg)})"
 
 
-class SumEntries(Expr):
+class _ScalarOf(Expr):
+    """Base of scalar-valued operations of one matrix argument."""
+
+    is_commutative = True
+    label = ""
+
+    def __new__(cls, arg):
+        return Expr.__new__(cls, arg)
+
+    @property
+    def arg(self):
+        return self.args[0]
+
+    def _sympystr(self, printer):
+        return f"{self.label}({printer._print(self.arg)})"
+
+
+class SumEntries(_ScalarOf):
     """Sum of all entries of a matrix, ``1ᵀ A 1``."""
 
-    is_commutative = True
-
-    def __new__(cls, arg):
-        return Expr.__new__(cls, arg)
-
-    @property
-    def arg(self):
-        return self.args[0]
-
-    def _sympystr(self, printer):
-        return f"sum({printer._print(self.arg)})"
+    label = "sum"
 
 
-class Norm2(Expr):
+class Norm2(_ScalarOf):
     """Euclidean norm of a vector, Frobenius norm of a matrix."""
 
-    is_commutative = True
-
-    def __new__(cls, arg):
-        return Expr.__new__(cls, arg)
-
-    @property
-    def arg(self):
-        return self.args[0]
-
-    def _sympystr(self, printer):
-        return f"norm2({printer._print(self.arg)})"
+    label = "norm2"
 
 
-class LogDet(Expr):
+class LogDet(_ScalarOf):
     """log det A (det A > 0)."""
 
-    is_commutative = True
-
-    def __new__(cls, arg):
-        return Expr.__new__(cls, arg)
-
-    @property
-    def arg(self):
-        return self.args[0]
-
-    def _sympystr(self, printer):
-        return f"logdet({printer._print(self.arg)})"
+    label = "logdet"
 
 
 class _Normalized(MatrixExpr):
