@@ -125,6 +125,9 @@ class Derivation:
     def _repr_latex_(self) -> str:
         return "$$" + self.latex() + "$$"
 
+    def _repr_markdown_(self) -> str:
+        return self.markdown()
+
     def to_json(self, check: CheckResult | None = None) -> dict:
         out = {"function": self.program.source,
                "wrt": {n: {"shape": [_jsonable(d) for d in shape_of(self.program.variables[n])],

@@ -9,6 +9,8 @@ SymPy when a node is constructed.
 """
 from __future__ import annotations
 
+from functools import cached_property
+
 from sympy import Basic, Expr, Integer
 from sympy.core.symbol import Str
 from sympy.matrices.expressions.matexpr import MatrixExpr
@@ -32,8 +34,8 @@ class Elementwise(MatrixExpr):
     def arg(self):
         return self.args[1]
 
-    @property
-    def shape(self):
+    @cached_property
+    def shape(self):  # cached: SymPy recomputes shapes recursively, which is quadratic in depth
         return self.arg.shape
 
     def _sympystr(self, printer):
@@ -105,8 +107,8 @@ class _Normalized(MatrixExpr):
     def arg(self):
         return self.args[0]
 
-    @property
-    def shape(self):
+    @cached_property
+    def shape(self):  # cached: SymPy recomputes shapes recursively, which is quadratic in depth
         return self.arg.shape
 
     @property
