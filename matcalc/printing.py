@@ -204,7 +204,12 @@ class Printer:
 
     def _MatMul(self, e):
         coeff, body = ops.split_coeff(e)
-        return self._product(coeff, list(body.args) if isinstance(body, MatMul) else [body])
+        factors = list(body.args) if isinstance(body, MatMul) else [body]
+        numer, denom = coeff.as_numer_denom()
+        if denom != 1 and not denom.is_Number and self.style is not LATEX:
+            text, prec = self._product(numer, factors)  # exp(x)/sum(exp(x)) rather than 1/sum(..) exp(x)
+            return f"{self.paren(text) if prec < MUL else text}/{self.operand(denom, POW)}", MUL
+        return self._product(coeff, factors)
 
     def _Mul(self, e):
         coeff, rest = e.as_coeff_Mul()
