@@ -256,12 +256,12 @@ class NumpyCodegen:
                 return f"({self.chain(left, (shape[0], 1))} @ {self.chain(right, (1, shape[1]))})"
         for i, m in enumerate(mats):
             if isinstance(m, DiagMatrix) and len(mats) > 1:
-                v = self.value(m.args[0])
+                v = self.paren(self.value(m.args[0]))
                 col = v if m.args[0].shape[1] == 1 else f"{v}.T"
                 if i == 0:
                     return f"{col} * {self.paren(self.chain(mats[1:], (m.shape[0], shape[1])))}"
                 if i == len(mats) - 1:
-                    return f"{self.paren(self.chain(mats[:-1], (shape[0], m.shape[0])))} * {col}.T"
+                    return f"{self.paren(self.chain(mats[:-1], (shape[0], m.shape[0])))} * {self.paren(col)}.T"
         if len(mats) == 1:
             return self.value(mats[0])
         return self.order([self.operand(m) for m in mats], [m.shape for m in mats])

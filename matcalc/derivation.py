@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import engine, printing
+from . import engine, ops, printing
 from .build import Program, parse
 from .codegen import NumpyCodegen, RESERVED, compile_source
 from .errors import MatcalcError, ShapeError, UnknownNameError, UnsupportedError
@@ -31,10 +31,15 @@ class Step:
 class Derivation:
     """The derivative of a program with respect to some of its variables."""
 
-    def __init__(self, program: Program, wrt: list[str], sum_to_one=()):
+    def __init__(self, program: Program, wrt: list[str], sum_to_one=(), layout: str | None = None):
         self.program = program
         self.wrt = list(wrt)
         self.sum_to_one = tuple(sum_to_one)
+        self.layout = layout
+        self._function = None
+        if layout is not None:
+            self._init_jacobians()
+            return
         targets = [program.variables[n] for n in self.wrt]
         adjoints, raw_steps = engine.backward(program.output, targets)
         memo: dict = {}
@@ -45,10 +50,25 @@ class Derivation:
         self.steps = [Step(s.rule, s.node, s.adjoint, s.contributions) for s in raw_steps]
         self._function = None
 
+    def _init_jacobians(self):
+        from .jacobian import jacobian
+        memo: dict = {}
+        self._gradients = {}
+        for n in self.wrt:
+            J = textbook(jacobian(self.program.output, self.program.variables[n]), self.sum_to_one, memo)
+            self._gradients[n] = J if self.layout == "numerator" else ops.transpose(J)
+        self.deltas, self.steps = {}, []
+
     # ------------------------------------------------------------ results
+    def jacobian(self, name: str):
+        """∂vec(f)/∂vec(name) in the requested layout (numerator: entries of f × entries of name)."""
+        if self.layout is None:
+            raise UnknownNameError("this derivation is a gradient: derive with layout=... for a Jacobian")
+        return self.gradient(name)
+
     def gradient(self, name: str):
         """∂f/∂name as a SymPy expression in closed matrix form, with name's shape."""
-        if name not in self._gradients:
+        if name not in self._gradients:  # also serves jacobian()
             raise UnknownNameError(f"no gradient for {name!r}: derived with respect to {', '.join(self.wrt)}")
         return self._gradients[name]
 
@@ -83,7 +103,9 @@ class Derivation:
             if self.program.intermediates[name] is not self.program.output:
                 lines.append(f"∂f/∂{name} = {printing.to_unicode(delta, names)}   (delta)")
         for n in self.wrt:
-            lines.append(f"∂f/∂{n} = {self.result_text(n)}   {_shape_text(self.program.variables[n])}")
+            what = f"{self.layout} layout" if self.layout else ""
+            shape = _shape_text(self._gradients[n]) if self.layout else _shape_text(self.program.variables[n])
+            lines.append(f"∂f/∂{n} = {self.result_text(n)}   {shape}{'  ' + what if what else ''}")
         return "\n".join(lines)
 
     def _names_without_output(self) -> dict:
@@ -130,7 +152,8 @@ class Derivation:
 
     def to_json(self, check: CheckResult | None = None) -> dict:
         out = {"function": self.program.source,
-               "wrt": {n: {"shape": [_jsonable(d) for d in shape_of(self.program.variables[n])],
+               "wrt": {n: {"shape": [_jsonable(d) for d in shape_of(
+                   self._gradients[n] if self.layout else self.program.variables[n])],
                            "result": self.result_text(n, printing.LANGUAGE, use_names=False),
                            "latex": self.result_text(n, printing.LATEX, use_names=False)}
                        for n in self.wrt}}
@@ -152,7 +175,7 @@ class Derivation:
     def check(self, seed: int = 0, points: int = 2) -> CheckResult:
         """Compare the generated NumPy results with central finite differences."""
         return finite_difference_check(self.program, self._gradients, self.to_numpy(),
-                                       self.sum_to_one, seed, points)
+                                       self.sum_to_one, seed, points, layout=self.layout)
 
     def __repr__(self) -> str:
         return self.text()
@@ -209,12 +232,8 @@ def derive(expr: str, wrt=None, shapes: dict | None = None, layout: str | None =
         raise UnsupportedError("Hessians (order=2) are not supported yet")
     if layout not in (None, "numerator", "denominator"):
         raise MatcalcError(f"layout must be 'numerator' or 'denominator', not {layout!r}")
-    if is_matrix(program.output):
+    if is_matrix(program.output) and layout is None:
         r, c = program.output.shape
-        if layout is None:
-            raise ShapeError(f"the function is a {r}x{c} matrix, not a scalar: a gradient needs a scalar "
-                             "function (use sum(), norm2() ..., or ask for a Jacobian with a layout)")
-        raise UnsupportedError("Jacobians of vector/matrix functions are not supported yet")
-    if layout is not None:
-        raise UnsupportedError("Jacobians (layout=...) are not supported yet; omit layout for a gradient")
-    return Derivation(program, names, sum_to_one)
+        raise ShapeError(f"the function is a {r}x{c} matrix, not a scalar: a gradient needs a scalar "
+                         "function (use sum(), norm2() ..., or ask for a Jacobian with a layout)")
+    return Derivation(program, names, sum_to_one, layout)

@@ -128,8 +128,12 @@ class DomainSampler:
 
 
 def finite_difference_check(program, results: dict, gradient_fn, sum_to_one=(), seed: int = 0,
-                            points: int = 2, tolerance: float = TOLERANCE) -> CheckResult:
-    """Compare gradient_fn(**point)[name] with 4th-order central differences of the function."""
+                            points: int = 2, tolerance: float = TOLERANCE, layout=None) -> CheckResult:
+    """Compare gradient_fn(**point)[name] with 4th-order central differences of the function.
+
+    Gradients compare entry by entry; Jacobians (layout given) column by column of
+    ∂vec(f)/∂vec(x) (column-major vec), transposed for the denominator layout.
+    """
     value_src = NumpyCodegen(program.variables, {"f": program.output}, "value").source()
     value_fn = compile_source(value_src, "value")
     sampler = DomainSampler(program, sum_to_one, seed)
@@ -146,15 +150,27 @@ def finite_difference_check(program, results: dict, gradient_fn, sum_to_one=(), 
                 picks = rng.choice(len(indices), MAX_ENTRIES_PER_VARIABLE, replace=False)
                 indices = [indices[i] for i in picks]
             fd = np.zeros(len(indices))
+            fd_columns = [None] * len(indices)
             for j, idx in enumerate(indices):
                 h = 1e-3 * max(1.0, abs(float(x0[idx])))
                 acc = 0.0
-                for k, c in _STENCIL:
+                for k, c in _STENCIL:  # noqa: B007
                     xk = x0.copy()
                     xk[idx] += k * h
                     arg = xk if x0.shape else float(xk)
-                    acc += c * float(np.asarray(value_fn(**{**point, name: arg})["f"]))
-                fd[j] = acc / h
+                    acc = acc + c * np.asarray(value_fn(**{**point, name: arg})["f"], dtype=float)
+                fd[j] = acc / h if layout is None else 0.0
+                if layout is not None:
+                    fd_columns[j] = (np.asarray(acc, dtype=float) / h).reshape(-1, order="F")
+            if layout is not None:
+                J = g if layout == "numerator" else g.T
+                cols = [int(np.ravel_multi_index(idx, x0.shape, order="F")) if x0.shape else 0 for idx in indices]
+                if J.ndim != 2 or J.shape[1] != (x0.size or 1):
+                    errors[name] = float("inf")
+                    continue
+                mine = np.stack([J[:, k] for k in cols])
+                errors[name] = max(errors.get(name, 0.0), rel_error(mine, np.stack(fd_columns)))
+                continue
             if g.shape != x0.shape:
                 errors[name] = float("inf")
                 continue

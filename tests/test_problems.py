@@ -26,8 +26,7 @@ TIME_LIMIT = float(os.environ.get("MATCALC_TEST_TIMEOUT", "60"))
 
 GRADIENT = [p for p in PROBLEMS if p["kind"] == "gradient"]
 JACOBIAN = [p for p in PROBLEMS if p["kind"] == "jacobian"]
-JACOBIAN_PARAMS = [pytest.param(p, id=p["id"], marks=pytest.mark.xfail(
-    strict=False, reason="Jacobians: issue 4")) for p in JACOBIAN]
+JACOBIAN_PARAMS = [pytest.param(p, id=p["id"]) for p in JACOBIAN]
 
 
 @contextlib.contextmanager

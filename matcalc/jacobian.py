@@ -1,0 +1,48 @@
+"""Jacobians of vector-valued functions: forward propagation of ∂vec(N)/∂x over the DAG.
+
+Uses the forward rules of ``rules/jvp.py``; refuses (never guesses) when a
+matrix-valued intermediate lies between the variable and the function.
+"""
+from __future__ import annotations
+
+from sympy import Identity, ZeroMatrix
+
+from . import ops
+from .engine import _LEAVES, topological
+from .errors import UnsupportedError
+from .ir import is_matrix, shape_of
+from .rules.jvp import jvp_for
+
+
+def entries(e) -> int:
+    s = shape_of(e)
+    return 1 if s == () else s[0] * s[1]
+
+
+def _is_vector(e) -> bool:
+    return not is_matrix(e) or 1 in e.shape
+
+
+def jacobian(output, variable):
+    """∂ vec(output) / ∂ vec(variable) in numerator layout (entries of output × entries of variable)."""
+    if not _is_vector(variable):
+        raise UnsupportedError(f"Jacobians with respect to the matrix {variable} are not supported yet "
+                               "(vector and scalar variables are)")
+    n = entries(variable)
+    J = {variable: Identity(n)}
+    for node in topological(output):
+        if node in J or isinstance(node, _LEAVES) or not any(a in J for a in node.args):
+            continue
+        if not _is_vector(node):
+            raise UnsupportedError("Jacobians through matrix-valued intermediates are not supported yet "
+                                   f"(here a {node.shape[0]}x{node.shape[1]} value)")
+        rule = jvp_for(node)
+        value = rule(node, J) if rule is not None else None
+        if value is None:
+            raise UnsupportedError(f"no Jacobian rule for {type(node).__name__} yet")
+        if not is_matrix(value):
+            value = ops.scale(value, Identity(1))
+        if value.shape != (entries(node), n):  # pragma: no cover - a rule bug
+            raise AssertionError(f"Jacobian shape {value.shape} for a node with {entries(node)} entries")
+        J[node] = value
+    return J.get(output, ZeroMatrix(entries(output), n))

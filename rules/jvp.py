@@ -1,0 +1,167 @@
+"""Forward (Jacobian) rules for vector-valued functions of a vector or scalar variable.
+
+For a node N on the path from the variable x (n entries) the rule gives
+J_N = ∂ vec(N)/∂x (numerator layout, entries × n) from its arguments' Jacobians.
+Only scalars and vectors may lie on the path; a matrix-valued intermediate is refused.
+``vec`` of a row vector is its transpose.
+"""
+from __future__ import annotations
+
+from sympy import Add, Determinant, Mul, Pow, S, Trace
+from sympy.matrices.expressions import (HadamardPower, HadamardProduct, MatAdd, MatMul, OneMatrix,
+                                        Transpose)
+from sympy.matrices.expressions.diagonal import DiagMatrix
+
+from matcalc import ops
+from matcalc.ir import (Elementwise, LogSoftmax, Norm2, ScalarFunction, Softmax, SumEntries,
+                        is_matrix)
+
+from .registry import FUNCTIONS
+
+JVP_RULES: dict = {}
+
+
+def jvp_rule(*classes):
+    def register(fn):
+        for cls in classes:
+            JVP_RULES[cls] = fn
+        return fn
+    return register
+
+
+def jvp_for(node):
+    for cls in type(node).__mro__:
+        if cls in JVP_RULES:
+            return JVP_RULES[cls]
+    return None
+
+
+def col(v):
+    """vec of a scalar/vector as a column (a scalar stays a scalar)."""
+    if not is_matrix(v):
+        return v
+    return ops.transpose(v) if v.shape[0] == 1 and v.shape[1] != 1 else v
+
+
+def diag_times(v, J):
+    """diag(vec v) J, or v J for a scalar v."""
+    if not is_matrix(v):
+        return ops.scale(v, J)
+    if isinstance(v, OneMatrix) or v.shape == (1, 1):
+        return ops.scale(ops.as_scalar(v), J) if not isinstance(v, OneMatrix) else J
+    return ops.matmul(DiagMatrix(col(v)), J)
+
+
+@jvp_rule(MatAdd, Add)
+def jvp_add(node, J):
+    return ops.add(*[J[a] for a in node.args if a in J])
+
+
+@jvp_rule(Transpose)
+def jvp_transpose(node, J):
+    return J[node.arg]
+
+
+@jvp_rule(MatMul)
+def jvp_matmul(node, J):
+    scalars = [a for a in node.args if not is_matrix(a)]
+    mats = [a for a in node.args if is_matrix(a)]
+    coeff = Mul(*scalars)
+    terms = []
+    for i, c in enumerate(scalars):
+        if c in J:
+            rest = ops.matmul(*scalars[:i], *scalars[i + 1:], *mats)
+            terms.append(ops.matmul(col(rest), J[c]))
+    for i, m in enumerate(mats):
+        if m not in J:
+            continue
+        L = ops.matmul(*mats[:i]) if i else None
+        R = ops.matmul(*mats[i + 1:]) if i + 1 < len(mats) else None
+        linear = _linear_map(L, m, R)
+        if linear is None:
+            return None
+        scalar, A = linear
+        terms.append(ops.scale(coeff * scalar, J[m] if A is None else ops.matmul(A, J[m])))
+    return ops.add(*terms)
+
+
+def _linear_map(L, m, R):
+    """(s, A) with vec(L m R) = s A vec(m) (A None: identity), for a vector m and a vector result.
+
+    vec(L m R) = (Rᵀ ⊗ L) vec(m); for vectors the Kronecker product is an outer product.
+    """
+    if m.shape[1] == 1:                        # m a column: R is 1 x c
+        if R is not None and R.shape[1] != 1:
+            if L is not None and L.shape[0] != 1:
+                return None
+            return S.One, ops.transpose(R) if L is None else ops.matmul(ops.transpose(R), L)
+        return (ops.as_scalar(R) if R is not None else S.One), L
+    if L is not None and L.shape[0] != 1:      # m a row: L is k x 1
+        if R is not None and R.shape[1] != 1:
+            return None
+        return S.One, L if R is None else ops.matmul(L, ops.transpose(R))
+    return (ops.as_scalar(L) if L is not None else S.One), (ops.transpose(R) if R is not None else None)
+
+
+@jvp_rule(HadamardProduct)
+def jvp_hadamard(node, J):
+    args = node.args
+    return ops.add(*[diag_times(ops.hadamard(*args[:i], *args[i + 1:]), J[a])
+                     for i, a in enumerate(args) if a in J])
+
+
+@jvp_rule(HadamardPower)
+def jvp_hadamard_power(node, J):
+    base, exp = node.args
+    if exp in J:
+        return None
+    return diag_times(ops.scale(exp, ops.hpow(base, exp - 1)), J[base])
+
+
+@jvp_rule(Elementwise, ScalarFunction)
+def jvp_entrywise(node, J):
+    return diag_times(FUNCTIONS[node.name].derivative(node.arg, node), J[node.arg])
+
+
+@jvp_rule(Mul)
+def jvp_mul(node, J):
+    args = node.args
+    return ops.add(*[ops.scale(Mul(*args[:i], *args[i + 1:]), J[a]) for i, a in enumerate(args) if a in J])
+
+
+@jvp_rule(Pow)
+def jvp_pow(node, J):
+    base, exp = node.args
+    if exp in J:
+        return None
+    return ops.scale(exp * Pow(base, exp - 1), J[base])
+
+
+@jvp_rule(Trace)
+def jvp_trace(node, J):
+    return J[node.arg] if node.arg.shape == (1, 1) else None
+
+
+@jvp_rule(SumEntries)
+def jvp_sum(node, J):
+    a = node.arg
+    return ops.matmul(OneMatrix(1, a.shape[0] * a.shape[1]), J[a])
+
+
+@jvp_rule(Norm2)
+def jvp_norm2(node, J):
+    a = node.arg
+    return ops.scale(Pow(node, -1), ops.matmul(ops.transpose(col(a)), J[a]))
+
+
+@jvp_rule(Softmax)
+def jvp_softmax(node, J):
+    s = col(node)
+    return ops.sub(ops.matmul(DiagMatrix(s), J[node.arg]), ops.matmul(s, ops.transpose(s), J[node.arg]))
+
+
+@jvp_rule(LogSoftmax)
+def jvp_logsoftmax(node, J):
+    s = col(Softmax(node.arg))
+    k = s.shape[0]
+    return ops.sub(J[node.arg], ops.matmul(OneMatrix(k, 1), ops.transpose(s), J[node.arg]))
