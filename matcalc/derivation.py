@@ -1,7 +1,6 @@
 """``derive``: program text -> Derivation (results, steps, printers, NumPy code, check)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 from . import engine, ops, printing
 from .build import Program, parse
@@ -12,20 +11,11 @@ from .numeric import CheckResult, finite_difference_check
 from .simplify import textbook
 
 
-@dataclass(frozen=True)
-class Step:
-    """One step of the derivation: the rule used, the node and the adjoints it produced."""
-
-    rule: str
-    node: object
-    adjoint: object
-    contributions: tuple
-
-    def describe(self, names: dict) -> str:
-        p = printing.Printer(printing.UNICODE, names)
-        node = p(self.node)
-        parts = [f"∂f/∂({p(child)}) += {p(c)}" for child, c in self.contributions]
-        return f"[{self.rule}] ∂f/∂({node}) = {p(self.adjoint)}" + ("; " + "; ".join(parts) if parts else "")
+def describe_step(step: engine.BackwardStep, names: dict) -> str:
+    """One line: the rule, the node's adjoint and what it passed to its arguments."""
+    p = printing.Printer(printing.UNICODE, names)
+    parts = [f"∂f/∂({p(child)}) += {p(c)}" for child, c in step.contributions]
+    return f"[{step.rule}] ∂f/∂({p(step.node)}) = {p(step.adjoint)}" + ("; " + "; ".join(parts) if parts else "")
 
 
 class Derivation:
@@ -47,7 +37,7 @@ class Derivation:
                            for n in self.wrt}
         self.deltas = {name: textbook(adjoints[value], self.sum_to_one, memo)
                        for name, value in program.intermediates.items() if value in adjoints}
-        self.steps = [Step(s.rule, s.node, s.adjoint, s.contributions) for s in raw_steps]
+        self.steps = raw_steps
         self._function = None
 
     def _init_jacobians(self):
@@ -96,7 +86,7 @@ class Derivation:
         if steps:
             lines.append("")
             lines.append("steps (reverse mode, each node's adjoint ∂f/∂node):")
-            lines.extend(f"  {i + 1}. {s.describe(self.names)}" for i, s in enumerate(self.steps))
+            lines.extend(f"  {i + 1}. {describe_step(s, self.names)}" for i, s in enumerate(self.steps))
             lines.append("")
         names = self._names_without_output()
         for name, delta in self.deltas.items():
@@ -141,7 +131,7 @@ class Derivation:
                  self.latex(), "$$"]
         if steps:
             parts += ["", "## Steps", ""]
-            parts += [f"{i + 1}. `{s.rule}`: {s.describe(self.names)}" for i, s in enumerate(self.steps)]
+            parts += [f"{i + 1}. `{s.rule}`: {describe_step(s, self.names)}" for i, s in enumerate(self.steps)]
         return "\n".join(parts) + "\n"
 
     def _repr_latex_(self) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Callable
 
 from sympy import Integer
-from sympy.matrices.expressions import HadamardProduct, MatAdd, MatMul, OneMatrix
+from sympy.matrices.expressions import HadamardProduct, MatAdd, MatMul, OneMatrix, Transpose
 
 from . import ops
 from .engine import _LEAVES
@@ -120,27 +120,32 @@ def positive_sums(node):
 
 
 def sum_to_one(names: set) -> Rewrite:
-    """Rows of Y (entries of a vector y) sum to one: Y 1 = 1, 1ᵀ y = 1, sum(Y) = rows."""
-    def is_stochastic(m):
-        return getattr(m, "name", None) in names and is_matrix(m)
+    """Rows of Y (entries of a vector y) sum to one: Y 1 = 1, 1ᵀ Yᵀ = 1ᵀ, sum(y) = 1, sum(Y) = rows."""
+    def declared(m):
+        base = m.arg if isinstance(m, Transpose) else m
+        return base if is_matrix(base) and getattr(base, "name", None) in names else None
+
+    def sums_to_one(a, b) -> bool:
+        """Does a·b contract Y's normalised axis (its columns; a column vector's rows) with ones?"""
+        if isinstance(b, OneMatrix) and declared(a) is not None:
+            y, over_columns = declared(a), not isinstance(a, Transpose)
+        elif isinstance(a, OneMatrix) and declared(b) is not None:
+            y, over_columns = declared(b), isinstance(b, Transpose)
+        else:
+            return False
+        return over_columns if y.shape[1] != 1 else not over_columns
 
     def apply(node):
-        if isinstance(node, SumEntries) and is_stochastic(node.arg):
-            rows, cols = node.arg.shape
+        if isinstance(node, SumEntries) and declared(node.arg) is not None:
+            rows, cols = declared(node.arg).shape
             return Integer(1) if 1 in (rows, cols) else rows
         if not isinstance(node, MatMul):
             return None
         args = list(node.args)
         for i in range(len(args) - 1):
             a, b = args[i], args[i + 1]
-            # Y 1_{k×j} = 1_{m×j} (rows of Y sum to one); 1ᵀ y = 1 for a column y
-            if is_stochastic(a) and isinstance(b, OneMatrix) and a.shape[0] != 1 or \
-                    is_stochastic(a) and isinstance(b, OneMatrix) and a.shape[0] == 1:
+            if sums_to_one(a, b):
                 return ops.matmul(*args[:i], OneMatrix(a.shape[0], b.shape[1]), *args[i + 2:])
-            if isinstance(a, OneMatrix) and hasattr(b, "arg") and is_stochastic(b.arg) and b.is_Transpose:
-                return ops.matmul(*args[:i], OneMatrix(a.shape[0], b.shape[1]), *args[i + 2:])
-            if isinstance(a, OneMatrix) and is_stochastic(b) and b.shape[1] == 1:
-                return ops.matmul(*args[:i], OneMatrix(a.shape[0], 1), *args[i + 2:])
         return None
     return apply
 

@@ -7,7 +7,7 @@ Only scalars and vectors may lie on the path; a matrix-valued intermediate is re
 """
 from __future__ import annotations
 
-from sympy import Add, Determinant, Mul, Pow, S, Trace
+from sympy import Add, Mul, Pow, S, Trace
 from sympy.matrices.expressions import (HadamardPower, HadamardProduct, MatAdd, MatMul, OneMatrix,
                                         Transpose)
 from sympy.matrices.expressions.diagonal import DiagMatrix

@@ -206,3 +206,15 @@ def test_scalar_coefficient_gradient_is_plain():
     d = matcalc.derive("lam*w'*w", shapes={"lam": (), "w": (3, 1)})
     assert d.result_text("lam").replace(" ", "") == "wᵀw"
     assert d.check().passed
+
+
+@pytest.mark.parametrize("expr,shapes,label,form", [
+    ("-log(softmax(x*W))*y", {"x": (1, 4), "W": (4, 3), "y": (3, 1)}, "y", "xᵀ(softmax(xW)−yᵀ)"),
+    ("-log(softmax(W*x))'*y", {"x": (4, 1), "W": (3, 4), "y": (3, 1)}, "y", "(softmax(Wx)−y)xᵀ"),
+    ("-sum(Y .* logsoftmax(X*W + b))", {"X": (6, 4), "W": (4, 3), "Y": (6, 3), "b": (1, 3)}, "Y",
+     "Xᵀ(softmax(XW+b)−Y)"),
+])
+def test_sum_to_one_gives_s_minus_y_in_every_orientation(expr, shapes, label, form):
+    d = matcalc.derive(expr, wrt=["W"], shapes=shapes, sum_to_one=[label])
+    assert d.result_text("W").replace(" ", "") == form
+    assert d.check().passed
