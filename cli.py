@@ -68,17 +68,22 @@ def main():
 @click.option("--order", type=int, default=1, show_default=True, help="1: gradient, 2: Hessian.")
 @click.option("--format", "fmt", type=click.Choice(["text", "latex", "markdown", "numpy", "json"]),
               default="text", show_default=True)
-@click.option("--steps", is_flag=True, help="Show the derivation step by step.")
+@click.option("--steps", is_flag=True, help="Show the derivation step by step (Markdown notes always do).")
+@click.option("--method", type=click.Choice(["backprop", "trace", "jacobian"]), default="backprop",
+              show_default=True, help="How the steps derive: named deltas, trace differentials, Jacobian chain.")
+@click.option("--standalone", is_flag=True, help="With --format latex: a complete document for pdflatex.")
 @click.option("--check", "do_check", is_flag=True, help="Verify against finite differences (exit 1 if it fails).")
 @click.option("--sum-to-one", "sum_to_one", multiple=True, metavar="NAME",
               help="Assume the rows of NAME (entries, for a vector) sum to one, e.g. one-hot labels.")
-def derive(expr, wrt, dims, scalars, layout, order, fmt, steps, do_check, sum_to_one):
+def derive(expr, wrt, dims, scalars, layout, order, fmt, steps, method, standalone, do_check, sum_to_one):
     """Differentiate EXPR (a program in the contract language)."""
     import matcalc
     try:
         shapes = _parse_dims(dims, scalars)
-        d = matcalc.derive(expr, wrt=list(wrt) or None, shapes=shapes,
-                           layout=layout, order=order, sum_to_one=list(sum_to_one))
+        d = matcalc.derive(expr, wrt=list(wrt) or None, shapes=shapes, layout=layout, order=order,
+                           sum_to_one=list(sum_to_one), method=method)
+        if steps or fmt == "markdown" or standalone:
+            d.steps  # noqa: B018 - build them now: an unsupported method is a user error
         result = d.check() if do_check else None
     except MatcalcError as err:
         _fail(err)
@@ -87,11 +92,11 @@ def derive(expr, wrt, dims, scalars, layout, order, fmt, steps, do_check, sum_to
     except Exception as err:  # noqa: BLE001 - a bug: say so in one line, never a traceback
         _internal(err)
     if fmt == "json":
-        click.echo(json.dumps(d.to_json(result), indent=2, ensure_ascii=False))
+        click.echo(json.dumps(d.to_json(result, steps=steps), indent=2, ensure_ascii=False))
     elif fmt == "latex":
-        click.echo(d.latex())
+        click.echo(d.latex(steps=steps, standalone=standalone))
     elif fmt == "markdown":
-        click.echo(d.markdown(steps=steps))
+        click.echo(d.markdown())
     elif fmt == "numpy":
         click.echo(d.numpy_source())
     else:
@@ -111,15 +116,16 @@ def rules(do_check):
     from matcalc import rules as catalogue
     failed = 0
     for entry in catalogue.catalogue():
-        identity = getattr(entry, "latex", None) if entry.id.startswith("fn:") is False else entry.identity
+        identity = entry.identity if entry.id.startswith("fn:") else entry.latex
         domain = getattr(entry, "domain", "")
-        line = f"{entry.id:<16} {identity}"
+        line = f"{entry.id:<18} {identity}"
         click.echo(line)
-        click.echo(f"{'':<16} source: {entry.source}" + (f"; domain: {domain}" if domain and domain != "real" else ""))
+        click.echo(f"{'':<18} {getattr(entry, 'kind', 'function')}; source: {entry.source}"
+                   + (f"; domain: {domain}" if domain and domain != "real" else ""))
         if do_check:
             ok, message = run_selftests(entry)
             failed += not ok
-            click.echo(f"{'':<16} self-test: {'ok' if ok else 'FAILED'} ({message})")
+            click.echo(f"{'':<18} self-test: {'ok' if ok else 'FAILED'} ({message})")
     if do_check:
         click.echo(f"{len(catalogue.catalogue()) - failed} of {len(catalogue.catalogue())} self-tests passed")
         if failed:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 
-from . import engine, ops, printing
+from . import engine, notes, ops, printing
 from .build import Program, parse
 from .codegen import NumpyCodegen, RESERVED, compile_source
 from .errors import MatcalcError, ShapeError, UnknownNameError, UnsupportedError
@@ -21,8 +21,12 @@ def describe_step(step: engine.BackwardStep, names: dict) -> str:
 class Derivation:
     """The derivative of a program with respect to some of its variables."""
 
-    def __init__(self, program: Program, wrt: list[str], sum_to_one=(), layout: str | None = None):
+    def __init__(self, program: Program, wrt: list[str], sum_to_one=(), layout: str | None = None,
+                 method: str = "backprop"):
         self.program = program
+        self.method = method
+        self._steps = None
+        self._plan = None
         self.wrt = list(wrt)
         self.sum_to_one = tuple(sum_to_one)
         self.layout = layout
@@ -37,7 +41,7 @@ class Derivation:
                            for n in self.wrt}
         self.deltas = {name: textbook(adjoints[value], self.sum_to_one, memo)
                        for name, value in program.intermediates.items() if value in adjoints}
-        self.steps = raw_steps
+        self.records = raw_steps   # the engine's rule applications, node by node
         self._function = None
 
     def _init_jacobians(self):
@@ -47,7 +51,7 @@ class Derivation:
         for n in self.wrt:
             J = textbook(jacobian(self.program.output, self.program.variables[n]), self.sum_to_one, memo)
             self._gradients[n] = J if self.layout == "numerator" else ops.transpose(J)
-        self.deltas, self.steps = {}, []
+        self.deltas, self.records = {}, []
 
     # ------------------------------------------------------------ results
     def jacobian(self, name: str):
@@ -72,7 +76,50 @@ class Derivation:
         return {v: k for k, v in self.program.intermediates.items() if is_matrix(v) or not v.is_Atom}
 
     def rules_used(self) -> list[str]:
-        return sorted({s.rule for s in self.steps})
+        """Catalogue ids of every rule the derivation applied (engine and steps)."""
+        used = {r.rule for r in self.records}
+        used |= {f"fn:{r.node.name}" for r in self.records if r.rule == "entrywise"}
+        for s in self.steps:
+            used.update(s.rules or (s.rule,))
+        return sorted(used)
+
+    # ------------------------------------------------------------ steps
+    @property
+    def plan(self):
+        from .steps import Plan
+        if self._plan is None:
+            self._plan = Plan(self.program, self.wrt, self.sum_to_one)
+        return self._plan
+
+    @property
+    def steps(self) -> list:
+        """The derivation as data: a list of ``steps.Step`` in ``self.method``."""
+        if self._steps is None:
+            from .steps import build_steps, jacobian_steps
+            if self.layout is not None:
+                self._steps = jacobian_steps(self)
+            else:
+                self._steps = build_steps(self.plan, self.method)
+        return self._steps
+
+    @property
+    def step_names(self) -> dict:
+        """node -> name for printing steps: the user's intermediates and matcalc's stages."""
+        if self.layout is not None:
+            return self._names_without_output()
+        return {**self._names_without_output(), **self.plan.names}
+
+    @property
+    def definitions(self) -> list:
+        """(name, value, named by matcalc) of the stages the steps use, inputs first."""
+        return [] if self.layout is not None else self.plan.definitions()
+
+    def verify_steps(self, seed: int = 0) -> float:
+        """Largest relative error of the steps' equations at random points (≈1e-10 when valid)."""
+        if self.layout is not None:
+            return self.check(seed).max_rel_error
+        from .stepcheck import verify
+        return verify(self.plan, self.steps, seed)
 
     # ------------------------------------------------------------ printing
     def result_text(self, name: str, style=printing.UNICODE, use_names=True) -> str:
@@ -85,9 +132,9 @@ class Derivation:
             lines.append("where " + "; ".join(defs))
         if steps:
             lines.append("")
-            lines.append("steps (reverse mode, each node's adjoint ∂f/∂node):")
-            lines.extend(f"  {i + 1}. {describe_step(s, self.names)}" for i, s in enumerate(self.steps))
+            lines.extend(notes.steps_text(self))
             lines.append("")
+            lines.append("results:")
         names = self._names_without_output()
         for name, delta in self.deltas.items():
             if self.program.intermediates[name] is not self.program.output:
@@ -95,7 +142,8 @@ class Derivation:
         for n in self.wrt:
             what = f"{self.layout} layout" if self.layout else ""
             shape = _shape_text(self._gradients[n]) if self.layout else _shape_text(self.program.variables[n])
-            lines.append(f"∂f/∂{n} = {self.result_text(n)}   {shape}{'  ' + what if what else ''}")
+            result = printing.Printer(printing.UNICODE, names)(self.gradient(n))
+            lines.append(f"∂f/∂{n} = {result}   {shape}{'  ' + what if what else ''}")
         return "\n".join(lines)
 
     def _names_without_output(self) -> dict:
@@ -115,8 +163,14 @@ class Derivation:
             out.append(f"{name_text} = {rhs}")
         return out
 
-    def latex(self) -> str:
-        """LaTeX of the results (an aligned block)."""
+    def latex(self, steps: bool = False, standalone: bool = False) -> str:
+        """LaTeX of the results (an aligned block); with ``steps`` the derivation's blocks
+        first; ``standalone``: a complete document for pdflatex."""
+        if standalone:
+            return notes.latex_document(self, steps=True)
+        if steps:
+            blocks = [b for _, b in notes.steps_latex_blocks(self)] + [self.latex()]
+            return "\n".join(f"\\[\n{b}\n\\]" for b in blocks)
         rows = []
         for n in self.wrt:
             lhs = r"\frac{\partial f}{\partial " + printing.latex_name(n) + "}"
@@ -125,14 +179,9 @@ class Derivation:
         rows.extend(d.replace(" = ", " &= ", 1) for d in defs)
         return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
 
-    def markdown(self, steps: bool = False) -> str:
-        f_latex = printing.to_latex(self.program.output, self._names_without_output())
-        parts = ["## Function", "", "$$", f"f = {f_latex}", "$$", "", "## Gradients", "", "$$",
-                 self.latex(), "$$"]
-        if steps:
-            parts += ["", "## Steps", ""]
-            parts += [f"{i + 1}. `{s.rule}`: {describe_step(s, self.names)}" for i, s in enumerate(self.steps)]
-        return "\n".join(parts) + "\n"
+    def markdown(self, steps: bool = True) -> str:
+        """A note: problem, derivation (unless ``steps`` is False) and results, math in $$ blocks."""
+        return notes.markdown_note(self, steps=steps)
 
     def _repr_latex_(self) -> str:
         return "$$" + self.latex() + "$$"
@@ -140,13 +189,19 @@ class Derivation:
     def _repr_markdown_(self) -> str:
         return self.markdown()
 
-    def to_json(self, check: CheckResult | None = None) -> dict:
+    def to_json(self, check: CheckResult | None = None, steps: bool = False) -> dict:
         out = {"function": self.program.source,
                "wrt": {n: {"shape": [_jsonable(d) for d in shape_of(
                    self._gradients[n] if self.layout else self.program.variables[n])],
                            "result": self.result_text(n, printing.LANGUAGE, use_names=False),
                            "latex": self.result_text(n, printing.LATEX, use_names=False)}
                        for n in self.wrt}}
+        if steps:
+            out["method"] = self.method
+            out["names"] = {name: printing.to_unicode(value, {k: v for k, v in self.step_names.items()
+                                                                if k != value})
+                            for name, value, _ in self.definitions}
+            out["steps"] = notes.steps_json(self)
         if check is not None:
             out["check"] = check.to_dict()
         return out
@@ -192,13 +247,14 @@ def _as_list(wrt) -> list[str] | None:
 
 
 def derive(expr: str, wrt=None, shapes: dict | None = None, layout: str | None = None,
-           order: int = 1, sum_to_one=()) -> Derivation:
+           order: int = 1, sum_to_one=(), method: str = "backprop") -> Derivation:
     """Differentiate ``expr`` (a program in the contract language).
 
     wrt: variable names (default: every variable); shapes: name -> () / (rows, cols)
     with ints or size names; sum_to_one: variables whose rows (entries, for a
     vector) sum to one, e.g. one-hot labels — softmax cross-entropy then gives
-    S − Y.  layout/order select Jacobians and Hessians (not supported yet).
+    S − Y.  layout selects a Jacobian (numerator or denominator layout);
+    method (backprop | trace | jacobian) is how ``steps`` present the derivation.
     """
     try:
         program = parse(expr, shapes)
@@ -226,4 +282,7 @@ def derive(expr: str, wrt=None, shapes: dict | None = None, layout: str | None =
         r, c = program.output.shape
         raise ShapeError(f"the function is a {r}x{c} matrix, not a scalar: a gradient needs a scalar "
                          "function (use sum(), norm2() ..., or ask for a Jacobian with a layout)")
-    return Derivation(program, names, sum_to_one, layout)
+    from .steps import METHODS
+    if method not in METHODS:
+        raise MatcalcError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
+    return Derivation(program, names, sum_to_one, layout, method)

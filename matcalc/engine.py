@@ -29,8 +29,11 @@ class BackwardStep:
     contributions: tuple   # ((child, contribution), ...)
 
 
-def topological(output) -> list:
-    """Nodes of the DAG, children before parents (iterative: no recursion limit)."""
+def topological(output, cut=frozenset()) -> list:
+    """Nodes of the DAG, children before parents (iterative: no recursion limit).
+
+    Nodes in ``cut`` (other than ``output``) are treated as leaves.
+    """
     order, seen = [], set()
     stack = [(output, False)]
     while stack:
@@ -42,7 +45,7 @@ def topological(output) -> list:
             continue
         seen.add(node)
         stack.append((node, True))
-        if not isinstance(node, _LEAVES):
+        if not isinstance(node, _LEAVES) and (node is output or node not in cut):
             for child in reversed(node.args):
                 if child not in seen:
                     stack.append((child, False))
@@ -62,23 +65,26 @@ def _coerce(contribution, child):
     return ops.as_scalar(contribution)
 
 
-def backward(output, targets) -> tuple[dict, list]:
-    """Adjoints of every node on a path from ``targets`` to the scalar ``output``.
+def backward(output, targets, seed=S.One, cut=frozenset()) -> tuple[dict, list]:
+    """Adjoints of every node on a path from ``targets`` to ``output``.
 
-    Returns ({node: adjoint}, [BackwardStep]).  Nodes that do not depend on a
-    target get no adjoint; a node type without a rule is refused.
+    ``seed`` is the output's adjoint (1 for a scalar function; a placeholder
+    such as δ_H for one segment of a derivation).  Nodes in ``cut`` are not
+    expanded: they receive an adjoint like leaves.  Returns ({node: adjoint},
+    [BackwardStep]); nodes that do not depend on a target get no adjoint, and a
+    node type without a rule is refused.
     """
     targets = set(targets)
-    order = topological(output)
+    order = topological(output, cut)
     depends: dict = {}
     for node in order:
-        depends[node] = node in targets or (
-            not isinstance(node, _LEAVES) and any(depends.get(c, False) for c in node.args))
+        leaf = isinstance(node, _LEAVES) or (node in cut and node is not output)
+        depends[node] = node in targets or (not leaf and any(depends.get(c, False) for c in node.args))
 
     def wanted(child) -> bool:
         return depends.get(child, False)
 
-    pending: dict = {output: [S.One]}
+    pending: dict = {output: [seed]}
     adjoints: dict = {}
     steps: list[BackwardStep] = []
     for node in reversed(order):
@@ -86,7 +92,7 @@ def backward(output, targets) -> tuple[dict, list]:
             continue
         G = ops.add(*pending.pop(node))
         adjoints[node] = G
-        if isinstance(node, _LEAVES):
+        if isinstance(node, _LEAVES) or (node in cut and node is not output):
             continue
         rule = rules.rule_for(node)
         if rule is None:

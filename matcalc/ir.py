@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from sympy import Basic, Expr, Integer
+from sympy import Basic, Expr, Integer, MatrixSymbol, Symbol
 from sympy.core.symbol import Str
 from sympy.matrices.expressions.matexpr import MatrixExpr
 
@@ -143,3 +143,64 @@ def shape_of(e) -> tuple:
 
 def is_one(d) -> bool:
     return d == 1 or d == Integer(1)
+
+
+# ---------------------------------------------------------------- derivation placeholders
+class _Placeholder:
+    """Mixin: a symbol standing for a quantity of a derivation, named ``kind:of``.
+
+    kinds: ``delta`` (δ_N = ∂f/∂N of a stage N), ``d`` (dN, a differential),
+    ``grad`` (∂f/∂N as a result), ``row`` (∂f/∂N as a row: numerator layout).
+    """
+
+    @property
+    def kind(self) -> str:
+        return self.name.split(":", 1)[0]
+
+    @property
+    def of(self) -> str:
+        return self.name.split(":", 1)[1]
+
+
+class MatrixPlaceholder(_Placeholder, MatrixSymbol):
+    pass
+
+
+class ScalarPlaceholder(_Placeholder, Symbol):
+    pass
+
+
+def placeholder(kind: str, name: str, like=None, shape=None):
+    """The ``kind`` placeholder of the value named ``name`` (shaped like ``like`` or ``shape``)."""
+    shape = shape if shape is not None else (like.shape if is_matrix(like) else ())
+    if shape:
+        return MatrixPlaceholder(f"{kind}:{name}", *shape)
+    return ScalarPlaceholder(f"{kind}:{name}", real=True)
+
+
+class DifferentialOf(MatrixExpr):
+    """d(A) of an expression, unexpanded (display only)."""
+
+    def __new__(cls, arg):
+        return Basic.__new__(cls, arg)
+
+    @property
+    def arg(self):
+        return self.args[0]
+
+    @property
+    def shape(self):
+        return self.arg.shape
+
+
+class ScalarDifferentialOf(Expr):
+    """d(a) of a scalar expression, unexpanded (display only)."""
+
+    is_commutative = True
+
+    def __new__(cls, arg):
+        return Expr.__new__(cls, arg)
+
+    @property
+    def arg(self):
+        return self.args[0]

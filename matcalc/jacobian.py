@@ -23,15 +23,19 @@ def _is_vector(e) -> bool:
     return not is_matrix(e) or 1 in e.shape
 
 
-def jacobian(output, variable):
-    """∂ vec(output) / ∂ vec(variable) in numerator layout (entries of output × entries of variable)."""
+def jacobian(output, variable, cut=frozenset()):
+    """∂ vec(output) / ∂ vec(variable) in numerator layout (entries of output × entries of variable).
+
+    Nodes in ``cut`` are held constant (partial derivative through the other paths only).
+    """
     if not _is_vector(variable):
         raise UnsupportedError(f"Jacobians with respect to the matrix {variable} are not supported yet "
                                "(vector and scalar variables are)")
     n = entries(variable)
     J = {variable: Identity(n)}
-    for node in topological(output):
-        if node in J or isinstance(node, _LEAVES) or not any(a in J for a in node.args):
+    for node in topological(output, cut):
+        if node in J or isinstance(node, _LEAVES) or (node in cut and node is not output) \
+                or not any(a in J for a in node.args):
             continue
         if not _is_vector(node):
             raise UnsupportedError("Jacobians through matrix-valued intermediates are not supported yet "

@@ -101,6 +101,37 @@ class Printer:
     def _MatrixSymbol(self, e):
         return self.symbol(e.name), ATOM
 
+    def _placeholder(self, e):
+        """δ_N, dN, ∂f/∂N of a derivation (see ir.placeholder)."""
+        kind, of = e.kind, e.of
+        if kind == "value":
+            return self.symbol(of), ATOM
+        if self.style is LATEX:
+            name = latex_name(of)
+            if kind == "delta":
+                return r"\delta_{" + name + "}", ATOM
+            if kind == "d":
+                return r"\mathrm{d}" + name, ATOM
+            if kind == "nabla":
+                return r"\nabla_{" + name + "} f", MUL
+            return r"\frac{\partial f}{\partial " + name + "}", ATOM
+        if self.style is LANGUAGE:
+            return {"delta": "delta_", "d": "d_", "nabla": "nabla_"}.get(kind, "grad_") + of, ATOM
+        text = {"delta": "δ_" + of, "d": "d" + of, "nabla": "∇_" + of + " f"}.get(kind, "∂f/∂" + of)
+        return text, (ATOM if kind in ("delta", "d") else MUL)
+
+    _MatrixPlaceholder = _placeholder
+    _ScalarPlaceholder = _placeholder
+
+    def _differential_of(self, e):
+        """d(definition): the argument's own name is not used, its definition is shown."""
+        d = r"\mathrm{d}" if self.style is LATEX else "d"
+        inner = Printer(self.style, {k: v for k, v in self.names.items() if k != e.arg})
+        return d + self.paren(inner(e.arg)), ATOM
+
+    _DifferentialOf = _differential_of
+    _ScalarDifferentialOf = _differential_of
+
     def _Symbol(self, e):
         return self.symbol(e.name), ATOM
 

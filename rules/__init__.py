@@ -1,5 +1,7 @@
 """matcalc's identity catalogue (installed as ``matcalc.rules``)."""
-from .registry import FUNCTIONS, RULES, Function, Rule, catalogue, function, rule, rule_for
-from . import linear, elementwise, matrix_functions, softmax  # noqa: F401  (registration)
+from .registry import (DIFFERENTIALS, FUNCTIONS, IDENTITIES, RULES, Function, Rule, catalogue,
+                       differential_for, function, lookup, rule, rule_for)
+from . import linear, elementwise, matrix_functions, softmax, differentials, identities  # noqa: F401  (registration)
 
-__all__ = ["FUNCTIONS", "RULES", "Function", "Rule", "catalogue", "function", "rule", "rule_for"]
+__all__ = ["DIFFERENTIALS", "FUNCTIONS", "IDENTITIES", "RULES", "Function", "Rule", "catalogue",
+           "differential_for", "function", "lookup", "rule", "rule_for"]

@@ -47,7 +47,40 @@ class Function:
         return f"fn:{self.name}"
 
 
+@dataclass(frozen=True)
+class Differential:
+    """The differential (forward) form of one IR operation, for the trace method.
+
+    ``forward(node, d)`` returns dN from ``d(child)``, the children's
+    differentials (None for a child that does not vary).
+    """
+    id: str
+    applies_to: tuple[type, ...]
+    latex: str
+    source: str
+    forward: Callable
+    kind: str = "differential"
+
+
+@dataclass(frozen=True)
+class MethodIdentity:
+    """An identity a derivation method uses (trace cyclic property, chain rule ...).
+
+    ``check(rng)`` evaluates both sides at random matrices and returns their
+    largest relative difference: the entry's numerical self-test.
+    """
+    id: str
+    latex: str
+    source: str
+    check: Callable
+    domain: str = ""
+    kind: str = "identity"
+
+
 RULES: dict[str, Rule] = {}
+DIFFERENTIALS: dict[str, Differential] = {}
+IDENTITIES: dict[str, MethodIdentity] = {}
+_DIFF_BY_CLASS: dict[type, Differential] = {}
 FUNCTIONS: dict[str, Function] = {}
 _BY_CLASS: dict[type, Rule] = {}
 
@@ -65,6 +98,46 @@ def rule(id: str, applies_to, latex: str, source: str, examples, domain: str = "
             _BY_CLASS[cls] = entry
         return backward
     return register
+
+
+def differential(id: str, applies_to, latex: str, source: str):
+    """Decorator registering ``forward`` as the differential form of ``applies_to``."""
+    classes = applies_to if isinstance(applies_to, tuple) else (applies_to,)
+
+    def register(forward):
+        if id in DIFFERENTIALS:
+            raise ValueError(f"differential {id!r} registered twice")
+        entry = Differential(id, classes, latex, source, forward)
+        DIFFERENTIALS[id] = entry
+        for cls in classes:
+            _DIFF_BY_CLASS[cls] = entry
+        return forward
+    return register
+
+
+def identity(id: str, latex: str, source: str, domain: str = ""):
+    """Decorator registering a method identity; the function is its numerical check."""
+    def register(check):
+        if id in IDENTITIES:
+            raise ValueError(f"identity {id!r} registered twice")
+        IDENTITIES[id] = MethodIdentity(id, latex, source, check, domain)
+        return check
+    return register
+
+
+def differential_for(node) -> Differential | None:
+    for cls in type(node).__mro__:
+        found = _DIFF_BY_CLASS.get(cls)
+        if found is not None:
+            return found
+    return None
+
+
+def lookup(id: str):
+    """The catalogue entry with this id (rule, function, differential or identity), or None."""
+    if id.startswith("fn:"):
+        return FUNCTIONS.get(id[3:])
+    return RULES.get(id) or DIFFERENTIALS.get(id) or IDENTITIES.get(id)
 
 
 def function(name: str, **fields) -> Function:
@@ -86,5 +159,6 @@ def rule_for(node) -> Rule | None:
 
 
 def catalogue() -> list:
-    """All entries: structural rules, then entrywise functions."""
-    return list(RULES.values()) + list(FUNCTIONS.values())
+    """All entries: adjoint rules, entrywise functions, differentials, method identities."""
+    return (list(RULES.values()) + list(FUNCTIONS.values()) + list(DIFFERENTIALS.values())
+            + list(IDENTITIES.values()))

@@ -2,7 +2,7 @@
 import pytest
 
 from matcalc import rules
-from matcalc.selftest import run_selftests
+from matcalc.selftest import _examples_for_differential, run_selftests
 
 ENTRIES = rules.catalogue()
 
@@ -16,7 +16,28 @@ def test_selftest(entry):
 @pytest.mark.parametrize("entry", ENTRIES, ids=[e.id for e in ENTRIES])
 def test_entry_is_documented(entry):
     identity = entry.identity if isinstance(entry, rules.Function) else entry.latex
-    assert identity and entry.source and entry.examples
+    assert identity and entry.source
+    kind = getattr(entry, "kind", "function")
+    if kind == "differential":
+        assert _examples_for_differential(entry)
+    elif kind == "identity":
+        assert callable(entry.check)
+    else:
+        assert entry.examples
+
+
+def test_a_wrong_differential_fails_its_selftest(monkeypatch):
+    """The trace method's steps are checked: d(AB) without its second term is caught."""
+    import dataclasses
+    from matcalc.rules import registry
+    entry = rules.DIFFERENTIALS["d:matmul"]
+    broken = dataclasses.replace(entry, forward=lambda node, d: (
+        None if d(node.args[0]) is None else entry.forward(node, lambda c: d(c) if c is node.args[0] else None)))
+    monkeypatch.setitem(rules.DIFFERENTIALS, "d:matmul", broken)
+    for cls in entry.applies_to:
+        monkeypatch.setitem(registry._DIFF_BY_CLASS, cls, broken)
+    ok, message = run_selftests(broken)
+    assert not ok, message
 
 
 def test_a_wrong_rule_fails_its_selftest(monkeypatch):

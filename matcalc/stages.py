@@ -1,0 +1,142 @@
+"""Stages of a step-by-step derivation: the named values between the loss and the variables.
+
+A stage is the function itself, an intermediate the user named (``H``,
+``Y_pred``), or, where the user named none, a value a textbook would name: the
+argument of a nonlinear operation that is itself a product or a nonlinear value
+(``u = W1 x + b1`` under a sigmoid).  Each stage's adjoint is a placeholder
+δ_S; one segment of reverse mode, cut at the other stages, expresses the
+contributions of S to the stages and variables just below it in δ_S — the
+backprop recurrence ``δ_1 = (δ_2 W_2ᵀ) ⊙ σ'(Z_1)``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sympy import Determinant, HadamardPower, Inverse, MatMul, OneMatrix, Pow, S
+
+from . import engine, ops
+from .build import Program
+from .engine import _LEAVES, BackwardStep
+from .ir import (Elementwise, LogDet, LogSoftmax, Norm2, ScalarFunction, Softmax, is_matrix,
+                 placeholder)
+from .simplify import textbook
+
+NONLINEAR = (Elementwise, ScalarFunction, Norm2, Softmax, LogSoftmax, LogDet,
+             Determinant, Inverse, HadamardPower, Pow)
+_AUTO_NAMES = ("u", "z", "g", "q")
+
+
+@dataclass
+class Stage:
+    node: object
+    name: str
+    auto: bool = False          # named by matcalc, not by the user
+    delta: object = None        # placeholder δ_S (S.One for the function itself)
+
+
+@dataclass
+class Segment:
+    """Reverse mode from one stage down to the stages and variables just below it."""
+
+    stage: Stage
+    contributions: dict                           # frontier node -> contribution (in δ_S)
+    records: list[BackwardStep]
+    rules_to: dict = field(default_factory=dict)  # frontier node -> rule ids on its paths
+
+
+def _is_product(node) -> bool:
+    """A product of matrices (not a broadcast 1·b)."""
+    return isinstance(node, MatMul) and sum(
+        1 for a in node.args if is_matrix(a) and not isinstance(a, OneMatrix)) >= 2
+
+
+def _substantial(node, boundary) -> bool:
+    """Does ``node`` hold a matrix product or a nonlinear operation before the boundary?"""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if n is not node and (n in boundary or isinstance(n, _LEAVES)):
+            continue
+        if _is_product(n) or isinstance(n, NONLINEAR):
+            return True
+        if not isinstance(n, _LEAVES):
+            stack.extend(n.args)
+    return False
+
+
+def find_stages(program: Program, targets) -> list[Stage]:
+    """The function first, then the stages from the output towards the inputs."""
+    order = engine.topological(program.output)
+    depends: dict = {}
+    for node in order:
+        depends[node] = node in targets or (
+            not isinstance(node, _LEAVES) and any(depends.get(c, False) for c in node.args))
+    named = {}
+    for name, value in program.intermediates.items():
+        if value is program.output or value == program.output:
+            continue
+        if not isinstance(value, _LEAVES) and depends.get(value) and value not in named:
+            named[value] = name
+    auto = []
+    for node in order:
+        if not isinstance(node, NONLINEAR) or isinstance(node, _LEAVES):
+            continue
+        for a in node.args:
+            if (is_matrix(a) and a.shape != (1, 1) and depends.get(a) and a not in named
+                    and a not in auto and not isinstance(a, _LEAVES)
+                    and _substantial(a, set(named) | set(auto))):
+                auto.append(a)
+    taken = set(program.variables) | set(program.intermediates)
+    base = next((b for b in _AUTO_NAMES if b not in taken and not any(
+        t.startswith(b) and t[len(b):].isdigit() for t in taken)), "u_")
+    for i, node in enumerate(auto):   # numbered from the inputs, as layers are
+        named[node] = base if len(auto) == 1 else f"{base}{i + 1}"
+    out_name = program.output_name or "f"
+    stages = [Stage(program.output, out_name, False, S.One)]
+    for node in reversed(order):
+        if node in named:
+            name = named[node]
+            stages.append(Stage(node, name, node in auto, placeholder("delta", name, node)))
+    return stages
+
+
+def _rules_to(records: list[BackwardStep], root) -> dict:
+    """For every node reached, the rule ids applied on the way from ``root`` (root first)."""
+    paths: dict = {root: ()}
+    for r in records:                       # records are in reverse topological order
+        here = paths.get(r.node, ())
+        rule_ids = (r.rule,) + ((f"fn:{r.node.name}",) if r.rule == "entrywise" else ())
+        for child, _ in r.contributions:
+            merged = list(paths.get(child, ()))
+            for rid in here + rule_ids:
+                if rid not in merged:
+                    merged.append(rid)
+            paths[child] = tuple(merged)
+    return paths
+
+
+def segments(program: Program, targets, stages: list[Stage], sum_to_one=()) -> list[Segment]:
+    """One reverse-mode segment per stage, in the stages' order."""
+    stage_nodes = {s.node for s in stages}
+    wanted = set(targets) | stage_nodes
+    memo: dict = {}
+    out = []
+    for stage in stages:
+        adjoints, records = engine.backward(stage.node, wanted, seed=stage.delta,
+                                            cut=frozenset(stage_nodes - {stage.node}))
+        frontier = {n: textbook(g, sum_to_one, memo) for n, g in adjoints.items()
+                    if n is not stage.node and (n in stage_nodes or n in targets)}
+        paths = _rules_to(records, stage.node)
+        out.append(Segment(stage, frontier, records, {n: paths.get(n, ()) for n in frontier}))
+    return out
+
+
+def stage_names(stages: list[Stage]) -> dict:
+    """node -> name for printing (every stage but the function itself)."""
+    return {s.node: s.name for s in stages[1:]}
+
+
+def total(segs: list[Segment], node, sum_to_one=(), memo=None):
+    """Σ of the contributions to ``node`` over all segments (the chain rule's total)."""
+    parts = [seg.contributions[node] for seg in segs if node in seg.contributions]
+    return textbook(ops.add(*parts), sum_to_one, memo) if parts else None

@@ -1,0 +1,327 @@
+"""Step-by-step derivations in the notes' three methods (data; printers read it).
+
+- ``backprop``: named deltas and their recurrence (seeds 000, 003):
+  δ_{Y_pred} = 2(Y_pred − Y), ∂f/∂W2 = Hᵀ δ_{Y_pred}, δ_H = δ_{Y_pred} W2ᵀ ...
+- ``trace``: the trace-differential method (seed 004): df = tr(Gᵀ dX) ⇒ ∂f/∂X = G.
+- ``jacobian``: the vector chain rule (seed 001), ∂f/∂x = (∂f/∂g)(∂g/∂x), numerator layout.
+
+Each method works stage by stage (``stages.py``).  A ``Step`` is one equation
+``lhs = rhs`` or, with ``lhs`` None, one more ``= rhs`` of the equation above;
+it names the catalogue identity it applied.  Every step holds numerically
+(``stepcheck.verify``), and a step that prints the same as the one before is dropped.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from sympy import Add, MatMul, Mul, Pow, S, Trace, Transpose
+
+from . import ops, printing
+from .build import Program
+from .engine import _LEAVES, topological
+from .errors import UnsupportedError
+from .ir import DifferentialOf, Norm2, ScalarDifferentialOf, is_matrix, placeholder
+from .rules import differential_for, lookup
+from .stages import Segment, Stage, find_stages, segments, stage_names, total
+
+METHODS = ("backprop", "trace", "jacobian")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One equation of a derivation, naming the identity it applied."""
+
+    lhs: object | None          # None: continues the equation above ("= rhs")
+    rhs: object
+    rule: str                   # catalogue id of the identity applied (see `matcalc rules`)
+    rules: tuple = ()           # every catalogue entry the step used, ``rule`` first
+    section: str = ""           # starts a new section with this title
+    note: str = ""
+    before: object | None = None   # the expression this step rewrote (lhs or previous rhs)
+
+    @property
+    def identity(self) -> str:
+        """LaTeX of the identity applied."""
+        entry = lookup(self.rule)
+        if entry is None:
+            return ""
+        return getattr(entry, "identity", None) if self.rule.startswith("fn:") else entry.latex
+
+    @property
+    def after(self):
+        return self.rhs
+
+
+class Plan:
+    """What all methods share: stages, segments and the placeholders' display names."""
+
+    def __init__(self, program: Program, wrt: list[str], sum_to_one=()):
+        self.program = program
+        self.wrt = wrt
+        self.sum_to_one = tuple(sum_to_one)
+        self.targets = {program.variables[n]: n for n in wrt}
+        self.stages = find_stages(program, set(self.targets))
+        self.segments = segments(program, set(self.targets), self.stages, self.sum_to_one)
+        self.names = stage_names(self.stages)
+        self.memo: dict = {}
+        self.by_node = {s.node: s for s in self.stages}
+
+    @property
+    def f_name(self) -> str:
+        return self.stages[0].name
+
+    def definitions(self) -> list[tuple[str, object, bool]]:
+        """(name, value, automatic) of every stage, from the inputs to the output."""
+        return [(s.name, s.node, s.auto) for s in reversed(self.stages[1:])]
+
+    def total(self, node):
+        return total(self.segments, node, self.sum_to_one, self.memo)
+
+    def parents(self, node) -> list[Segment]:
+        return [seg for seg in self.segments if node in seg.contributions]
+
+    def rules_to(self, node) -> tuple:
+        out: list = []
+        for seg in self.parents(node):
+            for r in seg.rules_to.get(node, ()):
+                if r not in out:
+                    out.append(r)
+        return tuple(out)
+
+    def completed_after(self, index: int) -> list:
+        """Variables whose last contribution comes from segment ``index``."""
+        out = []
+        for var in self.targets:
+            last = max((i for i, seg in enumerate(self.segments) if var in seg.contributions), default=None)
+            if last == index:
+                out.append(var)
+        return out
+
+    def result_symbol(self, var):
+        return placeholder("grad", self.targets[var], var)
+
+
+_GENERIC = ("matmul", "transpose", "scalar_mul", "scalar_pow", "add")
+
+
+def _main_rule(rule_ids: tuple, fallback: str) -> tuple:
+    """Rule ids, the most specific first: a nonlinear rule, else the product rules, else add."""
+    ids = [r for r in rule_ids if not r.startswith("fn:")]
+    specific = [r for r in ids if r not in _GENERIC]
+    main = specific[-1] if specific else next((g for g in _GENERIC if g in ids), fallback)
+    rest = [r for r in rule_ids if r != main]
+    return (main, *rest)
+
+
+# ================================================================ backprop
+def backprop(plan: Plan) -> list[Step]:
+    """Named deltas from the output down, each variable's gradient when complete."""
+    steps: list[Step] = []
+    for i, seg in enumerate(plan.segments):
+        stage = seg.stage
+        if i > 0:
+            rules = plan.rules_to(stage.node)
+            if len(plan.parents(stage.node)) > 1:
+                rules = ("chain_rule", *rules)
+            rules = _main_rule(rules, "chain_rule")
+            steps.append(Step(stage.delta, plan.total(stage.node), rules[0], rules,
+                              section=f"delta of {stage.name}"))
+        for var in plan.completed_after(i):
+            rules = _main_rule(plan.rules_to(var), "chain_rule")
+            steps.append(Step(plan.result_symbol(var), plan.total(var), rules[0], rules))
+    return steps
+
+
+# ================================================================ trace
+def _trace_form(expr):
+    """‖A‖² -> tr(AᵀA) wherever it occurs (the trace method's starting point)."""
+    def walk(e):
+        if isinstance(e, Pow) and isinstance(e.base, Norm2) and e.exp == 2:
+            a = walk(e.base.arg)
+            body = MatMul(Transpose(a), a)   # not flattened: a stays one (named) node
+            return ops.as_scalar(body) if body.shape == (1, 1) else Trace(body)
+        if isinstance(e, _LEAVES) or not e.args:
+            return e
+        args = [walk(a) for a in e.args]
+        return e if tuple(args) == e.args else e.func(*args)
+    return walk(expr)
+
+
+def differential(expr, frontier: dict, cut) -> tuple:
+    """(d expr with frontier nodes -> their dN placeholders, the differential rules used)."""
+    d: dict = dict(frontier)
+    used: list = []
+    for node in topological(expr, cut):
+        if node in d or isinstance(node, _LEAVES) or not node.args or (node in cut and node is not expr):
+            continue
+        entry = differential_for(node)
+        if entry is None:
+            raise UnsupportedError(f"no differential rule for {type(node).__name__}")
+        value = entry.forward(node, d.get)
+        if value is not None and not ops.is_zero(value):
+            d[node] = value
+            if entry.id not in used:
+                used.append(entry.id)
+    return d.get(expr), tuple(reversed(used))
+
+
+def _inner(G, dX):
+    """tr(Gᵀ dX) as displayed: the transpose of G kept whole."""
+    if not is_matrix(dX):
+        return Mul(G, dX)
+    body = ops.matmul(Transpose(G) if not isinstance(G, Transpose) else G.arg, dX) \
+        if not isinstance(G, Transpose) else ops.matmul(G.arg, dX)
+    return ops.as_scalar(body) if body.shape == (1, 1) else Trace(body)
+
+
+def _tr_delta(delta, dexpr):
+    """tr(δᵀ dexpr) (δ a placeholder, so its transpose prints δᵀ)."""
+    if not is_matrix(dexpr):
+        return Mul(delta, dexpr)
+    body = ops.matmul(ops.transpose(delta), dexpr)
+    return ops.as_scalar(body) if body.shape == (1, 1) else Trace(body)
+
+
+def trace(plan: Plan) -> list[Step]:
+    """df = tr(Gᵀ dX) stage by stage, reading off δ's and gradients."""
+    steps: list[Step] = []
+    stage_nodes = {s.node for s in plan.stages}
+    for i, seg in enumerate(plan.segments):
+        stage = seg.stage
+        frontier = {n: placeholder("d", plan.by_node[n].name if n in plan.by_node else plan.targets[n], n)
+                    for n in seg.contributions}
+        cut = frozenset(stage_nodes - {stage.node})
+        if i == 0:
+            f = placeholder("value", plan.f_name, stage.node)
+            first = Step(f, stage.node, "definition", section=f"differential of {plan.f_name}")
+            steps.append(first)
+            start = _trace_form(stage.node)
+            if start != stage.node:
+                steps.append(Step(None, start, "norm_as_trace"))
+            dexpr, used = differential(start, frontier, cut)
+            lhs = placeholder("d", plan.f_name, stage.node)
+            steps.append(Step(lhs, dexpr, used[0] if used else "definition", used))
+        else:
+            dS = placeholder("d", stage.name, stage.node)
+            rules = ("chain_rule",) if len(plan.parents(stage.node)) > 1 else ()
+            lead = _tr_delta(stage.delta, dS)
+            defined = DifferentialOf(stage.node) if is_matrix(stage.node) else ScalarDifferentialOf(stage.node)
+            steps.append(Step(lead, _tr_delta(stage.delta, defined), "definition", ("definition", *rules),
+                              section=f"through {stage.name}"))
+            dexpr, used = differential(stage.node, frontier, cut)
+            steps.append(Step(None, _tr_delta(stage.delta, dexpr), used[0] if used else "definition", used))
+        collected = Add(*[_inner(c, frontier[n]) for n, c in seg.contributions.items()]) \
+            if seg.contributions else S.Zero
+        identities = ["trace_cyclic"]
+        if any(r in ("d:hadamard", "d:entrywise", "d:softmax", "d:logsoftmax", "d:hadamard_power")
+               for r in steps[-1].rules):
+            identities.append("trace_hadamard")
+        steps.append(Step(None, collected, identities[0], tuple(identities)))
+        for n in seg.contributions:
+            if n in plan.by_node and len(plan.parents(n)) == 1:
+                steps.append(Step(plan.by_node[n].delta, seg.contributions[n], "trace_gradient"))
+        for var in plan.completed_after(i):
+            rules = ("trace_gradient",) + (("chain_rule",) if len(plan.parents(var)) > 1 else ())
+            steps.append(Step(plan.result_symbol(var), plan.total(var), rules[0], rules))
+        for n in seg.contributions:   # a stage used by several others: its total, once complete
+            if n in plan.by_node and len(plan.parents(n)) > 1 and plan.parents(n)[-1] is seg:
+                steps.append(Step(plan.by_node[n].delta, plan.total(n), "chain_rule", ("chain_rule", "trace_gradient")))
+    return steps
+
+
+# ================================================================ jacobian
+def _is_vector(e) -> bool:
+    return not is_matrix(e) or 1 in e.shape
+
+
+def jacobian(plan: Plan) -> list[Step]:
+    """The vector chain rule in numerator layout: ∂f/∂x = (∂f/∂g)(∂g/∂x), rows."""
+    from .jacobian import jacobian as jac
+    for s in plan.stages[1:]:
+        if not _is_vector(s.node):
+            r, c = s.node.shape
+            raise UnsupportedError(f"the jacobian method needs vector intermediates (seed 001); {s.name} is "
+                                   f"a {r}x{c} matrix: use --method backprop or --method trace")
+    steps: list[Step] = []
+    stage_nodes = {s.node for s in plan.stages}
+    rows = {s.node: (S.One if i == 0 else placeholder("row", s.name, shape=_row_shape(s.node)))
+            for i, s in enumerate(plan.stages)}
+    for i, seg in enumerate(plan.segments):
+        stage = seg.stage
+        if i > 0:
+            parts, rules = [], ["jacobian_chain"] + (["chain_rule"] if len(plan.parents(stage.node)) > 1 else [])
+            for parent in plan.parents(stage.node):
+                J = jac(parent.stage.node, stage.node, cut=frozenset(stage_nodes - {parent.stage.node, stage.node}))
+                parts.append(ops.matmul(rows[parent.stage.node], J))
+                rules += [r for r in parent.rules_to.get(stage.node, ()) if r not in rules]
+            steps.append(Step(rows[stage.node], ops.add(*parts), rules[0], tuple(rules),
+                              section=f"row gradient of {stage.name} (numerator layout, 1×{_entries(stage.node)})"))
+            # δ_S, the gradient with S's shape, is vec⁻¹ of the row's transpose
+            steps.append(Step(stage.delta, _unvec(ops.transpose(rows[stage.node]), stage.node), "definition",
+                              ("definition",), note="gradient with the shape of " + stage.name))
+        for var in plan.completed_after(i):
+            rules = _main_rule(plan.rules_to(var), "jacobian_chain")
+            if _is_vector(var):
+                parts = []
+                for parent in plan.parents(var):
+                    J = jac(parent.stage.node, var, cut=frozenset(stage_nodes - {parent.stage.node}))
+                    parts.append(ops.matmul(rows[parent.stage.node], J))
+                row = ops.add(*parts)
+                steps.append(Step(placeholder("row", plan.targets[var], shape=_row_shape(var)), row,
+                                  "jacobian_chain", ("jacobian_chain", *rules)))
+                steps.append(Step(placeholder("nabla", plan.targets[var], var), _unvec(ops.transpose(row), var),
+                                  "definition", ("definition",), note="the gradient: the row transposed"))
+            else:   # scalar by matrix: the adjoint rule (seed 003: ∂z/∂X = Aᵀ ∂z/∂Y)
+                steps.append(Step(plan.result_symbol(var), plan.total(var), rules[0], rules,
+                                  note="a matrix variable: the scalar-by-matrix rule"))
+    return steps
+
+
+def _row_shape(e) -> tuple:
+    return (1, _entries(e)) if is_matrix(e) else ()
+
+
+def _entries(e) -> int:
+    return 1 if not is_matrix(e) else e.shape[0] * e.shape[1]
+
+
+def _unvec(col, like):
+    """A column of entries back in the shape of ``like`` (vectors only)."""
+    if not is_matrix(like):
+        return ops.as_scalar(col)
+    return ops.transpose(col) if like.shape[0] == 1 and like.shape[1] != 1 else col
+
+
+def jacobian_steps(d) -> list[Step]:
+    """Steps of a Jacobian derivation: the forward chain's result per variable."""
+    out = []
+    for n in d.wrt:
+        J = d.gradient(n)
+        r, c = J.shape
+        out.append(Step(placeholder("jac", n, J), J, "jacobian_chain", ("jacobian_chain",),
+                        section=f"Jacobian w.r.t. {n} ({d.layout} layout, {r}×{c})"))
+    return finish(out, {})
+
+
+# ================================================================ driver
+BUILDERS = {"backprop": backprop, "trace": trace, "jacobian": jacobian}
+
+
+def build_steps(plan: Plan, method: str) -> list[Step]:
+    if method not in BUILDERS:
+        raise UnsupportedError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
+    return finish(BUILDERS[method](plan), plan.names)
+
+
+def finish(steps: list[Step], names: dict) -> list[Step]:
+    """Fill ``before``; drop a continuation that prints the same as the line above."""
+    out: list[Step] = []
+    previous = None
+    for s in steps:
+        if s.lhs is None and previous is not None and \
+                printing.to_unicode(s.rhs, names) == printing.to_unicode(previous, names):
+            continue
+        before = s.lhs if s.lhs is not None else previous
+        out.append(replace(s, before=before))
+        previous = s.rhs
+    return out
