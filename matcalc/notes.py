@@ -4,6 +4,8 @@ They read ``Derivation.steps`` (data) and never recompute anything.
 """
 from __future__ import annotations
 
+import re
+
 from . import printing
 from .printing import LATEX, UNICODE, Printer, latex_name
 
@@ -33,14 +35,20 @@ def _tag(s) -> str:
 
 
 def _section_title(title: str, style) -> str:
-    """'delta of Y_pred' -> LaTeX with the name typeset."""
-    if style is not LATEX or not title:
-        return title
-    words = title.split(" ")
-    if words[-1] and words[-1][0].isalpha() and words[-1] not in ("layout)",):
-        head, name = " ".join(words[:-1]), words[-1]
-        return f"{head} ${latex_name(name)}$"
-    return title.replace("_", r"\_").replace("×", r"$\times$")
+    """A section title: {name} marks a name, a×b a shape; typeset both in LaTeX."""
+    if style is not LATEX:
+        return re.sub(r"\{([^{}]*)\}", r"\1", title)
+    parts = re.split(r"(\{[^{}]*\}|\w+×\w+)", title)
+    out = []
+    for part in parts:
+        if part.startswith("{"):
+            out.append(f"${latex_name(part[1:-1])}$")
+        elif "×" in part:
+            a, b = part.split("×")
+            out.append(f"${latex_name(a)} \\times {latex_name(b)}$")
+        else:
+            out.append(part.replace("_", r"\_"))
+    return "".join(out)
 
 
 # ------------------------------------------------------------------ text
@@ -52,7 +60,7 @@ def steps_text(d) -> list[str]:
         lines.append(f"  let {name} = {inner(value)}" + ("   (named by matcalc)" if auto else ""))
     for title, group in _sections(d.steps):
         if title:
-            lines.append(f"  {title}:")
+            lines.append(f"  {_section_title(title, UNICODE)}:")
         for s in group:
             left = p(s.lhs) if s.lhs is not None else ""
             body = f"{left} = {p(s.rhs)}" if left else f"{'':>4}= {p(s.rhs)}"
@@ -92,6 +100,10 @@ def latex_document(d, steps: bool = True) -> str:
     f = printing.to_latex(d.program.output, d._names_without_output())
     parts = [r"\documentclass{article}", r"\usepackage{amsmath,amssymb}", r"\usepackage[margin=2cm]{geometry}",
              r"\allowdisplaybreaks", r"\begin{document}", r"\section*{Function}", r"\[", f"f = {f}", r"\]"]
+    defs = d._definitions(LATEX)
+    if defs:
+        parts += ["where", r"\[", "\\begin{aligned}", " \\\\\n".join(x.replace(" = ", " &= ", 1) for x in defs),
+                  "\\end{aligned}", r"\]"]
     if steps and d.steps:
         parts.append(r"\section*{Derivation by " + LATEX_TITLES[d.method] + "}")
         for title, block in steps_latex_blocks(d):
@@ -130,16 +142,16 @@ def markdown_note(d, steps: bool = True) -> str:
             parts.append(f"- `{r}`: ${entry_latex}$" if entry_latex else f"- `{r}`")
         parts.append("")
     parts += ["## Results", "", "$$", d.latex(), "$$", "", "Shapes: " + ", ".join(
-        f"$\\frac{{\\partial f}}{{\\partial {latex_name(n)}}}$ is ${_shape_latex(d, n)}$" for n in d.wrt) + ".", ""]
+        f"$\\frac{{\\partial f}}{{\\partial {latex_name(n)}}}$ is {_shape_latex(d, n)}" for n in d.wrt) + ".", ""]
     return "\n".join(parts)
 
 
 def _shape_latex(d, name) -> str:
     g = d.gradient(name)
     if not hasattr(g, "shape"):
-        return r"	ext{a scalar}"
+        return "a scalar"
     r, c = g.shape
-    return f"{latex_name(str(r))} \\times {latex_name(str(c))}"
+    return f"${latex_name(str(r))} \\times {latex_name(str(c))}$"
 
 
 def _identity_latex(rule_id: str) -> str:

@@ -82,6 +82,8 @@ class Printer:
     def call(self, fname: str, *args) -> tuple[str, int]:
         inner = ", ".join(self.print(a)[0] for a in args)
         if self.style is LATEX:
+            if fname == r"\sqrt":
+                return r"\sqrt{" + inner + "}", ATOM
             fname = fname if fname.startswith("\\") else r"\operatorname{" + fname + "}"
         return f"{fname}{self.paren(inner)}", ATOM
 

@@ -35,7 +35,7 @@ class Step:
     rhs: object
     rule: str                   # catalogue id of the identity applied (see `matcalc rules`)
     rules: tuple = ()           # every catalogue entry the step used, ``rule`` first
-    section: str = ""           # starts a new section with this title
+    section: str = ""           # starts a new section with this title ({name}: a name to typeset)
     note: str = ""
     before: object | None = None   # the expression this step rewrote (lhs or previous rhs)
 
@@ -125,7 +125,7 @@ def backprop(plan: Plan) -> list[Step]:
                 rules = ("chain_rule", *rules)
             rules = _main_rule(rules, "chain_rule")
             steps.append(Step(stage.delta, plan.total(stage.node), rules[0], rules,
-                              section=f"delta of {stage.name}"))
+                              section=f"delta of {{{stage.name}}}"))
         for var in plan.completed_after(i):
             rules = _main_rule(plan.rules_to(var), "chain_rule")
             steps.append(Step(plan.result_symbol(var), plan.total(var), rules[0], rules))
@@ -193,7 +193,7 @@ def trace(plan: Plan) -> list[Step]:
         cut = frozenset(stage_nodes - {stage.node})
         if i == 0:
             f = placeholder("value", plan.f_name, stage.node)
-            first = Step(f, stage.node, "definition", section=f"differential of {plan.f_name}")
+            first = Step(f, stage.node, "definition", section=f"differential of {{{plan.f_name}}}")
             steps.append(first)
             start = _trace_form(stage.node)
             if start != stage.node:
@@ -207,7 +207,7 @@ def trace(plan: Plan) -> list[Step]:
             lead = _tr_delta(stage.delta, dS)
             defined = DifferentialOf(stage.node) if is_matrix(stage.node) else ScalarDifferentialOf(stage.node)
             steps.append(Step(lead, _tr_delta(stage.delta, defined), "definition", ("definition", *rules),
-                              section=f"through {stage.name}"))
+                              section=f"through {{{stage.name}}}"))
             dexpr, used = differential(stage.node, frontier, cut)
             steps.append(Step(None, _tr_delta(stage.delta, dexpr), used[0] if used else "definition", used))
         collected = Add(*[_inner(c, frontier[n]) for n, c in seg.contributions.items()]) \
@@ -236,6 +236,16 @@ def _is_vector(e) -> bool:
 
 def jacobian(plan: Plan) -> list[Step]:
     """The vector chain rule in numerator layout: ∂f/∂x = (∂f/∂g)(∂g/∂x), rows."""
+    try:
+        return _jacobian_chain(plan)
+    except UnsupportedError as err:
+        if "--method" in str(err):
+            raise
+        raise UnsupportedError(f"the jacobian method cannot derive this one: {err}; "
+                               "use --method backprop or --method trace") from None
+
+
+def _jacobian_chain(plan: Plan) -> list[Step]:
     from .jacobian import jacobian as jac
     for s in plan.stages[1:]:
         if not _is_vector(s.node):
@@ -255,7 +265,7 @@ def jacobian(plan: Plan) -> list[Step]:
                 parts.append(ops.matmul(rows[parent.stage.node], J))
                 rules += [r for r in parent.rules_to.get(stage.node, ()) if r not in rules]
             steps.append(Step(rows[stage.node], ops.add(*parts), rules[0], tuple(rules),
-                              section=f"row gradient of {stage.name} (numerator layout, 1×{_entries(stage.node)})"))
+                              section=f"row gradient of {{{stage.name}}} (numerator layout, 1×{_entries(stage.node)})"))
             # δ_S, the gradient with S's shape, is vec⁻¹ of the row's transpose
             steps.append(Step(stage.delta, _unvec(ops.transpose(rows[stage.node]), stage.node), "definition",
                               ("definition",), note="gradient with the shape of " + stage.name))
@@ -299,7 +309,7 @@ def jacobian_steps(d) -> list[Step]:
         J = d.gradient(n)
         r, c = J.shape
         out.append(Step(placeholder("jac", n, J), J, "jacobian_chain", ("jacobian_chain",),
-                        section=f"Jacobian w.r.t. {n} ({d.layout} layout, {r}×{c})"))
+                        section=f"Jacobian w.r.t. {{{n}}} ({d.layout} layout, {r}×{c})"))
     return finish(out, {})
 
 
