@@ -11,13 +11,6 @@ from .numeric import CheckResult, finite_difference_check
 from .simplify import textbook
 
 
-def describe_step(step: engine.BackwardStep, names: dict) -> str:
-    """One line: the rule, the node's adjoint and what it passed to its arguments."""
-    p = printing.Printer(printing.UNICODE, names)
-    parts = [f"∂f/∂({p(child)}) += {p(c)}" for child, c in step.contributions]
-    return f"[{step.rule}] ∂f/∂({p(step.node)}) = {p(step.adjoint)}" + ("; " + "; ".join(parts) if parts else "")
-
-
 class Derivation:
     """The derivative of a program with respect to some of its variables."""
 

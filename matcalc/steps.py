@@ -22,7 +22,7 @@ from .engine import _LEAVES, topological
 from .errors import UnsupportedError
 from .ir import DifferentialOf, Norm2, ScalarDifferentialOf, is_matrix, placeholder
 from .rules import differential_for, lookup
-from .stages import Segment, Stage, find_stages, segments, stage_names, total
+from .stages import Segment, find_stages, segments, stage_names, total
 
 METHODS = ("backprop", "trace", "jacobian")
 

@@ -13,8 +13,7 @@ from sympy.matrices.expressions import (HadamardPower, HadamardProduct, MatAdd, 
 from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 
 from matcalc import ops
-from matcalc.ir import (Elementwise, LogDet, LogSoftmax, Norm2, ScalarFunction, Softmax, SumEntries,
-                        is_matrix)
+from matcalc.ir import Elementwise, LogDet, LogSoftmax, Norm2, ScalarFunction, Softmax, SumEntries
 
 from .registry import FUNCTIONS, differential
 
