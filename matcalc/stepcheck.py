@@ -87,7 +87,7 @@ def verify(plan, steps, seed: int = 0, points: int = 2) -> float:
         direction = {n: rng.standard_normal(np.shape(v)) if np.shape(v) else float(rng.standard_normal())
                      for n, v in point.items() if program.variables[n] in targets}
         base = values_fn(**point)
-        h = 1e-3
+        h = 1e-4
         acc: dict = {}
         for step, c in _STENCIL:
             moved = {n: (np.asarray(v) + step * h * direction[n]) if n in direction else v for n, v in point.items()}

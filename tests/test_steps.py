@@ -69,6 +69,16 @@ def test_a_wrong_step_is_caught():
     assert verify(d.plan, steps) > 1e-3
 
 
+@pytest.mark.parametrize("method", ["backprop", "jacobian"])
+def test_a_wrong_delta_is_caught(method):
+    d = matcalc.derive(MLP000, shapes=MLP000_SHAPES, wrt=["W1", "x"], method=method)
+    steps = list(d.steps)
+    i = next(k for k, s in enumerate(steps) if s.lhs is not None and getattr(s.lhs, "of", "") == "u2")
+    steps[i] = dataclasses.replace(steps[i], rhs=steps[i].rhs * 1.01)   # a 1% slip in one recurrence step
+    assert verify(d.plan, steps) > 1e-4
+    assert d.verify_steps() <= TOL
+
+
 def test_methods_agree_on_results():
     for method in ("backprop", "trace"):
         d = matcalc.derive(SEED004, shapes=SEED004_SHAPES, method=method)
