@@ -120,8 +120,10 @@ def rules(do_check):
         domain = getattr(entry, "domain", "")
         line = f"{entry.id:<18} {identity}"
         click.echo(line)
+        note = getattr(entry, "note", "")
         click.echo(f"{'':<18} {getattr(entry, 'kind', 'function')}; source: {entry.source}"
-                   + (f"; domain: {domain}" if domain and domain != "real" else ""))
+                   + (f"; domain: {domain}" if domain and domain != "real" else "")
+                   + (f"; {note}" if note else ""))
         if do_check:
             ok, message = run_selftests(entry)
             failed += not ok

@@ -168,7 +168,9 @@ def steps_json(d) -> list[dict]:
     lx = Printer(LATEX, d.step_names)
     out = []
     for s in d.steps:
-        out.append({"section": s.section, "lhs": u(s.lhs) if s.lhs is not None else None,
+        out.append({"section": _section_title(s.section, UNICODE),
+                    "lhs": u(s.lhs) if s.lhs is not None else None,
+                    "before": u(s.before) if s.before is not None else None,
                     "rhs": u(s.rhs), "lhs_latex": lx(s.lhs) if s.lhs is not None else None,
                     "rhs_latex": lx(s.rhs), "rule": s.rule, "rules": list(s.rules) or [s.rule],
                     "identity": _identity_latex(s.rule), "note": s.note})

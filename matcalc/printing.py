@@ -108,6 +108,13 @@ class Printer:
         kind, of = e.kind, e.of
         if kind == "value":
             return self.symbol(of), ATOM
+        if kind == "jac":   # ∂A/∂B of two named values
+            top, bottom = of.split("/", 1)
+            if self.style is LATEX:
+                return r"\frac{\partial " + latex_name(top) + r"}{\partial " + latex_name(bottom) + "}", ATOM
+            if self.style is LANGUAGE:
+                return f"jac_{top}_{bottom}", ATOM
+            return f"∂{top}/∂{bottom}", MUL
         if self.style is LATEX:
             name = latex_name(of)
             if kind == "delta":

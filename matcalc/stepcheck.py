@@ -42,6 +42,41 @@ def _undisplay(expr, plan):
     return expr.xreplace(reps) if reps else expr
 
 
+def _local_jacobian(plan, top: str, bottom: str):
+    """∂P/∂B with the other stages frozen: (P's function, B's argument name, the stages' function)."""
+    program = plan.program
+    by_name = {s.name: s for s in plan.stages}
+    P = by_name[top].node
+    frozen = {}
+    for k, s in enumerate(plan.stages[1:]):
+        if s.node != P:
+            frozen[s.node] = (MatrixSymbol(f"zz_s{k}", *s.node.shape) if is_matrix(s.node)
+                              else Symbol(f"zz_s{k}", real=True))
+    wrt_name = frozen[by_name[bottom].node].name if bottom in by_name else bottom
+    variables = {**program.variables, **{sym.name: sym for sym in frozen.values()}}
+    p_fn = compile_source(NumpyCodegen(variables, {"P": P.xreplace(frozen)}, "local").source(), "local")
+    stage_fn = compile_source(NumpyCodegen(program.variables, {sym.name: node for node, sym in frozen.items()},
+                                           "stages").source(), "stages") if frozen else (lambda **kw: {})
+    return p_fn, wrt_name, stage_fn
+
+
+def _fd_jacobian(p_fn, point, wrt_name, stage_fn):
+    """Numerator-layout Jacobian of P w.r.t. one argument (column-major vec), central differences."""
+    args = {**point, **stage_fn(**point)}
+    x0 = np.asarray(args[wrt_name], dtype=float)
+    indices = sorted(np.ndindex(*x0.shape), key=lambda ix: ix[::-1]) if x0.shape else [()]
+    cols = []
+    for idx in indices:
+        h = 1e-4 * max(1.0, abs(float(x0[idx])))
+        acc = 0.0
+        for k, c in _STENCIL:
+            xk = x0.copy()
+            xk[idx] += k * h
+            acc = acc + c * np.asarray(p_fn(**{**args, wrt_name: xk if x0.shape else float(xk)})["P"], dtype=float)
+        cols.append((acc / h).reshape(-1, order="F"))
+    return np.stack(cols, axis=1)
+
+
 def verify(plan, steps, seed: int = 0, points: int = 2) -> float:
     """The largest relative error over all equations of ``steps`` (≈1e-10 when they hold)."""
     program = plan.program
@@ -52,8 +87,11 @@ def verify(plan, steps, seed: int = 0, points: int = 2) -> float:
     targets = {program.variables[n] for n in plan.wrt} | {s.node for s in plan.stages[1:]}
     adjoints, _ = engine.backward(program.output, targets)
     # what each placeholder stands for, as an expression of the variables (d: a stage value)
-    truth, differentiate = {}, {}
+    truth, differentiate, local = {}, {}, {}
     for h in holders:
+        if h.kind == "jac":
+            local[h] = _local_jacobian(plan, *h.of.split("/", 1))
+            continue
         node = by_name[h.of].node if h.of in by_name else program.variables[h.of]
         if h.kind == "value":
             truth[h] = node
@@ -99,6 +137,8 @@ def verify(plan, steps, seed: int = 0, points: int = 2) -> float:
             given[stand_in[hsym].name] = base[f"t{i}"]
         for i, hsym in enumerate(differentiate):
             given[stand_in[hsym].name] = acc[i] / h
+        for hsym, (p_fn, wrt_name, stage_fn) in local.items():
+            given[stand_in[hsym].name] = _fd_jacobian(p_fn, point, wrt_name, stage_fn)
         out = steps_fn(**point, **given)
         for k in range(len(steps)):
             if f"l{k}" in out:

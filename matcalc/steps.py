@@ -246,45 +246,56 @@ def jacobian(plan: Plan) -> list[Step]:
 
 
 def _jacobian_chain(plan: Plan) -> list[Step]:
-    from .jacobian import jacobian as jac
     for s in plan.stages[1:]:
         if not _is_vector(s.node):
             r, c = s.node.shape
             raise UnsupportedError(f"the jacobian method needs vector intermediates (seed 001); {s.name} is "
                                    f"a {r}x{c} matrix: use --method backprop or --method trace")
     steps: list[Step] = []
-    stage_nodes = {s.node for s in plan.stages}
     rows = {s.node: (S.One if i == 0 else placeholder("row", s.name, shape=_row_shape(s.node)))
             for i, s in enumerate(plan.stages)}
     for i, seg in enumerate(plan.segments):
         stage = seg.stage
         if i > 0:
-            parts, rules = [], ["jacobian_chain"] + (["chain_rule"] if len(plan.parents(stage.node)) > 1 else [])
-            for parent in plan.parents(stage.node):
-                J = jac(parent.stage.node, stage.node, cut=frozenset(stage_nodes - {parent.stage.node, stage.node}))
-                parts.append(ops.matmul(rows[parent.stage.node], J))
-                rules += [r for r in parent.rules_to.get(stage.node, ()) if r not in rules]
-            steps.append(Step(rows[stage.node], ops.add(*parts), rules[0], tuple(rules),
-                              section=f"row gradient of {{{stage.name}}} (numerator layout, 1×{_entries(stage.node)})"))
+            title = f"row gradient of {{{stage.name}}} (numerator layout, 1×{_entries(stage.node)})"
+            steps += _chain(plan, rows, stage.node, stage.name, rows[stage.node], title)
             # δ_S, the gradient with S's shape, is vec⁻¹ of the row's transpose
             steps.append(Step(stage.delta, _unvec(ops.transpose(rows[stage.node]), stage.node), "definition",
                               ("definition",), note="gradient with the shape of " + stage.name))
         for var in plan.completed_after(i):
-            rules = _main_rule(plan.rules_to(var), "jacobian_chain")
+            name = plan.targets[var]
             if _is_vector(var):
-                parts = []
-                for parent in plan.parents(var):
-                    J = jac(parent.stage.node, var, cut=frozenset(stage_nodes - {parent.stage.node}))
-                    parts.append(ops.matmul(rows[parent.stage.node], J))
-                row = ops.add(*parts)
-                steps.append(Step(placeholder("row", plan.targets[var], shape=_row_shape(var)), row,
-                                  "jacobian_chain", ("jacobian_chain", *rules)))
-                steps.append(Step(placeholder("nabla", plan.targets[var], var), _unvec(ops.transpose(row), var),
+                row = placeholder("row", name, shape=_row_shape(var))
+                steps += _chain(plan, rows, var, name, row, "")
+                steps.append(Step(placeholder("nabla", name, var), _unvec(ops.transpose(row), var),
                                   "definition", ("definition",), note="the gradient: the row transposed"))
             else:   # scalar by matrix: the adjoint rule (seed 003: ∂z/∂X = Aᵀ ∂z/∂Y)
+                rules = _main_rule(plan.rules_to(var), "jacobian_chain")
                 steps.append(Step(plan.result_symbol(var), plan.total(var), rules[0], rules,
                                   note="a matrix variable: the scalar-by-matrix rule"))
     return steps
+
+
+def _chain(plan: Plan, rows: dict, node, name: str, row, title: str) -> list[Step]:
+    """∂P/∂N for each user P of N, then ∂f/∂N = Σ (∂f/∂P)(∂P/∂N), then substituted."""
+    from .jacobian import jacobian as jac
+    stage_nodes = {s.node for s in plan.stages}
+    steps, symbolic, explicit = [], [], []
+    rules = ["jacobian_chain"] + (["chain_rule"] if len(plan.parents(node)) > 1 else [])
+    for parent in plan.parents(node):
+        P = parent.stage.node
+        J = jac(P, node, cut=frozenset(stage_nodes - {P, node}))
+        path = _main_rule(parent.rules_to.get(node, ()), "jacobian_chain")
+        rules += [r for r in path if r not in rules]
+        if P is plan.program.output:      # ∂f/∂N directly
+            symbolic.append(J)
+        else:
+            local = placeholder("jac", f"{parent.stage.name}/{name}", shape=J.shape)
+            steps.append(Step(local, J, path[0], path, section=title if not steps else ""))
+            symbolic.append(ops.matmul(rows[P], local))
+        explicit.append(J if P is plan.program.output else ops.matmul(rows[P], J))
+    first = Step(row, ops.add(*symbolic), rules[0], tuple(rules), section=title if not steps else "")
+    return steps + [first, Step(None, ops.add(*explicit), "definition", ("definition",))]
 
 
 def _row_shape(e) -> tuple:
@@ -308,7 +319,8 @@ def jacobian_steps(d) -> list[Step]:
     for n in d.wrt:
         J = d.gradient(n)
         r, c = J.shape
-        out.append(Step(placeholder("jac", n, J), J, "jacobian_chain", ("jacobian_chain",),
+        out.append(Step(placeholder("jac", f"{d.program.output_name or 'f'}/{n}", J), J, "jacobian_chain",
+                        ("jacobian_chain",),
                         section=f"Jacobian w.r.t. {{{n}}} ({d.layout} layout, {r}×{c})"))
     return finish(out, {})
 

@@ -79,6 +79,15 @@ def test_a_wrong_delta_is_caught(method):
     assert d.verify_steps() <= TOL
 
 
+def test_a_wrong_local_jacobian_is_caught():
+    d = matcalc.derive(MLP000, shapes=MLP000_SHAPES, wrt=["x"], method="jacobian")
+    steps = list(d.steps)
+    i = next(k for k, s in enumerate(steps) if getattr(s.lhs, "kind", "") == "jac")
+    assert d.verify_steps() <= TOL
+    steps[i] = dataclasses.replace(steps[i], rhs=steps[i].rhs.T.T * 1.01)
+    assert verify(d.plan, steps) > 1e-4
+
+
 def test_methods_agree_on_results():
     for method in ("backprop", "trace"):
         d = matcalc.derive(SEED004, shapes=SEED004_SHAPES, method=method)
