@@ -21,6 +21,12 @@ LATEX_TITLES = {
 }
 
 
+def _title(d, titles) -> str:
+    if d.layout is not None:
+        return f"the Jacobian ({d.layout} layout, column-major vec)"
+    return titles[d.method]
+
+
 def _sections(steps) -> list[tuple[str, list]]:
     out: list[tuple[str, list]] = []
     for s in steps:
@@ -54,7 +60,7 @@ def _section_title(title: str, style) -> str:
 # ------------------------------------------------------------------ text
 def steps_text(d) -> list[str]:
     p = Printer(UNICODE, d.step_names)
-    lines = [f"derivation by {METHOD_TITLES[d.method]}:"]
+    lines = [f"derivation by {_title(d, METHOD_TITLES)}:"]
     for name, value, auto in d.definitions:
         inner = Printer(UNICODE, {k: v for k, v in d.step_names.items() if k != value})
         lines.append(f"  let {name} = {inner(value)}" + ("   (named by matcalc)" if auto else ""))
@@ -105,7 +111,7 @@ def latex_document(d, steps: bool = True) -> str:
         parts += ["where", r"\[", "\\begin{aligned}", " \\\\\n".join(x.replace(" = ", " &= ", 1) for x in defs),
                   "\\end{aligned}", r"\]"]
     if steps and d.steps:
-        parts.append(r"\section*{Derivation by " + LATEX_TITLES[d.method] + "}")
+        parts.append(r"\section*{Derivation by " + _title(d, LATEX_TITLES) + "}")
         for title, block in steps_latex_blocks(d):
             if title:
                 parts.append(r"\subsection*{" + title[0].upper() + title[1:] + "}")
@@ -126,7 +132,7 @@ def markdown_note(d, steps: bool = True) -> str:
                   "\\end{aligned}", "$$", ""]
     parts += [f"Derivatives with respect to {wrt}.", ""]
     if steps and d.steps:
-        parts += [f"## Derivation by {LATEX_TITLES[d.method]}", ""]
+        parts += [f"## Derivation by {_title(d, LATEX_TITLES)}", ""]
         for title, block in steps_latex_blocks(d):
             if title:
                 parts += [f"### {title[0].upper() + title[1:]}", ""]
