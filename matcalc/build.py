@@ -15,7 +15,7 @@ from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 from . import ops
 from . import parser as P
 from .errors import ShapeError, UnknownNameError
-from .ir import LogDet, LogSoftmax, Norm2, Softmax, SumEntries, is_matrix, shape_of
+from .ir import LogDet, LogSoftmax, Norm2, Softmax, SumEntries, is_matrix, named_symbol, shape_of
 from .shapes import ShapeInference, declare_shapes, resolve, size_symbol
 
 _SIZE_NAMES = ("n", "m", "k", "p", "q", "r", "s", "t", "u", "v")
@@ -31,6 +31,16 @@ class Program:
     output: object             # the function's IR expression
     output_name: str | None
     size_symbols: list = field(default_factory=list)
+    # the same program with each named intermediate kept as an opaque symbol (for step-by-step
+    # derivations: SymPy cannot absorb a use of H into X*W*V when H is a symbol)
+    named: dict = field(default_factory=dict)         # name -> NamedMatrix | NamedScalar
+    definitions: dict = field(default_factory=dict)   # name -> value in variables and earlier names
+    opaque_output: object = None
+
+    def inline(self, expr):
+        """An expression in named symbols with every name replaced by its value."""
+        reps = {sym: self.intermediates[n] for n, sym in self.named.items()}
+        return expr.xreplace(reps) if reps else expr
 
     def shape(self, name: str) -> tuple:
         return shape_of(self.variables[name])
@@ -57,18 +67,24 @@ def parse(source: str, shapes: dict | None = None) -> Program:
     for name in inference.order:
         shape = resolve(inference.variables[name], namer)
         variables[name] = Symbol(name, real=True) if shape == () else MatrixSymbol(name, *shape)
-    builder = _Builder(source, variables)
-    output, output_name = None, None
+    builder, opaque = _Builder(source, variables), _Builder(source, variables)
+    output, output_name, opaque_output = None, None, None
+    named, definitions = {}, {}
     for st in statements:
         value = builder.build(st.expr)
+        definition = opaque.build(st.expr)
         if st.target is not None:
             builder.env[st.target] = value
             builder.intermediates[st.target] = value
+            named[st.target] = named_symbol(st.target, value)
+            definitions[st.target] = definition
+            opaque.env[st.target] = named[st.target]
         if output_name != "f":
-            output, output_name = value, st.target
+            output, output_name, opaque_output = value, st.target, definition
     sizes = sorted({d for v in variables.values() for d in shape_of(v) if isinstance(d, Symbol)},
                    key=lambda s: s.name)
-    return Program(source, variables, builder.intermediates, output, output_name, sizes)
+    return Program(source, variables, builder.intermediates, output, output_name, sizes,
+                   named, definitions, opaque_output)
 
 
 class _Builder:

@@ -20,6 +20,7 @@ class Derivation:
         self.method = method
         self._steps = None
         self._plan = None
+        self._deltas = None
         self.wrt = list(wrt)
         self.sum_to_one = tuple(sum_to_one)
         self.layout = layout
@@ -32,8 +33,6 @@ class Derivation:
         memo: dict = {}
         self._gradients = {n: textbook(engine.gradient(adjoints, program.variables[n]), self.sum_to_one, memo)
                            for n in self.wrt}
-        self.deltas = {name: textbook(adjoints[value], self.sum_to_one, memo)
-                       for name, value in program.intermediates.items() if value in adjoints}
         self.records = raw_steps   # the engine's rule applications, node by node
         self._function = None
 
@@ -44,7 +43,7 @@ class Derivation:
         for n in self.wrt:
             J = textbook(jacobian(self.program.output, self.program.variables[n]), self.sum_to_one, memo)
             self._gradients[n] = J if self.layout == "numerator" else ops.transpose(J)
-        self.deltas, self.records = {}, []
+        self.records = []
 
     # ------------------------------------------------------------ results
     def jacobian(self, name: str):
@@ -75,6 +74,15 @@ class Derivation:
         for s in self.steps:
             used.update(s.rules or (s.rule,))
         return sorted(used)
+
+    @property
+    def deltas(self) -> dict:
+        """∂f/∂N of each named intermediate N (through every use of N), in closed form."""
+        if self.layout is not None:
+            return {}
+        if self._deltas is None:
+            self._deltas = self.plan.closed_deltas()
+        return self._deltas
 
     # ------------------------------------------------------------ steps
     @property
@@ -119,7 +127,7 @@ class Derivation:
         return printing.Printer(style, self.names if use_names else None)(self.gradient(name))
 
     def text(self, steps: bool = False) -> str:
-        lines = [f"f = {printing.to_unicode(self.program.output, self._names_without_output())}"]
+        lines = [f"f = {printing.to_unicode(self.program.opaque_output)}"]
         defs = self._definitions(printing.UNICODE)
         if defs:
             lines.append("where " + "; ".join(defs))
@@ -145,13 +153,12 @@ class Derivation:
         return names
 
     def _definitions(self, style) -> list[str]:
+        """The user's named intermediates as written (each in terms of the names before it)."""
         out = []
-        names = self._names_without_output()
-        for name, value in self.program.intermediates.items():
-            if value is self.program.output or value not in names:
+        for name, value in self.program.definitions.items():
+            if name == self.program.output_name:
                 continue
-            inner = {k: v for k, v in names.items() if k != value}
-            rhs = printing.Printer(style, inner)(value)
+            rhs = printing.Printer(style)(value)
             name_text = printing.latex_name(name) if style is printing.LATEX else name
             out.append(f"{name_text} = {rhs}")
         return out

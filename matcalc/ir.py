@@ -204,3 +204,17 @@ class ScalarDifferentialOf(Expr):
     @property
     def arg(self):
         return self.args[0]
+
+
+class NamedMatrix(MatrixSymbol):
+    """A named intermediate kept whole (``H`` in ``H = sigmoid(X*W); f = sum(H*V)``)."""
+
+
+class NamedScalar(Symbol):
+    """A named scalar intermediate kept whole."""
+
+
+def named_symbol(name: str, value):
+    if is_matrix(value):
+        return NamedMatrix(name, *value.shape)
+    return NamedScalar(name, real=True)

@@ -103,7 +103,7 @@ def steps_latex_blocks(d) -> list[tuple[str, str]]:
 
 def latex_document(d, steps: bool = True) -> str:
     """A complete LaTeX document (compiles with pdflatex: article + amsmath + amssymb)."""
-    f = printing.to_latex(d.program.output, d._names_without_output())
+    f = printing.to_latex(d.program.opaque_output)
     parts = [r"\documentclass{article}", r"\usepackage{amsmath,amssymb}", r"\usepackage[margin=2cm]{geometry}",
              r"\allowdisplaybreaks", r"\begin{document}", r"\section*{Function}", r"\[", f"f = {f}", r"\]"]
     defs = d._definitions(LATEX)
@@ -123,7 +123,7 @@ def latex_document(d, steps: bool = True) -> str:
 # ------------------------------------------------------------------ Markdown
 def markdown_note(d, steps: bool = True) -> str:
     """A note in the seeds' style: headings and $$ aligned blocks (MathJax/KaTeX Markdown)."""
-    f = printing.to_latex(d.program.output, d._names_without_output())
+    f = printing.to_latex(d.program.opaque_output)
     wrt = ", ".join(f"${latex_name(n)}$" for n in d.wrt)
     parts = ["## Problem", "", "$$", f"f = {f}", "$$", ""]
     defs = d._definitions(LATEX)

@@ -32,6 +32,12 @@ class Stage:
     name: str
     auto: bool = False          # named by matcalc, not by the user
     delta: object = None        # placeholder δ_S (S.One for the function itself)
+    definition: object = None   # a named intermediate's value (in variables and names)
+
+    @property
+    def root(self):
+        """The expression the stage's segment differentiates."""
+        return self.definition if self.definition is not None else self.node
 
 
 @dataclass
@@ -65,38 +71,67 @@ def _substantial(node, boundary) -> bool:
 
 
 def find_stages(program: Program, targets) -> list[Stage]:
-    """The function first, then the stages from the output towards the inputs."""
-    order = engine.topological(program.output)
+    """The function first, then the stages from the output towards the inputs.
+
+    Works on the program's opaque form: each named intermediate is a symbol with a
+    definition, so every use of it goes through it.
+    """
+    named_syms = {sym: name for name, sym in program.named.items()}
+    roots = [(program.opaque_output, None)]
+    for name in reversed(list(program.definitions)):
+        roots.append((program.definitions[name], name))
+    # which names/nodes depend on a target (definitions in statement order)
     depends: dict = {}
-    for node in order:
-        depends[node] = node in targets or (
-            not isinstance(node, _LEAVES) and any(depends.get(c, False) for c in node.args))
-    named = {}
-    for name, value in program.intermediates.items():
-        if value is program.output or value == program.output:
-            continue
-        if not isinstance(value, _LEAVES) and depends.get(value) and value not in named:
-            named[value] = name
-    auto = []
-    for node in order:
-        if not isinstance(node, NONLINEAR) or isinstance(node, _LEAVES):
-            continue
-        for a in node.args:
-            if (is_matrix(a) and a.shape != (1, 1) and depends.get(a) and a not in named
-                    and a not in auto and not isinstance(a, _LEAVES)
-                    and _substantial(a, set(named) | set(auto))):
-                auto.append(a)
+
+    def mark(expr):
+        for node in engine.topological(expr):
+            if node in depends:
+                continue
+            if node in named_syms:
+                depends[node] = depends.get(named_syms_dep.get(node), False)
+            else:
+                depends[node] = node in targets or (
+                    not isinstance(node, _LEAVES) and any(depends.get(c, False) for c in node.args))
+    named_syms_dep: dict = {}
+    for name, definition in program.definitions.items():
+        mark(definition)
+        named_syms_dep[program.named[name]] = definition
+    mark(program.opaque_output)
+    # the names the output uses, transitively
+    used, stack = set(), [program.opaque_output]
+    while stack:
+        for node in engine.topological(stack.pop()):
+            if node in named_syms and node not in used:
+                used.add(node)
+                stack.append(program.definitions[named_syms[node]])
     taken = set(program.variables) | set(program.intermediates)
     base = next((b for b in _AUTO_NAMES if b not in taken and not any(
-        t.startswith(b) and t[len(b):].isdigit() for t in taken)), "u_")
-    for i, node in enumerate(auto):   # numbered from the inputs, as layers are
-        named[node] = base if len(auto) == 1 else f"{base}{i + 1}"
-    out_name = program.output_name or "f"
-    stages = [Stage(program.output, out_name, False, S.One)]
-    for node in reversed(order):
-        if node in named:
-            name = named[node]
-            stages.append(Stage(node, name, node in auto, placeholder("delta", name, node)))
+        t.startswith(b) and t[len(b):].isdigit() for t in taken)), None)
+    stages = [Stage(program.opaque_output, program.output_name or "f", False, S.One)]
+    autos: list[Stage] = []
+    for expr, name in roots:
+        sym = program.named.get(name) if name else None
+        if name is not None:
+            if sym not in used or not depends.get(sym) or name == program.output_name:
+                continue
+            stages.append(Stage(sym, name, False, placeholder("delta", name, sym), definition=expr))
+        boundary = set(named_syms)
+        found = []
+        for node in reversed(engine.topological(expr)):
+            if not isinstance(node, NONLINEAR):
+                continue
+            for a in node.args:
+                if (is_matrix(a) and a.shape != (1, 1) and depends.get(a) and a not in boundary
+                        and a not in found and not isinstance(a, _LEAVES) and _substantial(a, boundary)):
+                    found.append(a)
+        for node in found:
+            st = Stage(node, "", True, None)
+            stages.append(st)
+            autos.append(st)
+    # numbered from the inputs, as layers are
+    for k, st in enumerate(reversed(autos)):
+        st.name = (base if len(autos) == 1 else f"{base}{k + 1}") if base else f"u_{k + 1}"
+        st.delta = placeholder("delta", st.name, st.node)
     return stages
 
 
@@ -121,19 +156,24 @@ def segments(program: Program, targets, stages: list[Stage], sum_to_one=()) -> l
     wanted = set(targets) | stage_nodes
     memo: dict = {}
     out = []
-    for stage in stages:
-        adjoints, records = engine.backward(stage.node, wanted, seed=stage.delta,
-                                            cut=frozenset(stage_nodes - {stage.node}))
-        frontier = {n: textbook(g, sum_to_one, memo) for n, g in adjoints.items()
-                    if n is not stage.node and (n in stage_nodes or n in targets)}
-        paths = _rules_to(records, stage.node)
+    for k, stage in enumerate(stages):
+        root = stage.root
+        if root in wanted and (root is not stage.node or (k == 0 and isinstance(root, _LEAVES))):  # A = X; f = a
+            adjoints, records = {root: stage.delta}, []
+            frontier = {root: stage.delta}
+        else:
+            adjoints, records = engine.backward(root, wanted, seed=stage.delta,
+                                                cut=frozenset(stage_nodes - {root}))
+            frontier = {n: textbook(g, sum_to_one, memo) for n, g in adjoints.items()
+                        if n in wanted and n is not root}
+        paths = _rules_to(records, root)
         out.append(Segment(stage, frontier, records, {n: paths.get(n, ()) for n in frontier}))
     return out
 
 
 def stage_names(stages: list[Stage]) -> dict:
-    """node -> name for printing (every stage but the function itself)."""
-    return {s.node: s.name for s in stages[1:]}
+    """node -> name for printing: the stages matcalc named (the user's are symbols already)."""
+    return {s.node: s.name for s in stages[1:] if s.auto}
 
 
 def total(segs: list[Segment], node, sum_to_one=(), memo=None):

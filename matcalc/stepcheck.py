@@ -12,7 +12,7 @@ from sympy import MatrixSymbol, Symbol
 
 from . import engine
 from .codegen import NumpyCodegen, compile_source
-from .engine import topological
+from .engine import _LEAVES, topological
 from .ir import DifferentialOf, ScalarDifferentialOf, _Placeholder, is_matrix, placeholder
 from .numeric import _STENCIL, DomainSampler, rel_error
 
@@ -35,28 +35,46 @@ def _undisplay(expr, plan):
     """d(definition) -> the stage's dS placeholder (it is the same value)."""
     if expr is None:
         return None
+    roots = {s.root: s for s in plan.stages}
     reps = {}
     for node in topological(expr):
         if isinstance(node, (DifferentialOf, ScalarDifferentialOf)):
-            reps[node] = placeholder("d", plan.by_node[node.arg].name, node.arg)
+            stage = roots[node.arg]
+            reps[node] = placeholder("d", stage.name, stage.node)
     return expr.xreplace(reps) if reps else expr
+
+
+def _free_symbol(node, tag: str):
+    return MatrixSymbol(f"zz_{tag}", *node.shape) if is_matrix(node) else Symbol(f"zz_{tag}", real=True)
+
+
+def _true_adjoint(plan, node):
+    """∂f/∂S for a stage S, independently of the steps: S made a free input of f, then the
+    engine's gradient with respect to it, evaluated at S's value."""
+    program = plan.program
+    free = _free_symbol(node, "free")
+    reps: dict = {}
+    for name, definition in program.definitions.items():
+        sym = program.named[name]
+        if sym != node:
+            reps[sym] = definition.xreplace({node: free}).xreplace(reps)
+    f_of_s = program.opaque_output.xreplace({node: free}).xreplace(reps)
+    adjoints, _ = engine.backward(f_of_s, {free})
+    return engine.gradient(adjoints, free).xreplace({free: program.inline(node)})
 
 
 def _local_jacobian(plan, top: str, bottom: str):
     """∂P/∂B with the other stages frozen: (P's function, B's argument name, the stages' function)."""
     program = plan.program
     by_name = {s.name: s for s in plan.stages}
-    P = by_name[top].node
-    frozen = {}
-    for k, s in enumerate(plan.stages[1:]):
-        if s.node != P:
-            frozen[s.node] = (MatrixSymbol(f"zz_s{k}", *s.node.shape) if is_matrix(s.node)
-                              else Symbol(f"zz_s{k}", real=True))
+    P = by_name[top].root
+    frozen = {s.node: _free_symbol(s.node, f"s{k}") for k, s in enumerate(plan.stages[1:]) if s.node != P}
     wrt_name = frozen[by_name[bottom].node].name if bottom in by_name else bottom
     variables = {**program.variables, **{sym.name: sym for sym in frozen.values()}}
     p_fn = compile_source(NumpyCodegen(variables, {"P": P.xreplace(frozen)}, "local").source(), "local")
-    stage_fn = compile_source(NumpyCodegen(program.variables, {sym.name: node for node, sym in frozen.items()},
-                                           "stages").source(), "stages") if frozen else (lambda **kw: {})
+    stage_fn = compile_source(NumpyCodegen(program.variables, {
+        sym.name: program.inline(node) for node, sym in frozen.items()}, "stages").source(), "stages") \
+        if frozen else (lambda **kw: {})
     return p_fn, wrt_name, stage_fn
 
 
@@ -84,7 +102,7 @@ def verify(plan, steps, seed: int = 0, points: int = 2) -> float:
              for s in steps]
     holders = list(_placeholders(steps))
     by_name = {s.name: s for s in plan.stages}
-    targets = {program.variables[n] for n in plan.wrt} | {s.node for s in plan.stages[1:]}
+    targets = {program.variables[n] for n in plan.wrt}
     adjoints, _ = engine.backward(program.output, targets)
     # what each placeholder stands for, as an expression of the variables (d: a stage value)
     truth, differentiate, local = {}, {}, {}
@@ -92,13 +110,17 @@ def verify(plan, steps, seed: int = 0, points: int = 2) -> float:
         if h.kind == "jac":
             local[h] = _local_jacobian(plan, *h.of.split("/", 1))
             continue
-        node = by_name[h.of].node if h.of in by_name else program.variables[h.of]
+        stage = by_name.get(h.of)
+        node = stage.node if stage is not None else program.variables[h.of]
         if h.kind == "value":
-            truth[h] = node
+            truth[h] = program.output
         elif h.kind == "d":
-            differentiate[h] = node
+            differentiate[h] = program.inline(node) if stage is not None else node
         else:
-            g = adjoints.get(node, engine.zero_gradient(node))
+            if stage is not None:
+                g = _true_adjoint(plan, node)
+            else:
+                g = adjoints.get(node, engine.zero_gradient(node))
             if h.kind == "row":
                 g = g.T if is_matrix(g) and g.shape[1] == 1 else g
             truth[h] = g
@@ -116,6 +138,9 @@ def verify(plan, steps, seed: int = 0, points: int = 2) -> float:
             equations[f"r{k}"] = s.rhs.xreplace(stand_in)
         previous = s.rhs
     variables = {**program.variables, **{sym.name: sym for sym in stand_in.values()}}
+    leftover = {n for e in equations.values() for n in topological(e) if n in plan.by_node and
+                isinstance(n, _LEAVES) and n not in program.variables.values()}
+    equations = {k: e.xreplace({n: program.inline(n) for n in leftover}) for k, e in equations.items()}
     steps_fn = compile_source(NumpyCodegen(variables, equations, "equations").source(), "equations")
     sampler = DomainSampler(program, plan.sum_to_one, seed)
     rng = np.random.default_rng(seed + 7)

@@ -63,6 +63,9 @@ class Plan:
         self.stages = find_stages(program, set(self.targets))
         self.segments = segments(program, set(self.targets), self.stages, self.sum_to_one)
         self.names = stage_names(self.stages)
+        for st in self.stages[1:]:      # σ(h) prints as h_sigmoid (but X does not print as A for A = X)
+            if st.definition is not None and not isinstance(st.definition, _LEAVES):
+                self.names.setdefault(st.definition, st.name)
         self.memo: dict = {}
         self.by_node = {s.node: s for s in self.stages}
 
@@ -72,7 +75,7 @@ class Plan:
 
     def definitions(self) -> list[tuple[str, object, bool]]:
         """(name, value, automatic) of every stage, from the inputs to the output."""
-        return [(s.name, s.node, s.auto) for s in reversed(self.stages[1:])]
+        return [(s.name, s.root, s.auto) for s in reversed(self.stages[1:])]
 
     def total(self, node):
         return total(self.segments, node, self.sum_to_one, self.memo)
@@ -87,6 +90,21 @@ class Plan:
                 if r not in out:
                     out.append(r)
         return tuple(out)
+
+    def closed_deltas(self) -> dict:
+        """name -> δ of each user-named intermediate in closed form (δ's and names substituted)."""
+        from .simplify import rewrite, textbook
+        memo: dict = {sym: self.program.intermediates[n] for n, sym in self.program.named.items()}
+        out = {}
+        for stage in self.stages[1:]:
+            value = self.total(stage.node)
+            if value is None:
+                continue
+            closed = textbook(rewrite(value, [], memo), self.sum_to_one, self.memo)
+            memo[stage.delta] = closed
+            if not stage.auto:
+                out[stage.name] = closed
+        return out
 
     def completed_after(self, index: int) -> list:
         """Variables whose last contribution comes from segment ``index``."""
@@ -133,9 +151,11 @@ def backprop(plan: Plan) -> list[Step]:
 
 
 # ================================================================ trace
-def _trace_form(expr):
-    """‖A‖² -> tr(AᵀA) wherever it occurs (the trace method's starting point)."""
+def _trace_form(expr, stop=frozenset()):
+    """‖A‖² -> tr(AᵀA) wherever it occurs in ``expr`` outside the other stages (``stop``)."""
     def walk(e):
+        if e is not expr and e in stop:
+            return e
         if isinstance(e, Pow) and isinstance(e.base, Norm2) and e.exp == 2:
             a = walk(e.base.arg)
             body = MatMul(Transpose(a), a)   # not flattened: a stays one (named) node
@@ -190,13 +210,13 @@ def trace(plan: Plan) -> list[Step]:
         stage = seg.stage
         frontier = {n: placeholder("d", plan.by_node[n].name if n in plan.by_node else plan.targets[n], n)
                     for n in seg.contributions}
-        cut = frozenset(stage_nodes - {stage.node})
+        cut = frozenset(stage_nodes - {stage.root})
         if i == 0:
             f = placeholder("value", plan.f_name, stage.node)
-            first = Step(f, stage.node, "definition", section=f"differential of {{{plan.f_name}}}")
+            first = Step(f, stage.root, "definition", section=f"differential of {{{plan.f_name}}}")
             steps.append(first)
-            start = _trace_form(stage.node)
-            if start != stage.node:
+            start = _trace_form(stage.root, stage_nodes)
+            if start != stage.root:
                 steps.append(Step(None, start, "norm_as_trace"))
             dexpr, used = differential(start, frontier, cut)
             lhs = placeholder("d", plan.f_name, stage.node)
@@ -205,10 +225,10 @@ def trace(plan: Plan) -> list[Step]:
             dS = placeholder("d", stage.name, stage.node)
             rules = ("chain_rule",) if len(plan.parents(stage.node)) > 1 else ()
             lead = _tr_delta(stage.delta, dS)
-            defined = DifferentialOf(stage.node) if is_matrix(stage.node) else ScalarDifferentialOf(stage.node)
+            defined = DifferentialOf(stage.root) if is_matrix(stage.root) else ScalarDifferentialOf(stage.root)
             steps.append(Step(lead, _tr_delta(stage.delta, defined), "definition", ("definition", *rules),
                               section=f"through {{{stage.name}}}"))
-            dexpr, used = differential(stage.node, frontier, cut)
+            dexpr, used = differential(stage.root, frontier, cut)
             steps.append(Step(None, _tr_delta(stage.delta, dexpr), used[0] if used else "definition", used))
         collected = Add(*[_inner(c, frontier[n]) for n, c in seg.contributions.items()]) \
             if seg.contributions else S.Zero
@@ -283,17 +303,17 @@ def _chain(plan: Plan, rows: dict, node, name: str, row, title: str) -> list[Ste
     steps, symbolic, explicit = [], [], []
     rules = ["jacobian_chain"] + (["chain_rule"] if len(plan.parents(node)) > 1 else [])
     for parent in plan.parents(node):
-        P = parent.stage.node
+        P = parent.stage.root
         J = jac(P, node, cut=frozenset(stage_nodes - {P, node}))
         path = _main_rule(parent.rules_to.get(node, ()), "jacobian_chain")
         rules += [r for r in path if r not in rules]
-        if P is plan.program.output:      # ∂f/∂N directly
+        if parent.stage is plan.stages[0]:      # ∂f/∂N directly
             symbolic.append(J)
         else:
             local = placeholder("jac", f"{parent.stage.name}/{name}", shape=J.shape)
             steps.append(Step(local, J, path[0], path, section=title if not steps else ""))
-            symbolic.append(ops.matmul(rows[P], local))
-        explicit.append(J if P is plan.program.output else ops.matmul(rows[P], J))
+            symbolic.append(ops.matmul(rows[parent.stage.node], local))
+        explicit.append(J if parent.stage is plan.stages[0] else ops.matmul(rows[parent.stage.node], J))
     first = Step(row, ops.add(*symbolic), rules[0], tuple(rules), section=title if not steps else "")
     return steps + [first, Step(None, ops.add(*explicit), "definition", ("definition",))]
 
