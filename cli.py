@@ -82,30 +82,32 @@ def derive(expr, wrt, dims, scalars, layout, order, fmt, steps, method, standalo
         shapes = _parse_dims(dims, scalars)
         d = matcalc.derive(expr, wrt=list(wrt) or None, shapes=shapes, layout=layout, order=order,
                            sum_to_one=list(sum_to_one), method=method)
-        if steps or fmt == "markdown" or standalone:
-            d.steps  # noqa: B018 - build them now: an unsupported method is a user error
         result = d.check() if do_check else None
+        output = _render(d, fmt, steps, standalone, result)
     except MatcalcError as err:
         _fail(err)
     except RecursionError:
         _fail(MatcalcError("expression too deeply nested"))
     except Exception as err:  # noqa: BLE001 - a bug: say so in one line, never a traceback
         _internal(err)
-    if fmt == "json":
-        click.echo(json.dumps(d.to_json(result, steps=steps), indent=2, ensure_ascii=False))
-    elif fmt == "latex":
-        click.echo(d.latex(steps=steps, standalone=standalone))
-    elif fmt == "markdown":
-        click.echo(d.markdown())
-    elif fmt == "numpy":
-        click.echo(d.numpy_source())
-    else:
-        click.echo(d.text(steps=steps))
+    click.echo(output)
     if result is not None:
         if fmt != "json":
             click.echo(str(result), err=fmt == "numpy")
         if not result.passed:
             sys.exit(1)
+
+
+def _render(d, fmt, steps, standalone, result) -> str:
+    if fmt == "json":
+        return json.dumps(d.to_json(result, steps=steps), indent=2, ensure_ascii=False)
+    if fmt == "latex":
+        return d.latex(steps=steps, standalone=standalone)
+    if fmt == "markdown":
+        return d.markdown()
+    if fmt == "numpy":
+        return d.numpy_source()
+    return d.text(steps=steps)
 
 
 @main.command()

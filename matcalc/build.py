@@ -39,8 +39,8 @@ class Program:
 
     def inline(self, expr):
         """An expression in named symbols with every name replaced by its value."""
-        reps = {sym: self.intermediates[n] for n, sym in self.named.items()}
-        return expr.xreplace(reps) if reps else expr
+        from .simplify import rewrite   # rebuilt with our constructors: canonical products and sums
+        return rewrite(expr, [], {sym: self.intermediates[n] for n, sym in self.named.items()})
 
     def shape(self, name: str) -> tuple:
         return shape_of(self.variables[name])

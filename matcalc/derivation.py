@@ -65,7 +65,8 @@ class Derivation:
     @property
     def names(self) -> dict:
         """Subexpression -> the user's name for it (for display)."""
-        return {v: k for k, v in self.program.intermediates.items() if is_matrix(v) or not v.is_Atom}
+        return {v: k for k, v in self.program.intermediates.items() if not isinstance(v, engine._LEAVES)
+                and (is_matrix(v) or not v.is_Atom)}   # an alias A = X does not rename X
 
     def rules_used(self) -> list[str]:
         """Catalogue ids of every rule the derivation applied (engine and steps)."""

@@ -92,7 +92,7 @@ def backward(output, targets, seed=S.One, cut=frozenset()) -> tuple[dict, list]:
             continue
         G = ops.add(*pending.pop(node))
         adjoints[node] = G
-        if isinstance(node, _LEAVES) or (node in cut and node is not output):
+        if isinstance(node, _LEAVES) or not node.args or (node in cut and node is not output):
             continue
         rule = rules.rule_for(node)
         if rule is None:

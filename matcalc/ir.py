@@ -147,14 +147,14 @@ def is_one(d) -> bool:
 
 # ---------------------------------------------------------------- derivation placeholders
 class _Placeholder:
-    """Mixin: a symbol standing for a quantity of a derivation, named ``kind:of``.
+    """Mixin: a symbol standing for a quantity of a derivation, named ``role:of``.
 
-    kinds: ``delta`` (δ_N = ∂f/∂N of a stage N), ``d`` (dN, a differential),
+    roles: ``delta`` (δ_N = ∂f/∂N of a stage N), ``d`` (dN, a differential),
     ``grad`` (∂f/∂N as a result), ``row`` (∂f/∂N as a row: numerator layout).
     """
 
     @property
-    def kind(self) -> str:
+    def role(self) -> str:
         return self.name.split(":", 1)[0]
 
     @property

@@ -105,7 +105,7 @@ class Printer:
 
     def _placeholder(self, e):
         """δ_N, dN, ∂f/∂N of a derivation (see ir.placeholder)."""
-        kind, of = e.kind, e.of
+        kind, of = e.role, e.of
         if kind == "value":
             return self.symbol(of), ATOM
         if kind == "jac":   # ∂A/∂B of two named values
@@ -156,7 +156,9 @@ class Printer:
             return text, MUL
         else:
             text = repr(float(e))
-        return text, (NEG if text.startswith("-") else ATOM)
+        if text.startswith("-"):
+            return self.style.minus + text[1:], NEG
+        return text, ATOM
 
     # sums
     def _terms(self, terms) -> tuple[str, int]:
@@ -175,7 +177,9 @@ class Printer:
     @staticmethod
     def _is_negative(t) -> bool:
         c = ops.split_coeff(t)[0] if is_matrix(t) else t.as_coeff_Mul()[0]
-        return bool(c.is_number and c < 0)
+        if c.is_number:
+            return bool(c < 0)
+        return bool(c.could_extract_minus_sign())
 
     def _MatAdd(self, e):
         return self._terms(self._elide_broadcasts(self._named_part(e.args), e.shape))
@@ -254,6 +258,7 @@ class Printer:
     def _Mul(self, e):
         coeff, rest = e.as_coeff_Mul()
         factors = list(rest.args) if isinstance(rest, Mul) else [rest]
+        factors.sort(key=lambda f: getattr(f, "role", "") == "d")   # differentials last: δ_c dc
         num = [f for f in factors if not (isinstance(f, Pow) and f.exp.is_number and f.exp < 0)]
         den = [Pow(f.base, -f.exp) for f in factors if f not in num]
         if den and self.style is LATEX:

@@ -10,10 +10,11 @@ from __future__ import annotations
 import numpy as np
 from sympy import MatrixSymbol, Symbol
 
-from . import engine
+from . import engine, ops
 from .codegen import NumpyCodegen, compile_source
-from .engine import _LEAVES, topological
+from .engine import topological
 from .ir import DifferentialOf, ScalarDifferentialOf, _Placeholder, is_matrix, placeholder
+from .simplify import rewrite
 from .numeric import _STENCIL, DomainSampler, rel_error
 
 TOLERANCE = 1e-6
@@ -53,21 +54,23 @@ def _true_adjoint(plan, node):
     engine's gradient with respect to it, evaluated at S's value."""
     program = plan.program
     free = _free_symbol(node, "free")
-    reps: dict = {}
+    reps: dict = {node: free}
     for name, definition in program.definitions.items():
         sym = program.named[name]
         if sym != node:
-            reps[sym] = definition.xreplace({node: free}).xreplace(reps)
-    f_of_s = program.opaque_output.xreplace({node: free}).xreplace(reps)
+            reps[sym] = rewrite(definition, [], dict(reps))
+    f_of_s = rewrite(program.opaque_output, [], dict(reps))
     adjoints, _ = engine.backward(f_of_s, {free})
-    return engine.gradient(adjoints, free).xreplace({free: program.inline(node)})
+    return rewrite(engine.gradient(adjoints, free), [], {free: program.inline(node)})
 
 
 def _local_jacobian(plan, top: str, bottom: str):
     """∂P/∂B with the other stages frozen: (P's function, B's argument name, the stages' function)."""
     program = plan.program
     by_name = {s.name: s for s in plan.stages}
-    P = by_name[top].root
+    stage_nodes = {s.node for s in plan.stages}
+    P = rewrite(by_name[top].root, [], {sym: program.intermediates[n] for n, sym in program.named.items()
+                                        if sym not in stage_nodes})
     frozen = {s.node: _free_symbol(s.node, f"s{k}") for k, s in enumerate(plan.stages[1:]) if s.node != P}
     wrt_name = frozen[by_name[bottom].node].name if bottom in by_name else bottom
     variables = {**program.variables, **{sym.name: sym for sym in frozen.values()}}
@@ -107,22 +110,22 @@ def verify(plan, steps, seed: int = 0, points: int = 2) -> float:
     # what each placeholder stands for, as an expression of the variables (d: a stage value)
     truth, differentiate, local = {}, {}, {}
     for h in holders:
-        if h.kind == "jac":
+        if h.role == "jac":
             local[h] = _local_jacobian(plan, *h.of.split("/", 1))
             continue
         stage = by_name.get(h.of)
         node = stage.node if stage is not None else program.variables[h.of]
-        if h.kind == "value":
+        if h.role == "value":
             truth[h] = program.output
-        elif h.kind == "d":
+        elif h.role == "d":
             differentiate[h] = program.inline(node) if stage is not None else node
         else:
             if stage is not None:
                 g = _true_adjoint(plan, node)
             else:
                 g = adjoints.get(node, engine.zero_gradient(node))
-            if h.kind == "row":
-                g = g.T if is_matrix(g) and g.shape[1] == 1 else g
+            if h.role == "row":
+                g = ops.transpose(g) if is_matrix(g) and g.shape[1] == 1 else g
             truth[h] = g
     stand_in = {h: (MatrixSymbol(f"zz_p{i}", *h.shape) if is_matrix(h) else Symbol(f"zz_p{i}", real=True))
                 for i, h in enumerate(holders)}
@@ -138,9 +141,10 @@ def verify(plan, steps, seed: int = 0, points: int = 2) -> float:
             equations[f"r{k}"] = s.rhs.xreplace(stand_in)
         previous = s.rhs
     variables = {**program.variables, **{sym.name: sym for sym in stand_in.values()}}
-    leftover = {n for e in equations.values() for n in topological(e) if n in plan.by_node and
-                isinstance(n, _LEAVES) and n not in program.variables.values()}
-    equations = {k: e.xreplace({n: program.inline(n) for n in leftover}) for k, e in equations.items()}
+    named = set(program.named.values())
+    leftover = {n for e in equations.values() for n in topological(e) if n in named}
+    memo = {n: program.inline(n) for n in leftover}
+    equations = {k: rewrite(e, [], memo) for k, e in equations.items()}
     steps_fn = compile_source(NumpyCodegen(variables, equations, "equations").source(), "equations")
     sampler = DomainSampler(program, plan.sum_to_one, seed)
     rng = np.random.default_rng(seed + 7)

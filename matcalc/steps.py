@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from sympy import Add, MatMul, Mul, Pow, S, Trace, Transpose
+from sympy import Add, Identity, MatMul, Mul, Pow, S, Trace, Transpose
 
 from . import ops, printing
 from .build import Program
 from .engine import _LEAVES, topological
 from .errors import UnsupportedError
-from .ir import DifferentialOf, Norm2, ScalarDifferentialOf, is_matrix, placeholder
+from .ir import DifferentialOf, Norm2, ScalarDifferentialOf, _Placeholder, is_matrix, placeholder
 from .rules import differential_for, lookup
 from .stages import Segment, find_stages, segments, stage_names, total
 
@@ -182,7 +182,8 @@ def differential(expr, frontier: dict, cut) -> tuple:
             d[node] = value
             if entry.id not in used:
                 used.append(entry.id)
-    return d.get(expr), tuple(reversed(used))
+    value = d.get(expr)
+    return (ops.zeros_like(expr) if value is None else value), tuple(reversed(used))
 
 
 def _inner(G, dX):
@@ -232,9 +233,11 @@ def trace(plan: Plan) -> list[Step]:
             steps.append(Step(None, _tr_delta(stage.delta, dexpr), used[0] if used else "definition", used))
         collected = Add(*[_inner(c, frontier[n]) for n, c in seg.contributions.items()]) \
             if seg.contributions else S.Zero
-        identities = ["trace_cyclic"]
-        if any(r in ("d:hadamard", "d:entrywise", "d:softmax", "d:logsoftmax", "d:hadamard_power")
-               for r in steps[-1].rules):
+        matrices = any(is_matrix(n) and n.shape != (1, 1) for n in seg.contributions)
+        identities = ["trace_cyclic"] if matrices or any(is_matrix(n) for n in seg.contributions) \
+            else ["collect_terms"]
+        if matrices and any(r in ("d:hadamard", "d:entrywise", "d:softmax", "d:logsoftmax", "d:hadamard_power")
+                            for r in steps[-1].rules):
             identities.append("trace_hadamard")
         steps.append(Step(None, collected, identities[0], tuple(identities)))
         for n in seg.contributions:
@@ -272,19 +275,23 @@ def _jacobian_chain(plan: Plan) -> list[Step]:
             raise UnsupportedError(f"the jacobian method needs vector intermediates (seed 001); {s.name} is "
                                    f"a {r}x{c} matrix: use --method backprop or --method trace")
     steps: list[Step] = []
-    rows = {s.node: (S.One if i == 0 else placeholder("row", s.name, shape=_row_shape(s.node)))
+    rows = {s.node: (S.One if i == 0 else s.delta if not is_matrix(s.node)   # a scalar's row is its δ
+                     else placeholder("row", s.name, shape=_row_shape(s.node)))
             for i, s in enumerate(plan.stages)}
     for i, seg in enumerate(plan.segments):
         stage = seg.stage
         if i > 0:
-            title = f"row gradient of {{{stage.name}}} (numerator layout, 1×{_entries(stage.node)})"
+            title = (f"row gradient of {{{stage.name}}} (numerator layout, 1×{_entries(stage.node)})"
+                     if is_matrix(stage.node) else f"derivative of {{{stage.name}}}")
             steps += _chain(plan, rows, stage.node, stage.name, rows[stage.node], title)
-            # δ_S, the gradient with S's shape, is vec⁻¹ of the row's transpose
-            steps.append(Step(stage.delta, _unvec(ops.transpose(rows[stage.node]), stage.node), "definition",
-                              ("definition",), note="gradient with the shape of " + stage.name))
+            if is_matrix(stage.node):   # δ_S, the gradient with S's shape, is vec⁻¹ of the row's transpose
+                steps.append(Step(stage.delta, _unvec(ops.transpose(rows[stage.node]), stage.node), "definition",
+                                  ("definition",), note="gradient with the shape of " + stage.name))
         for var in plan.completed_after(i):
             name = plan.targets[var]
-            if _is_vector(var):
+            if not is_matrix(var):
+                steps += _chain(plan, rows, var, name, plan.result_symbol(var), "")
+            elif _is_vector(var):
                 row = placeholder("row", name, shape=_row_shape(var))
                 steps += _chain(plan, rows, var, name, row, "")
                 steps.append(Step(placeholder("nabla", name, var), _unvec(ops.transpose(row), var),
@@ -304,18 +311,26 @@ def _chain(plan: Plan, rows: dict, node, name: str, row, title: str) -> list[Ste
     rules = ["jacobian_chain"] + (["chain_rule"] if len(plan.parents(node)) > 1 else [])
     for parent in plan.parents(node):
         P = parent.stage.root
-        J = jac(P, node, cut=frozenset(stage_nodes - {P, node}))
+        J = _plain(jac(P, node, cut=frozenset(stage_nodes - {P, node})), parent.stage.node, node)
         path = _main_rule(parent.rules_to.get(node, ()), "jacobian_chain")
         rules += [r for r in path if r not in rules]
         if parent.stage is plan.stages[0]:      # ∂f/∂N directly
             symbolic.append(J)
         else:
-            local = placeholder("jac", f"{parent.stage.name}/{name}", shape=J.shape)
+            local = placeholder("jac", f"{parent.stage.name}/{name}", shape=J.shape if is_matrix(J) else ())
             steps.append(Step(local, J, path[0], path, section=title if not steps else ""))
             symbolic.append(ops.matmul(rows[parent.stage.node], local))
         explicit.append(J if parent.stage is plan.stages[0] else ops.matmul(rows[parent.stage.node], J))
     first = Step(row, ops.add(*symbolic), rules[0], tuple(rules), section=title if not steps else "")
     return steps + [first, Step(None, ops.add(*explicit), "definition", ("definition",))]
+
+
+def _plain(J, top, bottom):
+    """A scalar-by-scalar Jacobian as a scalar (not a 1×1 matrix times I)."""
+    if is_matrix(top) or is_matrix(bottom):
+        return J
+    coeff, body = ops.split_coeff(J)
+    return coeff if isinstance(body, Identity) else ops.as_scalar(J)
 
 
 def _row_shape(e) -> tuple:
@@ -352,7 +367,13 @@ BUILDERS = {"backprop": backprop, "trace": trace, "jacobian": jacobian}
 def build_steps(plan: Plan, method: str) -> list[Step]:
     if method not in BUILDERS:
         raise UnsupportedError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
-    return finish(BUILDERS[method](plan), plan.names)
+    steps = BUILDERS[method](plan)
+    reached = {s.lhs.of for s in steps if isinstance(s.lhs, _Placeholder) and s.lhs.role in ("grad", "nabla")}
+    for var, name in plan.targets.items():
+        if name not in reached:   # f does not depend on it
+            steps.append(Step(plan.result_symbol(var), ops.zeros_like(var), "chain_rule", ("chain_rule",),
+                              note=f"f does not depend on {name}"))
+    return finish(steps, plan.names)
 
 
 def finish(steps: list[Step], names: dict) -> list[Step]:

@@ -81,3 +81,9 @@ def _jacobian_chain(rng):
     h = 1e-6
     fd = np.hstack([(y(x + h * e) - y(x - h * e)) / (2 * h) for e in np.eye(2)[:, :, None]])
     return _rel(fd, J)
+
+
+@identity("collect_terms", r"a\,dx + b\,dx + c\,dy = (a + b)\,dx + c\,dy", "distributivity (scalar differentials)")
+def _collect_terms(rng):
+    a, b, c, dx, dy = rng.normal(size=5)
+    return _rel(a * dx + b * dx + c * dy, (a + b) * dx + c * dy)
