@@ -264,7 +264,7 @@ def derive(expr: str, wrt=None, shapes: dict | None = None, layout: str | None =
     for name in program.variables:
         if name in RESERVED or name.startswith("_"):
             raise UnknownNameError(f"{name!r} cannot be used as a variable name (reserved)")
-    names = _as_list(wrt) or list(program.variables)
+    names = list(dict.fromkeys(_as_list(wrt) or program.variables))   # in order, once each
     for n in names:
         if n not in program.variables:
             hint = " (it is an intermediate; its adjoint is in .deltas)" if n in program.intermediates else ""
@@ -286,4 +286,6 @@ def derive(expr: str, wrt=None, shapes: dict | None = None, layout: str | None =
     from .steps import METHODS
     if method not in METHODS:
         raise MatcalcError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
+    if layout is not None:
+        method = "jacobian"   # a Jacobian derivation is presented as one
     return Derivation(program, names, sum_to_one, layout, method)

@@ -126,7 +126,8 @@ class Printer:
             return r"\frac{\partial f}{\partial " + name + "}", ATOM
         if self.style is LANGUAGE:
             return {"delta": "delta_", "d": "d_", "nabla": "nabla_"}.get(kind, "grad_") + of, ATOM
-        text = {"delta": "δ_" + of, "d": "d" + of, "nabla": "∇_" + of + " f"}.get(kind, "∂f/∂" + of)
+        differential = f"d({of})" if of.startswith("d") else "d" + of   # d(dd), not ddd
+        text = {"delta": "δ_" + of, "d": differential, "nabla": "∇_" + of + " f"}.get(kind, "∂f/∂" + of)
         return text, (ATOM if kind in ("delta", "d") else MUL)
 
     _MatrixPlaceholder = _placeholder

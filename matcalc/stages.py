@@ -23,7 +23,7 @@ from .simplify import textbook
 
 NONLINEAR = (Elementwise, ScalarFunction, Norm2, Softmax, LogSoftmax, LogDet,
              Determinant, Inverse, HadamardPower, Pow)
-_AUTO_NAMES = ("u", "z", "g", "q")
+_AUTO_NAMES = ("u", "z", "g", "q", "v", "s", "t", "U", "Z")
 
 
 @dataclass
@@ -130,7 +130,7 @@ def find_stages(program: Program, targets) -> list[Stage]:
             autos.append(st)
     # numbered from the inputs, as layers are
     for k, st in enumerate(reversed(autos)):
-        st.name = (base if len(autos) == 1 else f"{base}{k + 1}") if base else f"u_{k + 1}"
+        st.name = (base if len(autos) == 1 else f"{base}{k + 1}") if base else f"stage{k + 1}"
         st.delta = placeholder("delta", st.name, st.node)
     return stages
 
