@@ -8,14 +8,14 @@ adjoint rule's examples with the trace method and checks every step.
 from __future__ import annotations
 
 from sympy import Add, Determinant, Inverse, Mul, Pow, Trace
-from sympy.matrices.expressions import (HadamardPower, HadamardProduct, MatAdd, MatMul, OneMatrix,
-                                        Transpose)
+from sympy.matrices.expressions import HadamardPower, HadamardProduct, MatAdd, MatMul, Transpose
 from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 
 from matcalc import ops
 from matcalc.ir import Elementwise, LogDet, LogSoftmax, Norm2, ScalarFunction, Softmax, SumEntries
 
 from .registry import FUNCTIONS, differential
+from .softmax import group_sums
 
 
 def _sum(terms):
@@ -139,13 +139,6 @@ def d_norm2(node, d):
     return (ops.as_scalar(inner) if inner.shape == (1, 1) else Trace(inner)) / node
 
 
-def _spread(M, over_columns: bool):
-    rows, cols = M.shape
-    if over_columns or rows == 1:
-        return ops.scale(ops.sum_entries(M), OneMatrix(rows, cols))
-    return ops.matmul(M, OneMatrix(cols, 1), OneMatrix(1, cols))
-
-
 @differential("d:softmax", Softmax,
               r"dS = S \odot dZ - S \odot \big((S \odot dZ)\mathbf 1 \mathbf 1^T\big)\quad (S = \operatorname{softmax}(Z),\ \text{per row})",
               "seed 003: J = diag(s) − s sᵀ")
@@ -154,7 +147,7 @@ def d_softmax(node, d):
     if dz is None:
         return None
     weighted = ops.hadamard(node, dz)
-    return ops.sub(weighted, ops.hadamard(node, _spread(weighted, node.over_columns)))
+    return ops.sub(weighted, ops.hadamard(node, group_sums(weighted, node.over_columns)))
 
 
 @differential("d:logsoftmax", LogSoftmax,
@@ -164,5 +157,5 @@ def d_logsoftmax(node, d):
     dz = d(node.arg)
     if dz is None:
         return None
-    return ops.sub(dz, _spread(ops.hadamard(Softmax(node.arg), dz), node.over_columns))
+    return ops.sub(dz, group_sums(ops.hadamard(Softmax(node.arg), dz), node.over_columns))
 

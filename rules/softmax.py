@@ -9,11 +9,11 @@ from matcalc.ir import LogSoftmax, Softmax
 from .registry import rule
 
 
-def _row_sums_broadcast(M, over_columns: bool):
-    """Each normalisation group's sum, spread over the group: (M 1) 1ᵀ per row, 1ᵀM per vector."""
+def group_sums(M, over_columns: bool):
+    """Each normalisation group's sum, spread over the group: (M 1) 1ᵀ per row, sum(M) 1 per vector."""
     rows, cols = M.shape
     if over_columns or rows == 1:
-        return ops.sum_entries(M)
+        return ops.scale(ops.sum_entries(M), OneMatrix(rows, cols))
     return ops.matmul(M, OneMatrix(cols, 1), OneMatrix(1, cols))
 
 
@@ -26,7 +26,7 @@ def softmax_rule(node, G, wanted):
     if not wanted(z):
         return []
     weighted = ops.hadamard(node, G)
-    spread = _row_sums_broadcast(weighted, node.over_columns)
+    spread = group_sums(weighted, node.over_columns)
     return [(z, ops.sub(weighted, ops.hadamard(node, spread)))]
 
 
@@ -40,5 +40,5 @@ def logsoftmax_rule(node, G, wanted):
     if not wanted(z):
         return []
     s = Softmax(z)
-    spread = _row_sums_broadcast(G, node.over_columns)
+    spread = group_sums(G, node.over_columns)
     return [(z, ops.sub(G, ops.hadamard(s, spread)))]
