@@ -262,6 +262,10 @@ class NumpyCodegen:
                     return f"{col} * {self.paren(self.chain(mats[1:], (m.shape[0], shape[1])))}"
                 if i == len(mats) - 1:
                     return f"{self.paren(self.chain(mats[:-1], (shape[0], m.shape[0])))} * {self.paren(col)}.T"
+                # A diag(v) B = A (v * B): scale the smaller side's rows, never build diag(v)
+                right = self.chain(mats[i + 1:], (m.shape[0], shape[1]))
+                left = self.chain(mats[:i], (shape[0], m.shape[0]))
+                return f"{self.paren(left)} @ ({col} * {self.paren(right)})"
         if len(mats) == 1:
             return self.value(mats[0])
         return self.order([self.operand(m) for m in mats], [m.shape for m in mats])

@@ -7,7 +7,7 @@ from .build import Program, parse
 from .codegen import NumpyCodegen, RESERVED, compile_source
 from .errors import MatcalcError, ShapeError, UnknownNameError, UnsupportedError
 from .ir import is_matrix, shape_of
-from .numeric import CheckResult, finite_difference_check
+from .numeric import CheckResult, finite_difference_check, hessian_check
 from .simplify import textbook
 
 
@@ -15,8 +15,9 @@ class Derivation:
     """The derivative of a program with respect to some of its variables."""
 
     def __init__(self, program: Program, wrt: list[str], sum_to_one=(), layout: str | None = None,
-                 method: str = "backprop"):
+                 method: str = "backprop", order: int = 1):
         self.program = program
+        self.order = order
         self.method = method
         self._steps = None
         self._plan = None
@@ -31,18 +32,21 @@ class Derivation:
         targets = [program.variables[n] for n in self.wrt]
         adjoints, raw_steps = engine.backward(program.output, targets)
         memo: dict = {}
-        self._gradients = {n: textbook(engine.gradient(adjoints, program.variables[n]), self.sum_to_one, memo)
+        self._results = {n: textbook(engine.gradient(adjoints, program.variables[n]), self.sum_to_one, memo)
                            for n in self.wrt}
         self.records = raw_steps   # the engine's rule applications, node by node
         self._function = None
+        self._first = self._results
+        if order == 2:
+            self._results = hessian_blocks(program, self.wrt, self._first, self.sum_to_one, memo)
 
     def _init_jacobians(self):
         from .jacobian import jacobian
         memo: dict = {}
-        self._gradients = {}
+        self._results = {}
         for n in self.wrt:
             J = textbook(jacobian(self.program.output, self.program.variables[n]), self.sum_to_one, memo)
-            self._gradients[n] = J if self.layout == "numerator" else ops.transpose(J)
+            self._results[n] = J if self.layout == "numerator" else ops.transpose(J)
         self.records = []
 
     # ------------------------------------------------------------ results
@@ -52,15 +56,26 @@ class Derivation:
             raise UnknownNameError("this derivation is a gradient: derive with layout=... for a Jacobian")
         return self.gradient(name)
 
+    def hessian(self, name: str, other: str | None = None):
+        """∂²f/∂vec(name)∂vec(other)ᵀ (other defaults to name), column-major vec; derive with order=2."""
+        if self.order != 2:
+            raise UnknownNameError("this derivation is first order: derive with order=2 for a Hessian")
+        key = name if other is None or other == name else f"{name},{other}"
+        if key not in self._results:
+            raise UnknownNameError(f"no Hessian block for {key!r}: derived with respect to {', '.join(self.wrt)}")
+        return self._results[key]
+
     def gradient(self, name: str):
         """∂f/∂name as a SymPy expression in closed matrix form, with name's shape."""
-        if name not in self._gradients:  # also serves jacobian()
+        if self.order == 2 and name in self._first:
+            return self._first[name]
+        if name not in self._results:  # also serves jacobian()
             raise UnknownNameError(f"no gradient for {name!r}: derived with respect to {', '.join(self.wrt)}")
-        return self._gradients[name]
+        return self._results[name]
 
     @property
     def gradients(self) -> dict:
-        return dict(self._gradients)
+        return dict(self._results)
 
     @property
     def names(self) -> dict:
@@ -97,11 +112,13 @@ class Derivation:
     def steps(self) -> list:
         """The derivation as data: a list of ``steps.Step`` in ``self.method``."""
         if self._steps is None:
-            from .steps import build_steps, jacobian_steps
+            from .steps import build_steps, hessian_steps, jacobian_steps
             if self.layout is not None:
                 self._steps = jacobian_steps(self)
             else:
                 self._steps = build_steps(self.plan, self.method)
+                if self.order == 2:
+                    self._steps = self._steps + hessian_steps(self)
         return self._steps
 
     @property
@@ -124,8 +141,22 @@ class Derivation:
         return verify(self.plan, self.steps, seed)
 
     # ------------------------------------------------------------ printing
-    def result_text(self, name: str, style=printing.UNICODE, use_names=True) -> str:
-        return printing.Printer(style, self.names if use_names else None)(self.gradient(name))
+    def result_text(self, key: str, style=printing.UNICODE, use_names=True) -> str:
+        """A result (gradient, Jacobian or Hessian block 'x' / 'x,y') printed in ``style``."""
+        return printing.Printer(style, self.names if use_names else None)(self._results[key])
+
+    def result_label(self, key: str, style=printing.UNICODE) -> str:
+        """∂f/∂W, or ∂²f/∂x∂yᵀ for a Hessian block."""
+        a, _, b = key.partition(",")
+        if self.order == 2:
+            b = b or a
+            if style is printing.LATEX:
+                return (r"\frac{\partial^2 f}{\partial " + printing.latex_name(a) + r"\,\partial "
+                        + printing.latex_name(b) + "^{T}}")
+            return f"∂²f/∂{a}∂{b}ᵀ"
+        if style is printing.LATEX:
+            return r"\frac{\partial f}{\partial " + printing.latex_name(a) + "}"
+        return f"∂f/∂{a}"
 
     def text(self, steps: bool = False) -> str:
         lines = [f"f = {printing.to_unicode(self.program.opaque_output)}"]
@@ -141,11 +172,11 @@ class Derivation:
         for name, delta in self.deltas.items():
             if self.program.intermediates[name] is not self.program.output:
                 lines.append(f"∂f/∂{name} = {printing.to_unicode(delta, names)}   (delta)")
-        for n in self.wrt:
+        for key, value in self._results.items():
             what = f"{self.layout} layout" if self.layout else ""
-            shape = _shape_text(self._gradients[n]) if self.layout else _shape_text(self.program.variables[n])
-            result = printing.Printer(printing.UNICODE, names)(self.gradient(n))
-            lines.append(f"∂f/∂{n} = {result}   {shape}{'  ' + what if what else ''}")
+            shape = _shape_text(value) if self.layout or self.order == 2 else _shape_text(self.program.variables[key])
+            result = printing.Printer(printing.UNICODE, names)(value)
+            lines.append(f"{self.result_label(key)} = {result}   {shape}{'  ' + what if what else ''}")
         return "\n".join(lines)
 
     def _names_without_output(self) -> dict:
@@ -172,10 +203,8 @@ class Derivation:
         if steps:
             blocks = [b for _, b in notes.steps_latex_blocks(self)] + [self.latex()]
             return "\n".join(f"\\[\n{b}\n\\]" for b in blocks)
-        rows = []
-        for n in self.wrt:
-            lhs = r"\frac{\partial f}{\partial " + printing.latex_name(n) + "}"
-            rows.append(lhs + " &= " + self.result_text(n, printing.LATEX))
+        rows = [self.result_label(key, printing.LATEX) + " &= " + self.result_text(key, printing.LATEX)
+                for key in self._results]
         defs = self._definitions(printing.LATEX)
         rows.extend(d.replace(" = ", " &= ", 1) for d in defs)
         return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
@@ -191,12 +220,15 @@ class Derivation:
         return self.markdown()
 
     def to_json(self, check: CheckResult | None = None, steps: bool = False) -> dict:
-        out = {"function": self.program.source,
-               "wrt": {n: {"shape": [_jsonable(d) for d in shape_of(
-                   self._gradients[n] if self.layout else self.program.variables[n])],
-                           "result": self.result_text(n, printing.LANGUAGE, use_names=False),
-                           "latex": self.result_text(n, printing.LATEX, use_names=False)}
-                       for n in self.wrt}}
+        def entry(key):
+            shaped = self._results[key] if self.layout or self.order == 2 else self.program.variables[key]
+            return {"shape": [_jsonable(d) for d in shape_of(shaped)],
+                    "result": self.result_text(key, printing.LANGUAGE, use_names=False),
+                    "latex": self.result_text(key, printing.LATEX, use_names=False)}
+        out = {"function": self.program.source, "wrt": {n: entry(n) for n in self.wrt}}
+        mixed = [k for k in self._results if "," in k]
+        if mixed:
+            out["hessian_blocks"] = {k: entry(k) for k in mixed}   # ∂²f/∂a∂bᵀ
         if steps:
             out["method"] = self.method
             out["names"] = {name: printing.to_unicode(value, {k: v for k, v in self.step_names.items()
@@ -210,21 +242,73 @@ class Derivation:
     # ------------------------------------------------------------ NumPy
     def numpy_source(self, func_name: str = "gradients") -> str:
         """Standalone Python source (needs only NumPy) of the gradient function."""
-        return NumpyCodegen(self.program.variables, self._gradients, func_name).source()
+        return NumpyCodegen(self.program.variables, self._results, func_name).source()
 
-    def to_numpy(self):
-        """f(**arrays) -> {name: ndarray with the variable's shape}, all results in one pass."""
+    def hvp_source(self, func_name: str = "hvp") -> str:
+        """Source of hvp(**arrays, v_<name>=direction...) -> {name: (H v) in name's shape}, without H."""
+        if self.order != 2:
+            raise UnknownNameError("a Hessian-vector product needs derive(..., order=2)")
+        from .rules.jvp import col
+        taken = set(self.program.variables)
+        directions = {}
+        for n in self.wrt:
+            v = "v_" + n
+            while v in taken:
+                v += "_"
+            taken.add(v)
+            directions[n] = self.program.variables[n].func(v, *self.program.variables[n].args[1:]) \
+                if is_matrix(self.program.variables[n]) else type(self.program.variables[n])(v, real=True)
+        outputs = {}
+        for a in self.wrt:
+            terms = [ops.matmul(self.hessian(a, b), col(directions[b])) for b in self.wrt]
+            total = ops.add(*terms)
+            like = self.program.variables[a]
+            outputs[a] = (ops.transpose(total) if is_matrix(like) and like.shape[0] == 1 and like.shape[1] != 1
+                          else total if is_matrix(like) else ops.as_scalar(total))
+        variables = {**self.program.variables, **{d.name: d for d in directions.values()}}
+        return NumpyCodegen(variables, outputs, func_name).source()
+
+    def to_numpy(self, hvp: bool = False):
+        """f(**arrays) -> {name: ndarray with the variable's shape}, all results in one pass.
+
+        hvp=True (order 2): hvp(**arrays, v_x=...) -> {"x": H v}, never forming H.
+        """
+        if hvp:
+            return compile_source(self.hvp_source(), "hvp")
         if self._function is None:
             self._function = compile_source(self.numpy_source(), "gradients")
         return self._function
 
     def check(self, seed: int = 0, points: int = 2) -> CheckResult:
         """Compare the generated NumPy results with central finite differences."""
-        return finite_difference_check(self.program, self._gradients, self.to_numpy(),
+        if self.order == 2:
+            return hessian_check(self.program, self._first, self._results, self.to_numpy(),
+                                 self.sum_to_one, seed, points)
+        return finite_difference_check(self.program, self._results, self.to_numpy(),
                                        self.sum_to_one, seed, points, layout=self.layout)
 
     def __repr__(self) -> str:
         return self.text()
+
+
+def hessian_blocks(program, wrt, gradients, sum_to_one=(), memo=None) -> dict:
+    """Hessian blocks ∂vec(∇_a f)/∂vec(b) in closed form: 'a' for a = b, 'a,b' for a mixed block.
+
+    Each block is the forward Jacobian of the closed-form gradient (vector and scalar
+    variables; a matrix variable needs the vec/Kronecker forms, not supported yet).
+    """
+    from .jacobian import jacobian
+    for n in wrt:
+        v = program.variables[n]
+        if is_matrix(v) and 1 not in v.shape:
+            raise UnsupportedError(f"Hessians with respect to the matrix {n} (vec form) are not supported yet; "
+                                   "vector and scalar variables are")
+    out = {}
+    for a in wrt:
+        for b in wrt:
+            H = jacobian(gradients[a], program.variables[b])
+            out[a if a == b else f"{a},{b}"] = textbook(H, sum_to_one, memo)
+    return out
 
 
 def _jsonable(d):
@@ -275,8 +359,8 @@ def derive(expr: str, wrt=None, shapes: dict | None = None, layout: str | None =
             raise UnknownNameError(f"sum_to_one names {n!r}, which is not a vector or matrix variable")
     if order not in (1, 2):
         raise UnsupportedError(f"order {order} is not supported (1 or 2)")
-    if order == 2:
-        raise UnsupportedError("Hessians (order=2) are not supported yet")
+    if order == 2 and layout is not None:
+        raise MatcalcError("a Hessian (order 2) has no layout option: it is ∂²f/∂vec(x)∂vec(x)ᵀ")
     if layout not in (None, "numerator", "denominator"):
         raise MatcalcError(f"layout must be 'numerator' or 'denominator', not {layout!r}")
     if is_matrix(program.output) and layout is None:
@@ -288,4 +372,4 @@ def derive(expr: str, wrt=None, shapes: dict | None = None, layout: str | None =
         raise MatcalcError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
     if layout is not None:
         method = "jacobian"   # a Jacobian derivation is presented as one
-    return Derivation(program, names, sum_to_one, layout, method)
+    return Derivation(program, names, sum_to_one, layout, method, order)

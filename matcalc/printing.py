@@ -108,6 +108,12 @@ class Printer:
         kind, of = e.role, e.of
         if kind == "value":
             return self.symbol(of), ATOM
+        if kind == "hess":   # a Hessian block ∂²f/∂a∂bᵀ
+            top, bottom = of.split("/", 1)
+            if self.style is LATEX:
+                return (r"\frac{\partial^2 f}{\partial " + latex_name(top) + r"\,\partial " + latex_name(bottom)
+                        + "^{T}}"), ATOM
+            return (f"hess_{top}_{bottom}" if self.style is LANGUAGE else f"∂²f/∂{top}∂{bottom}ᵀ"), MUL
         if kind == "jac":   # ∂A/∂B of two named values
             top, bottom = of.split("/", 1)
             if self.style is LATEX:

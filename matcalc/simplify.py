@@ -9,6 +9,7 @@ from typing import Callable
 
 from sympy import Integer
 from sympy.matrices.expressions import HadamardProduct, MatAdd, MatMul, OneMatrix, Transpose
+from sympy.matrices.expressions.diagonal import DiagMatrix
 
 from . import ops
 from .engine import _LEAVES
@@ -68,6 +69,45 @@ def ones_product(node):
         if isinstance(a, OneMatrix) and isinstance(b, OneMatrix):
             merged = ops.scale(a.shape[1], OneMatrix(a.shape[0], b.shape[1]))
             return ops.matmul(*args[:i], merged, *args[i + 2:])
+    return None
+
+
+def diagonal_products(node):
+    """diag(a) diag(b) = diag(a ⊙ b); 1ᵀ diag(v) = vᵀ; diag(v) 1 = v (v a column)."""
+    if not isinstance(node, MatMul):
+        return None
+    args = list(node.args)
+    for i in range(len(args) - 1):
+        a, b = args[i], args[i + 1]
+        if isinstance(a, DiagMatrix) and isinstance(b, DiagMatrix) and a.shape == b.shape \
+                and a.args[0].shape == b.args[0].shape:
+            merged = DiagMatrix(ops.hadamard(a.args[0], b.args[0]))
+        elif isinstance(a, OneMatrix) and a.shape[0] == 1 and isinstance(b, DiagMatrix) and b.args[0].shape[1] == 1:
+            merged = ops.transpose(b.args[0])
+        elif isinstance(b, OneMatrix) and b.shape[1] == 1 and isinstance(a, DiagMatrix) and a.args[0].shape[1] == 1:
+            merged = a.args[0]
+        else:
+            continue
+        return ops.matmul(*args[:i], merged, *args[i + 2:])
+    return None
+
+
+def diagonal_sums(node):
+    """diag(a) R + diag(b) R = diag(a + b) R (same tail R)."""
+    if not isinstance(node, MatAdd):
+        return None
+    groups: dict = {}
+    for t in node.args:
+        c, body = ops.split_coeff(t)
+        f = list(body.args) if isinstance(body, MatMul) else [body]
+        if isinstance(f[0], DiagMatrix) and f[0].args[0].shape[1] == 1:
+            tail = ops.matmul(*f[1:]) if len(f) > 1 else None
+            groups.setdefault(tail, []).append((t, ops.scale(c, f[0].args[0])))
+    for tail, members in groups.items():
+        if len(members) > 1:
+            rest = [t for t in node.args if t not in {m[0] for m in members}]
+            merged = DiagMatrix(ops.add(*[v for _, v in members]))
+            return ops.add(merged if tail is None else ops.matmul(merged, tail), *rest)
     return None
 
 
@@ -150,7 +190,7 @@ def sum_to_one(names: set) -> Rewrite:
     return apply
 
 
-BASIC = [ones_product, sum_entries, positive_sums]
+BASIC = [ones_product, diagonal_products, diagonal_sums, sum_entries, positive_sums]
 
 
 def textbook(expr, sum_to_one_names=(), memo=None):

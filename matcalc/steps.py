@@ -348,6 +348,18 @@ def _unvec(col, like):
     return ops.transpose(col) if like.shape[0] == 1 and like.shape[1] != 1 else col
 
 
+def hessian_steps(d) -> list[Step]:
+    """The Hessian blocks: the forward Jacobian of each closed-form gradient."""
+    out = []
+    for key, H in d._results.items():
+        a, _, b = key.partition(",")
+        b = b or a
+        out.append(Step(placeholder("hess", f"{a}/{b}", H if is_matrix(H) else None), H, "jacobian_chain",
+                        ("jacobian_chain",), section=f"Hessian block ∂vec(∇_{{{a}}} f)/∂vec({{{b}}})",
+                        note="checked against finite differences of the gradient by --check"))
+    return finish(out, {})
+
+
 def jacobian_steps(d) -> list[Step]:
     """Steps of a Jacobian derivation: the forward chain's result per variable."""
     out = []
