@@ -16,6 +16,7 @@ from sympy.matrices.expressions.diagonal import DiagMatrix
 
 from . import ops, rules
 from .engine import _LEAVES, topological
+from .bounds import nonnegative
 from .ir import Norm2, is_matrix
 
 HELPERS = {
@@ -56,6 +57,7 @@ class NumpyCodegen:
         self.lines: list[str] = []
         self.helpers: set[str] = {"_float"}
         self.temps: dict = {}                 # node -> temp name
+        self.counter = 0                      # temporaries made so far
         self.sizes = self._size_lookup()
 
     # ------------------------------------------------------------ sizes
@@ -137,11 +139,16 @@ class NumpyCodegen:
             return code
         shared = self.uses.get(e, 0) > 1
         if shared or top:
-            name = f"_t{len(self.temps) + 1}"
+            name = self.fresh()
             self.lines.append(f"{name} = {code}")
             self.temps[e] = name
             return name
         return code
+
+    def fresh(self) -> str:
+        """A new temporary's name."""
+        self.counter += 1
+        return f"_t{self.counter}"
 
     def loose(self, e) -> str:
         """Code for a value that broadcasts to e's shape (1_m b -> b)."""
@@ -262,6 +269,13 @@ class NumpyCodegen:
                     return f"{col} * {self.paren(self.chain(mats[1:], (m.shape[0], shape[1])))}"
                 if i == len(mats) - 1:
                     return f"{self.paren(self.chain(mats[:-1], (shape[0], m.shape[0])))} * {self.paren(col)}.T"
+                # Bᵀ diag(v) B with v ≥ 0 is symmetric: (√v B)ᵀ(√v B), a rank-k update in BLAS
+                if m.args[0].shape[1] == 1 and len(mats) == 2 * i + 1 and nonnegative(m.args[0]) and \
+                        all(ops.transpose(r) == l for l, r in zip(reversed(mats[:i]), mats[i + 1:])):
+                    half = self.chain(mats[i + 1:], (m.shape[0], shape[1]))
+                    name = self.fresh()
+                    self.lines.append(f"{name} = np.sqrt({v}) * {self.paren(half)}")
+                    return f"{name}.T @ {name}"
                 # A diag(v) B = A (v * B): scale the smaller side's rows, never build diag(v)
                 right = self.chain(mats[i + 1:], (m.shape[0], shape[1]))
                 left = self.chain(mats[:i], (shape[0], m.shape[0]))

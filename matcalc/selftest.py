@@ -54,4 +54,29 @@ def run_selftests(entry) -> tuple[bool, str]:
             s.rule == "entrywise" and getattr(s.node, "name", None) == entry.id[3:] for s in d.records)
     if not used:
         return False, "no example exercises this entry"
+    bounds_error = _check_bounds(entry)
+    if bounds_error:
+        return False, bounds_error
     return True, f"max relative error {worst:.1e}"
+
+
+def _check_bounds(entry) -> str:
+    """A function's declared range holds at many points (used to prove weights ≥ 0 in codegen)."""
+    lo, hi = getattr(entry, "bounds", (None, None))
+    if lo is None and hi is None:
+        return ""
+    from sympy import MatrixSymbol
+    from .codegen import NumpyCodegen, compile_source
+    from .ir import Elementwise
+    X = MatrixSymbol("X", 400, 1)
+    fn = compile_source(NumpyCodegen({"X": X}, {"y": Elementwise(entry.name, X)}, "f").source(), "f")
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(size=(200, 1)) * 5, rng.uniform(0.01, 50, size=(200, 1))])
+    if entry.domain in ("positive", "nonzero"):
+        x = np.abs(x) + 0.01
+    y = fn(X=x)["y"]
+    if not np.all(np.isfinite(y)):
+        return "non-finite values inside the domain"
+    if lo is not None and np.min(y) < lo or hi is not None and np.max(y) > hi:
+        return f"values outside the declared bounds {entry.bounds}"
+    return ""

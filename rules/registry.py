@@ -41,6 +41,7 @@ class Function:
     kinks: tuple[float, ...] = ()   # points where f is not differentiable
     helpers: tuple[str, ...] = ()   # NumPy helper functions the template needs
     note: str = ""
+    bounds: tuple = (None, None)    # (lowest, highest) value of f, None: unbounded
 
     @property
     def id(self) -> str:

@@ -47,3 +47,10 @@ def test_a_wrong_rule_fails_its_selftest(monkeypatch):
     monkeypatch.setitem(rules.FUNCTIONS, "sigmoid", broken)
     ok, message = run_selftests(broken)
     assert not ok and "FAILED" in message
+
+
+def test_wrong_bounds_fail_the_selftest(monkeypatch):
+    """Bounds prove weights nonnegative for code generation: a false bound is caught."""
+    broken = rules.Function(**{**rules.FUNCTIONS["tanh"].__dict__, "bounds": (0, 1)})
+    ok, message = run_selftests(broken)
+    assert not ok and "bounds" in message
