@@ -31,6 +31,12 @@ HELPERS = {
     """log(softmax(x)) along axis, via the shifted log-sum-exp."""
     s = x - np.max(x, axis=axis, keepdims=True)
     return s - np.log(np.sum(np.exp(s), axis=axis, keepdims=True))''',
+    "_commutation": '''def _commutation(m, n):
+    """K with K @ A.reshape(-1, 1, order="F") == A.T.reshape(-1, 1, order="F") for A of shape (m, n)."""
+    i, j = np.meshgrid(np.arange(m), np.arange(n), indexing="ij")
+    K = np.zeros((m * n, m * n))
+    K[(j + i * n).ravel(), (i + j * m).ravel()] = 1.0
+    return K''',
     "_float": '''def _float(x):
     """An array of a floating dtype (float32 stays float32, integers become float64)."""
     a = np.asarray(x)
@@ -362,6 +368,19 @@ class NumpyCodegen:
 
     _Elementwise = _function
     _ScalarFunction = _function
+
+    def _Vec(self, e):
+        return f"{self.operand(e.arg)}.reshape(-1, 1, order='F')"
+
+    def _KroneckerProduct(self, e):
+        code = self.value(e.args[0])
+        for a in e.args[1:]:
+            code = f"np.kron({code}, {self.value(a)})"
+        return code
+
+    def _Commutation(self, e):
+        self.helpers.add("_commutation")
+        return f"_commutation({self.size(e.m)}, {self.size(e.n)})"
 
     def _DiagMatrix(self, e):
         return f"np.diagflat({self.value(e.args[0])})"

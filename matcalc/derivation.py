@@ -294,15 +294,10 @@ class Derivation:
 def hessian_blocks(program, wrt, gradients, sum_to_one=(), memo=None) -> dict:
     """Hessian blocks ∂vec(∇_a f)/∂vec(b) in closed form: 'a' for a = b, 'a,b' for a mixed block.
 
-    Each block is the forward Jacobian of the closed-form gradient (vector and scalar
-    variables; a matrix variable needs the vec/Kronecker forms, not supported yet).
+    Each block is the forward Jacobian of the closed-form gradient; for a matrix
+    variable it is the vec form (column-major), with Kronecker products.
     """
     from .jacobian import jacobian
-    for n in wrt:
-        v = program.variables[n]
-        if is_matrix(v) and 1 not in v.shape:
-            raise UnsupportedError(f"Hessians with respect to the matrix {n} (vec form) are not supported yet; "
-                                   "vector and scalar variables are")
     out = {}
     for a in wrt:
         for b in wrt:

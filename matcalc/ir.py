@@ -218,3 +218,45 @@ def named_symbol(name: str, value):
     if is_matrix(value):
         return NamedMatrix(name, *value.shape)
     return NamedScalar(name, real=True)
+
+
+# ---------------------------------------------------------------- vec / Kronecker forms (Jacobians)
+class Vec(MatrixExpr):
+    """vec(A): the columns of A stacked (column-major), an mn×1 column."""
+
+    def __new__(cls, arg):
+        return Basic.__new__(cls, arg)
+
+    @property
+    def arg(self):
+        return self.args[0]
+
+    @cached_property
+    def shape(self):
+        r, c = self.arg.shape
+        return (r * c, Integer(1))
+
+    def _sympystr(self, printer):
+        return f"vec({printer._print(self.arg)})"
+
+
+class Commutation(MatrixExpr):
+    """K_{m,n}: the mn×mn permutation with K vec(A) = vec(Aᵀ) for an m×n matrix A."""
+
+    def __new__(cls, m, n):
+        return Basic.__new__(cls, Integer(m) if isinstance(m, int) else m, Integer(n) if isinstance(n, int) else n)
+
+    @property
+    def m(self):
+        return self.args[0]
+
+    @property
+    def n(self):
+        return self.args[1]
+
+    @cached_property
+    def shape(self):
+        return (self.m * self.n, self.m * self.n)
+
+    def _sympystr(self, printer):
+        return f"K({self.m},{self.n})"

@@ -1,7 +1,7 @@
 """Jacobians of vector-valued functions: forward propagation of ∂vec(N)/∂x over the DAG.
 
-Uses the forward rules of ``rules/jvp.py``; refuses (never guesses) when a
-matrix-valued intermediate lies between the variable and the function.
+Uses the forward rules of ``rules/jvp.py`` (vec/Kronecker forms for matrices); refuses
+(never guesses) an operation without a rule.
 """
 from __future__ import annotations
 
@@ -19,27 +19,17 @@ def entries(e) -> int:
     return 1 if s == () else s[0] * s[1]
 
 
-def _is_vector(e) -> bool:
-    return not is_matrix(e) or 1 in e.shape
-
-
 def jacobian(output, variable, cut=frozenset()):
     """∂ vec(output) / ∂ vec(variable) in numerator layout (entries of output × entries of variable).
 
     Nodes in ``cut`` are held constant (partial derivative through the other paths only).
     """
-    if not _is_vector(variable):
-        raise UnsupportedError(f"Jacobians with respect to the matrix {variable} are not supported yet "
-                               "(vector and scalar variables are)")
     n = entries(variable)
     J = {variable: Identity(n)}
     for node in topological(output, cut):
         if node in J or isinstance(node, _LEAVES) or (node in cut and node is not output) \
                 or not any(a in J for a in node.args):
             continue
-        if not _is_vector(node):
-            raise UnsupportedError("Jacobians through matrix-valued intermediates are not supported yet "
-                                   f"(here a {node.shape[0]}x{node.shape[1]} value)")
         rule = jvp_for(node)
         value = rule(node, J) if rule is not None else None
         if value is None:

@@ -349,6 +349,20 @@ class Printer:
     _Elementwise = _function
     _ScalarFunction = _function
 
+    def _Vec(self, e):
+        return self.call(r"\operatorname{vec}" if self.style is LATEX else "vec", e.arg)
+
+    def _KroneckerProduct(self, e):
+        op = {"latex": r" \otimes ", "unicode": " ⊗ "}.get(self.style.name)
+        if op is None:
+            return self.call("kron", *e.args)
+        return op.join(self.operand(a, POW) for a in e.args), MUL
+
+    def _Commutation(self, e):
+        if self.style is LATEX:
+            return f"K_{{{self.size(e.m)},{self.size(e.n)}}}", ATOM
+        return (f"K_{e.m},{e.n}" if self.style is UNICODE else f"commutation({e.m},{e.n})"), ATOM
+
     def _DiagMatrix(self, e):
         return self.call(r"\operatorname{diag}" if self.style is LATEX else "diag", e.args[0])
 

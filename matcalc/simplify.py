@@ -10,10 +10,11 @@ from typing import Callable
 from sympy import Integer
 from sympy.matrices.expressions import HadamardProduct, MatAdd, MatMul, OneMatrix, Transpose
 from sympy.matrices.expressions.diagonal import DiagMatrix
+from sympy.matrices.expressions.kronecker import KroneckerProduct
 
 from . import ops
 from .engine import _LEAVES
-from .ir import SumEntries, is_matrix
+from .ir import SumEntries, Vec, is_matrix
 
 Rewrite = Callable[[object], object]
 
@@ -89,6 +90,71 @@ def diagonal_products(node):
         else:
             continue
         return ops.matmul(*args[:i], merged, *args[i + 2:])
+    return None
+
+
+def kronecker_contraction(node):
+    """vec(M)ᵀ (C ⊗ D) = vec(Dᵀ M C)ᵀ, and 𝟏ᵀ (C ⊗ D) likewise with M = 𝟏 (a row times a Kronecker product)."""
+    if not isinstance(node, MatMul):
+        return None
+    args = list(node.args)
+    for i in range(len(args) - 1):
+        a, b = args[i], args[i + 1]
+        if not (isinstance(b, KroneckerProduct) and len(b.args) == 2):
+            continue
+        C, D = b.args
+        if isinstance(a, Transpose) and isinstance(a.arg, Vec):
+            M = a.arg.arg
+        elif isinstance(a, OneMatrix) and a.shape[0] == 1:
+            M = OneMatrix(D.shape[0], C.shape[0])
+        else:
+            continue
+        if M.shape != (D.shape[0], C.shape[0]):
+            continue
+        inner = ops.matmul(ops.transpose(D), M, C)
+        flat = Vec(inner) if 1 not in inner.shape else (ops.transpose(inner) if inner.shape[0] == 1 else inner)
+        return ops.matmul(*args[:i], ops.transpose(flat), *args[i + 2:])
+    return None
+
+
+def kronecker_products(node):
+    """(A ⊗ B)(C ⊗ D) = AC ⊗ BD (the mixed-product property), when the shapes allow."""
+    if not isinstance(node, MatMul):
+        return None
+    args = list(node.args)
+    for i in range(len(args) - 1):
+        a, b = args[i], args[i + 1]
+        if isinstance(a, KroneckerProduct) and isinstance(b, KroneckerProduct) and len(a.args) == len(b.args) == 2:
+            (A, B), (C, D) = a.args, b.args
+            if A.shape[1] == C.shape[0] and B.shape[1] == D.shape[0]:
+                left, right = ops.matmul(A, C), ops.matmul(B, D)
+                c1, left = ops.split_coeff(left)
+                c2, right = ops.split_coeff(right)
+                merged = ops.scale(c1 * c2, KroneckerProduct(left, right))
+                return ops.matmul(*args[:i], merged, *args[i + 2:])
+    return None
+
+
+def kronecker_sums(node):
+    """A ⊗ B + A ⊗ C = A ⊗ (B + C) and B ⊗ A + C ⊗ A = (B + C) ⊗ A."""
+    if not isinstance(node, MatAdd):
+        return None
+    terms = list(node.args)
+    for i, t in enumerate(terms):
+        for j in range(i + 1, len(terms)):
+            u = terms[j]
+            if not (isinstance(t, KroneckerProduct) and isinstance(u, KroneckerProduct)
+                    and len(t.args) == len(u.args) == 2):
+                continue
+            (A, B), (C, D) = t.args, u.args
+            if A == C and B.shape == D.shape:
+                merged = KroneckerProduct(A, ops.add(B, D))
+            elif B == D and A.shape == C.shape:
+                merged = KroneckerProduct(ops.add(A, C), B)
+            else:
+                continue
+            rest = [x for k, x in enumerate(terms) if k not in (i, j)]
+            return ops.add(merged, *rest)
     return None
 
 
@@ -190,7 +256,8 @@ def sum_to_one(names: set) -> Rewrite:
     return apply
 
 
-BASIC = [ones_product, diagonal_products, diagonal_sums, sum_entries, positive_sums]
+BASIC = [ones_product, diagonal_products, diagonal_sums, kronecker_contraction, kronecker_products,
+         kronecker_sums, sum_entries, positive_sums]
 
 
 def textbook(expr, sum_to_one_names=(), memo=None):

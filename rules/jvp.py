@@ -1,20 +1,21 @@
-"""Forward (Jacobian) rules for vector-valued functions of a vector or scalar variable.
+"""Forward (Jacobian) rules: J_N = ∂vec(N)/∂vec(x) from the arguments' Jacobians.
 
-For a node N on the path from the variable x (n entries) the rule gives
-J_N = ∂ vec(N)/∂x (numerator layout, entries × n) from its arguments' Jacobians.
-Only scalars and vectors may lie on the path; a matrix-valued intermediate is refused.
-``vec`` of a row vector is its transpose.
+Numerator layout (entries of N × entries of x), column-major ``vec``; a row vector's
+vec is its transpose.  Vectors get the textbook forms (W, diag(σ'(z)) W, diag(s) − s sᵀ);
+matrices the vec/Kronecker ones: vec(A X B) = (Bᵀ ⊗ A) vec(X), vec(Xᵀ) = K vec(X),
+vec(A ⊙ X) = diag(vec A) vec(X).  A rule returns None where it has no closed form.
 """
 from __future__ import annotations
 
-from sympy import Add, Mul, Pow, S, Trace
+from sympy import Add, Determinant, Identity, Inverse, Mul, Pow, S, Trace
+from sympy.matrices.expressions.kronecker import KroneckerProduct
 from sympy.matrices.expressions import (HadamardPower, HadamardProduct, MatAdd, MatMul, OneMatrix,
                                         Transpose)
 from sympy.matrices.expressions.diagonal import DiagMatrix
 
 from matcalc import ops
-from matcalc.ir import (Elementwise, LogSoftmax, Norm2, ScalarFunction, Softmax, SumEntries,
-                        is_matrix)
+from matcalc.ir import (Commutation, Elementwise, LogDet, LogSoftmax, Norm2, ScalarFunction, Softmax,
+                        SumEntries, Vec, is_matrix)
 
 from .registry import FUNCTIONS
 
@@ -37,10 +38,23 @@ def jvp_for(node):
 
 
 def col(v):
-    """vec of a scalar/vector as a column (a scalar stays a scalar)."""
+    """vec(v) as a column: a row vector transposed, a matrix's columns stacked (a scalar stays)."""
     if not is_matrix(v):
         return v
-    return ops.transpose(v) if v.shape[0] == 1 and v.shape[1] != 1 else v
+    if v.shape[0] == 1 or v.shape[1] == 1:
+        return ops.transpose(v) if v.shape[0] == 1 and v.shape[1] != 1 else v
+    if isinstance(v, OneMatrix):
+        return OneMatrix(v.shape[0] * v.shape[1], 1)
+    return Vec(v)
+
+
+def kron(A, B):
+    """A ⊗ B, with I_1 ⊗ B = B and A ⊗ I_1 = A."""
+    if A.shape == (1, 1) and isinstance(A, Identity):
+        return B
+    if B.shape == (1, 1) and isinstance(B, Identity):
+        return A
+    return KroneckerProduct(A, B)
 
 
 def diag_times(v, J):
@@ -59,7 +73,10 @@ def jvp_add(node, J):
 
 @jvp_rule(Transpose)
 def jvp_transpose(node, J):
-    return J[node.arg]
+    m, n = node.arg.shape
+    if m == 1 or n == 1:            # vec of a vector and of its transpose agree
+        return J[node.arg]
+    return ops.matmul(Commutation(m, n), J[node.arg])
 
 
 @jvp_rule(MatMul)
@@ -77,9 +94,12 @@ def jvp_matmul(node, J):
             continue
         L = ops.matmul(*mats[:i]) if i else None
         R = ops.matmul(*mats[i + 1:]) if i + 1 < len(mats) else None
-        linear = _linear_map(L, m, R)
-        if linear is None:
-            return None
+        linear = _linear_map(L, m, R) if 1 in m.shape and 1 in node.shape else None
+        if linear is None:          # vec(L m R) = (Rᵀ ⊗ L) vec(m)
+            left = L if L is not None else Identity(m.shape[0])
+            right = ops.transpose(R) if R is not None else Identity(m.shape[1])
+            terms.append(ops.scale(coeff, ops.matmul(kron(right, left), J[m])))
+            continue
         scalar, A = linear
         terms.append(ops.scale(coeff * scalar, J[m] if A is None else ops.matmul(A, J[m])))
     return ops.add(*terms)
@@ -139,7 +159,10 @@ def jvp_pow(node, J):
 
 @jvp_rule(Trace)
 def jvp_trace(node, J):
-    return J[node.arg] if node.arg.shape == (1, 1) else None
+    a = node.arg
+    if a.shape == (1, 1):
+        return J[a]
+    return ops.matmul(ops.transpose(Vec(Identity(a.shape[0]))), J[a])     # d tr A = vec(I)ᵀ d vec A
 
 
 @jvp_rule(SumEntries)
@@ -156,12 +179,34 @@ def jvp_norm2(node, J):
 
 @jvp_rule(Softmax)
 def jvp_softmax(node, J):
+    if 1 not in node.shape:         # per row of a matrix: block-diagonal, not supported yet
+        return None
     s = col(node)
     return ops.sub(ops.matmul(DiagMatrix(s), J[node.arg]), ops.matmul(s, ops.transpose(s), J[node.arg]))
 
 
 @jvp_rule(LogSoftmax)
 def jvp_logsoftmax(node, J):
+    if 1 not in node.shape:
+        return None
     s = col(Softmax(node.arg))
     k = s.shape[0]
     return ops.sub(J[node.arg], ops.matmul(OneMatrix(k, 1), ops.transpose(s), J[node.arg]))
+
+
+@jvp_rule(Inverse)
+def jvp_inverse(node, J):
+    """vec(dA⁻¹) = −(A⁻ᵀ ⊗ A⁻¹) vec(dA)."""
+    return ops.neg(ops.matmul(kron(ops.transpose(node), node), J[node.arg]))
+
+
+@jvp_rule(Determinant)
+def jvp_det(node, J):
+    """d det A = det A · vec(A⁻ᵀ)ᵀ vec(dA)."""
+    return ops.scale(node, ops.matmul(ops.transpose(col(ops.transpose(Inverse(node.arg)))), J[node.arg]))
+
+
+@jvp_rule(LogDet)
+def jvp_logdet(node, J):
+    """d log det A = vec(A⁻ᵀ)ᵀ vec(dA)."""
+    return ops.matmul(ops.transpose(col(ops.transpose(Inverse(node.arg)))), J[node.arg])

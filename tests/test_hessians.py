@@ -110,9 +110,27 @@ def test_mixed_blocks_are_transposes():
     assert to_unicode(d.hessian("x", "y")) == "A + I" and to_unicode(d.hessian("y", "x")) == "Aᵀ + I"
 
 
-def test_matrix_variable_is_refused_clearly():
-    with pytest.raises(matcalc.UnsupportedError, match="matrix"):
-        matcalc.derive("sum(X*w)", wrt=["X"], order=2)
+MATRIX_CASES = {
+    "least_squares_matrix": ("norm2(A*X - B)^2", {"A": (4, 3), "X": (3, 2), "B": (4, 2)},
+                             lambda A, X, B: np.sum((A @ X - B) ** 2), "2(I ⊗ (Aᵀ A))"),
+    "trace_quadratic": ("tr(X'*A*X)", {"X": (3, 2), "A": (3, 3)},
+                        lambda X, A: np.trace(X.T @ A @ X), "I ⊗ (Aᵀ + A)"),
+    "exp_linear": ("sum(exp(X*w))", {"X": (4, 3), "w": (3, 1)},
+                   lambda X, w: np.sum(np.exp(X @ w)), None),
+}
+
+
+@pytest.mark.parametrize("case", MATRIX_CASES, ids=list(MATRIX_CASES))
+def test_matrix_variable_hessian_in_vec_form(case):
+    expr, shapes, ref, form = MATRIX_CASES[case]
+    d = matcalc.derive(expr, wrt=["X"], shapes=shapes, order=2)
+    arrays = _point(shapes)
+    want = _fd_hessian(ref, arrays, "X", "X")
+    assert rel_err(d.to_numpy()(**arrays)["X"], want) <= 1e-5
+    n = int(np.prod(shapes["X"]))
+    assert tuple(d.hessian("X").shape) == (n, n)
+    if form:
+        assert to_unicode(d.hessian("X")) == form
 
 
 def test_cli_hessian():
