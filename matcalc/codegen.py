@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import keyword
 
-from sympy import (Integer, MatrixSymbol, Number,
+from sympy import (Add, Integer, Mul, MatrixSymbol, Number,
                    Rational, Symbol)
 from sympy.matrices.expressions import (MatMul, OneMatrix)
 from sympy.matrices.expressions.diagonal import DiagMatrix
@@ -81,6 +81,9 @@ class NumpyCodegen:
             return str(int(d))
         if d in self.sizes:
             return self.sizes[d]
+        if isinstance(d, (Mul, Add)):   # vec sizes such as n*q
+            joiner = " * " if isinstance(d, Mul) else " + "
+            return "(" + joiner.join(self.size(a) for a in d.args) + ")"
         raise ValueError(f"size {d} is not the size of any variable")
 
     def shape(self, e) -> str:

@@ -14,6 +14,7 @@ from . import engine, ops
 from .codegen import NumpyCodegen, compile_source
 from .engine import topological
 from .ir import DifferentialOf, ScalarDifferentialOf, _Placeholder, is_matrix, placeholder
+from .rules.jvp import col
 from .simplify import rewrite
 from .numeric import _STENCIL, DomainSampler, rel_error
 
@@ -126,7 +127,7 @@ def verify(plan, steps, seed: int = 0, points: int = 2) -> float:
             else:
                 g = adjoints.get(node, engine.zero_gradient(node))
             if h.role == "row":
-                g = ops.transpose(g) if is_matrix(g) and g.shape[1] == 1 else g
+                g = ops.transpose(col(g)) if is_matrix(g) else g    # the row vec(δ)ᵀ
             truth[h] = g
     stand_in = {h: (MatrixSymbol(f"zz_p{i}", *h.shape) if is_matrix(h) else Symbol(f"zz_p{i}", real=True))
                 for i, h in enumerate(holders)}

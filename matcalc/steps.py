@@ -20,7 +20,7 @@ from . import ops, printing
 from .build import Program
 from .engine import _LEAVES, topological
 from .errors import UnsupportedError
-from .ir import DifferentialOf, Norm2, ScalarDifferentialOf, _Placeholder, is_matrix, placeholder
+from .ir import DifferentialOf, Norm2, ScalarDifferentialOf, Vec, _Placeholder, is_matrix, placeholder
 from .rules import differential_for, lookup
 from .stages import Segment, find_stages, segments, stage_names, total
 
@@ -269,11 +269,6 @@ def jacobian(plan: Plan) -> list[Step]:
 
 
 def _jacobian_chain(plan: Plan) -> list[Step]:
-    for s in plan.stages[1:]:
-        if not _is_vector(s.node):
-            r, c = s.node.shape
-            raise UnsupportedError(f"the jacobian method needs vector intermediates (seed 001); {s.name} is "
-                                   f"a {r}x{c} matrix: use --method backprop or --method trace")
     steps: list[Step] = []
     rows = {s.node: (S.One if i == 0 else s.delta if not is_matrix(s.node)   # a scalar's row is its δ
                      else placeholder("row", s.name, shape=_row_shape(s.node)))
@@ -284,9 +279,12 @@ def _jacobian_chain(plan: Plan) -> list[Step]:
             title = (f"row gradient of {{{stage.name}}} (numerator layout, 1×{_entries(stage.node)})"
                      if is_matrix(stage.node) else f"derivative of {{{stage.name}}}")
             steps += _chain(plan, rows, stage.node, stage.name, rows[stage.node], title)
-            if is_matrix(stage.node):   # δ_S, the gradient with S's shape, is vec⁻¹ of the row's transpose
+            if _is_vector(stage.node) and is_matrix(stage.node):   # δ_S, with S's shape: the row transposed
                 steps.append(Step(stage.delta, _unvec(ops.transpose(rows[stage.node]), stage.node), "definition",
                                   ("definition",), note="gradient with the shape of " + stage.name))
+            elif is_matrix(stage.node):   # a matrix: its row is vec(δ_S)ᵀ
+                steps.append(Step(ops.transpose(Vec(stage.delta)), rows[stage.node], "definition", ("definition",),
+                                  note=f"δ_{stage.name} has the shape of {stage.name}; the row is its vec"))
         for var in plan.completed_after(i):
             name = plan.targets[var]
             if not is_matrix(var):

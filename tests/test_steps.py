@@ -143,9 +143,20 @@ def test_jacobian_method_states_layout():
     assert d.verify_steps() <= TOL
 
 
-def test_jacobian_method_refuses_matrix_intermediates_clearly():
+SOFTMAX_ROWS = "-sum(Y .* log(softmax(X*W)))"
+
+
+def test_jacobian_method_refuses_what_has_no_closed_jacobian_clearly():
+    """Softmax per row of a matrix has a block-diagonal Jacobian: refused, naming the other methods."""
     with pytest.raises(UnsupportedError, match="--method backprop"):
-        matcalc.derive(SEED004, shapes=SEED004_SHAPES, method="jacobian").steps
+        matcalc.derive(SOFTMAX_ROWS, method="jacobian").steps
+
+
+def test_jacobian_method_on_matrices_uses_vec_forms():
+    d = matcalc.derive(SEED004, shapes=SEED004_SHAPES, method="jacobian")
+    text = d.text(steps=True)
+    assert "vec(δ_h)ᵀ = ∂f/∂h" in text and "W2ᵀ ⊗ I" in text
+    assert d.verify_steps() <= TOL
 
 
 def test_unknown_method_is_a_user_error():
@@ -171,7 +182,7 @@ def test_cli_json_steps():
 
 
 def test_cli_jacobian_method_error_exit_2():
-    r = _cli(SEED004, "--method", "jacobian", "--steps")
+    r = _cli(SOFTMAX_ROWS, "--method", "jacobian", "--steps")
     assert r.exit_code == 2 and "Traceback" not in r.output
 
 
