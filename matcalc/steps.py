@@ -190,8 +190,7 @@ def _inner(G, dX):
     """tr(Gᵀ dX) as displayed: the transpose of G kept whole."""
     if not is_matrix(dX):
         return Mul(G, dX)
-    body = ops.matmul(Transpose(G) if not isinstance(G, Transpose) else G.arg, dX) \
-        if not isinstance(G, Transpose) else ops.matmul(G.arg, dX)
+    body = ops.matmul(G.arg if isinstance(G, Transpose) else Transpose(G), dX)
     return ops.as_scalar(body) if body.shape == (1, 1) else Trace(body)
 
 
