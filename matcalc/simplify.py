@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Callable
 
 from sympy import Integer
-from sympy.matrices.expressions import HadamardProduct, MatAdd, MatMul, OneMatrix, Transpose
+from sympy.matrices.expressions import HadamardPower, HadamardProduct, MatAdd, MatMul, OneMatrix, Transpose
 from sympy.matrices.expressions.diagonal import DiagMatrix
 from sympy.matrices.expressions.kronecker import KroneckerProduct
 
@@ -177,6 +177,25 @@ def diagonal_sums(node):
     return None
 
 
+def hadamard_powers(node):
+    """a^∘p ⊙ a^∘q = a^∘(p+q) (a ⊙ a = a^∘2): equal wherever the left side is defined."""
+    if not isinstance(node, HadamardProduct):
+        return None
+    c, body = ops.split_coeff(node)
+    factors = list(body.args) if isinstance(body, HadamardProduct) else [body]
+    powers: dict = {}
+    order = []
+    for f in factors:
+        base, p = (f.base, f.exp) if isinstance(f, HadamardPower) else (f, Integer(1))
+        if base not in powers:
+            order.append(base)
+        powers[base] = powers.get(base, Integer(0)) + p
+    if len(order) == len(factors):
+        return None
+    merged = [ops.hpow(b, powers[b]) for b in order if powers[b] != 0]
+    return ops.scale(c, ops.hadamard(*merged) if merged else OneMatrix(*node.shape))
+
+
 def sum_entries(node):
     """sum(c M) = c sum(M); sum(1_{m×n}) = mn."""
     if not isinstance(node, SumEntries):
@@ -256,12 +275,20 @@ def sum_to_one(names: set) -> Rewrite:
     return apply
 
 
-BASIC = [ones_product, diagonal_products, diagonal_sums, kronecker_contraction, kronecker_products,
+BASIC = [ones_product, hadamard_powers, diagonal_products, diagonal_sums, kronecker_contraction, kronecker_products,
          kronecker_sums, sum_entries, positive_sums]
 
 
 def textbook(expr, sum_to_one_names=(), memo=None):
+    """The textbook-form rewrites, repeated until nothing changes (a rewrite can build
+    nodes that other rewrites then simplify, e.g. diag(a)diag(b) -> diag(a ⊙ b))."""
     rewrites = list(BASIC)
     if sum_to_one_names:
         rewrites.insert(0, sum_to_one(set(sum_to_one_names)))
-    return rewrite(expr, rewrites, memo)
+    out = rewrite(expr, rewrites, memo)
+    for _ in range(3):
+        again = rewrite(out, rewrites, {})
+        if again == out:
+            break
+        out = again
+    return out
