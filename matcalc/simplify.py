@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from typing import Callable
 
-from sympy import Integer
-from sympy.matrices.expressions import HadamardPower, HadamardProduct, MatAdd, MatMul, OneMatrix, Transpose
+from sympy import Identity, Integer
+from sympy.matrices.expressions import (HadamardPower, HadamardProduct, MatAdd, MatMul, OneMatrix, Transpose,
+                                        ZeroMatrix)
 from sympy.matrices.expressions.diagonal import DiagMatrix
 from sympy.matrices.expressions.kronecker import KroneckerProduct
 
@@ -73,6 +74,13 @@ def ones_product(node):
     return None
 
 
+def zero_diagonal(node):
+    """diag(0) = 0."""
+    if isinstance(node, DiagMatrix) and ops.is_zero(node.args[0]):
+        return ZeroMatrix(*node.shape)
+    return None
+
+
 def diagonal_products(node):
     """diag(a) diag(b) = diag(a ⊙ b); 1ᵀ diag(v) = vᵀ; diag(v) 1 = v (v a column)."""
     if not isinstance(node, MatMul):
@@ -114,6 +122,40 @@ def kronecker_contraction(node):
         inner = ops.matmul(ops.transpose(D), M, C)
         flat = Vec(inner) if 1 not in inner.shape else (ops.transpose(inner) if inner.shape[0] == 1 else inner)
         return ops.matmul(*args[:i], ops.transpose(flat), *args[i + 2:])
+    return None
+
+
+def _is_vec_identity_diag(m) -> bool:
+    return isinstance(m, DiagMatrix) and isinstance(m.args[0], Vec) and isinstance(m.args[0].arg, Identity)
+
+
+def _kron_with_identity(m):
+    """u for u ⊗ I or I ⊗ u with u a vector (row or column), else None."""
+    if isinstance(m, KroneckerProduct) and len(m.args) == 2:
+        a, b = m.args
+        if isinstance(b, Identity) and 1 in a.shape:
+            return a
+        if isinstance(a, Identity) and 1 in b.shape:
+            return b
+    return None
+
+
+def diagonal_selection(node):
+    """(aᵀ ⊗ I) diag(vec I) (b ⊗ I) = diag(a ⊙ b) (also I ⊗ b; a or b may be 𝟏);
+    vec(I)ᵀ diag(vec I) = vec(I)ᵀ."""
+    if not isinstance(node, MatMul):
+        return None
+    args = list(node.args)
+    for i in range(len(args) - 1):
+        if isinstance(args[i], Transpose) and isinstance(args[i].arg, Vec) and \
+                isinstance(args[i].arg.arg, Identity) and _is_vec_identity_diag(args[i + 1]):
+            return ops.matmul(*args[:i + 1], *args[i + 2:])
+    for i in range(len(args) - 2):
+        a, mid, b = _kron_with_identity(args[i]), args[i + 1], _kron_with_identity(args[i + 2])
+        if a is not None and b is not None and _is_vec_identity_diag(mid) and a.shape[0] == 1 \
+                and b.shape[1] == 1 and a.shape[1] == b.shape[0]:
+            merged = DiagMatrix(ops.hadamard(ops.transpose(a), b))
+            return ops.matmul(*args[:i], merged, *args[i + 3:])
     return None
 
 
@@ -275,8 +317,8 @@ def sum_to_one(names: set) -> Rewrite:
     return apply
 
 
-BASIC = [ones_product, hadamard_powers, diagonal_products, diagonal_sums, kronecker_contraction, kronecker_products,
-         kronecker_sums, sum_entries, positive_sums]
+BASIC = [ones_product, zero_diagonal, hadamard_powers, diagonal_products, diagonal_sums, kronecker_contraction, kronecker_products,
+         kronecker_sums, diagonal_selection, sum_entries, positive_sums]
 
 
 def textbook(expr, sum_to_one_names=(), memo=None):

@@ -11,7 +11,7 @@ from sympy import Add, Determinant, Identity, Inverse, Mul, Pow, S, Trace
 from sympy.matrices.expressions.kronecker import KroneckerProduct
 from sympy.matrices.expressions import (HadamardPower, HadamardProduct, MatAdd, MatMul, OneMatrix,
                                         Transpose)
-from sympy.matrices.expressions.diagonal import DiagMatrix
+from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 
 from matcalc import ops
 from matcalc.ir import (Commutation, Elementwise, LogDet, LogSoftmax, Norm2, ScalarFunction, Softmax,
@@ -133,9 +133,12 @@ def jvp_hadamard(node, J):
 @jvp_rule(HadamardPower)
 def jvp_hadamard_power(node, J):
     base, exp = node.args
-    if exp in J:
-        return None
-    return diag_times(ops.scale(exp, ops.hpow(base, exp - 1)), J[base])
+    terms = []
+    if base in J:
+        terms.append(diag_times(ops.scale(exp, ops.hpow(base, exp - 1)), J[base]))
+    if exp in J:                    # d(A^∘p)/dp = A^∘p ⊙ log A
+        terms.append(ops.matmul(col(ops.hadamard(node, ops.apply("log", base))), J[exp]))
+    return ops.add(*terms)
 
 
 @jvp_rule(Elementwise, ScalarFunction)
@@ -152,9 +155,28 @@ def jvp_mul(node, J):
 @jvp_rule(Pow)
 def jvp_pow(node, J):
     base, exp = node.args
+    terms = []
+    if base in J:
+        terms.append(ops.scale(exp * Pow(base, exp - 1), J[base]))
     if exp in J:
-        return None
-    return ops.scale(exp * Pow(base, exp - 1), J[base])
+        terms.append(ops.scale(node * ops.apply("log", base), J[exp]))
+    return ops.add(*terms)
+
+
+@jvp_rule(DiagMatrix)
+def jvp_diag_matrix(node, J):
+    """vec(diag(v)) = vec(I) ⊙ (𝟏 ⊗ v) = diag(vec I)(𝟏 ⊗ I) v."""
+    n = node.shape[0]
+    select = ops.matmul(DiagMatrix(Vec(Identity(n))), kron(OneMatrix(n, 1), Identity(n)))
+    return ops.matmul(select, J[node.args[0]])
+
+
+@jvp_rule(DiagonalOf)
+def jvp_diagonal_of(node, J):
+    """diag(A) = (𝟏ᵀ ⊗ I) diag(vec I) vec(A): the diagonal entries of vec(A)."""
+    n = node.args[0].shape[0]
+    select = ops.matmul(kron(OneMatrix(1, n), Identity(n)), DiagMatrix(Vec(Identity(n))))
+    return ops.matmul(select, J[node.args[0]])
 
 
 @jvp_rule(Trace)
