@@ -372,6 +372,9 @@ class NumpyCodegen:
     _Elementwise = _function
     _ScalarFunction = _function
 
+    def _Abs(self, e):
+        return f"np.abs({self.value(e.args[0])})"
+
     def _Vec(self, e):
         return f"{self.operand(e.arg)}.reshape(-1, 1, order='F')"
 

@@ -118,9 +118,12 @@ class DomainSampler:
                 return False
         return True
 
-    def point(self, attempts: int = 50) -> dict:
-        for _ in range(attempts):
+    def point(self, attempts: int = 60) -> dict:
+        for k in range(attempts):
             p = self.draw()
+            if k >= 10:   # e.g. log(b - A*x): shrink some variables so that the others dominate
+                p = {n: v if n in self.sum_to_one or n in self.spd else v * self.rng.choice((1.0, 0.1, 0.01))
+                     for n, v in p.items()}
             if self.valid(p):
                 return p
         raise DomainError("could not find a random point inside the function's domain "

@@ -349,6 +349,11 @@ class Printer:
     _Elementwise = _function
     _ScalarFunction = _function
 
+    def _Abs(self, e):
+        if self.style is LATEX:
+            return r"\left|" + self.print(e.args[0])[0] + r"\right|", ATOM
+        return self.call("abs", e.args[0])
+
     def _Vec(self, e):
         return self.call(r"\operatorname{vec}" if self.style is LATEX else "vec", e.arg)
 

@@ -7,7 +7,7 @@ adjoint rule's examples with the trace method and checks every step.
 """
 from __future__ import annotations
 
-from sympy import Add, Determinant, Inverse, Mul, Pow, Trace
+from sympy import Abs, Add, Determinant, Inverse, Mul, Pow, Trace
 from sympy.matrices.expressions import HadamardPower, HadamardProduct, MatAdd, MatMul, Transpose
 from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 
@@ -98,6 +98,12 @@ def d_entrywise(node, d):
     if du is None:
         return None
     return ops.hadamard(FUNCTIONS[node.name].derivative(node.arg, node), du)
+
+
+@differential("d:abs_scalar", Abs, r"d|a| = \operatorname{sign}(a)\,da", "calculus")
+def d_abs_scalar(node, d):
+    da = d(node.args[0])
+    return None if da is None else ops.apply("sign", node.args[0]) * da
 
 
 @differential("d:diag_matrix", DiagMatrix, r"d\operatorname{diag}(v) = \operatorname{diag}(dv)", "linearity")

@@ -9,6 +9,8 @@ from __future__ import annotations
 from matcalc import ops
 from matcalc.ir import Elementwise, ScalarFunction
 
+from sympy import Abs
+
 from .registry import FUNCTIONS, function, rule
 
 _V = {"x": (4, 1)}
@@ -69,3 +71,11 @@ def entrywise_rule(node, G, wanted):
     if not wanted(u):
         return []
     return [(u, ops.hadamard(G, FUNCTIONS[node.name].derivative(u, node)))]
+
+
+@rule("abs_scalar", Abs, r"\bar a = \bar y\,\operatorname{sign}(a) \quad (y = |a|)",
+      "SymPy folds sqrt(a^2) and (a^2)^p into |a|: the same derivative as abs",
+      [("(a^2)^1.5", {"a": ()}), ("sqrt(b^2)*c", {"b": (), "c": ()})])
+def abs_scalar_rule(node, G, wanted):
+    a = node.args[0]
+    return [(a, G * ops.apply("sign", a))] if wanted(a) else []

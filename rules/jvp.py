@@ -7,7 +7,7 @@ vec(A ⊙ X) = diag(vec A) vec(X).  A rule returns None where it has no closed f
 """
 from __future__ import annotations
 
-from sympy import Add, Determinant, Identity, Inverse, Mul, Pow, S, Trace
+from sympy import Abs, Add, Determinant, Identity, Inverse, Mul, Pow, S, Trace
 from sympy.matrices.expressions.kronecker import KroneckerProduct
 from sympy.matrices.expressions import (HadamardPower, HadamardProduct, MatAdd, MatMul, OneMatrix,
                                         Transpose)
@@ -199,18 +199,26 @@ def jvp_norm2(node, J):
     return ops.scale(Pow(node, -1), ops.matmul(ops.transpose(col(a)), J[a]))
 
 
+def _row_spread(shape):
+    """𝟏𝟏ᵀ ⊗ I: vec(M 𝟏𝟏ᵀ) = (𝟏𝟏ᵀ ⊗ I) vec(M), each row's sum spread over the row."""
+    m, n = shape
+    return kron(OneMatrix(n, n), Identity(m))
+
+
 @jvp_rule(Softmax)
 def jvp_softmax(node, J):
-    if 1 not in node.shape:         # per row of a matrix: block-diagonal, not supported yet
-        return None
+    if 1 not in node.shape:         # per row of a matrix: diag(vec S) − diag(vec S)(𝟏𝟏ᵀ ⊗ I)diag(vec S)
+        D = DiagMatrix(Vec(node))
+        return ops.matmul(ops.sub(D, ops.matmul(D, _row_spread(node.shape), D)), J[node.arg])
     s = col(node)
     return ops.sub(ops.matmul(DiagMatrix(s), J[node.arg]), ops.matmul(s, ops.transpose(s), J[node.arg]))
 
 
 @jvp_rule(LogSoftmax)
 def jvp_logsoftmax(node, J):
-    if 1 not in node.shape:
-        return None
+    if 1 not in node.shape:         # per row: I − (𝟏𝟏ᵀ ⊗ I)diag(vec S)
+        spread = ops.matmul(_row_spread(node.shape), DiagMatrix(Vec(Softmax(node.arg))), J[node.arg])
+        return ops.sub(J[node.arg], spread)
     s = col(Softmax(node.arg))
     k = s.shape[0]
     return ops.sub(J[node.arg], ops.matmul(OneMatrix(k, 1), ops.transpose(s), J[node.arg]))
@@ -232,3 +240,8 @@ def jvp_det(node, J):
 def jvp_logdet(node, J):
     """d log det A = vec(A⁻ᵀ)ᵀ vec(dA)."""
     return ops.matmul(ops.transpose(col(ops.transpose(Inverse(node.arg)))), J[node.arg])
+
+
+@jvp_rule(Abs)
+def jvp_abs(node, J):
+    return ops.scale(ops.apply("sign", node.args[0]), J[node.args[0]])

@@ -63,6 +63,34 @@ def test_generated_jacobian_builds_kron_and_commutation_numerically():
     assert d.check().passed
 
 
-def test_softmax_per_row_of_a_matrix_is_refused():
-    with pytest.raises(matcalc.UnsupportedError):
-        matcalc.derive("softmax(X*W)", wrt=["W"], shapes={"X": (3, 2), "W": (2, 4)}, layout="numerator")
+def _softmax_rows(Z):
+    E = np.exp(Z - Z.max(axis=1, keepdims=True))
+    return E / E.sum(axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("layout", ["numerator", "denominator"])
+def test_softmax_per_row_of_a_matrix(layout):
+    shapes = {"X": (3, 2), "W": (2, 4)}
+    d = matcalc.derive("softmax(X*W)", wrt=["W"], shapes=shapes, layout=layout)
+    arrays = _point(shapes, 0)
+    want = fd_jacobian(lambda X, W: _softmax_rows(X @ W), arrays, "W", layout)
+    assert rel_err(d.to_numpy()(**arrays)["W"], want) <= 1e-5
+
+
+def test_multinomial_logistic_hessian():
+    shapes = {"X": (5, 3), "W": (3, 4), "Y": (5, 4)}
+    d = matcalc.derive("-sum(Y .* log(softmax(X*W)))", wrt=["W"], shapes=shapes, order=2, sum_to_one=["Y"])
+    assert d.check().passed
+    assert "I ⊗ Xᵀ" in to_unicode(d.hessian("W"))
+
+
+def test_folded_absolute_value():
+    """SymPy folds (a^2)^1.5 into |a|^3-like forms; matcalc differentiates them."""
+    for src in ("(a^2)^1.5", "(a^2)^0.5"):
+        assert matcalc.derive(src).check().passed
+
+
+def test_check_finds_points_inside_a_barrier():
+    """log(b − A x) > needs b − A x > 0: the sampler shrinks variables until it holds."""
+    assert matcalc.derive("-sum(log(b - A*x))", wrt="x").check().passed
+    assert matcalc.derive("-sum(log(b - A*x))", wrt="x", order=2).check().passed

@@ -146,10 +146,10 @@ def test_jacobian_method_states_layout():
 SOFTMAX_ROWS = "-sum(Y .* log(softmax(X*W)))"
 
 
-def test_jacobian_method_refuses_what_has_no_closed_jacobian_clearly():
-    """Softmax per row of a matrix has a block-diagonal Jacobian: refused, naming the other methods."""
-    with pytest.raises(UnsupportedError, match="--method backprop"):
-        matcalc.derive(SOFTMAX_ROWS, method="jacobian").steps
+def test_jacobian_method_through_row_softmax():
+    """Softmax per row of a matrix: the vec form diag(vec S) − diag(vec S)(𝟏𝟏ᵀ ⊗ I)diag(vec S)."""
+    d = matcalc.derive(SOFTMAX_ROWS, method="jacobian", sum_to_one=["Y"])
+    assert d.verify_steps() <= TOL
 
 
 def test_jacobian_method_on_matrices_uses_vec_forms():
@@ -182,7 +182,7 @@ def test_cli_json_steps():
 
 
 def test_cli_jacobian_method_error_exit_2():
-    r = _cli(SOFTMAX_ROWS, "--method", "jacobian", "--steps")
+    r = _cli(SOFTMAX_ROWS, "--method", "jacobians", "--steps")
     assert r.exit_code == 2 and "Traceback" not in r.output
 
 
