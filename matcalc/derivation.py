@@ -80,8 +80,11 @@ class Derivation:
     @property
     def names(self) -> dict:
         """Subexpression -> the user's name for it (for display)."""
-        return {v: k for k, v in self.program.intermediates.items() if not isinstance(v, engine._LEAVES)
-                and (is_matrix(v) or not v.is_Atom)}   # an alias A = X does not rename X
+        names: dict = {}
+        for k, v in self.program.intermediates.items():   # the first name of a value wins (H, not G = H)
+            if not isinstance(v, engine._LEAVES) and (is_matrix(v) or not v.is_Atom):   # A = X keeps X
+                names.setdefault(v, k)
+        return names
 
     def rules_used(self) -> list[str]:
         """Catalogue ids of every rule the derivation applied (engine and steps)."""

@@ -70,9 +70,10 @@ def _local_jacobian(plan, top: str, bottom: str):
     program = plan.program
     by_name = {s.name: s for s in plan.stages}
     stage_nodes = {s.node for s in plan.stages}
-    P = rewrite(by_name[top].root, [], {sym: program.intermediates[n] for n, sym in program.named.items()
-                                        if sym not in stage_nodes})
-    frozen = {s.node: _free_symbol(s.node, f"s{k}") for k, s in enumerate(plan.stages[1:]) if s.node != P}
+    top_stage = by_name[top]
+    P = rewrite(top_stage.root, [], {sym: program.intermediates[n] for n, sym in program.named.items()
+                                     if sym not in stage_nodes})
+    frozen = {s.node: _free_symbol(s.node, f"s{k}") for k, s in enumerate(plan.stages[1:]) if s is not top_stage}
     wrt_name = frozen[by_name[bottom].node].name if bottom in by_name else bottom
     variables = {**program.variables, **{sym.name: sym for sym in frozen.values()}}
     p_fn = compile_source(NumpyCodegen(variables, {"P": P.xreplace(frozen)}, "local").source(), "local")

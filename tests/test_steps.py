@@ -209,6 +209,7 @@ EDGE_PROGRAMS = [
     "H = X*W; f = norm2(H*V)^2", "y_hat = X*w + b; f = norm2(y_hat - y)^2",
     "A1 = X*W1; A2 = A1*W2; A3 = A2*W3; f = sum(A3)", "u = X*w; f = sum(X*v)",
     "t = tanh(a*b); f = t^2", "dd = det(X); f = log(dd)", "sum(sigmoid(W*u + z + q*g))",
+    "H = X*W; G = H; f = sum(G.*H)",
 ]
 
 
