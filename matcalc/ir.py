@@ -97,8 +97,8 @@ class LogDet(_ScalarOf):
     label = "logdet"
 
 
-class _Normalized(MatrixExpr):
-    """Base of softmax/logsoftmax: over all entries of a vector, else per row."""
+class _MatrixOf(MatrixExpr):
+    """Base of matrix-valued operations of one matrix argument (same shape unless overridden)."""
 
     def __new__(cls, arg):
         return Basic.__new__(cls, arg)
@@ -110,6 +110,10 @@ class _Normalized(MatrixExpr):
     @cached_property
     def shape(self):  # cached: SymPy recomputes shapes recursively, which is quadratic in depth
         return self.arg.shape
+
+
+class _Normalized(_MatrixOf):
+    """Base of softmax/logsoftmax: over all entries of a vector, else per row."""
 
     @property
     def over_columns(self) -> bool:
@@ -178,32 +182,14 @@ def placeholder(kind: str, name: str, like=None, shape=None):
     return ScalarPlaceholder(f"{kind}:{name}", real=True)
 
 
-class DifferentialOf(MatrixExpr):
+class DifferentialOf(_MatrixOf):
     """d(A) of an expression, unexpanded (display only)."""
 
-    def __new__(cls, arg):
-        return Basic.__new__(cls, arg)
 
-    @property
-    def arg(self):
-        return self.args[0]
-
-    @property
-    def shape(self):
-        return self.arg.shape
-
-
-class ScalarDifferentialOf(Expr):
+class ScalarDifferentialOf(_ScalarOf):
     """d(a) of a scalar expression, unexpanded (display only)."""
 
-    is_commutative = True
-
-    def __new__(cls, arg):
-        return Expr.__new__(cls, arg)
-
-    @property
-    def arg(self):
-        return self.args[0]
+    label = "d"
 
 
 class NamedMatrix(MatrixSymbol):
@@ -221,15 +207,8 @@ def named_symbol(name: str, value):
 
 
 # ---------------------------------------------------------------- vec / Kronecker forms (Jacobians)
-class Vec(MatrixExpr):
+class Vec(_MatrixOf):
     """vec(A): the columns of A stacked (column-major), an mn×1 column."""
-
-    def __new__(cls, arg):
-        return Basic.__new__(cls, arg)
-
-    @property
-    def arg(self):
-        return self.args[0]
 
     @cached_property
     def shape(self):
