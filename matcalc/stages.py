@@ -85,17 +85,12 @@ def find_stages(program: Program, targets) -> list[Stage]:
 
     def mark(expr):
         for node in engine.topological(expr):
-            if node in depends:
-                continue
-            if node in named_syms:
-                depends[node] = depends.get(named_syms_dep.get(node), False)
-            else:
+            if node not in depends:   # a name's symbol was marked with its definition, earlier
                 depends[node] = node in targets or (
                     not isinstance(node, _LEAVES) and any(depends.get(c, False) for c in node.args))
-    named_syms_dep: dict = {}
     for name, definition in program.definitions.items():
         mark(definition)
-        named_syms_dep[program.named[name]] = definition
+        depends[program.named[name]] = depends[definition]
     mark(program.opaque_output)
     # the names the output uses, transitively
     used, stack = set(), [program.opaque_output]
