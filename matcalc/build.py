@@ -16,7 +16,7 @@ from . import ops
 from . import parser as P
 from .errors import ShapeError, UnknownNameError
 from .ir import LogDet, LogSoftmax, Norm2, Softmax, SumEntries, is_matrix, named_symbol, shape_of
-from .shapes import ShapeInference, declare_shapes, resolve, size_symbol
+from .shapes import ShapeInference, declare_shapes, resolve, show, size_symbol
 
 _SIZE_NAMES = ("n", "m", "k", "p", "q", "r", "s", "t", "u", "v")
 
@@ -52,11 +52,25 @@ def _namer(taken: set):
     return lambda: next(fresh)
 
 
-def parse(source: str, shapes: dict | None = None) -> Program:
-    statements = P.parse_program(source)
+def parse(source: str, shapes: dict | None = None, statements=None, links=()) -> Program:
+    """Parse and shape-check ``source`` (or already parsed ``statements`` of it).
+
+    ``links`` pairs a variable with a named value of the same shape (a recurrent state's
+    previous value with the state).
+    """
+    if statements is None:
+        statements = P.parse_program(source)
     declared = declare_shapes(shapes)
     inference = ShapeInference(source, declared)
     inference.run(statements)
+    for var, name, pos in links:
+        a, b = inference.variables.get(var), inference.intermediates.get(name)
+        if a is None or b is None:
+            continue
+        if (a == ()) != (b == ()):
+            raise ShapeError(f"{name} changes shape between steps: {show(b)} from {show(a)}", source, pos)
+        for da, db in zip(a, b):
+            inference.unify(da, db, pos, f"{name} changes shape between steps: {show(b)} from {show(a)}")
     unused = sorted(set(declared) - set(inference.variables) - set(inference.intermediates))
     if unused:
         raise UnknownNameError(f"a shape is given for {unused[0]!r}, which is not a variable of the expression")

@@ -339,8 +339,13 @@ def derive(expr: str, wrt=None, shapes: dict | None = None, layout: str | None =
     S − Y.  layout selects a Jacobian (numerator or denominator layout);
     method (backprop | trace | jacobian) is how ``steps`` present the derivation.
     """
+    from . import parser as P
+    from .sequence import is_recurrent
     try:
-        program = parse(expr, shapes)
+        statements = P.parse_program(expr)
+        if is_recurrent(statements):
+            return _derive_recurrent(expr, statements, wrt, shapes, layout, order, sum_to_one, method)
+        program = parse(expr, shapes, statements=statements)
     except RecursionError:
         raise MatcalcError("expression too deeply nested") from None
     for name in program.variables:
@@ -371,3 +376,17 @@ def derive(expr: str, wrt=None, shapes: dict | None = None, layout: str | None =
     if layout is not None:
         method = "jacobian"   # a Jacobian derivation is presented as one
     return Derivation(program, names, sum_to_one, layout, method, order)
+
+
+def _derive_recurrent(expr, statements, wrt, shapes, layout, order, sum_to_one, method):
+    """A program with sequences (x[t], h[t] = ...h[t-1]..., sum_t): backpropagation through time."""
+    from .recurrent import RecurrentDerivation
+    from .sequence import analyse
+    if layout is not None or order != 1:
+        raise UnsupportedError("a recurrent program has gradients only (no --layout or --order 2)")
+    seq = analyse(expr, statements)
+    d = RecurrentDerivation(seq, shapes, _as_list(wrt), sum_to_one or (), method)
+    for name in d.variables:
+        if name in RESERVED or name.startswith("_"):
+            raise UnknownNameError(f"{name!r} cannot be used as a variable name (reserved)")
+    return d

@@ -239,3 +239,21 @@ class Commutation(MatrixExpr):
 
     def _sympystr(self, printer):
         return f"K({self.m},{self.n})"
+
+
+# ---------------------------------------------------------------- recurrent programs (display only)
+class TimeSum(_MatrixOf):
+    """Σ_t of a per-step matrix value (a gradient of a recurrent program)."""
+
+    def _sympystr(self, printer):
+        return f"sum_t({printer._print(self.arg)})"
+
+
+class ScalarTimeSum(_ScalarOf):
+    """Σ_t of a per-step scalar value."""
+
+    label = "sum_t"
+
+
+def time_sum(expr):
+    return TimeSum(expr) if is_matrix(expr) else ScalarTimeSum(expr)

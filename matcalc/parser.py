@@ -51,6 +51,13 @@ class Transpose(Node):
 
 
 @dataclass(frozen=True)
+class Index(Node):
+    """A value of a sequence at a time: ``x[t]``, ``h[t-1]``, ``h[0]`` (initial), ``h[T]`` (last)."""
+    id: str
+    at: str  # "t" | "t-1" | "0" | "T"
+
+
+@dataclass(frozen=True)
 class Call(Node):
     func: str
     args: tuple[Node, ...]
@@ -60,6 +67,7 @@ class Call(Node):
 class Statement(Node):
     target: str | None  # None for a bare expression
     expr: Node
+    at: str | None = None  # "t" for ``h[t] = ...``, "0" for ``h[0] = ...``
 
 
 # ---------------------------------------------------------------- tokens
@@ -69,7 +77,7 @@ _TOKEN = re.compile(
   | (?P<newline>\n)
   | (?P<num>(?:\d+(?:\.(?![*/^'])\d*)?|\.\d+)(?:[eE][+-]?\d+)?)
   | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
-  | (?P<op>\.\*|\./|\.\^|[-+*/^'(),;=])
+  | (?P<op>\.\*|\./|\.\^|[-+*/^'(),;=\[\]])
     """,
     re.VERBOSE,
 )
@@ -154,11 +162,38 @@ class _Parser:
 
     def statement(self) -> Statement:
         start = self.tok
-        if start.kind == "name" and self.tokens[self.i + 1].text == "=" and self.tokens[self.i + 1].kind == "op":
+        nxt = self.tokens[self.i + 1]
+        if start.kind == "name" and nxt.kind == "op" and nxt.text == "=":
             self.take()
             self.take()
             return Statement(start.pos, start.text, self.expression())
+        if start.kind == "name" and nxt.kind == "op" and nxt.text == "[":
+            save = self.i
+            self.take()
+            at = self.index(start.text)
+            if self.at("="):
+                if at not in ("t", "0"):
+                    raise self.error(f"a sequence is defined at [t] (each step) or [0] (initial value), "
+                                     f"not at [{at}]", start.pos)
+                self.take()
+                return Statement(start.pos, start.text, self.expression(), at)
+            self.i = save
         return Statement(start.pos, None, self.expression())
+
+    def index(self, name: str) -> str:
+        """The time inside ``name[...]``: t, t-1, 0 or T."""
+        open_ = self.expect("[", f"after {name}")
+        parts = []
+        while not self.at("]"):
+            if self.tok.kind in ("end", "newline") or len(parts) > 4:
+                raise self.error(f"expected ']' to close {name}[", open_.pos)
+            parts.append(self.take().text)
+        self.take()
+        at = "".join(parts)
+        if at not in ("t", "t-1", "0", "T"):
+            raise self.error(f"unsupported time index {name}[{at}]: use [t], [t-1], [0] (initial value) "
+                             f"or [T] (last step)", open_.pos)
+        return at
 
     def expression(self) -> Node:
         self.nest()
@@ -224,6 +259,8 @@ class _Parser:
                         args.append(self.expression())
                 self.expect(")", f"to close the call of {t.text}(")
                 return Call(t.pos, t.text, tuple(args))
+            if self.at("["):
+                return Index(t.pos, t.text, self.index(t.text))
             return Name(t.pos, t.text)
         if self.at("("):
             self.take()

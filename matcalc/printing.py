@@ -122,7 +122,7 @@ class Printer:
                 return f"jac_{top}_{bottom}", ATOM
             return f"∂{top}/∂{bottom}", MUL
         if self.style is LATEX:
-            name = latex_name(of)
+            name = self.symbol(of)
             if kind == "delta":
                 return r"\delta_{" + name + "}", ATOM
             if kind == "d":
@@ -131,7 +131,8 @@ class Printer:
                 return r"\nabla_{" + name + "} f", MUL
             return r"\frac{\partial f}{\partial " + name + "}", ATOM
         if self.style is LANGUAGE:
-            return {"delta": "delta_", "d": "d_", "nabla": "nabla_"}.get(kind, "grad_") + of, ATOM
+            return {"delta": "delta_", "d": "d_", "nabla": "nabla_"}.get(kind, "grad_") + self.symbol(of), ATOM
+        of = self.symbol(of)
         differential = f"d({of})" if of.startswith("d") else "d" + of   # d(dd), not ddd
         text = {"delta": "δ_" + of, "d": differential, "nabla": "∇_" + of + " f"}.get(kind, "∂f/∂" + of)
         return text, (ATOM if kind in ("delta", "d") else MUL)
@@ -334,6 +335,15 @@ class Printer:
         if self.style is UNICODE:
             return "‖" + self.print(e.arg)[0] + "‖", ATOM
         return self.call("norm2", e.arg)
+
+    def _time_sum(self, e):
+        if self.style is LANGUAGE:
+            return self.call("sum_t", e.arg)
+        sigma = r"\sum_{t=1}^{T} " if self.style is LATEX else "Σ_t "
+        return sigma + self.operand(e.arg, MUL), ADD
+
+    _TimeSum = _time_sum
+    _ScalarTimeSum = _time_sum
 
     def _Softmax(self, e):
         return self.call("softmax", e.arg)

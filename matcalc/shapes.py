@@ -261,6 +261,8 @@ def _dim(name, d, symbols):
         raise ShapeError(f"bad size {d!r} in the shape of {name}")
     if isinstance(d, str):
         d = d.strip()
+        if d == "?":   # an unknown size, for internal declarations (inferred from the uses)
+            return Dim()
         if d.isdigit():
             d = int(d)
         elif d.isidentifier():

@@ -1,0 +1,498 @@
+"""NumPy code for recurrent programs: one forward loop (keeping what the backward needs), one
+backward loop running the step's derivation from t = T down to 1, and a finite-difference check.
+
+The loops are written from the step derivation's stages: each δ is one line, each
+parameter gradient an in-place ``+=``, each state's adjoint the carry to the step before —
+the code an expert writes by hand.
+"""
+from __future__ import annotations
+
+import numpy as np
+from sympy import MatrixSymbol, S, Symbol
+from sympy.matrices.expressions import ZeroMatrix
+
+from .codegen import RESERVED, NumpyCodegen, compile_source, module_source
+from .engine import topological
+from .errors import DomainError
+from .ir import _Placeholder, is_matrix, shape_of
+from .numeric import CheckResult, TOLERANCE, rel_error
+
+_INDENT = "    "
+
+
+class _Names:
+    """Python names, unique in the generated module."""
+
+    def __init__(self, taken):
+        self.taken = set(taken) | RESERVED | {"T", "t", "np"}
+
+    def __call__(self, base: str) -> str:
+        base = "".join(c if c.isalnum() or c == "_" else "_" for c in base)
+        name, k = base, 1
+        while name in self.taken:
+            k += 1
+            name = f"{base}{k}"
+        self.taken.add(name)
+        return name
+
+
+def _like(sym, name):
+    return MatrixSymbol(name, *sym.shape) if is_matrix(sym) else Symbol(name, real=True)
+
+
+class _Layout:
+    """The step program's values as Python names, and which forward values the backward needs."""
+
+    def __init__(self, d):
+        self.d = d
+        prog, plan, seq = d.step_program, d.step.plan, d.seq
+        self.names = _Names(d.variables)
+        self.rep: dict = {}          # IR symbol / node -> Python-named symbol
+        self.params = [n for n in d.variables if n not in seq.sequences]
+        for n in self.params:
+            if n in prog.variables:
+                self.rep[prog.variables[n]] = prog.variables[n]
+        self.seq_py = {}
+        for x in seq.sequences:
+            if x in prog.variables:
+                self.seq_py[x] = self.names(x + "_t")
+                self.rep[prog.variables[x]] = _like(prog.variables[x], self.seq_py[x])
+        self.prev_py = {}
+        for s, p in d.prev.items():
+            if p in prog.variables:
+                self.prev_py[s] = self.names(s + "_prev")
+                self.rep[prog.variables[p]] = _like(prog.variables[p], self.prev_py[s])
+        self.carry_py = {s: self.names("g_" + s) for s in seq.states}
+        for s, c in d.carry.items():
+            self.rep[prog.variables[c]] = _like(prog.variables[c], self.carry_py[s])
+        self.seed_py = {v: self.names("e_" + v) for v in d.seed}
+        for v, e in d.seed.items():
+            self.rep[prog.variables[e]] = _like(prog.variables[e], self.seed_py[v])
+        # forward values: named values and matcalc's stages (u = x Wx + h Wh + b), in order
+        self.value_py: dict = {}      # IR symbol of a forward value -> Python name
+        autos = [st for st in plan.stages[1:] if st.auto]
+        self.auto_nodes = {st.node: st for st in autos}
+        self.forward: list = []       # (python name, IR expression before renaming)
+        emitted = set()
+        auto_rep = {}
+        for st in autos:
+            py = self.names(st.name + "_t")
+            auto_rep[st.node] = _like(st.node, py)
+            self.value_py[auto_rep[st.node]] = py
+
+        def emit_autos(expr):
+            inner = [n for n in topological(expr) if n in self.auto_nodes and n not in emitted]
+            for node in inner:   # topological: inner stages first
+                emitted.add(node)
+                own = {k: v for k, v in auto_rep.items() if k != node}
+                self.forward.append((auto_rep[node].name, node.xreplace(own)))
+
+        for name, definition in prog.definitions.items():
+            emit_autos(definition)
+            sym = prog.named[name]
+            py = self.names(name + "_t")
+            self.rep[sym] = _like(sym, py)
+            self.value_py[self.rep[sym]] = py
+            self.forward.append((py, definition.xreplace(auto_rep)))
+        emit_autos(prog.opaque_output)
+        self.objective = prog.opaque_output.xreplace(auto_rep)
+        self.auto_rep = auto_rep
+        self.forward = [(py, e.xreplace(self.rep)) for py, e in self.forward]
+        self.objective = self.objective.xreplace(self.rep)
+        # the backward block: one δ per stage, then each target's contribution
+        delta_py = {}
+        for st in plan.stages[1:]:
+            delta_py[st.delta] = _like(st.delta, self.names("d_" + st.name))
+        full = {**self.rep, **auto_rep}
+
+        by_value = {}
+        for name, definition in prog.definitions.items():
+            if not isinstance(definition, (MatrixSymbol, Symbol)):
+                by_value.setdefault(definition, prog.named[name])
+
+        def code(expr):
+            return expr.xreplace({**by_value, **auto_rep}).xreplace(auto_rep).xreplace({**self.rep, **delta_py})
+
+        self.deltas = []              # (python name, expression, user name or None)
+        for st in plan.stages[1:]:
+            total = plan.total(st.node)
+            if total is None:
+                total = ZeroMatrix(*st.delta.shape) if is_matrix(st.delta) else S.Zero
+            self.deltas.append((delta_py[st.delta].name, code(total), None if st.auto else st.name))
+        self.targets = []             # (kind, name, expression): param / sequence / carry
+        for n in d.step_targets:
+            var = prog.variables[n]
+            total = plan.total(var)
+            if total is None:
+                continue
+            if n in d.prev.values():
+                s = next(k for k, v in d.prev.items() if v == n)
+                self.targets.append(("carry", s, code(total)))
+            elif n in seq.sequences:
+                self.targets.append(("sequence", n, code(total)))
+            else:
+                self.targets.append(("param", n, code(total)))
+        del full
+        # keep only the δ's the targets need (and the named ones, when asked for)
+        self.state_py = {s: self.value_py[self.rep[prog.named[d.internal[s]]]] for s in seq.states}
+
+    def needed_deltas(self, keep_named: bool) -> list:
+        needed = {s.name for _, _, e in self.targets for s in _free(e)}
+        out = []
+        for name, expr, user in reversed(self.deltas):
+            if name in needed or (keep_named and user is not None):
+                out.append((name, expr, user))
+                needed |= {s.name for s in _free(expr)}
+        return list(reversed(out))
+
+    def needed_forward(self, used: set, everything: bool = False) -> list:
+        """Forward lines computing what ``used`` names and the states need."""
+        need = set(used) | set(self.state_py.values())
+        out = []
+        for py, expr in reversed(self.forward):
+            if everything or py in need:
+                out.append((py, expr))
+                need |= {s.name for s in _free(expr)}
+        return list(reversed(out))
+
+
+def _free(expr):
+    return [n for n in topological(expr) if isinstance(n, (MatrixSymbol, Symbol)) and not n.is_Integer
+            and not (isinstance(n, Symbol) and n.is_integer)]
+
+
+def _sizes(d) -> dict:
+    """Symbolic size -> code reading it off an argument (sequences have a leading T axis)."""
+    out = {}
+    for n, v in d.variables.items():
+        if not is_matrix(v):
+            continue
+        offset = 1 if n in d.seq.sequences else 0
+        for i, dim in enumerate(v.shape):
+            if isinstance(dim, Symbol) and dim not in out:
+                out[dim] = f"{n}.shape[{i + offset}]"
+    return out
+
+
+def _codegen(d, layout: _Layout) -> NumpyCodegen:
+    cg = NumpyCodegen({}, {}, "")
+    cg.sizes = _sizes(d)
+    cg.variables = {}
+    return cg
+
+
+def _shape_code(d, value) -> str:
+    cg = NumpyCodegen({}, {}, "")
+    cg.sizes = _sizes(d)
+    return cg.shape(value) if is_matrix(value) else "()"
+
+
+def _helper(d, prog, outputs: dict, name: str, helpers: set) -> tuple[str, list]:
+    """A helper function of the variables ``outputs`` use: (source, its parameters)."""
+    free = {s.name for e in outputs.values() for s in _free(e)}
+    variables = {n: v for n, v in prog.variables.items() if n in free}
+    cg = NumpyCodegen(variables, outputs, name)
+    func = cg.function()
+    helpers |= cg.helpers
+    return func, list(variables)
+
+
+def _call(func: str, params: list, args: dict) -> str:
+    return f"{func}(" + ", ".join(f"{n}={args.get(n, n)}" for n in params) + ")"
+
+
+def _header(d, func_name: str, doc: str) -> list[str]:
+    seq = d.seq
+    params = list(d.variables)
+    lines = [f"def {func_name}({', '.join(params)}):", f'{_INDENT}"""{doc}"""']
+    for n in params:
+        lines.append(f"{_INDENT}{n} = _float({n})")
+    first = next(x for x in seq.sequences if d._used_at_t(x))
+    lines.append(f"{_INDENT}T = {first}.shape[0]")
+    lines.append(f"{_INDENT}if T < 1:")
+    lines.append(f'{_INDENT * 2}raise ValueError("the sequences are empty (T = 0)")')
+    for x in seq.sequences:
+        v = d.variables[x]
+        ndim = 3 if is_matrix(v) else 1
+        lines.append(f"{_INDENT}if {x}.ndim != {ndim} or {x}.shape[0] != T:")
+        lines.append(f'{_INDENT * 2}raise ValueError("{x} must be a sequence of shape (T, ...) '
+                     f'with {ndim} axes and T = %d, got %s" % (T, {x}.shape))')
+    return lines
+
+
+def _initial_lines(d, layout, helpers: set, functions: list, names) -> list[str]:
+    """Lines setting each state's previous value before step 1."""
+    lines = []
+    init_prog = d._program("initial")
+    init_values = None
+    if init_prog is not None:
+        fname = names("_initial_values")
+        outputs = {s: init_prog.intermediates[d.init_name[s]] for s in d.init_name}
+        func, params = _helper(d, init_prog, outputs, fname, helpers)
+        functions.append(func)
+        init_values = names("init")
+        lines.append(f"{_INDENT}{init_values} = {_call(fname, params, {})}")
+    for s in d.seq.states:
+        py = layout.prev_py.get(s) or names(s + "_prev")
+        layout.prev_py.setdefault(s, py)
+        state = d.step_program.intermediates[d.internal[s]]
+        shape = _shape_code(d, state)
+        if init_prog is not None and s in d.init_name:
+            value = d._program("initial").intermediates[d.init_name[s]]
+            if is_matrix(value) and value.shape != state.shape:
+                lines.append(f"{_INDENT}{py} = np.broadcast_to({init_values}[{s!r}], {shape})")
+            else:
+                lines.append(f"{_INDENT}{py} = {init_values}[{s!r}]")
+        else:
+            dtype = f"dtype=np.result_type({', '.join(d.variables)})"
+            lines.append(f"{_INDENT}{py} = np.zeros({shape}, {dtype})" if is_matrix(state)
+                         else f"{_INDENT}{py} = 0.0")
+    return lines
+
+
+def bptt_source(d, func_name: str = "gradients", deltas: bool = False) -> str:
+    """Source of ``gradients(**arrays) -> {name: gradient}`` (sequences as (T, ...) arrays)."""
+    layout = _Layout(d)
+    names = layout.names
+    seq = d.seq
+    helpers = {"_float"}
+    functions: list[str] = []
+    lines = _header(d, func_name, "Generated by matcalc: backpropagation through time; returns {"
+                    + ", ".join(repr(n) for n in d.wrt) + "}.")
+    lines += _initial_lines(d, layout, helpers, functions, names)
+    bwd_deltas = layout.needed_deltas(keep_named=deltas)
+    bwd_exprs = [e for _, e, _ in bwd_deltas] + [e for _, _, e in layout.targets]
+    used = {s.name for e in bwd_exprs for s in _free(e)}
+    forward = layout.needed_forward(used)
+    forward_names = {py for py, _ in forward}
+    cached = [py for py, _ in forward if py in used]
+    cached_prev = [s for s, py in layout.prev_py.items() if py in used]
+    terminal = d._program("terminal")
+    term_values = [v for v in seq.terminal if v in d.internal] if terminal is not None else []
+    lists = {py: names(py + "s") for py in cached}
+    prev_lists = {s: names(layout.prev_py[s] + "s") for s in cached_prev}
+    for py in list(lists) + list(prev_lists):
+        lines.append(f"{_INDENT}{(lists.get(py) or prev_lists[py])} = []")
+    # ---- forward loop
+    lines.append(f"{_INDENT}for t in range(T):")
+    body = []
+    fwd_seq = {x for _, e in forward for s in _free(e) for x, py in layout.seq_py.items() if s.name == py}
+    for x in seq.sequences:
+        if x in fwd_seq:
+            body.append(f"{layout.seq_py[x]} = {x}[t]")
+    for s in cached_prev:
+        body.append(f"{prev_lists[s]}.append({layout.prev_py[s]})")
+    cg = _codegen(d, layout)
+    body += cg.block([(py, "=", e) for py, e in forward])
+    helpers |= cg.helpers
+    for py in cached:
+        body.append(f"{lists[py]}.append({py})")
+    for s in seq.states:
+        body.append(f"{layout.prev_py[s]} = {layout.state_py[s]}")
+    lines += [_INDENT * 2 + b for b in body]
+    # ---- terminal terms (values at the last step, terms outside sum_t)
+    grads = {n: names("grad_" + n) for n in d.wrt}
+    seq_lists = {n: names("d" + n + "_s") for n in d.wrt if n in seq.sequences}
+    term = None
+    if terminal is not None and d.terminal is not None:
+        fname = names("_terminal_gradients")
+        outputs = {n: d.terminal.gradient(n) for n in d.terminal.wrt}
+        func, params = _helper(d, terminal, outputs, fname, helpers)
+        functions.append(func)
+        args = {}
+        for v in term_values:
+            iv = d.internal[v]
+            args[iv] = layout.state_py.get(v) or layout.value_py.get(layout.rep[d.step_program.named[iv]])
+        for x in seq.sequences:
+            args[x] = f"{x}[T - 1]"
+        term = names("last")
+        lines.append(f"{_INDENT}{term} = {_call(fname, params, args)}")
+    for n in d.wrt:
+        if n in seq.sequences:
+            lines.append(f"{_INDENT}{seq_lists[n]} = [np.zeros_like({n}[0]) for _ in range(T)]")
+            continue
+        start = f"np.zeros_like({n})" if is_matrix(d.variables[n]) else "0.0"
+        if term is not None and n in d.terminal.wrt:
+            start = f"{start} + {term}[{n!r}]"
+        lines.append(f"{_INDENT}{grads[n]} = {start}")
+    for s in seq.states:
+        state = d.step_program.intermediates[d.internal[s]]
+        zero = f"np.zeros_like({layout.state_py[s]})" if is_matrix(state) else "0.0"
+        iv = d.internal[s]
+        seed = f"{term}[{iv!r}]" if term is not None and iv in d.terminal.wrt else zero
+        lines.append(f"{_INDENT}{layout.carry_py[s]} = {seed}")
+    for v, py in layout.seed_py.items():
+        iv = d.internal[v]
+        lines.append(f"{_INDENT}{py} = {term}[{iv!r}]")
+    if term is not None:
+        for n in d.wrt:
+            if n in seq.sequences and n in d.terminal.wrt:
+                lines.append(f"{_INDENT}{seq_lists[n]}[T - 1] = {seq_lists[n]}[T - 1] + {term}[{n!r}]")
+    delta_lists = {}
+    if deltas:
+        for name, _, user in bwd_deltas:
+            if user is not None:
+                delta_lists[user] = names(name + "_s")
+                lines.append(f"{_INDENT}{delta_lists[user]} = [None] * T")
+    # ---- backward loop
+    lines.append(f"{_INDENT}for t in range(T - 1, -1, -1):")
+    body = []
+    for x, py in layout.seq_py.items():
+        if py in used:
+            body.append(f"{py} = {x}[t]")
+    for py in cached:
+        body.append(f"{py} = {lists[py]}[t]")
+    for s in cached_prev:
+        body.append(f"{layout.prev_py[s]} = {prev_lists[s]}[t]")
+    assignments = [(name, "=", e) for name, e, _ in bwd_deltas]
+    carries = []
+    for kind, n, e in layout.targets:
+        if kind == "param" and n in grads:
+            assignments.append((grads[n], "+=", e))
+        elif kind == "sequence" and n in seq_lists:
+            assignments.append((f"{seq_lists[n]}[t]", "+=", e))
+        elif kind == "carry":
+            nxt = names(layout.carry_py[n] + "_next")
+            assignments.append((nxt, "=", e))
+            carries.append((n, nxt))
+    cg = _codegen(d, layout)
+    body += cg.block(assignments)
+    helpers |= cg.helpers
+    for name, _, user in bwd_deltas:
+        if user in delta_lists:
+            body.append(f"{delta_lists[user]}[t] = {name}")
+    carried = {s for s, _ in carries}
+    for s, nxt in carries:
+        body.append(f"{layout.carry_py[s]} = {nxt}")
+    for s in seq.states:
+        if s not in carried:
+            body.append(f"{layout.carry_py[s]} = 0.0 * {layout.carry_py[s]}")
+    for v, py in layout.seed_py.items():
+        body.append(f"{py} = 0.0 * {py}")
+    lines += [_INDENT * 2 + b for b in body]
+    # ---- through the initial values
+    init_prog = d._program("initial")
+    if init_prog is not None and d.initial is not None:
+        fname = names("_initial_gradients")
+        outputs = {n: d.initial.gradient(n) for n in d.initial.wrt}
+        func, params = _helper(d, init_prog, outputs, fname, helpers)
+        functions.append(func)
+        args = {d.carry[s]: layout.carry_py[s] for s in seq.states}
+        init = names("first")
+        lines.append(f"{_INDENT}{init} = {_call(fname, params, args)}")
+        for n in d.initial.wrt:
+            lines.append(f"{_INDENT}{grads[n]} = {grads[n]} + {init}[{n!r}]")
+    out = []
+    for n in d.wrt:
+        out.append(f"{n!r}: np.stack({seq_lists[n]})" if n in seq_lists else f"{n!r}: {grads[n]}")
+    for user, lst in delta_lists.items():
+        out.append(f"'delta:{user}': np.stack({lst})")
+    lines.append(f"{_INDENT}return {{{', '.join(out)}}}")
+    return module_source(functions + ["\n".join(lines) + "\n"], helpers)
+
+
+def loss_source(d, func_name: str = "loss") -> str:
+    """Source of ``loss(**arrays) -> float``: the unrolled forward pass (for checks)."""
+    layout = _Layout(d)
+    names = layout.names
+    seq = d.seq
+    helpers = {"_float"}
+    functions: list[str] = []
+    lines = _header(d, func_name, "Generated by matcalc: the loss, unrolled over the sequence.")
+    lines += _initial_lines(d, layout, helpers, functions, names)
+    total = names("total")
+    lines.append(f"{_INDENT}{total} = 0.0")
+    for s in seq.states:
+        lines.append(f"{_INDENT}{layout.carry_py[s]} = 0.0")
+    for v, py in layout.seed_py.items():
+        lines.append(f"{_INDENT}{py} = 0.0")
+    lines.append(f"{_INDENT}for t in range(T):")
+    body = [f"{py} = {x}[t]" for x, py in layout.seq_py.items()]
+    cg = _codegen(d, layout)
+    step_loss = names("step_loss")
+    body += cg.block([(py, "=", e) for py, e in layout.needed_forward(set(), everything=True)]
+                     + [(step_loss, "=", layout.objective)])
+    helpers |= cg.helpers
+    body.append(f"{total} = {total} + {step_loss}")
+    for s in seq.states:
+        body.append(f"{layout.prev_py[s]} = {layout.state_py[s]}")
+    lines += [_INDENT * 2 + b for b in body]
+    terminal = d._program("terminal")
+    if terminal is not None:
+        fname = names("_terminal_value")
+        func, params = _helper(d, terminal, {"f": terminal.output}, fname, helpers)
+        functions.append(func)
+        args = {}
+        for v in seq.terminal:
+            if v in d.internal:
+                iv = d.internal[v]
+                args[iv] = layout.value_py[layout.rep[d.step_program.named[iv]]]
+        for x in seq.sequences:
+            args[x] = f"{x}[T - 1]"
+        lines.append(f"{_INDENT}{total} = {total} + {_call(fname, params, args)}['f']")
+    lines.append(f"{_INDENT}return float({total})")
+    return module_source(functions + ["\n".join(lines) + "\n"], helpers)
+
+
+# ---------------------------------------------------------------- check
+_STENCIL = ((-2, 1.0 / 12), (-1, -8.0 / 12), (1, 8.0 / 12), (2, -1.0 / 12))
+
+
+def sample(d, rng, T: int, scale: float) -> dict:
+    """A random point: small sizes, T steps, one-hot rows for sum_to_one variables."""
+    sizes: dict = {}
+    point = {}
+    for n, v in d.variables.items():
+        shape = ()
+        if is_matrix(v):
+            shape = tuple(int(s) if s.is_Integer else sizes.setdefault(s, int(rng.integers(2, 4))) for s in v.shape)
+        full = ((T,) if n in d.seq.sequences else ()) + shape
+        if n in d.sum_to_one:
+            a = np.zeros(full + ((1,) if not shape else ()))
+            flat = a.reshape(-1, a.shape[-1])
+            flat[np.arange(flat.shape[0]), rng.integers(0, flat.shape[1], flat.shape[0])] = 1.0
+            point[n] = flat.reshape(a.shape)
+        else:
+            point[n] = scale * rng.standard_normal(full) if full else float(scale * rng.standard_normal())
+    return point
+
+
+def check(d, seed: int = 0, points: int = 2, tolerance: float = TOLERANCE) -> CheckResult:
+    """Compare the BPTT gradients with central differences of the unrolled forward pass."""
+    loss = compile_source(loss_source(d), "loss")
+    grad = d.to_numpy()
+    rng = np.random.default_rng(seed)
+    errors: dict = {}
+    for k in range(points):
+        T = 3 + k
+        for attempt in range(40):
+            point = sample(d, rng, T, 0.7 * 0.8 ** (attempt // 4))
+            with np.errstate(all="ignore"):
+                value = loss(**point)
+            if np.isfinite(value):
+                break
+        else:
+            raise DomainError("could not find a point where the loss is finite for the check")
+        got = grad(**point)
+        for n in d.wrt:
+            x0 = np.asarray(point[n], dtype=float)
+            g = np.asarray(got[n], dtype=float)
+            idx = list(np.ndindex(*x0.shape)) if x0.shape else [()]
+            if len(idx) > 200:
+                idx = [idx[i] for i in rng.choice(len(idx), 200, replace=False)]
+            fd = []
+            for i in idx:
+                h = 1e-4 * max(1.0, abs(float(x0[i])))
+                acc = 0.0
+                for step, c in _STENCIL:
+                    xk = x0.copy()
+                    xk[i] += step * h
+                    acc += c * loss(**{**point, n: xk if x0.shape else float(xk)})
+                fd.append(acc / h)
+            if g.shape != x0.shape:
+                errors[n] = float("inf")
+                continue
+            errors[n] = max(errors.get(n, 0.0), rel_error(np.array([g[i] for i in idx]), np.array(fd)))
+    worst = max(errors.values(), default=0.0)
+    return CheckResult(worst, bool(worst <= tolerance), errors, tolerance,
+                       note=f"finite differences of the unrolled loss at T = 3..{2 + points}")

@@ -1,0 +1,448 @@
+"""Backpropagation through time as a symbolic recurrence (see ``sequence.py`` for the language).
+
+The core engine derives one time step; the reverse recurrence of each state's
+adjoint is the step's gradient w.r.t. the state's previous value, read one step
+later: ``δ_h[t] = δ_z[t] Vᵀ + δ_u[t+1] W_hᵀ``.  Parameter gradients are sums over
+t of the step's contributions; terminal and initial terms are added once.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sympy import MatrixSymbol, S, Symbol
+from sympy.matrices.expressions import ZeroMatrix
+
+from . import parser as P
+from . import printing
+from .build import Program, parse
+from .derivation import Derivation
+from .errors import MatcalcError, ShapeError, UnknownNameError, UnsupportedError
+from .ir import NamedMatrix, NamedScalar, _Placeholder, is_matrix, placeholder, shape_of, time_sum
+from .sequence import SequenceProgram, fresh_name, rename, walk
+from .simplify import textbook
+from .steps import Step
+
+
+@dataclass
+class RecurrentGradient:
+    """∂f/∂p = Σ_t summand(t) + terminal + initial (each part None when absent)."""
+
+    summand: object = None    # per-step contribution, in the step's values and deltas
+    terminal: object = None   # from the loss terms at the last step / outside sum_t
+    initial: object = None    # through the initial value of a state
+
+    def display(self):
+        """The gradient as one display expression (Σ_t shown as a node)."""
+        from . import ops
+        parts = [time_sum(self.summand)] if self.summand is not None else []
+        parts += [p for p in (self.terminal, self.initial) if p is not None]
+        return ops.add(*parts) if parts else S.Zero
+
+
+def _shape_spec(shape) -> tuple:
+    """SymPy sizes -> a shapes entry (ints or size names)."""
+    return tuple(int(d) if d.is_Integer else d.name for d in shape)
+
+
+class RecurrentDerivation:
+    """Gradients of a recurrent program: the step derivation, recurrences, BPTT code, check."""
+
+    recurrent = True
+
+    def __init__(self, seq: SequenceProgram, shapes: dict | None, wrt, sum_to_one=(), method="backprop"):
+        if method != "backprop":
+            raise UnsupportedError("a recurrent program is derived by backpropagation through time "
+                                   "(--method backprop)")
+        self.seq = seq
+        self.source = seq.source
+        self.method = method
+        self.layout = None
+        self.order = 1
+        self.sum_to_one = tuple(sum_to_one)
+        shapes = dict(shapes or {})
+        taken = self._user_names()
+        # internal names of the step program
+        self.internal = {v: (v if v != "f" else fresh_name("f_gate", taken)) for v in seq.step_names}
+        self.prev = {s: fresh_name(f"{s}_prev", taken) for s in seq.states}
+        extra = [v for v in seq.terminal if v in self.internal and v not in seq.states]
+        self.carry = {s: fresh_name(f"G_{s}", taken) for s in seq.states}
+        self.seed = {v: fresh_name(f"E_{v}", taken) for v in extra}
+        for name in shapes:
+            if name in seq.step_names and name not in seq.states:
+                raise UnknownNameError(f"a shape is given for {name!r}, which is computed by {name}[t] = ...")
+        if not [x for x in seq.sequences if self._used_at_t(x)]:
+            raise UnsupportedError("a recurrent program needs an input sequence x[t] (its length T is "
+                                   "read from it at run time)")
+        self.step_program = self._parse_step(shapes)
+        self.variables = self._variables(shapes)
+        params = [n for n in self.variables if n not in seq.sequences]
+        names = list(dict.fromkeys(wrt)) if wrt else params
+        for n in names:
+            if n not in self.variables:
+                hint = (f" ({n} is computed by {n}[t] = ...; its adjoint is in the recurrence)"
+                        if n in seq.step_names else "")
+                raise UnknownNameError(f"unknown variable {n!r} in wrt{hint}; the variables are "
+                                       f"{', '.join(self.variables)}")
+        for n in self.sum_to_one:
+            if n not in self.variables:
+                raise UnknownNameError(f"sum_to_one names {n!r}, which is not a variable")
+        self.wrt = names
+        step_vars = self.step_program.variables
+        self.step_targets = [n for n in names if n in step_vars] + \
+            [self.prev[s] for s in seq.states if self.prev[s] in step_vars]
+        self.step = Derivation(self.step_program, self.step_targets, self._step_sum_to_one())
+        self.terminal = self._terminal_derivation(shapes)
+        self.initial = self._initial_derivation(shapes)
+        self._gradients = None
+        self._steps = None
+        self._function = None
+
+    # ------------------------------------------------------------ names
+    def _user_names(self) -> set:
+        out = set()
+        statements = self.seq.statics + self.seq.steps
+        nodes = [st.expr for st in statements] + list(self.seq.inits.values())
+        nodes += [n for n in (self.seq.step_loss, self.seq.terminal_loss) if n is not None]
+        for node in nodes:
+            for n in walk(node):
+                if isinstance(n, (P.Name, P.Index)):
+                    out.add(n.id)
+        out |= {st.target for st in statements} | {self.seq.loss_name}
+        return out
+
+    def _used_at_t(self, name: str) -> bool:
+        nodes = [st.expr for st in self.seq.steps] + ([self.seq.step_loss] if self.seq.step_loss else [])
+        return any(isinstance(n, P.Index) and n.id == name and n.at == "t" for node in nodes for n in walk(node))
+
+    def _mapping(self, at_last: bool = False) -> dict:
+        m = {}
+        for v, iv in self.internal.items():
+            m[(v, "T" if at_last else "t")] = iv
+        for s, p in self.prev.items():
+            m[(s, "t-1")] = p
+        for x in self.seq.sequences:
+            m[(x, "T" if at_last else "t")] = x
+        return m
+
+    def _filtered(self, shapes: dict, statements, extra=()) -> dict:
+        used = set(extra)
+        for st in statements:
+            for n in walk(st.expr):
+                if isinstance(n, P.Name):
+                    used.add(n.id)
+        return {k: v for k, v in shapes.items() if k in used}
+
+    # ------------------------------------------------------------ programs
+    def _parse_step(self, shapes: dict) -> Program:
+        seq, pos = self.seq, self.seq.steps[0].pos
+        mapping = self._mapping()
+        statements = list(seq.statics)
+        for st in seq.steps:
+            statements.append(P.Statement(st.pos, self.internal[st.target], rename(st.expr, mapping)))
+        objective = rename(seq.step_loss, mapping) if seq.step_loss is not None else None
+        for s in seq.states:
+            term = P.Call(pos, "sum", (P.Binary(pos, ".*", P.Name(pos, self.carry[s]), P.Name(pos, self.internal[s])),))
+            objective = term if objective is None else P.Binary(pos, "+", objective, term)
+        for v, e in self.seed.items():
+            term = P.Call(pos, "sum", (P.Binary(pos, ".*", P.Name(pos, e), P.Name(pos, self.internal[v])),))
+            objective = P.Binary(pos, "+", objective, term)
+        statements.append(P.Statement(pos, None, objective))
+        self.step_statements = statements
+        declared = self._filtered(shapes, statements)
+        for s in seq.states:   # a declared state shape is its previous value's (and its adjoint's) shape
+            if s in shapes:
+                declared[self.prev[s]] = shapes[s]
+                declared[self.carry[s]] = shapes[s]
+        unknown = [self.prev[s] for s in seq.states if s not in shapes] + \
+                  [self.carry[s] for s in seq.states if s not in shapes] + list(self.seed.values())
+        links = [(self.prev[s], self.internal[s], seq.state_pos[s]) for s in seq.states] + \
+                [(self.carry[s], self.internal[s], seq.state_pos[s]) for s in seq.states] + \
+                [(e, self.internal[v], pos) for v, e in self.seed.items()]
+        for name in unknown:
+            declared[name] = ("?", "?")
+        return parse(self.source, declared, statements=statements, links=links)
+
+    def _known_shapes(self, shapes: dict) -> dict:
+        """Shapes of the step program's variables and values, for the other programs."""
+        prog = self.step_program
+        out = {n: (_shape_spec(shape_of(v)) if is_matrix(v) else ()) for n, v in prog.variables.items()}
+        for iv in self.internal.values():
+            if iv in prog.intermediates:
+                value = prog.intermediates[iv]
+                out[iv] = _shape_spec(shape_of(value)) if is_matrix(value) else ()
+        return {**shapes, **out}
+
+    def _variables(self, shapes: dict) -> dict:
+        """The program's variables (sequences per step), in order of appearance."""
+        internal = set(self.prev.values()) | set(self.carry.values()) | set(self.seed.values())
+        out = {n: v for n, v in self.step_program.variables.items() if n not in internal}
+        known = self._known_shapes(shapes)
+        extra_programs = []
+        if self.seq.terminal_loss is not None:
+            extra_programs.append(self._terminal_statements())
+        if self.seq.inits:
+            extra_programs.append(self._initial_statements())
+        self._other_programs = []
+        for statements, kind in extra_programs:
+            names = {k: v for k, v in known.items()}
+            try:
+                prog = parse(self.source, self._filtered(names, statements, ()), statements=statements)
+            except ShapeError as err:
+                if kind == "initial":
+                    raise ShapeError(f"an initial value does not fit its state: {err.message}", self.source,
+                                     err.pos) from None
+                raise
+            self._other_programs.append((kind, prog))
+            for n, v in prog.variables.items():
+                if n in internal or n in self.internal.values():
+                    continue
+                if n not in out:
+                    out[n] = v
+                    known[n] = _shape_spec(shape_of(v)) if is_matrix(v) else ()
+        return out
+
+    def _terminal_statements(self):
+        mapping = self._mapping(at_last=True)
+        statements = list(self.seq.statics)
+        statements.append(P.Statement(self.seq.terminal_loss.pos, None, rename(self.seq.terminal_loss, mapping)))
+        return statements, "terminal"
+
+    def _initial_statements(self):
+        statements = list(self.seq.statics)
+        self.init_name = {}
+        taken = self._user_names() | set(self.prev.values()) | set(self.carry.values())
+        objective = None
+        for s, expr in self.seq.inits.items():
+            pos = self.seq.init_pos[s]
+            name = fresh_name(f"{s}_initial", taken)
+            self.init_name[s] = name
+            statements.append(P.Statement(pos, name, expr))
+            term = P.Call(pos, "sum", (P.Binary(pos, ".*", P.Name(pos, self.carry[s]), P.Name(pos, name)),))
+            objective = term if objective is None else P.Binary(pos, "+", objective, term)
+        statements.append(P.Statement(self.seq.init_pos[next(iter(self.seq.inits))], None, objective))
+        return statements, "initial"
+
+    def _program(self, kind: str):
+        return next((p for k, p in getattr(self, "_other_programs", []) if k == kind), None)
+
+    def _step_sum_to_one(self):
+        return [n for n in self.sum_to_one if n in self.step_program.variables]
+
+    def _terminal_derivation(self, shapes):
+        prog = self._program("terminal")
+        if prog is None:
+            return None
+        targets = [n for n in prog.variables if n in self.wrt or n in self.internal.values()]
+        return Derivation(prog, targets, [n for n in self.sum_to_one if n in prog.variables]) if targets else None
+
+    def _initial_derivation(self, shapes):
+        prog = self._program("initial")
+        if prog is None:
+            return None
+        for s, name in self.init_name.items():
+            state = self.step_program.intermediates.get(self.internal[s])
+            value = prog.intermediates[name]
+            if state is not None and shape_of(value) != shape_of(state) and not (
+                    is_matrix(value) and is_matrix(state) and all(
+                        a == b or a == 1 for a, b in zip(value.shape, state.shape))):
+                raise ShapeError(f"{s}[0] has shape {_shape_spec(shape_of(value))} but {s}[t] has shape "
+                                 f"{_shape_spec(shape_of(state))}", self.source, self.seq.init_pos[s])
+        targets = [n for n in prog.variables if n in self.wrt]
+        return Derivation(prog, targets) if targets else None
+
+    # ------------------------------------------------------------ results
+    @property
+    def gradients(self) -> dict:
+        """name -> RecurrentGradient (Σ_t summand + terminal + initial)."""
+        if self._gradients is None:
+            plan = self.step.plan
+            out = {}
+            for n in self.wrt:
+                g = RecurrentGradient()
+                if n in self.step_program.variables and n not in self.seq.sequences:
+                    g.summand = plan.total(self.step_program.variables[n])
+                if self.terminal is not None and n in self.terminal.wrt:
+                    g.terminal = self.terminal.gradient(n)
+                if self.initial is not None and n in self.initial.wrt:
+                    g.initial = self.initial_gradient(n)
+                if n in self.seq.sequences:
+                    g.summand = plan.total(self.step_program.variables[n]) if n in self.step.wrt else None
+                out[n] = g
+            self._gradients = out
+        return self._gradients
+
+    def initial_gradient(self, name: str):
+        """∂f/∂name through the initial values, with δ of h[0] written as the carry out of step 1."""
+        return self.initial.gradient(name)
+
+    def gradient(self, name: str) -> RecurrentGradient:
+        if name not in self.gradients:
+            raise UnknownNameError(f"no gradient for {name!r}: derived with respect to {', '.join(self.wrt)}")
+        return self.gradients[name]
+
+    def jacobian(self, name):
+        raise UnknownNameError("a recurrent program has gradients, not Jacobians")
+
+    def hessian(self, name, other=None):
+        raise UnknownNameError("a recurrent program has gradients, not Hessians")
+
+    # ------------------------------------------------------------ recurrence
+    def state_symbol(self, s: str):
+        return self.step_program.named[self.internal[s]]
+
+    def carry_symbol(self, s: str):
+        return self.step_program.variables[self.carry[s]]
+
+    def carry_out(self, s: str):
+        """∂J_t/∂s[t-1]: the adjoint step t sends to s at step t−1 (in step t's deltas)."""
+        prev = self.step_program.variables.get(self.prev[s])
+        if prev is None:
+            return None
+        return self.step.plan.total(prev)
+
+    def shift(self, expr):
+        """The same expression one step later: v[t] -> v[t+1], s[t-1] -> s[t], δ_u[t] -> δ_u[t+1]."""
+        reps = {}
+        for sym in _symbols(expr):
+            if isinstance(sym, _Placeholder):
+                reps[sym] = placeholder(sym.role, sym.of + "@1", sym) if sym.role == "delta" else sym
+            elif sym.name in self.prev.values():
+                s = next(k for k, v in self.prev.items() if v == sym.name)
+                reps[sym] = self.state_symbol(s)
+            elif isinstance(sym, (NamedMatrix, NamedScalar)) or sym.name in self.seq.sequences:
+                reps[sym] = (MatrixSymbol(sym.name + "@1", *sym.shape) if is_matrix(sym)
+                             else Symbol(sym.name + "@1", real=True))
+                if isinstance(sym, NamedMatrix):
+                    reps[sym] = NamedMatrix(sym.name + "@1", *sym.shape)
+        return expr.xreplace(reps)
+
+    def recurrences(self) -> dict:
+        """state -> (δ_s[t] with the adjoint from t+1 written out, the carry out of step t)."""
+        closed = {}
+        for s in self.seq.states:
+            out = self.carry_out(s)
+            closed[s] = out
+        return closed
+
+    def display_map(self, at: str = "t") -> dict:
+        """internal name -> (text, LaTeX) at time ``at`` ("t" or "T")."""
+        nxt = "t+1" if at == "t" else "T+1"
+        prv = "t-1" if at == "t" else "T-1"
+        out = {}
+        def add(internal, user, when):
+            out[internal] = (f"{user}[{when}]", _latex_indexed(user, when))
+        for v, iv in self.internal.items():
+            add(iv, v, at)
+            add(iv + "@1", v, nxt)
+        for s, p in self.prev.items():
+            add(p, s, prv)
+        for x in self.seq.sequences:
+            add(x, x, at)
+            add(x + "@1", x, nxt)
+        for st in self.step.plan.stages[1:]:
+            if st.auto:
+                add(st.name, st.name, at)
+                add(st.name + "@1", st.name, nxt)
+        return out
+
+    def printer(self, style, at: str = "t"):
+        return _SequencePrinter(style, self.display_map(at), self._step_names())
+
+    def _step_names(self) -> dict:
+        return self.step.step_names
+
+    # ------------------------------------------------------------ steps
+    @property
+    def steps(self) -> list:
+        if self._steps is None:
+            from .bptt_steps import build
+            self._steps = build(self)
+        return self._steps
+
+    def text(self, steps: bool = False) -> str:
+        from .bptt_notes import text
+        return text(self, steps)
+
+    def latex(self, steps: bool = False, standalone: bool = False) -> str:
+        from .bptt_notes import latex
+        return latex(self, steps, standalone)
+
+    def markdown(self, steps: bool = True) -> str:
+        from .bptt_notes import markdown
+        return markdown(self)
+
+    def _repr_markdown_(self) -> str:
+        return self.markdown()
+
+    def to_json(self, check=None, steps: bool = False) -> dict:
+        from .bptt_notes import to_json
+        return to_json(self, check, steps)
+
+    # ------------------------------------------------------------ code
+    def numpy_source(self, func_name: str = "gradients") -> str:
+        from .bptt import bptt_source
+        return bptt_source(self, func_name)
+
+    def loss_source(self, func_name: str = "loss") -> str:
+        from .bptt import loss_source
+        return loss_source(self, func_name)
+
+    def to_numpy(self, deltas: bool = False):
+        """f(**arrays) -> {name: gradient}; sequences are (T, ...) arrays, T read at run time.
+
+        deltas=True: also {"delta:h": (T, ...) array} for each value h of a step (∂f/∂h[t], total).
+        """
+        from .codegen import compile_source
+        if deltas:
+            return compile_source(self.numpy_source_with_deltas(), "gradients")
+        if self._function is None:
+            self._function = compile_source(self.numpy_source(), "gradients")
+        return self._function
+
+    def numpy_source_with_deltas(self) -> str:
+        from .bptt import bptt_source
+        return bptt_source(self, "gradients", deltas=True)
+
+    def check(self, seed: int = 0, points: int = 2):
+        from .bptt import check
+        return check(self, seed, points)
+
+    def verify_steps(self, seed: int = 0) -> float:
+        """The step program's own steps, checked numerically (the per-step derivation)."""
+        return self.step.verify_steps(seed)
+
+    def __repr__(self) -> str:
+        return self.text()
+
+
+def _symbols(expr):
+    from .engine import topological
+    from .ir import is_matrix as _m
+    out = []
+    for node in topological(expr):
+        if isinstance(node, (MatrixSymbol, Symbol)) and not (isinstance(node, Symbol) and node.is_integer):
+            out.append(node)
+    return out
+
+
+def _latex_indexed(name: str, at: str) -> str:
+    base = printing.latex_name(name)
+    if base.endswith("}") and "_{" in base and not base.startswith(r"\mathrm{"):
+        return base[:-1] + "," + at + "}"
+    if base.startswith(r"\mathrm{") and "_{" in base:
+        return base[:-1] + "," + at + "}"
+    return base + "_{" + at + "}"
+
+
+class _SequencePrinter(printing.Printer):
+    """Prints the step program's internal names as the user's indexed values (h[t-1], δ_u[t+1])."""
+
+    def __init__(self, style, display: dict, names: dict | None = None):
+        super().__init__(style, names)
+        self.display = display
+
+    def symbol(self, name: str) -> str:
+        shown = self.display.get(name)
+        if shown is None:
+            return super().symbol(name)
+        return shown[1] if self.style is printing.LATEX else shown[0]
