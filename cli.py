@@ -14,6 +14,9 @@ Examples:
   matcalc derive "H = sigmoid(X*W1 + b1); f = norm2(H*W2 + b2 - Y)^2" \\
       --dim X=n,d --dim W1=d,h --dim b1=1,h --dim W2=h,k --dim b2=1,k --dim Y=n,k --check
   matcalc derive "-sum(Y .* log(softmax(X*W)))" --wrt W --sum-to-one Y --format latex
+  matcalc derive "h[t] = tanh(x[t]*Wx + h[t-1]*Wh + b); f = sum_t(norm2(h[t]*V - y[t])^2)" \\
+      --dim x=B,D --dim y=B,K --dim Wx=D,H --dim Wh=H,H --dim b=1,H --dim V=H,K --check
+  matcalc derive --model lstm --loss xent --steps --check
   matcalc rules --check
 """
 
@@ -58,7 +61,7 @@ def main():
 
 
 @main.command(epilog=EXAMPLES, context_settings={"ignore_unknown_options": True})
-@click.argument("expr")
+@click.argument("expr", required=False)
 @click.option("--wrt", multiple=True, help="Variable to differentiate with respect to (repeatable; default: all).")
 @click.option("--dim", "dims", multiple=True, metavar="NAME=ROWS,COLS",
               help="Shape of a variable: X=8,3 or X=n,d (symbolic); NAME= for a scalar.")
@@ -75,11 +78,28 @@ def main():
 @click.option("--check", "do_check", is_flag=True, help="Verify against finite differences (exit 1 if it fails).")
 @click.option("--sum-to-one", "sum_to_one", multiple=True, metavar="NAME",
               help="Assume the rows of NAME (entries, for a vector) sum to one, e.g. one-hot labels.")
-def derive(expr, wrt, dims, scalars, layout, order, fmt, steps, method, standalone, do_check, sum_to_one):
-    """Differentiate EXPR (a program in the contract language)."""
+@click.option("--model", type=click.Choice(["rnn", "lstm", "gru"]), default=None,
+              help="A built-in recurrent model instead of EXPR (backpropagation through time).")
+@click.option("--loss", "loss", type=click.Choice(["squared", "xent"]), default="squared", show_default=True,
+              help="With --model: the per-step loss, squared error or softmax cross-entropy.")
+@click.option("--initial", type=click.Choice(["zeros", "param"]), default="zeros", show_default=True,
+              help="With --model: initial states of zeros, or parameters h0 (and C0) to differentiate.")
+def derive(expr, wrt, dims, scalars, layout, order, fmt, steps, method, standalone, do_check, sum_to_one,
+           model, loss, initial):
+    """Differentiate EXPR (a program in the contract language; with sequences x[t], h[t] = ...h[t-1]...,
+    sum_t(...) for recurrent models)."""
     import matcalc
     try:
         shapes = _parse_dims(dims, scalars)
+        if model is not None:
+            from matcalc.models import template
+            if expr:
+                raise MatcalcError("give either EXPR or --model, not both")
+            expr, defaults, labels = template(model, loss, initial)
+            shapes = {**defaults, **shapes}
+            sum_to_one = tuple(dict.fromkeys(list(sum_to_one) + labels))
+        elif not expr:
+            raise MatcalcError("missing EXPR (or --model rnn|lstm|gru)")
         d = matcalc.derive(expr, wrt=list(wrt) or None, shapes=shapes, layout=layout, order=order,
                            sum_to_one=list(sum_to_one), method=method)
         result = d.check() if do_check else None

@@ -61,6 +61,8 @@ def latex_name(name: str) -> str:
 
 
 class Printer:
+    f_name = "f"   # the function's name in ∂f/∂N
+
     def __init__(self, style: Style, names: dict | None = None):
         self.style = style
         self.names = names or {}
@@ -129,12 +131,12 @@ class Printer:
                 return r"\mathrm{d}" + name, ATOM
             if kind == "nabla":
                 return r"\nabla_{" + name + "} f", MUL
-            return r"\frac{\partial f}{\partial " + name + "}", ATOM
+            return r"\frac{\partial " + latex_name(self.f_name) + r"}{\partial " + name + "}", ATOM
         if self.style is LANGUAGE:
             return {"delta": "delta_", "d": "d_", "nabla": "nabla_"}.get(kind, "grad_") + self.symbol(of), ATOM
         of = self.symbol(of)
         differential = f"d({of})" if of.startswith("d") else "d" + of   # d(dd), not ddd
-        text = {"delta": "δ_" + of, "d": differential, "nabla": "∇_" + of + " f"}.get(kind, "∂f/∂" + of)
+        text = {"delta": "δ_" + of, "d": differential, "nabla": "∇_" + of + " f"}.get(kind, f"∂{self.f_name}/∂" + of)
         return text, (ATOM if kind in ("delta", "d") else MUL)
 
     _MatrixPlaceholder = _placeholder

@@ -324,32 +324,26 @@ class RecurrentDerivation:
             closed[s] = out
         return closed
 
-    def display_map(self, at: str = "t") -> dict:
-        """internal name -> (text, LaTeX) at time ``at`` ("t" or "T")."""
-        nxt = "t+1" if at == "t" else "T+1"
-        prv = "t-1" if at == "t" else "T-1"
+    def display_names(self) -> dict:
+        """internal name -> (user name, time) for printing (``h_prev`` -> (h, t-1))."""
         out = {}
-        def add(internal, user, when):
-            out[internal] = (f"{user}[{when}]", _latex_indexed(user, when))
         for v, iv in self.internal.items():
-            add(iv, v, at)
-            add(iv + "@1", v, nxt)
+            out[iv] = (v, "t")
         for s, p in self.prev.items():
-            add(p, s, prv)
+            out[p] = (s, "t-1")
         for x in self.seq.sequences:
-            add(x, x, at)
-            add(x + "@1", x, nxt)
+            out[x] = (x, "t")
         for st in self.step.plan.stages[1:]:
             if st.auto:
-                add(st.name, st.name, at)
-                add(st.name + "@1", st.name, nxt)
+                out[st.name] = (st.name, "t")
+        for s, g in self.carry.items():
+            out[g] = ("δ:" + s, "0")
         return out
 
-    def printer(self, style, at: str = "t"):
-        return _SequencePrinter(style, self.display_map(at), self._step_names())
-
-    def _step_names(self) -> dict:
-        return self.step.step_names
+    def printer(self, style, names: bool = True):
+        p = _SequencePrinter(style, self.display_names(), self.step.step_names if names else {})
+        p.f_name = self.seq.loss_name
+        return p
 
     # ------------------------------------------------------------ steps
     @property
@@ -442,7 +436,17 @@ class _SequencePrinter(printing.Printer):
         self.display = display
 
     def symbol(self, name: str) -> str:
-        shown = self.display.get(name)
+        base, _, when = name.partition("@")
+        shown = self.display.get(base)
         if shown is None:
             return super().symbol(name)
-        return shown[1] if self.style is printing.LATEX else shown[0]
+        user, default = shown
+        when = when or default
+        delta = user.startswith("δ:")
+        user = user[2:] if delta else user
+        if self.style is printing.LATEX:
+            text = _latex_indexed(user, when)
+            return r"\delta_{" + text + "}" if delta else text
+        if self.style is printing.LANGUAGE:
+            return ("delta_" if delta else "") + f"{user}[{when}]"
+        return ("δ_" if delta else "") + f"{user}[{when}]"

@@ -87,3 +87,64 @@ def _jacobian_chain(rng):
 def _collect_terms(rng):
     a, b, c, dx, dy = rng.normal(size=5)
     return _rel(a * dx + b * dx + c * dy, (a + b) * dx + c * dy)
+
+
+def _tiny_rnn(rng, T=4):
+    X = rng.normal(size=(T, 2, 3))
+    Wx, Wh, V = rng.normal(size=(3, 4)) * 0.5, rng.normal(size=(4, 4)) * 0.5, rng.normal(size=(4, 2))
+
+    def loss(bump_t=None, bump=None):
+        h, total = np.zeros((2, 4)), 0.0
+        for t in range(T):
+            h = np.tanh(X[t] @ Wx + h @ Wh)
+            if t == bump_t:
+                h = h + bump
+            total += np.sum((h @ V) ** 2)
+        return total
+    return X, Wx, Wh, V, loss
+
+
+@identity("bptt", r"\delta_{h_t} = \frac{\partial \ell_t}{\partial h_t} + "
+          r"\frac{\partial J_{t+1}}{\partial h_t}\Big|_{\delta_{t+1}},\quad \delta_{h_{T+1}} = 0",
+          "backpropagation through time: the adjoint of a state is its step's own term plus "
+          "what step t+1 sends back (seed 003, RNN and LSTM)")
+def _bptt(rng):
+    # the recurrence δ_t = 2 z_t Vᵀ + (δ_{t+1} ⊙ (1 − h_{t+1}²)) W_hᵀ against differences of the unrolled loss
+    X, Wx, Wh, V, loss = _tiny_rnn(rng)
+    T, hs, h = X.shape[0], [], np.zeros((2, 4))
+    for t in range(T):
+        h = np.tanh(X[t] @ Wx + h @ Wh)
+        hs.append(h)
+    deltas, carry = [None] * T, np.zeros((2, 4))
+    for t in range(T - 1, -1, -1):
+        deltas[t] = 2 * (hs[t] @ V) @ V.T + carry
+        carry = (deltas[t] * (1 - hs[t] ** 2)) @ Wh.T
+    worst, eps = 0.0, 1e-6
+    for t in (0, T - 1):
+        E = rng.normal(size=(2, 4))
+        fd = (loss(t, eps * E) - loss(t, -eps * E)) / (2 * eps)
+        worst = max(worst, _rel(fd, np.sum(deltas[t] * E)))
+    return worst
+
+
+@identity("sum_over_time", r"\frac{\partial f}{\partial W} = \sum_{t=1}^{T} "
+          r"\frac{\partial J_t}{\partial W}\Big|_{W \text{ used at step } t}",
+          "a parameter shared by every step: its gradient is the sum of the steps' contributions "
+          "(seed 003: \\partial L/\\partial V = \\sum_t h_t^T (a_t - y_t))")
+def _sum_over_time(rng):
+    X, Wx, Wh, V, loss = _tiny_rnn(rng)
+    T, hs, h = X.shape[0], [], np.zeros((2, 4))
+    for t in range(T):
+        h = np.tanh(X[t] @ Wx + h @ Wh)
+        hs.append(h)
+    grad = sum(hs[t].T @ (2 * hs[t] @ V) for t in range(T))
+    E, eps = rng.normal(size=V.shape), 1e-6
+
+    def at(v):
+        h, total = np.zeros((2, 4)), 0.0
+        for t in range(T):
+            h = np.tanh(X[t] @ Wx + h @ Wh)
+            total += np.sum((h @ v) ** 2)
+        return total
+    fd = (at(V + eps * E) - at(V - eps * E)) / (2 * eps)
+    return _rel(fd, np.sum(grad * E))
