@@ -190,7 +190,8 @@ def _shape_code(d, value) -> str:
 def _helper(d, prog, outputs: dict, name: str, helpers: set) -> tuple[str, list]:
     """A helper function of the variables ``outputs`` use: (source, its parameters)."""
     free = {s.name for e in outputs.values() for s in _free(e)}
-    variables = {n: v for n, v in prog.variables.items() if n in free}
+    adjoints = set(d.carry.values()) | set(d.seed.values())   # known only after the backward loop
+    variables = {n: v for n, v in prog.variables.items() if n in free or n not in adjoints}
     cg = NumpyCodegen(variables, outputs, name)
     func = cg.function()
     helpers |= cg.helpers

@@ -56,9 +56,17 @@ def text(d, steps: bool = False) -> str:
     return "\n".join(lines)
 
 
+_LATEX_TITLES = {
+    "forward": r"Forward pass ($t = 1, \dots, T$)",
+    "backward": r"Backward through time ($t = T, \dots, 1$): $\delta_{N_t} = \partial f/\partial N_t$",
+    "at": r"At the last step $t = T$ (there is no step $T+1$)",
+    "through": r"Through the initial values ($t = 0$)",
+    "gradients": r"Gradients: sums over $t$ of each step's contribution",
+}
+
+
 def _blocks(d, tags: bool) -> list[tuple[str, str]]:
-    return [(_section_title(title, LATEX).replace("δ_N[t]", r"$\delta_{N_t}$").replace("∂f/∂N[t]",
-                                                                                     r"$\partial f/\partial N_t$"),
+    return [(_LATEX_TITLES[title.split()[0].rstrip(":")],
              "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}")
             for title, rows in _rows(d, LATEX, tags)]
 
@@ -73,12 +81,12 @@ def latex(d, steps: bool = False, standalone: bool = False) -> str:
                  r"\allowdisplaybreaks", r"\begin{document}", r"\section*{Loss}", r"\[", _loss_latex(d), r"\]",
                  r"\section*{Derivation by " + LATEX_TITLE + "}"]
         for title, block in _blocks(d, True):
-            parts += [r"\subsection*{" + title[0].upper() + title[1:] + "}", r"\[", block, r"\]"]
+            parts += [r"\subsection*{" + title + "}", r"\[", block, r"\]"]
         parts.append(r"\end{document}")
         return "\n".join(parts) + "\n"
     blocks = _blocks(d, steps)
     if not steps:
-        blocks = [b for b in blocks if not b[0].startswith("forward")]
+        blocks = [b for b in blocks if not b[0].startswith("Forward")]
     return "\n".join(f"\\[\n{b}\n\\]" for _, b in blocks)
 
 
@@ -88,7 +96,7 @@ def markdown(d) -> str:
              + "; the sequence length $T$ is not fixed.", "",
              "## Derivation by " + LATEX_TITLE, ""]
     for title, block in _blocks(d, True):
-        parts += [f"### {title[0].upper() + title[1:]}", "", "$$", block, "$$", ""]
+        parts += [f"### {title}", "", "$$", block, "$$", ""]
     used = []
     for s in d.steps:
         for r in s.rules or (s.rule,):

@@ -160,6 +160,9 @@ def analyse(source: str, statements) -> SequenceProgram:
                 if n.id not in terminal:
                     terminal.append(n.id)
                 continue
+            if where == "terminal":
+                raise err(UnsupportedError, f"{n.id}[{n.at}] outside sum_t(...): sum the steps with "
+                                            f"sum_t(...) or use the last step {n.id}[T]", n.pos)
             if n.at == "t-1":
                 if n.id not in seen:
                     raise err(UnknownNameError, f"{n.id}[t-1]: only values defined by {n.id}[t] = ... have a "

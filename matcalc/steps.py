@@ -62,12 +62,33 @@ class Plan:
         self.targets = {program.variables[n]: n for n in wrt}
         self.stages = find_stages(program, set(self.targets))
         self.segments = segments(program, set(self.targets), self.stages, self.sum_to_one)
+        self._order_stages()
         self.names = stage_names(self.stages)
         for st in self.stages[1:]:      # σ(h) prints as h_sigmoid (but X does not print as A for A = X)
             if st.definition is not None and not isinstance(st.definition, _LEAVES):
                 self.names.setdefault(st.definition, st.name)
         self.memo: dict = {}
         self.by_node = {s.node: s for s in self.stages}
+
+    def _order_stages(self) -> None:
+        """Each stage after every stage that contributes to it (stable): a stage of matcalc's
+        inside another one (x Wx inside x Wx + h Wh) gets its delta from the outer one."""
+        stages, segs = list(self.stages), list(self.segments)
+        index = {s.node: i for i, s in enumerate(stages)}
+        parents = {i: {j for j, seg in enumerate(segs) if j != i and stages[i].node in seg.contributions}
+                   for i in range(len(stages))}
+        done, order = set(), []
+        while len(order) < len(stages):
+            ready = next((i for i in range(len(stages)) if i not in done and parents[i] <= done), None)
+            if ready is None:   # pragma: no cover - stages form a DAG
+                order += [i for i in range(len(stages)) if i not in done]
+                break
+            done.add(ready)
+            order.append(ready)
+        if order != list(range(len(stages))):
+            self.stages = [stages[i] for i in order]
+            self.segments = [segs[i] for i in order]
+        del index
 
     @property
     def f_name(self) -> str:
