@@ -1,6 +1,6 @@
 """matcalc benchmarks: generated code against hand-written NumPy, JAX and PyTorch.
 
-    python benchmarks/run.py [--quick] [--only hessian]
+    python benchmarks/run.py [--quick] [--only hessian|bptt]
 
 Prints one table per workload family: the median time of each implementation (warm-up
 first, then repeated runs), and the ratios to matcalc's generated code.  JAX and PyTorch are
@@ -19,6 +19,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import matcalc  # noqa: E402
 
@@ -134,13 +135,18 @@ def print_table(title, rows):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
-    parser.add_argument("--only", choices=["hessian"], default=None)
+    parser.add_argument("--only", choices=["hessian", "bptt"], default=None)
     args = parser.parse_args(argv)
     repeats = 7 if args.quick else 31
     print("# matcalc benchmarks")
     print(f"\n{environment()}; medians of {repeats} runs after warm-up; "
           "ratios > 1 in the jax/gen and torch/gen columns mean matcalc's code is faster.")
-    print_table("Closed-form Hessians (X 2000×d, float64)", hessian_rows((50, 200, 500), repeats))
+    if args.only in (None, "bptt"):
+        import bptt
+        print_table("Backpropagation through time (float64, squared error per step, K = 10)",
+                    bptt.rows(repeats, median_time, _jax(), _torch()))
+    if args.only in (None, "hessian"):
+        print_table("Closed-form Hessians (X 2000×d, float64)", hessian_rows((50, 200, 500), repeats))
 
 
 if __name__ == "__main__":

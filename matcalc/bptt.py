@@ -133,8 +133,40 @@ class _Layout:
             else:
                 self.targets.append(("param", n, code(total)))
         del full
-        # keep only the δ's the targets need (and the named ones, when asked for)
         self.state_py = {s: self.value_py[self.rep[prog.named[d.internal[s]]]] for s in seq.states}
+        self._share_forward_values()
+
+    def _share_forward_values(self) -> None:
+        """A costly value inside a forward line that the backward pass also needs (tanh(C) in
+        h = o ⊙ tanh(C)) becomes a forward value of its own, computed once and kept."""
+        first: dict = {}
+        for k, (_, expr) in enumerate(self.forward):
+            for node in topological(expr):
+                if node is not expr and _costly(node) and node not in first:
+                    first[node] = k
+        backward = set()
+        for _, expr, _ in self.deltas:
+            backward.update(topological(expr))
+        for _, _, expr in self.targets:
+            backward.update(topological(expr))
+        shared = [n for n in first if n in backward]
+        if not shared:
+            return
+        reps = {}
+        for node in shared:
+            reps[node] = _like(node, self.names("q_t"))
+        forward = []
+        placed = set()
+        for k, (py, expr) in enumerate(self.forward):
+            for node in shared:
+                if first[node] == k and node not in placed:
+                    placed.add(node)
+                    inner = {m: s for m, s in reps.items() if m is not node}
+                    forward.append((reps[node].name, node.xreplace(inner)))
+            forward.append((py, expr.xreplace(reps)))
+        self.forward = forward
+        self.deltas = [(n, e.xreplace(reps), u) for n, e, u in self.deltas]
+        self.targets = [(k, n, e.xreplace(reps)) for k, n, e in self.targets]
 
     def needed_deltas(self, keep_named: bool) -> list:
         needed = {s.name for _, _, e in self.targets for s in _free(e)}
@@ -154,6 +186,15 @@ class _Layout:
                 out.append((py, expr))
                 need |= {s.name for s in _free(expr)}
         return list(reversed(out))
+
+
+def _costly(node) -> bool:
+    """Worth keeping from the forward pass: a function of entries, a softmax, an inverse, a product."""
+    from sympy import Inverse, MatMul
+    from .ir import Elementwise, _Normalized
+    if isinstance(node, (Elementwise, _Normalized, Inverse)):
+        return True
+    return isinstance(node, MatMul) and sum(1 for a in node.args if is_matrix(a)) >= 2
 
 
 def _free(expr):

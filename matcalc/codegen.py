@@ -21,8 +21,9 @@ from .ir import Norm2, is_matrix
 
 HELPERS = {
     "_sigmoid": '''def _sigmoid(x):
-    """Logistic function, stable for large |x|."""
-    return np.exp(-np.logaddexp(0.0, -x))''',
+    """Logistic function; exp(-x) overflows to inf for x < -709, giving exactly 0."""
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-x))''',
     "_softmax": '''def _softmax(x, axis):
     """Softmax along axis, shifted by the maximum for stability."""
     e = np.exp(x - np.max(x, axis=axis, keepdims=True))

@@ -1,0 +1,186 @@
+"""BPTT workloads: matcalc's generated loops against hand-written NumPy, JAX (lax.scan) and PyTorch.
+
+tanh RNN and LSTM (the templates of ``matcalc derive --model``), squared error per step,
+zero initial states, T = 32, B = 64, D = 32, H = 128, K = 10, float64.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+import matcalc
+from matcalc.models import template
+
+SIZES = dict(T=32, B=64, D=32, H=128, K=10)
+
+
+def _sig(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def _point(model, rng, T, B, D, H, K):
+    p = {"x": rng.standard_normal((T, B, D)), "y": rng.standard_normal((T, B, K)),
+         "V": rng.standard_normal((H, K)) / np.sqrt(H), "c": np.zeros((1, K))}
+    if model == "rnn":
+        p.update(Wx=rng.standard_normal((D, H)) / np.sqrt(D), Wh=rng.standard_normal((H, H)) / np.sqrt(H),
+                 b=np.zeros((1, H)))
+    else:
+        for g in "fiao":
+            p["W" + g] = rng.standard_normal((H, H)) / np.sqrt(H)
+            p["U" + g] = rng.standard_normal((D, H)) / np.sqrt(D)
+            p["b" + g] = np.zeros((1, H))
+    return p
+
+
+# ------------------------------------------------------------------ hand-written NumPy
+def rnn_by_hand(x, y, Wx, Wh, b, V, c):
+    """An expert's BPTT for h_t = tanh(x_t Wx + h_{t-1} Wh + b), loss Σ_t ‖h_t V + c − y_t‖²."""
+    T = x.shape[0]
+    h = np.zeros((x.shape[1], Wh.shape[0]))
+    hs, zs = [h], []
+    for t in range(T):
+        h = np.tanh(x[t] @ Wx + h @ Wh + b)
+        hs.append(h)
+        zs.append(h @ V + c - y[t])
+    dWx, dWh, db, dV, dc = (np.zeros_like(a) for a in (Wx, Wh, b, V, c))
+    dh_next = np.zeros_like(h)
+    for t in range(T - 1, -1, -1):
+        dz = 2.0 * zs[t]
+        dV += hs[t + 1].T @ dz
+        dc += dz.sum(axis=0, keepdims=True)
+        du = (dz @ V.T + dh_next) * (1.0 - hs[t + 1] ** 2)
+        dWx += x[t].T @ du
+        dWh += hs[t].T @ du
+        db += du.sum(axis=0, keepdims=True)
+        dh_next = du @ Wh.T
+    return {"Wx": dWx, "Wh": dWh, "b": db, "V": dV, "c": dc}
+
+
+def lstm_by_hand(x, y, Wf, Uf, bf, Wi, Ui, bi, Wa, Ua, ba, Wo, Uo, bo, V, c):
+    """An expert's LSTM BPTT (seed 003's gates, corrected), loss Σ_t ‖h_t V + c − y_t‖²."""
+    T, B, H = x.shape[0], x.shape[1], Wf.shape[0]
+    h, C = np.zeros((B, H)), np.zeros((B, H))
+    cache = []
+    for t in range(T):
+        f = _sig(h @ Wf + x[t] @ Uf + bf)
+        i = _sig(h @ Wi + x[t] @ Ui + bi)
+        a = np.tanh(h @ Wa + x[t] @ Ua + ba)
+        o = _sig(h @ Wo + x[t] @ Uo + bo)
+        C_prev, h_prev = C, h
+        C = C * f + i * a
+        tC = np.tanh(C)
+        h = o * tC
+        cache.append((h_prev, C_prev, f, i, a, o, tC, h, h @ V + c - y[t]))
+    g = {k: np.zeros_like(v) for k, v in dict(Wf=Wf, Uf=Uf, bf=bf, Wi=Wi, Ui=Ui, bi=bi, Wa=Wa, Ua=Ua, ba=ba,
+                                              Wo=Wo, Uo=Uo, bo=bo, V=V, c=c).items()}
+    dh_next, dC_next = np.zeros((B, H)), np.zeros((B, H))
+    for t in range(T - 1, -1, -1):
+        h_prev, C_prev, f, i, a, o, tC, h, z = cache[t]
+        dz = 2.0 * z
+        g["V"] += h.T @ dz
+        g["c"] += dz.sum(axis=0, keepdims=True)
+        dh = dz @ V.T + dh_next
+        dC = dh * o * (1.0 - tC ** 2) + dC_next
+        do = dh * tC * o * (1.0 - o)
+        da = dC * i * (1.0 - a ** 2)
+        di = dC * a * i * (1.0 - i)
+        df = dC * C_prev * f * (1.0 - f)
+        for k, du in (("f", df), ("i", di), ("a", da), ("o", do)):
+            g["W" + k] += h_prev.T @ du
+            g["U" + k] += x[t].T @ du
+            g["b" + k] += du.sum(axis=0, keepdims=True)
+        dh_next = df @ Wf.T + di @ Wi.T + da @ Wa.T + do @ Wo.T
+        dC_next = dC * f
+    return g
+
+
+# ------------------------------------------------------------------ JAX and PyTorch
+def _jax_loss(model, jax):
+    jnp = jax.numpy
+
+    def cell(p, carry, inputs):
+        x, y = inputs
+        if model == "rnn":
+            h = jnp.tanh(x @ p["Wx"] + carry[0] @ p["Wh"] + p["b"])
+            new = (h,)
+        else:
+            h, C = carry
+            f = jax.nn.sigmoid(h @ p["Wf"] + x @ p["Uf"] + p["bf"])
+            i = jax.nn.sigmoid(h @ p["Wi"] + x @ p["Ui"] + p["bi"])
+            a = jnp.tanh(h @ p["Wa"] + x @ p["Ua"] + p["ba"])
+            o = jax.nn.sigmoid(h @ p["Wo"] + x @ p["Uo"] + p["bo"])
+            C = C * f + i * a
+            h = o * jnp.tanh(C)
+            new = (h, C)
+        return new, jnp.sum((h @ p["V"] + p["c"] - y) ** 2)
+
+    def loss(p, x, y):
+        B, H = x.shape[1], p["V"].shape[0]
+        init = (jnp.zeros((B, H)),) if model == "rnn" else (jnp.zeros((B, H)), jnp.zeros((B, H)))
+        _, losses = jax.lax.scan(lambda carry, xy: cell(p, carry, xy), init, (x, y))
+        return jnp.sum(losses)
+    return loss
+
+
+def _torch_loss(model, torch):
+    def loss(p, x, y):
+        B, H = x.shape[1], p["V"].shape[0]
+        h = torch.zeros((B, H), dtype=x.dtype)
+        C = torch.zeros((B, H), dtype=x.dtype)
+        total = 0.0
+        for t in range(x.shape[0]):
+            if model == "rnn":
+                h = torch.tanh(x[t] @ p["Wx"] + h @ p["Wh"] + p["b"])
+            else:
+                f = torch.sigmoid(h @ p["Wf"] + x[t] @ p["Uf"] + p["bf"])
+                i = torch.sigmoid(h @ p["Wi"] + x[t] @ p["Ui"] + p["bi"])
+                a = torch.tanh(h @ p["Wa"] + x[t] @ p["Ua"] + p["ba"])
+                o = torch.sigmoid(h @ p["Wo"] + x[t] @ p["Uo"] + p["bo"])
+                C = C * f + i * a
+                h = o * torch.tanh(C)
+            total = total + ((h @ p["V"] + p["c"] - y[t]) ** 2).sum()
+        return total
+    return loss
+
+
+def rows(repeats, median_time, jax=None, torch=None, sizes=None):
+    sizes = sizes or SIZES
+    out = []
+    for model in ("rnn", "lstm"):
+        rng = np.random.default_rng(0)
+        point = _point(model, rng, **sizes)
+        expr, shapes, labels = template(model, "squared", "zeros")
+        t0 = time.perf_counter()
+        d = matcalc.derive(expr, shapes=shapes, sum_to_one=labels)
+        generated = d.to_numpy()
+        derive_s = time.perf_counter() - t0
+        hand = rnn_by_hand if model == "rnn" else lstm_by_hand
+        got, want = generated(**point), hand(**point)
+        for k in want:
+            assert np.allclose(got[k], want[k], rtol=1e-9, atol=1e-9), f"{model}: generated {k} disagrees"
+        times = {"generated": median_time(lambda: generated(**point), repeats),
+                 "hand": median_time(lambda: hand(**point), repeats)}
+        params = {k: v for k, v in point.items() if k not in ("x", "y")}
+        if jax is not None:
+            jnp = jax.numpy
+            grad = jax.jit(jax.grad(_jax_loss(model, jax)))
+            pj = {k: jnp.asarray(v) for k, v in params.items()}
+            xj, yj = jnp.asarray(point["x"]), jnp.asarray(point["y"])
+            gj = grad(pj, xj, yj)
+            assert all(np.allclose(np.asarray(gj[k]), want[k], rtol=1e-8, atol=1e-8) for k in want)
+            times["jax"] = median_time(lambda: jax.block_until_ready(grad(pj, xj, yj)), repeats)
+        if torch is not None:
+            tloss = _torch_loss(model, torch)
+            xt, yt = torch.from_numpy(point["x"]), torch.from_numpy(point["y"])
+
+            def run():
+                pt = {k: torch.from_numpy(v).requires_grad_() for k, v in params.items()}
+                tloss(pt, xt, yt).backward()
+                return pt
+            pt = run()
+            assert all(np.allclose(pt[k].grad.numpy(), want[k], rtol=1e-8, atol=1e-8) for k in want)
+            times["torch"] = median_time(run, repeats)
+        s = sizes
+        out.append((f"{model} BPTT T={s['T']} B={s['B']} D={s['D']} H={s['H']}", derive_s, times))
+    return out
