@@ -509,6 +509,8 @@ def check(d, seed: int = 0, points: int = 2, tolerance: float = TOLERANCE) -> Ch
         T = 3 + k
         for attempt in range(40):
             point = sample(d, rng, T, 0.7 * 0.8 ** (attempt // 4))
+            if attempt % 2:   # positive values, for log/sqrt of inputs
+                point = {n: (abs(v) + 0.1 if n not in d.sum_to_one else v) for n, v in point.items()}
             with np.errstate(all="ignore"):
                 value = loss(**point)
             if np.isfinite(value):

@@ -40,12 +40,12 @@ _GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", 
 
 
 def latex_name(name: str) -> str:
-    """W1 -> W_{1}, Y_pred -> Y_{pred}, lambda -> \\lambda, lam -> \\mathrm{lam}."""
+    """W1 -> W_{1}, Y_pred -> Y_{pred}, Wxh -> W_{xh}, lambda -> \\lambda, lam -> \\mathrm{lam}."""
     base, sub = name, ""
     if "_" in name.strip("_"):
         base, sub = name.strip("_").split("_", 1)
     else:
-        m = re.fullmatch(r"([A-Za-z]+?)(\d+)", name)
+        m = re.fullmatch(r"([A-Za-z]+?)(\d+)", name) or (name not in _GREEK and re.fullmatch(r"([A-Z])([a-z]{1,3})", name))
         if m:
             base, sub = m.group(1), m.group(2)
     def word(w):
