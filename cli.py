@@ -84,26 +84,18 @@ def main():
               help="With --model: the per-step loss, squared error or softmax cross-entropy.")
 @click.option("--initial", type=click.Choice(["zeros", "param"]), default="zeros", show_default=True,
               help="With --model: initial states of zeros, or parameters h0 (and C0) to differentiate.")
+@click.option("--timeout", type=float, default=None, metavar="SECONDS",
+              help="Stop with exit 2 when the work takes longer (default 60; 0: no limit).")
 def derive(expr, wrt, dims, scalars, layout, order, fmt, steps, method, standalone, do_check, sum_to_one,
-           model, loss, initial):
+           model, loss, initial, timeout):
     """Differentiate EXPR (a program in the contract language; with sequences x[t], h[t] = ...h[t-1]...,
     sum_t(...) for recurrent models)."""
     import matcalc
+    from matcalc.limits import DEFAULT_TIMEOUT, time_limit
     try:
-        shapes = _parse_dims(dims, scalars)
-        if model is not None:
-            from matcalc.models import template
-            if expr:
-                raise MatcalcError("give either EXPR or --model, not both")
-            expr, defaults, labels = template(model, loss, initial)
-            shapes = {**defaults, **shapes}
-            sum_to_one = tuple(dict.fromkeys(list(sum_to_one) + labels))
-        elif not expr:
-            raise MatcalcError("missing EXPR (or --model rnn|lstm|gru)")
-        d = matcalc.derive(expr, wrt=list(wrt) or None, shapes=shapes, layout=layout, order=order,
-                           sum_to_one=list(sum_to_one), method=method)
-        result = d.check() if do_check else None
-        output = _render(d, fmt, steps, standalone, result)
+        with time_limit(DEFAULT_TIMEOUT if timeout is None else timeout):
+            output, result = _derive(matcalc, expr, wrt, dims, scalars, layout, order, fmt, steps, method,
+                                     standalone, do_check, sum_to_one, model, loss, initial)
     except MatcalcError as err:
         _fail(err)
     except RecursionError:
@@ -116,6 +108,25 @@ def derive(expr, wrt, dims, scalars, layout, order, fmt, steps, method, standalo
             click.echo(str(result), err=fmt == "numpy")
         if not result.passed:
             sys.exit(1)
+
+
+def _derive(matcalc, expr, wrt, dims, scalars, layout, order, fmt, steps, method, standalone, do_check,
+            sum_to_one, model, loss, initial):
+    """(output text, check result or None)."""
+    shapes = _parse_dims(dims, scalars)
+    if model is not None:
+        from matcalc.models import template
+        if expr:
+            raise MatcalcError("give either EXPR or --model, not both")
+        expr, defaults, labels = template(model, loss, initial)
+        shapes = {**defaults, **shapes}
+        sum_to_one = tuple(dict.fromkeys(list(sum_to_one) + labels))
+    elif not expr:
+        raise MatcalcError("missing EXPR (or --model rnn|lstm|gru)")
+    d = matcalc.derive(expr, wrt=list(wrt) or None, shapes=shapes, layout=layout, order=order,
+                       sum_to_one=list(sum_to_one), method=method)
+    result = d.check() if do_check else None
+    return _render(d, fmt, steps, standalone, result), result
 
 
 def _render(d, fmt, steps, standalone, result) -> str:

@@ -16,7 +16,7 @@ from . import ops
 from . import parser as P
 from .errors import ShapeError, UnknownNameError
 from .ir import LogDet, LogSoftmax, Norm2, Softmax, SumEntries, is_matrix, named_symbol, shape_of
-from .shapes import ShapeInference, declare_shapes, resolve, show, size_symbol
+from .shapes import ShapeInference, _chained, declare_shapes, resolve, show, size_symbol
 
 _SIZE_NAMES = ("n", "m", "k", "p", "q", "r", "s", "t", "u", "v")
 
@@ -111,7 +111,7 @@ class _Builder:
         return ShapeError(message, self.source, pos)
 
     def build(self, node):
-        return getattr(self, "_" + type(node).__name__)(node)
+        return _chained(self, node, lambda n: getattr(self, "_" + type(n).__name__)(n))
 
     # values are scalars or matrices; a 1x1 product is a scalar
     def value(self, node):

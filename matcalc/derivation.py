@@ -330,7 +330,7 @@ def _as_list(wrt) -> list[str] | None:
 
 
 def derive(expr: str, wrt=None, shapes: dict | None = None, layout: str | None = None,
-           order: int = 1, sum_to_one=(), method: str = "backprop") -> Derivation:
+           order: int = 1, sum_to_one=(), method: str = "backprop", timeout: float | None = None) -> Derivation:
     """Differentiate ``expr`` (a program in the contract language).
 
     wrt: variable names (default: every variable); shapes: name -> () / (rows, cols)
@@ -338,7 +338,12 @@ def derive(expr: str, wrt=None, shapes: dict | None = None, layout: str | None =
     vector) sum to one, e.g. one-hot labels — softmax cross-entropy then gives
     S − Y.  layout selects a Jacobian (numerator or denominator layout);
     method (backprop | trace | jacobian) is how ``steps`` present the derivation.
+    timeout: seconds after which a ``LimitError`` stops the derivation (main thread only).
     """
+    if timeout:
+        from .limits import time_limit
+        with time_limit(timeout):
+            return derive(expr, wrt, shapes, layout, order, sum_to_one, method)
     from . import parser as P
     from .sequence import is_recurrent
     try:

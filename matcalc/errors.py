@@ -67,3 +67,9 @@ class UnsupportedError(MatcalcError):
 
 class DomainError(MatcalcError):
     kind = "domain error"
+
+
+class LimitError(MatcalcError):
+    """A documented limit was exceeded (program size, derivation time)."""
+
+    kind = "limit exceeded"

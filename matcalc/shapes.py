@@ -93,8 +93,7 @@ class ShapeInference:
 
     # ---- expressions
     def infer(self, node) -> tuple:
-        method = getattr(self, "_" + type(node).__name__)
-        return method(node)
+        return _chained(self, node, lambda n: getattr(self, "_" + type(n).__name__)(n))
 
     def _Num(self, node):
         return ()
@@ -290,3 +289,22 @@ def resolve(shape, namer) -> tuple:
         v = root.value
         out.append(Integer(v) if isinstance(v, int) else v)
     return tuple(out)
+
+
+def _chained(walker, node, visit):
+    """visit(node), with long left-nested chains (a + b + c + … in 10,000 terms) visited from the
+    bottom up first, so that the recursion stays shallow; each node is visited once."""
+    memo = walker.__dict__.setdefault("_chain_memo", {})
+    hit = memo.get(id(node))
+    if hit is not None:
+        return hit[1]
+    if isinstance(node, P.Binary) and isinstance(node.left, P.Binary):
+        chain, n = [], node.left
+        while isinstance(n, P.Binary) and id(n) not in memo:
+            chain.append(n)
+            n = n.left
+        for c in reversed(chain[1:]):
+            memo[id(c)] = (c, visit(c))
+    result = visit(node)
+    memo[id(node)] = (node, result)
+    return result

@@ -73,6 +73,7 @@ FUNCTIONS = {
     "relu": lambda v: np.maximum(v, 0.0),
     "softplus": lambda v: np.logaddexp(0.0, v),
     "sqrt": np.sqrt, "abs": np.abs,
+    "step": lambda v: np.heaviside(v, 0.0), "sign": np.sign,   # matcalc's extensions (relu', abs')
     "sum": np.sum,
     "tr": lambda v: np.trace(_square("tr", v)),
     "det": lambda v: np.linalg.det(_square("det", v)),
@@ -204,6 +205,14 @@ class _Parser:
             self.take(")")
             return v
         if kind == "name":
+            if self.peek() == "(" and text in ("ones", "eye"):   # the printed results' constructors
+                self.take("(")
+                sizes = [int(self.additive())]
+                while self.peek() == ",":
+                    self.take(",")
+                    sizes.append(int(self.additive()))
+                self.take(")")
+                return _scalarize(np.ones(tuple(sizes)) if text == "ones" else np.eye(sizes[0]))
             if self.peek() == "(" and text in FUNCTIONS:
                 self.take("(")
                 arg = self.additive()

@@ -1,0 +1,78 @@
+"""Long property run: random programs through matcalc against an independent reference, and
+malformed inputs through the CLI.  Prints the counts.
+
+    python tests/long_run.py [--programs 10000] [--fuzz 3000] [--seed 0]
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import random
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from click.testing import CliRunner  # noqa: E402
+
+from matcalc.cli import main as cli  # noqa: E402
+from program_gen import check_program, generate  # noqa: E402
+from test_properties import NASTY, VALID, _mutate  # noqa: E402
+
+
+def programs(n: int, seed: int) -> collections.Counter:
+    counts: collections.Counter = collections.Counter()
+    examples: dict = {}
+    t0 = time.time()
+    for k in range(n):
+        rnd = random.Random(seed * 1_000_003 + k)
+        program, shapes = generate(rnd, rnd.randint(2, 5))
+        outcome, detail = check_program(program, shapes, seed=k)
+        counts[outcome] += 1
+        if outcome in ("refused", "skipped"):
+            counts[f"{outcome}: {detail}"] += 1
+        if outcome in ("wrong", "crash"):
+            examples.setdefault(outcome, []).append((program, shapes, detail))
+    print(f"programs: {n} in {time.time() - t0:.0f} s")
+    for key in ("ok", "wrong", "crash", "refused", "skipped"):
+        print(f"  {key:8} {counts[key]}")
+    for key, value in sorted(counts.items()):
+        if ":" in key:
+            print(f"    {key}: {value}")
+    for outcome, items in examples.items():
+        for program, shapes, detail in items[:5]:
+            print(f"  {outcome.upper()}: {program} {shapes}: {detail}")
+    return counts
+
+
+def fuzz(n: int, seed: int) -> collections.Counter:
+    counts: collections.Counter = collections.Counter()
+    runner = CliRunner()
+    rnd = random.Random(seed)
+    inputs = list(NASTY) + [_mutate(rnd, rnd.choice(VALID)) for _ in range(n)]
+    t0 = time.time()
+    for text in inputs:
+        r = runner.invoke(cli, ["derive", text, "--timeout", "20"], catch_exceptions=True)
+        clean = (r.exit_code in (0, 1, 2) and "Traceback" not in r.output and "internal error" not in r.output
+                 and (r.exit_code != 2 or (r.stderr or "").startswith("matcalc: ")))
+        counts["clean" if clean else "CRASH"] += 1
+        counts[f"exit {r.exit_code}"] += 1
+        if not clean:
+            print(f"  CRASH: {text!r}: exit {r.exit_code}: {r.output[-300:]}")
+    print(f"malformed inputs: {len(inputs)} in {time.time() - t0:.0f} s")
+    for key, value in sorted(counts.items()):
+        print(f"  {key}: {value}")
+    return counts
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--programs", type=int, default=10_000)
+    parser.add_argument("--fuzz", type=int, default=3_000)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    p = programs(args.programs, args.seed)
+    f = fuzz(args.fuzz, args.seed)
+    sys.exit(1 if p["wrong"] or p["crash"] or f["CRASH"] else 0)
