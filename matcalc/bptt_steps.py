@@ -204,7 +204,7 @@ def build(d) -> list[Step]:
 def loss_display(d):
     """The loss: Σ_t ℓ[t] + the terms at T (display)."""
     prog = d.step_program
-    internal = {prog.variables[c] for c in list(d.carry.values()) + list(d.seed.values())}
+    internal = {prog.variables[c] for c in list(d.carry.values()) + list(d.seed.values()) if c in prog.variables}
     out = prog.opaque_output
     terms = [a for a in Add.make_args(out) if not (a.free_symbols & internal)]
     parts = []

@@ -52,18 +52,19 @@ def _namer(taken: set):
     return lambda: next(fresh)
 
 
-def parse(source: str, shapes: dict | None = None, statements=None, links=()) -> Program:
+def parse(source: str, shapes: dict | None = None, statements=None, links=(), allow_unused: bool = False) -> Program:
     """Parse and shape-check ``source`` (or already parsed ``statements`` of it).
 
-    ``links`` pairs a variable with a named value of the same shape (a recurrent state's
-    previous value with the state).
+    ``links`` (variable, named value, position, default shape or None) gives a variable the shape
+    of a named value (a recurrent state's previous value and the state); a size left open
+    (touched only by broadcasting) takes the default's, else 1.
     """
     if statements is None:
         statements = P.parse_program(source)
     declared = declare_shapes(shapes)
     inference = ShapeInference(source, declared)
     inference.run(statements)
-    for var, name, pos in links:
+    for var, name, pos, _ in links:
         a, b = inference.variables.get(var), inference.intermediates.get(name)
         if a is None or b is None:
             continue
@@ -71,8 +72,17 @@ def parse(source: str, shapes: dict | None = None, statements=None, links=()) ->
             raise ShapeError(f"{name} changes shape between steps: {show(b)} from {show(a)}", source, pos)
         for da, db in zip(a, b):
             inference.unify(da, db, pos, f"{name} changes shape between steps: {show(b)} from {show(a)}")
+    def priority(link):   # initial values with full sizes first (a row h0 broadcasts over the batch)
+        default = link[3]
+        return (default is None, sum(1 for v in default if v == 1) if default else 0)
+    for var, name, pos, default in sorted(links, key=priority):
+        # a size only broadcasting touched: the initial value's, else 1
+        for k, dim in enumerate(inference.variables.get(var, ())):
+            if dim.root().value is None:
+                want = default[k] if default else 1
+                dim.root().value = size_symbol(want) if isinstance(want, str) else int(want)
     unused = sorted(set(declared) - set(inference.variables) - set(inference.intermediates))
-    if unused:
+    if unused and not allow_unused:
         raise UnknownNameError(f"a shape is given for {unused[0]!r}, which is not a variable of the expression")
     taken = set(inference.variables) | set(inference.intermediates)
     taken |= {d.known().name for s in declared.values() for d in s if d.known() is not None and not isinstance(d.known(), int)}

@@ -15,6 +15,8 @@ from sympy import Basic, Expr, Integer, MatrixSymbol, Symbol
 from sympy.core.symbol import Str
 from sympy.matrices.expressions.matexpr import MatrixExpr
 
+from . import sympy_fixes  # noqa: F401 - installs the factor_terms workaround
+
 
 def _name(name) -> Str:
     return name if isinstance(name, Str) else Str(name)

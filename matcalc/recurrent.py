@@ -73,8 +73,18 @@ class RecurrentDerivation:
         if not [x for x in seq.sequences if self._used_at_t(x)]:
             raise UnsupportedError("a recurrent program needs an input sequence x[t] (its length T is "
                                    "read from it at run time)")
+        self.full_seq = seq
         self.step_program = self._parse_step(shapes)
         self.variables = self._variables(shapes)
+        if set(seq.step_names) - seq.live:   # derive without the values that cannot reach the loss
+            known = self._known_shapes(shapes)
+            self.seq = seq = seq.pruned()
+            self.step_program = self._parse_step(known)
+            self._other_programs = [(k, p) for k, p in self._other_programs if k != "initial"]
+            if seq.inits:
+                statements, _ = self._initial_statements()
+                self._other_programs.append(("initial", parse(
+                    self.source, known, statements=statements, allow_unused=True)))
         params = [n for n in self.variables if n not in seq.sequences]
         names = list(dict.fromkeys(wrt)) if wrt else params
         for n in names:
@@ -111,7 +121,8 @@ class RecurrentDerivation:
         return out
 
     def _used_at_t(self, name: str) -> bool:
-        nodes = [st.expr for st in self.seq.steps] + ([self.seq.step_loss] if self.seq.step_loss else [])
+        seq = getattr(self, "full_seq", self.seq)
+        nodes = [st.expr for st in seq.steps] + ([seq.step_loss] if seq.step_loss else [])
         return any(isinstance(n, P.Index) and n.id == name and n.at == "t" for node in nodes for n in walk(node))
 
     def _mapping(self, at_last: bool = False) -> dict:
@@ -134,7 +145,7 @@ class RecurrentDerivation:
 
     # ------------------------------------------------------------ programs
     def _parse_step(self, shapes: dict) -> Program:
-        seq, pos = self.seq, self.seq.steps[0].pos
+        seq, pos = self.seq, self.seq.loss_pos
         mapping = self._mapping()
         statements = list(seq.statics)
         for st in seq.steps:
@@ -149,18 +160,44 @@ class RecurrentDerivation:
         statements.append(P.Statement(pos, None, objective))
         self.step_statements = statements
         declared = self._filtered(shapes, statements)
+        defaults = {}
         for s in seq.states:   # a declared state shape is its previous value's (and its adjoint's) shape
+            if s in seq.inits:
+                defaults[s] = self._initial_shape(seq.inits[s], shapes)   # sizes the step leaves open
             if s in shapes:
                 declared[self.prev[s]] = shapes[s]
                 declared[self.carry[s]] = shapes[s]
         unknown = [self.prev[s] for s in seq.states if s not in shapes] + \
                   [self.carry[s] for s in seq.states if s not in shapes] + list(self.seed.values())
-        links = [(self.prev[s], self.internal[s], seq.state_pos[s]) for s in seq.states] + \
-                [(self.carry[s], self.internal[s], seq.state_pos[s]) for s in seq.states] + \
-                [(e, self.internal[v], pos) for v, e in self.seed.items()]
+        links = [(self.prev[s], self.internal[s], seq.state_pos[s], defaults.get(s)) for s in seq.states] + \
+                [(self.carry[s], self.internal[s], seq.state_pos[s], defaults.get(s)) for s in seq.states] + \
+                [(e, self.internal[v], pos, None) for v, e in self.seed.items()]
         for name in unknown:
             declared[name] = ("?", "?")
-        return parse(self.source, declared, statements=statements, links=links)
+        program = parse(self.source, {**shapes, **declared}, statements=statements, links=links, allow_unused=True)
+        if is_matrix(program.output):
+            r, c = program.output.shape
+            raise ShapeError(f"the loss must be a scalar, but sum_t(...) sums {r}x{c} values "
+                             "(use sum(), norm2() ... inside)", self.source, (seq.step_loss.pos if seq.step_loss is not None else seq.loss_pos))
+        return program
+
+    def _initial_shape(self, expr, shapes: dict):
+        """The shape an initial value has on its own (sizes it leaves open: 1), or None."""
+        from .shapes import ShapeInference, declare_shapes
+        statements = list(self.seq.statics) + [P.Statement(expr.pos, None, expr)]
+        try:
+            inference = ShapeInference(self.source, declare_shapes(shapes))
+            inference.run(statements[:-1])
+            shape = inference.infer(expr)
+        except MatcalcError:
+            return None   # reported where the initial value is derived
+        if len(shape) != 2:
+            return None
+        out = []
+        for d in shape:
+            v = d.known()
+            out.append(1 if v is None else (v if isinstance(v, int) else v.name))
+        return tuple(out)
 
     def _known_shapes(self, shapes: dict) -> dict:
         """Shapes of the step program's variables and values, for the other programs."""
@@ -186,12 +223,20 @@ class RecurrentDerivation:
         for statements, kind in extra_programs:
             names = {k: v for k, v in known.items()}
             try:
-                prog = parse(self.source, self._filtered(names, statements, ()), statements=statements)
+                prog = parse(self.source, names, statements=statements, allow_unused=True)
             except ShapeError as err:
                 if kind == "initial":
-                    raise ShapeError(f"an initial value does not fit its state: {err.message}", self.source,
-                                     err.pos) from None
+                    state = next((s for s, p in self.seq.init_pos.items() if err.pos is not None and p <= err.pos),
+                                 next(iter(self.seq.inits)))
+                    want = known.get(state, known.get(self.internal.get(state, ""), "?"))
+                    raise ShapeError(f"the initial value {state}[0] does not fit the shape of {state}[t], "
+                                     f"{tuple(want) if want != '?' else want}", self.source,
+                                     self.seq.init_pos.get(state, err.pos)) from None
                 raise
+            if kind == "terminal" and is_matrix(prog.output):
+                r, c = prog.output.shape
+                raise ShapeError(f"the loss must be a scalar, but its terms outside sum_t(...) are {r}x{c}",
+                                 self.source, self.seq.terminal_loss.pos)
             self._other_programs.append((kind, prog))
             for n, v in prog.variables.items():
                 if n in internal or n in self.internal.values():

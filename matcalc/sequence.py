@@ -77,10 +77,19 @@ class SequenceProgram:
     terminal: list           # names used at [T]
     loss_name: str
     state_pos: dict = field(default_factory=dict)
+    loss_pos: int = 0
+    live: set = field(default_factory=set)   # values the loss depends on
 
     @property
     def step_names(self) -> list[str]:
         return [st.target for st in self.steps]
+
+    def pruned(self) -> "SequenceProgram":
+        """The program without the values that cannot reach the loss (their adjoints are zero);
+        its inputs stay inputs."""
+        return replace(self, steps=[st for st in self.steps if st.target in self.live],
+                       states=[s for s in self.states if s in self.live],
+                       inits={k: v for k, v in self.inits.items() if k in self.live})
 
 
 def analyse(source: str, statements) -> SequenceProgram:
@@ -227,8 +236,17 @@ def analyse(source: str, statements) -> SequenceProgram:
             inits[st.target] = st.expr
             init_pos[st.target] = st.pos
     loss_name = loss.target or "f"
+    # values that cannot reach the loss are left out (their adjoints are zero)
+    deps = {st.target: {n.id for n in walk(st.expr) if isinstance(n, P.Index)} for st in step_defs}
+    live, stack = set(), [n.id for node in (step_loss, terminal_loss) if node is not None
+                          for n in walk(node) if isinstance(n, P.Index)]
+    while stack:
+        v = stack.pop()
+        if v not in live:
+            live.add(v)
+            stack.extend(deps.get(v, ()))
     return SequenceProgram(source, statics, step_defs, inits, init_pos, states, sequences, step_loss,
-                           terminal_loss, terminal, loss_name, state_pos)
+                           terminal_loss, terminal, loss_name, state_pos, loss.pos, live)
 
 
 def _terms(node, sign):
@@ -277,8 +295,12 @@ def _number(node):
 def _scaled(c: float, node):
     if c == 1.0:
         return node
-    text = repr(abs(c)) if not float(c).is_integer() else str(int(abs(c)))
-    scaled = node if abs(c) == 1.0 else P.Binary(node.pos, "*", P.Num(node.pos, abs(c), text), node)
+    inverse = 1.0 / abs(c)
+    if abs(inverse - round(inverse)) < 1e-12 and abs(c) != 1.0:   # sum_t(…)/3 stays a division by 3
+        scaled = P.Binary(node.pos, "/", node, P.Num(node.pos, float(round(inverse)), str(round(inverse))))
+    else:
+        text = repr(abs(c)) if not float(c).is_integer() else str(int(abs(c)))
+        scaled = node if abs(c) == 1.0 else P.Binary(node.pos, "*", P.Num(node.pos, abs(c), text), node)
     return P.Unary(node.pos, "-", scaled) if c < 0 else scaled
 
 

@@ -65,7 +65,7 @@ class Generator:
         choice = self.rnd.choice([
             "add", "sub", "hadamard", "divide", "scale", "matmul", "transpose", "smooth", "kinked", "log",
             "sqrt", "square", "power", "softmax", "logsoftmax", "broadcast", "diag", "inv", "named", "neg",
-            "scalar_div"])
+            "scalar_div", "diag_of", "varying_power"])
         sub = lambda s=shape: self.matrix(s, depth + 1)  # noqa: E731
         if choice == "add":
             return f"{sub()} + {sub()}"
@@ -115,11 +115,18 @@ class Generator:
             return f"diag({self.matrix((m, 1), depth + 1)})"
         if choice == "inv" and m == n and m > 1:
             return f"inv({self.spd(m, depth + 1)})"
+        if choice == "diag_of" and n == 1 and m > 1:
+            return f"diag({self.matrix((m, m), depth + 1)})"
+        if choice == "varying_power":
+            return f"({self.positive(shape, depth + 1)}) .^ ({self.scalar(depth + 1)})"
         if choice == "named":
             return self.name(shape, depth)
         return self.variable(shape)
 
     def name(self, shape, depth) -> str:
+        same = [n for n, s in self.named.items() if s == shape]
+        if same and self.rnd.random() < 0.5:   # a name used twice
+            return self.rnd.choice(same)
         self.counter += 1
         name = f"H{self.counter}" if shape != () and shape[1] != 1 else f"z{self.counter}"
         value = self.matrix(shape, depth + 1) if shape != () else self.scalar(depth + 1)
@@ -152,7 +159,7 @@ class Generator:
         if depth >= self.max_depth or r < 0.15:
             if self.rnd.random() < 0.6:
                 return self.variable(())
-            return str(self.rnd.choice([2, 3, 0.5, 1.5]))
+            return self.rnd.choice(["2", "3", "0.5", "1.5", ".5", "1e-1", "2.5E+0"])
         choice = self.rnd.choice(["sum", "norm", "norm2sq", "trace", "quad", "fn", "mul", "add", "pow",
                                   "logdet", "det", "div", "named"])
         if choice == "sum":
@@ -174,6 +181,8 @@ class Generator:
         if choice == "add":
             return f"{self.scalar(depth + 1)} - {self.scalar(depth + 1)}"
         if choice == "pow":
+            if self.rnd.random() < 0.5:
+                return f"({self.positive_scalar(depth + 1)})^({self.scalar(depth + 1)})"
             return f"({self.scalar(depth + 1)})^2"
         if choice == "logdet":
             return f"logdet({self.spd(self.rnd.choice([2, 3]), depth + 1)})"

@@ -296,7 +296,8 @@ def test_float32_stays_float32():
 
 # ---------------------------------------------------------------- printers
 def test_latex_markdown_and_json_forms():
-    d = matcalc.derive(*template("lstm", "xent", "zeros")[:2], sum_to_one=["y"])
+    expr, shapes, _ = template("lstm", "xent", "zeros")
+    d = matcalc.derive(expr, shapes=shapes, sum_to_one=["y"])
     tex = d.latex(steps=True)
     assert r"\delta_{C_{t}} &= \delta_{C_{t+1}} \odot f_{t+1}" in tex
     doc = d.latex(standalone=True)
@@ -376,3 +377,81 @@ def test_recurrent_programs_have_no_jacobian_or_hessian():
         matcalc.derive(RNN, shapes=RNN_SHAPES, order=2)
     with pytest.raises(MatcalcError, match="backpropagation through time"):
         matcalc.derive(RNN, shapes=RNN_SHAPES, method="trace")
+
+
+# ---------------------------------------------------------------- regressions found by a stress test
+REGRESSIONS = [
+    # scalar parameters inside the loop
+    ("h[t] = tanh(h[t-1]*W + a*x[t]*U); f = sum_t(sum(h[t])) + a^2",
+     {"x": ("B", "D"), "U": ("D", "H"), "W": ("H", "H"), "a": ()}),
+    ("h[t] = tanh(a*h[t-1] + x[t]); f = sum_t(a*sum(h[t]))", {"x": ("B", "D"), "a": ()}),
+    # column-vector models: the state's open size is 1, or the initial value's
+    ("h[t] = tanh(W*h[t-1] + U*x[t]); f = sum_t(sum(h[t]))", {"x": ("D", 1), "W": ("H", "H"), "U": ("H", "D")}),
+    ("h[t] = tanh(W*h[t-1] + U*x[t]); h[0] = h0; f = sum_t(sum(h[t]))",
+     {"x": ("D", 1), "W": ("H", "H"), "U": ("H", "D"), "h0": ("H", 1)}),
+    # the initial value decides the batch size the step leaves open
+    ("h[t] = tanh(h[t-1]*W + b); h[0] = h0; f = sum_t(sum(h[t])) + sum_t(sum(x[t]))",
+     {"W": ("H", "H"), "b": (1, "H"), "h0": ("B", "H"), "x": ("B", "D")}),
+    ("h[t] = tanh(h[t-1]*W + b); h[0] = a*ones(B,H); f = sum_t(sum(h[t])) + sum_t(sum(x[t]))",
+     {"W": ("H", "H"), "b": (1, "H"), "a": (), "x": ("B", "H")}),
+    # a row initial value and a full one unified through the step
+    ("h[t] = tanh((c[t-1]*W1 + h[t-1]*W2) ./ (1 + m[t-1].^2)); c[t] = sigmoid(h[t-1]*W1') .* c[t-1]; "
+     "m[t] = tanh(m[t-1]*W5 + h[t-1]*W2); c[0] = tanh(c0); m[0] = m0; f = sum(h[T] .* h[T]) + sum_t(sum(x[t]))",
+     {"W1": ("G", "H"), "W2": ("H", "H"), "W5": ("H", "H"), "c0": ("B", "G"), "m0": (1, "H"), "x": ("B", "D")}),
+    # a linear value used only at the last step
+    ("h[t] = tanh(h[t-1]*W + x[t]*U); o[t] = h[t]*V; f = sum(o[T])",
+     {"x": ("B", "D"), "U": ("D", "H"), "W": ("H", "H"), "V": ("H", "K")}),
+    # values that cannot reach the loss (left out; their parameters get zero gradients)
+    ("h[t] = sigmoid(W1*h[t-1]); C[t] = -exp(sigmoid(W3*C[t-1] + W4*h[t])); out[t] = W7*x[t]; h[0] = h0; "
+     "C[0] = C0; loss = sum_t(-sum(y[t] .* logsoftmax(out[t])))",
+     {"x": ("D", 1), "y": ("K", 1), "W7": ("K", "D"), "W1": ("H", "H"), "W3": ("H", "H"), "W4": ("H", "H"),
+      "h0": ("H", 1), "C0": ("H", 1)}),
+]
+
+
+@pytest.mark.parametrize("program,shapes", REGRESSIONS, ids=[str(i) for i in range(len(REGRESSIONS))])
+def test_stress_regressions(program, shapes):
+    d = matcalc.derive(program, shapes=shapes, sum_to_one=["y"] if "y[t]" in program else ())
+    r = d.check()
+    assert r.passed, str(r)
+    d.text(steps=True), d.latex(standalone=True), d.markdown(), d.to_json(steps=True)
+
+
+def test_dead_values_get_zero_gradients():
+    program, shapes = REGRESSIONS[-1]
+    d = matcalc.derive(program, shapes=shapes, sum_to_one=["y"])
+    point = {k: np.random.default_rng(0).standard_normal(((3,) if k in ("x", "y") else ()) + tuple(
+        {"D": 2, "K": 3, "H": 4}.get(s, s) for s in v)) for k, v in shapes.items()}
+    g = d.to_numpy()(**point)
+    assert not np.any(g["W1"]) and not np.any(g["C0"]) and np.any(g["W7"])
+
+
+@pytest.mark.parametrize("expr,message", [
+    ("h[t] = tanh(x[t]*W + h[t-1]*U); f = sum_t(h[t])", "must be a scalar"),
+    ("h[t] = tanh(x[t]*W + h[t-1]*U); f = sum_t(sum(h[t])) + h[T]", "must be a scalar"),
+    ("h[t] = tanh(x[t]*W + h[t-1]*U); f = sum_t(sum(h[t])) + x[T]", "must be a scalar"),
+])
+def test_non_scalar_losses_exit_2(expr, message):
+    out = subprocess.run([sys.executable, "-m", "matcalc", "derive", expr, "--dim", "x=B,D", "--dim", "W=D,H",
+                          "--dim", "U=H,H"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and message in out.stderr.splitlines()[0], out.stderr
+
+
+def test_sum_to_one_column_labels_in_the_check():
+    program = ("C[t] = tanh(W9*C[t-1] + U*x[t]); o2[t] = W12*C[t] + W14; "
+               "L = sum_t(-sum(y[t] .* logsoftmax(o2[t])))")
+    d = matcalc.derive(program, shapes={"x": ("D", 1), "y": ("K", 1), "W9": ("H", "H"), "U": ("H", "D"),
+                                        "W12": ("K", "H"), "W14": ("K", 1)}, sum_to_one=["y"])
+    assert d.check().passed
+
+
+def test_float32_with_static_values_and_initial_state():
+    program = "Q = tanh(W1); h[t] = tanh(h[t-1]*Q + x[t]*U); h[0] = h0; f = sum_t(sum(h[t]))"
+    shapes = {"W1": ("H", "H"), "x": ("B", "D"), "U": ("D", "H"), "h0": ("B", "H")}
+    d = matcalc.derive(program, shapes=shapes)
+    rng = np.random.default_rng(0)
+    point = {"W1": rng.standard_normal((3, 3)), "x": rng.standard_normal((4, 2, 2)),
+             "U": rng.standard_normal((2, 3)), "h0": rng.standard_normal((2, 3))}
+    g = d.to_numpy()(**{k: v.astype(np.float32) for k, v in point.items()})
+    assert all(v.dtype == np.float32 for v in g.values())
+    assert "for t in range(T):\n        x_t" in d.numpy_source() and "Q_t = np.tanh(W1)\n    " in d.numpy_source()
