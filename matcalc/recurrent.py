@@ -76,6 +76,7 @@ class RecurrentDerivation:
         self.full_seq = seq
         self.step_program = self._parse_step(shapes)
         self.variables = self._variables(shapes)
+        self.full_program = self.step_program
         if set(seq.step_names) - seq.live:   # derive without the values that cannot reach the loss
             known = self._known_shapes(shapes)
             self.seq = seq = seq.pruned()

@@ -1,7 +1,7 @@
 """Long property run: random programs through matcalc against an independent reference, and
 malformed inputs through the CLI.  Prints the counts.
 
-    python tests/long_run.py [--programs 10000] [--fuzz 3000] [--seed 0]
+    python tests/long_run.py [--programs 10000] [--recurrent 1000] [--fuzz 3000] [--seed 0]
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from click.testing import CliRunner  # noqa: E402
 
 from matcalc.cli import main as cli  # noqa: E402
 from program_gen import check_program, generate  # noqa: E402
+from recurrent_gen import RecurrentGenerator, check_recurrent  # noqa: E402
 from test_properties import NASTY, VALID, _mutate  # noqa: E402
 
 
@@ -47,6 +48,23 @@ def programs(n: int, seed: int) -> collections.Counter:
     return counts
 
 
+def recurrent(n: int, seed: int) -> collections.Counter:
+    counts: collections.Counter = collections.Counter()
+    t0 = time.time()
+    for k in range(n):
+        program, shapes, _ = RecurrentGenerator(random.Random(seed * 1_000_003 + k)).recurrent()
+        outcome, detail = check_recurrent(program, shapes, seed=k)
+        counts[outcome] += 1
+        if outcome not in ("ok",):
+            counts[f"{outcome}: {detail[:70]}"] += 1
+        if outcome in ("wrong", "crash"):
+            print(f"  {outcome.upper()}: {program} {shapes}: {detail}")
+    print(f"recurrent programs: {n} in {time.time() - t0:.0f} s")
+    for key, value in sorted(counts.items()):
+        print(f"  {key}: {value}")
+    return counts
+
+
 def fuzz(n: int, seed: int) -> collections.Counter:
     counts: collections.Counter = collections.Counter()
     runner = CliRunner()
@@ -70,9 +88,11 @@ def fuzz(n: int, seed: int) -> collections.Counter:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--programs", type=int, default=10_000)
+    parser.add_argument("--recurrent", type=int, default=1_000)
     parser.add_argument("--fuzz", type=int, default=3_000)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     p = programs(args.programs, args.seed)
+    r = recurrent(args.recurrent, args.seed)
     f = fuzz(args.fuzz, args.seed)
-    sys.exit(1 if p["wrong"] or p["crash"] or f["CRASH"] else 0)
+    sys.exit(1 if p["wrong"] or p["crash"] or r["wrong"] or r["crash"] or f["CRASH"] else 0)

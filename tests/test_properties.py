@@ -17,6 +17,7 @@ import matcalc
 from matcalc.cli import main
 from matcalc.errors import LimitError, MatcalcError
 from program_gen import check_program, generate
+from recurrent_gen import RecurrentGenerator, check_recurrent, unroll
 
 EXAMPLES = int(os.environ.get("MATCALC_PROPERTY_EXAMPLES", "60"))
 FAST = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow],
@@ -30,6 +31,21 @@ def test_random_programs_are_right_or_refused(rnd, depth):
     program, shapes = generate(rnd, depth)
     outcome, detail = check_program(program, shapes, seed=rnd.randint(0, 2**31))
     assert outcome in ("ok", "refused", "skipped"), f"{outcome}: {detail}\n{program}\n{shapes}"
+
+
+@settings(max_examples=max(10, EXAMPLES // 3), deadline=None, suppress_health_check=[HealthCheck.too_slow],
+          derandomize=True)
+@given(st.randoms(use_true_random=False))
+def test_random_recurrent_programs_match_the_unrolled_program(rnd):
+    program, shapes, _ = RecurrentGenerator(rnd).recurrent()
+    outcome, detail = check_recurrent(program, shapes, seed=rnd.randint(0, 2**31))
+    assert outcome in ("ok", "refused", "skipped"), f"{outcome}: {detail}\n{program}\n{shapes}"
+
+
+def test_unrolling_reference_is_not_vacuous():
+    program = "h[t] = tanh(x[t]*U + h[t-1]*W); f = sum_t(sum(h[t]))"
+    text = unroll(program, 2, ["h"])
+    assert text == "h__1 = tanh(x__1*U + h__0*W); h__2 = tanh(x__2*U + h__1*W); f = ((sum(h__1)) + (sum(h__2)))"
 
 
 def test_the_checker_catches_a_wrong_gradient(monkeypatch):
