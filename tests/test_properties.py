@@ -45,7 +45,8 @@ def test_random_recurrent_programs_match_the_unrolled_program(rnd):
 def test_unrolling_reference_is_not_vacuous():
     program = "h[t] = tanh(x[t]*U + h[t-1]*W); f = sum_t(sum(h[t]))"
     text = unroll(program, 2, ["h"])
-    assert text == "h__1 = tanh(x__1*U + h__0*W); h__2 = tanh(x__2*U + h__1*W); f = ((sum(h__1)) + (sum(h__2)))"
+    assert " ".join(text.split()) == ("h__1 = tanh(x__1*U + h__0*W); h__2 = tanh(x__2*U + h__1*W); "
+                                      "f = ((sum(h__1)) + (sum(h__2)))")
 
 
 def test_the_checker_catches_a_wrong_gradient(monkeypatch):
