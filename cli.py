@@ -17,6 +17,7 @@ Examples:
   matcalc derive "h[t] = tanh(x[t]*Wx + h[t-1]*Wh + b); f = sum_t(norm2(h[t]*V - y[t])^2)" \\
       --dim x=B,D --dim y=B,K --dim Wx=D,H --dim Wh=H,H --dim b=1,H --dim V=H,K --check
   matcalc derive --model lstm --loss xent --steps --check
+  matcalc check "norm2(X*W - Y)^2" --wrt W --claim "X'*(X*W - Y)"
   matcalc rules --check
 """
 
@@ -139,6 +140,40 @@ def _render(d, fmt, steps, standalone, result) -> str:
     if fmt == "numpy":
         return d.numpy_source()
     return d.text(steps=steps)
+
+
+@main.command("check", context_settings={"ignore_unknown_options": True})
+@click.argument("expr")
+@click.option("--wrt", required=True, help="The variable the claim is the gradient (or Jacobian) for.")
+@click.option("--claim", required=True, help="The hand-derived result, in the same language.")
+@click.option("--dim", "dims", multiple=True, metavar="NAME=ROWS,COLS", help="Shape of a variable.")
+@click.option("--scalar", "scalars", multiple=True, metavar="NAME", help="Declare a scalar variable.")
+@click.option("--layout", type=click.Choice(["numerator", "denominator"]), default=None,
+              help="The claim is a Jacobian in this layout.")
+@click.option("--sum-to-one", "sum_to_one", multiple=True, metavar="NAME",
+              help="Assume the rows of NAME sum to one (one-hot labels).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--timeout", type=float, default=None, metavar="SECONDS",
+              help="Stop with exit 2 when the work takes longer (default 60; 0: no limit).")
+def check_command(expr, wrt, claim, dims, scalars, layout, sum_to_one, fmt, timeout):
+    """Verify a hand-derived gradient: exit 0 if the claim is right, 1 if wrong (saying how), 2 on an
+    input error."""
+    import matcalc
+    from matcalc.limits import DEFAULT_TIMEOUT, time_limit
+    try:
+        with time_limit(DEFAULT_TIMEOUT if timeout is None else timeout):
+            shapes = _parse_dims(dims, scalars)
+            result = matcalc.check(expr, wrt, claim, shapes, layout, list(sum_to_one))
+            output = (json.dumps(result.to_json(), indent=2, ensure_ascii=False) if fmt == "json"
+                      else result.text())
+    except MatcalcError as err:
+        _fail(err)
+    except RecursionError:
+        _fail(MatcalcError("expression too deeply nested"))
+    except Exception as err:  # noqa: BLE001 - a bug: one line, never a traceback
+        _internal(err)
+    click.echo(output)
+    sys.exit(0 if result.verdict == "correct" else 1)
 
 
 @main.command()

@@ -17,7 +17,7 @@ if not _os.path.isdir(_os.path.join(_os.path.dirname(__file__), "rules")) and \
 
 from .errors import MatcalcError, ParseError, ShapeError, UnsupportedError  # noqa: E402
 
-__all__ = ["derive", "MatcalcError", "ParseError", "ShapeError", "UnsupportedError"]
+__all__ = ["derive", "check", "MatcalcError", "ParseError", "ShapeError", "UnsupportedError"]
 __version__ = "0.1.0"
 
 
@@ -25,3 +25,9 @@ def derive(*args, **kwargs):
     """Differentiate a program (see ``matcalc.derivation.derive``)."""
     from .derivation import derive as _derive
     return _derive(*args, **kwargs)
+
+
+def check(expr, wrt, claim, shapes=None, layout=None, sum_to_one=()):
+    """Verify a hand-derived gradient or Jacobian (see ``matcalc.claims.check_claim``)."""
+    from .claims import check_claim
+    return check_claim(expr, wrt, claim, shapes, layout, sum_to_one)
