@@ -1,10 +1,11 @@
-"""A workaround for one SymPy behaviour that breaks matrix expressions inside scalars.
+"""Workarounds for two SymPy behaviours that break matrix expressions inside scalars.
 
-``Pow.__new__`` runs ``factor_terms`` on a non-atomic exponent; ``factor_terms`` rebuilds
-every node it meets and turns a matrix product with a coefficient (``V/10``) into a scalar
-``Mul``, which ``Trace`` then rejects (``(a^2+1)^tr(0.1*V)``) or which silently loses its
-matrix type inside our own scalar nodes.  Expressions holding matrices are left as they are;
-everything else goes through SymPy's own function.
+``Pow.__new__`` runs ``factor_terms`` on a non-atomic exponent and ``abs(exponent)``, whose
+``Abs.eval`` runs ``signsimp``; both rebuild every node they meet and turn a matrix product
+with a coefficient (``V/10``) into a scalar ``Mul``, which ``Trace``/``MatMul`` then reject
+(``(a^2+1)^tr(0.1*V)``, ``(…)^(y'*(r/2))``) or which silently loses its matrix type inside our
+own scalar nodes.  Expressions holding matrices are left as they are; everything else goes
+through SymPy's own functions.
 """
 from __future__ import annotations
 
@@ -32,15 +33,34 @@ def factor_terms(expr, *args, **kwargs):
 
 factor_terms.__doc__ = _original.__doc__
 
+import importlib  # noqa: E402
+
+_simplify_module = importlib.import_module("sympy.simplify.simplify")
+
+_original_signsimp = _simplify_module.signsimp
+
+
+def signsimp(expr, *args, **kwargs):
+    if _holds_matrix(expr):
+        return expr
+    return _original_signsimp(expr, *args, **kwargs)
+
+
+signsimp.__doc__ = _original_signsimp.__doc__
+
 
 def _install() -> None:
     """Replace SymPy's function wherever a module bound it (``from … import factor_terms``)."""
     import sys
     import sympy  # noqa: F401 - every SymPy module that binds the name is loaded by now
     for module in list(sys.modules.values()):
-        if getattr(module, "__name__", "").startswith("sympy") and \
-                getattr(module, "factor_terms", None) is _original:
+        if not getattr(module, "__name__", "").startswith("sympy"):
+            continue
+        if getattr(module, "factor_terms", None) is _original:
             module.factor_terms = factor_terms
+        if getattr(module, "signsimp", None) is _original_signsimp:
+            module.signsimp = signsimp
+    _simplify_module.signsimp = signsimp
 
 
 _install()

@@ -205,6 +205,13 @@ REGRESSIONS = [
     ("f = (a^2+1)^(tr(0.1*V))", {"a": (), "V": (2, 2)}),
     ("f = ((norm2(u))^2 + 1)^(norm2(sqrt(softplus(log(softplus(y) + 0.5)) + 0.5))^2)", {"u": (4, 1), "y": (3, 1)}),
     ("f = (a^2+1)^(norm2(0.5*y + 0.5*z))", {"a": (), "y": (3, 1), "z": (3, 1)}),
+    # ... and Abs.eval's signsimp, run by Pow on abs(exponent), did the same to y'*(r/2)
+    ("f = (exp(norm2(sqrt(exp(H)))^2))^(softplus((y)' * ((r) / ((a)^2 + 1) - ((sigmoid(r)) .^ 1.5))))",
+     {"H": (3, 4), "y": (4, 1), "r": (4, 1), "a": ()}),
+    ("f = (exp(det(((B) / ((e)^2 + 1))' * ((B) / ((e)^2 + 1)) + eye(3))))^(tr(((inv((N)' * (N) + eye(3))) / "
+     "(sigmoid(e))) .* ((A)' - ((A) .^ 2))))", {"B": (3, 3), "e": (), "N": (4, 3), "A": (3, 3)}),
+    ("f = (sigmoid(norm2(relu(H))^2))^((((exp(x)) .^ (a))' * (u - (q))) * (det((N)' * (N) + eye(3))))",
+     {"H": (1, 4), "x": (4, 1), "a": (), "u": (4, 1), "q": (4, 1), "N": (3, 3)}),
 ]
 
 
