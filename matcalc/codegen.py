@@ -104,9 +104,10 @@ class NumpyCodegen:
     def function(self) -> str:
         """The function's source (the helpers it needs are in ``self.helpers``)."""
         uses: dict = {}
-        nodes: dict = {}
-        for expr in self.outputs.values():
-            nodes.update(dict.fromkeys(topological(expr)))
+        nodes: list = []
+        seen: set = set()
+        for expr in self.outputs.values():   # one walk over the shared DAG of all results
+            nodes += topological(expr, seen=seen)
         for node in nodes:
             if not isinstance(node, _LEAVES):
                 for a in node.args:
@@ -142,9 +143,10 @@ class NumpyCodegen:
     def prepare(self, exprs) -> None:
         """Count the uses of every node of ``exprs`` (shared nodes become temporaries)."""
         uses: dict = {}
-        nodes: dict = {}
+        nodes: list = []
+        seen: set = set()
         for expr in exprs:
-            nodes.update(dict.fromkeys(topological(expr)))
+            nodes += topological(expr, seen=seen)
             uses[expr] = uses.get(expr, 0) + 1
         for node in nodes:
             if not isinstance(node, _LEAVES):

@@ -29,12 +29,13 @@ class BackwardStep:
     contributions: tuple   # ((child, contribution), ...)
 
 
-def topological(output, cut=frozenset()) -> list:
+def topological(output, cut=frozenset(), seen=None) -> list:
     """Nodes of the DAG, children before parents (iterative: no recursion limit).
 
-    Nodes in ``cut`` (other than ``output``) are treated as leaves.
+    Nodes in ``cut`` (other than ``output``) are treated as leaves; nodes in ``seen`` are
+    skipped (share it to walk several expressions in one pass).
     """
-    order, seen = [], set()
+    order, seen = [], (set() if seen is None else seen)
     stack = [(output, False)]
     while stack:
         node, expanded = stack.pop()

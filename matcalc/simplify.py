@@ -327,9 +327,10 @@ def textbook(expr, sum_to_one_names=(), memo=None):
     rewrites = list(BASIC)
     if sum_to_one_names:
         rewrites.insert(0, sum_to_one(set(sum_to_one_names)))
-    out = rewrite(expr, rewrites, memo)
+    memo = {} if memo is None else memo   # one pass of the rewrites is a function of the node:
+    out = rewrite(expr, rewrites, memo)   # its memo serves every pass and every result
     for _ in range(3):
-        again = rewrite(out, rewrites, {})
+        again = rewrite(out, rewrites, memo)
         if again == out:
             break
         out = again

@@ -64,3 +64,30 @@ def _install() -> None:
 
 
 _install()
+
+
+def _cache_shapes() -> None:
+    """SymPy recomputes the shape of a nested product or sum by walking down its arguments
+    on every access, which is quadratic in the depth of a deep network's expressions.
+    Expressions are immutable, so each node keeps its shape once computed."""
+    from sympy.matrices.expressions import HadamardPower, HadamardProduct, MatAdd, MatMul, Transpose
+
+    def cached(prop):
+        def shape(self):
+            try:
+                return self.__dict__["_matcalc_shape"]
+            except KeyError:
+                value = prop.fget(self)
+                self.__dict__["_matcalc_shape"] = value
+                return value
+        return property(shape, doc=prop.__doc__)
+
+    for cls in (MatMul, MatAdd, HadamardProduct, HadamardPower, Transpose):
+        prop = cls.__dict__.get("shape")
+        if isinstance(prop, property) and not getattr(prop.fget, "_matcalc", False):
+            new = cached(prop)
+            new.fget._matcalc = True
+            cls.shape = new
+
+
+_cache_shapes()
