@@ -95,6 +95,30 @@ def lstm_by_hand(x, y, Wf, Uf, bf, Wi, Ui, bi, Wa, Ua, ba, Wo, Uo, bo, V, c):
     return g
 
 
+def rnn_forward(x, y, Wx, Wh, b, V, c):
+    h, total = np.zeros((x.shape[1], Wh.shape[0])), 0.0
+    for t in range(x.shape[0]):
+        h = np.tanh(x[t] @ Wx + h @ Wh + b)
+        r = h @ V + c - y[t]
+        total += float(np.vdot(r, r))
+    return total
+
+
+def lstm_forward(x, y, Wf, Uf, bf, Wi, Ui, bi, Wa, Ua, ba, Wo, Uo, bo, V, c):
+    h = C = np.zeros((x.shape[1], Wf.shape[0]))
+    total = 0.0
+    for t in range(x.shape[0]):
+        f = _sig(h @ Wf + x[t] @ Uf + bf)
+        i = _sig(h @ Wi + x[t] @ Ui + bi)
+        a = np.tanh(h @ Wa + x[t] @ Ua + ba)
+        o = _sig(h @ Wo + x[t] @ Uo + bo)
+        C = C * f + i * a
+        h = o * np.tanh(C)
+        r = h @ V + c - y[t]
+        total += float(np.vdot(r, r))
+    return total
+
+
 # ------------------------------------------------------------------ JAX and PyTorch
 def _jax_loss(model, jax):
     jnp = jax.numpy
@@ -159,8 +183,10 @@ def rows(repeats, median_time, jax=None, torch=None, sizes=None):
         got, want = generated(**point), hand(**point)
         for k in want:
             assert np.allclose(got[k], want[k], rtol=1e-9, atol=1e-9), f"{model}: generated {k} disagrees"
+        forward = rnn_forward if model == "rnn" else lstm_forward
         times = {"generated": median_time(lambda: generated(**point), repeats),
-                 "hand": median_time(lambda: hand(**point), repeats)}
+                 "hand": median_time(lambda: hand(**point), repeats),
+                 "forward": median_time(lambda: forward(**point), repeats)}
         params = {k: v for k, v in point.items() if k not in ("x", "y")}
         if jax is not None:
             jnp = jax.numpy

@@ -1,6 +1,6 @@
 """matcalc benchmarks: generated code against hand-written NumPy, JAX and PyTorch.
 
-    python benchmarks/run.py [--quick] [--only hessian|bptt]
+    python benchmarks/run.py [--quick] [--only gradients|bptt|hessian|derivation]
 
 Prints one table per workload family: the median time of each implementation (warm-up
 first, then repeated runs), and the ratios to matcalc's generated code.  JAX and PyTorch are
@@ -88,7 +88,9 @@ def hessian_rows(sizes, repeats):
         H = generated(X=X, w=w, y=y)["w"]
         assert np.allclose(H, hand(), rtol=1e-10, atol=1e-10), "generated Hessian disagrees"
         times = {"generated": median_time(lambda: generated(X=X, w=w, y=y), repeats),
-                 "hand": median_time(hand, repeats)}
+                 "hand": median_time(hand, repeats),
+                 "forward": median_time(lambda: np.sum(np.logaddexp(0.0, X @ w)) - float(y.T @ (X @ w)),
+                                        repeats)}
         if jax is not None:
             jnp = jax.numpy
             Xj, yj = jnp.asarray(X), jnp.asarray(y[:, 0])
@@ -114,39 +116,94 @@ def hessian_rows(sizes, repeats):
     return rows
 
 
-def print_table(title, rows):
+def print_table(title, rows, kind="gradient"):
     print(f"\n## {title}\n")
-    head = ("workload", "derive s", "generated ms", "hand ms", "jax ms", "torch ms",
-            "gen/hand", "jax/gen", "torch/gen")
+    head = ("workload", "derive+compile s", "generated ms", "hand ms", "jax ms", "torch ms", "forward ms",
+            "gen/hand", "gen/jax", "gen/torch", f"{kind}/forward")
     print("| " + " | ".join(head) + " |")
     print("|" + "|".join("---" for _ in head) + "|")
     for name, derive_s, t in rows:
         g = t["generated"]
+
         def ms(k):
             return f"{t[k] * 1e3:.3f}" if k in t else "-"
-        def ratio(k, inverse=False):
-            if k not in t:
-                return "-"
-            return f"{(t[k] / g if inverse else g / t[k]):.2f}"
+
+        def ratio(k):
+            return f"{g / t[k]:.2f}" if k in t else "-"
         print("| " + " | ".join([name, f"{derive_s:.3f}", ms("generated"), ms("hand"), ms("jax"), ms("torch"),
-                                 ratio("hand"), ratio("jax", True), ratio("torch", True)]) + " |")
+                                 ms("forward"), ratio("hand"), ratio("jax"), ratio("torch"), ratio("forward")])
+              + " |")
+
+
+def derivation_rows():
+    """Seed models derived, simplified and compiled (warm), and an L-layer MLP's scaling."""
+    from matcalc.models import template
+    from matcalc.engine import topological
+    seeds = [
+        ("linear regression", "norm2(X*W - Y)^2", {"X": ("n", "d"), "W": ("d", "k"), "Y": ("n", "k")}, ()),
+        ("ReLU neuron", "norm2(relu(X*w + b) - y)^2", {"X": ("n", "d"), "w": ("d", 1), "b": (), "y": ("n", 1)}, ()),
+        ("2-layer sigmoid net", "H = sigmoid(X*W1 + b1); f = norm2(H*W2 + b2 - Y)^2",
+         {"X": ("n", "d"), "W1": ("d", "h"), "b1": (1, "h"), "W2": ("h", "k"), "b2": (1, "k"), "Y": ("n", "k")}, ()),
+        ("softmax regression", "-sum(Y .* logsoftmax(X*W + b))",
+         {"X": ("n", "d"), "W": ("d", "k"), "b": (1, "k"), "Y": ("n", "k")}, ("Y",)),
+        ("RNN (BPTT)", *template("rnn", "xent", "param")[:2], ("y",)),
+        ("LSTM (BPTT)", *template("lstm", "xent", "param")[:2], ("y",)),
+    ]
+    print("\n## Derivation speed (warm: derive, simplify, compile)\n")
+    print("| model | seconds |")
+    print("|---|---|")
+    for name, expr, shapes, labels in seeds:
+        matcalc.derive(expr, shapes=shapes, sum_to_one=labels).to_numpy()
+        t0 = time.perf_counter()
+        matcalc.derive(expr, shapes=shapes, sum_to_one=labels).to_numpy()
+        print(f"| {name} | {time.perf_counter() - t0:.3f} |")
+    import subprocess
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import matcalc.cli, matcalc.derivation"], check=True)
+    print(f"\nCLI cold start (import): {time.perf_counter() - t0:.2f} s")
+    print("\n## Scaling with depth: an L-layer tanh MLP (derive + compile, cold caches per L)\n")
+    print("| L | seconds | DAG nodes of the gradients | generated code (chars) |")
+    print("|---|---|---|---|")
+    base = None
+    for L in (2, 4, 8, 16, 32, 64):
+        lines, prev, shapes = [], "X", {"X": ("n", "d0")}
+        for i in range(1, L + 1):
+            lines.append(f"H{i} = tanh({prev}*W{i} + b{i})")
+            shapes[f"W{i}"], shapes[f"b{i}"] = (f"d{i - 1}", f"d{i}"), (1, f"d{i}")
+            prev = f"H{i}"
+        lines.append(f"f = norm2({prev}*V - Y)^2")
+        shapes.update(V=(f"d{L}", "k"), Y=("n", "k"))
+        t0 = time.perf_counter()
+        d = matcalc.derive("; ".join(lines), shapes=shapes)
+        source = d.numpy_source()
+        seconds = time.perf_counter() - t0
+        seen: set = set()
+        nodes = sum(len(topological(g, seen=seen)) for g in d.gradients.values())
+        base = seconds if L == 8 else base
+        extra = f" ({seconds / base:.1f}× L=8)" if base and L > 8 else ""
+        print(f"| {L} | {seconds:.3f}{extra} | {nodes} | {len(source)} |")
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
-    parser.add_argument("--only", choices=["hessian", "bptt"], default=None)
+    parser.add_argument("--only", choices=["gradients", "bptt", "hessian", "derivation"], default=None)
     args = parser.parse_args(argv)
     repeats = 7 if args.quick else 31
     print("# matcalc benchmarks")
     print(f"\n{environment()}; medians of {repeats} runs after warm-up; "
-          "ratios > 1 in the jax/gen and torch/gen columns mean matcalc's code is faster.")
+          "ratios below 1 in the gen/jax and gen/torch columns mean matcalc's code is faster.")
+    if args.only in (None, "gradients"):
+        import gradients
+        print_table("Gradients (float64)", gradients.rows(repeats, median_time, _jax(), _torch()))
     if args.only in (None, "bptt"):
         import bptt
         print_table("Backpropagation through time (float64, squared error per step, K = 10)",
                     bptt.rows(repeats, median_time, _jax(), _torch()))
     if args.only in (None, "hessian"):
-        print_table("Closed-form Hessians (X 2000×d, float64)", hessian_rows((50, 200, 500), repeats))
+        print_table("Closed-form Hessians (X 2000×d, float64)", hessian_rows((50, 200, 500), repeats), "hessian")
+    if args.only in (None, "derivation"):
+        derivation_rows()
 
 
 if __name__ == "__main__":

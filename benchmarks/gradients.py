@@ -1,0 +1,133 @@
+"""Gradient workloads: matcalc's generated code against hand-written NumPy, JAX and PyTorch.
+
+Each workload: the program, its shapes, a point, the hand-written forward pass and backprop
+(what an expert writes), and the same loss for JAX and PyTorch.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+import matcalc
+
+
+def _sig(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def _onehot(rng, n, k):
+    Y = np.zeros((n, k))
+    Y[np.arange(n), rng.integers(0, k, n)] = 1.0
+    return Y
+
+
+# ------------------------------------------------------------------ workloads
+def linreg(rng):
+    n, d = 4096, 256
+    p = {"X": rng.standard_normal((n, d)), "w": rng.standard_normal((d, 1)) / 16, "y": rng.standard_normal((n, 1))}
+
+    def forward(X, w, y):
+        r = X @ w - y
+        return float(np.vdot(r, r))
+
+    def hand(X, w, y):
+        return {"w": 2.0 * (X.T @ (X @ w - y))}
+
+    def ref(xp, X, w, y):
+        r = X @ w - y
+        return xp.sum(r * r)
+    return ("linear regression X 4096×256", "norm2(X*w - y)^2", {k: v.shape for k, v in p.items()}, ["w"], (),
+            p, forward, hand, ref)
+
+
+def mlp(rng, n, d, h, k, label):
+    p = {"X": rng.standard_normal((n, d)), "W1": rng.standard_normal((d, h)) / np.sqrt(d),
+         "b1": np.zeros((1, h)), "W2": rng.standard_normal((h, k)) / np.sqrt(h), "b2": np.zeros((1, k)),
+         "Y": rng.standard_normal((n, k))}
+
+    def forward(X, W1, b1, W2, b2, Y):
+        H = _sig(X @ W1 + b1)
+        R = H @ W2 + b2 - Y
+        return float(np.vdot(R, R))
+
+    def hand(X, W1, b1, W2, b2, Y):
+        H = _sig(X @ W1 + b1)
+        dZ = 2.0 * (H @ W2 + b2 - Y)
+        dU = (dZ @ W2.T) * H * (1.0 - H)
+        return {"W1": X.T @ dU, "b1": dU.sum(axis=0, keepdims=True), "W2": H.T @ dZ,
+                "b2": dZ.sum(axis=0, keepdims=True)}
+
+    def ref(xp, X, W1, b1, W2, b2, Y):
+        H = 1.0 / (1.0 + xp.exp(-(X @ W1 + b1)))
+        R = H @ W2 + b2 - Y
+        return xp.sum(R * R)
+    return (label, "H = sigmoid(X*W1 + b1); f = norm2(H*W2 + b2 - Y)^2", {k: v.shape for k, v in p.items()},
+            ["W1", "b1", "W2", "b2"], (), p, forward, hand, ref)
+
+
+def softmax_regression(rng):
+    n, d, k = 1024, 784, 10
+    p = {"X": rng.standard_normal((n, d)) / 8, "W": rng.standard_normal((d, k)) / 28, "b": np.zeros((1, k)),
+         "Y": _onehot(rng, n, k)}
+
+    def _lsm(Z):
+        Z = Z - Z.max(axis=1, keepdims=True)
+        return Z - np.log(np.exp(Z).sum(axis=1, keepdims=True))
+
+    def forward(X, W, b, Y):
+        return float(-np.sum(Y * _lsm(X @ W + b)))
+
+    def hand(X, W, b, Y):
+        Z = X @ W + b
+        E = np.exp(Z - Z.max(axis=1, keepdims=True))
+        G = E / E.sum(axis=1, keepdims=True) - Y
+        return {"W": X.T @ G, "b": G.sum(axis=0, keepdims=True)}
+
+    def ref(xp, X, W, b, Y):
+        Z = X @ W + b
+        if xp.__name__ == "torch":
+            return -xp.sum(Y * xp.log_softmax(Z, dim=1))
+        return -xp.sum(Y * (Z - xp.log(xp.sum(xp.exp(Z - xp.max(Z, axis=1, keepdims=True)), axis=1,
+                                              keepdims=True)) - xp.max(Z, axis=1, keepdims=True)))
+    return ("softmax regression X 1024×784, 10 classes", "-sum(Y .* logsoftmax(X*W + b))",
+            {k: v.shape for k, v in p.items()}, ["W", "b"], ["Y"], p, forward, hand, ref)
+
+
+WORKLOADS = [linreg, lambda r: mlp(r, 1024, 784, 256, 10, "sigmoid MLP 1024×784→256→10"),
+             lambda r: mlp(r, 32, 20, 16, 3, "sigmoid MLP 32×20→16→3"), softmax_regression]
+
+
+def rows(repeats, median_time, jax=None, torch=None):
+    out = []
+    for make in WORKLOADS:
+        rng = np.random.default_rng(0)
+        label, expr, shapes, wrt, labels, point, forward, hand, ref = make(rng)
+        t0 = time.perf_counter()
+        d = matcalc.derive(expr, wrt=wrt, shapes=shapes, sum_to_one=labels)
+        generated = d.to_numpy()
+        derive_s = time.perf_counter() - t0
+        got, want = generated(**point), hand(**point)
+        for k in want:
+            assert np.allclose(got[k], want[k], rtol=1e-9, atol=1e-9), f"{label}: generated {k} disagrees"
+        times = {"generated": median_time(lambda: generated(**point), repeats),
+                 "hand": median_time(lambda: hand(**point), repeats),
+                 "forward": median_time(lambda: forward(**point), repeats)}
+        names = list(point)
+        if jax is not None:
+            jnp = jax.numpy
+            args = [jnp.asarray(point[n]) for n in names]
+            grad = jax.jit(jax.grad(lambda *a: ref(jnp, *a), argnums=tuple(names.index(w) for w in wrt)))
+            gj = grad(*args)
+            assert all(np.allclose(np.asarray(g), want[w], rtol=1e-7, atol=1e-7) for g, w in zip(gj, wrt))
+            times["jax"] = median_time(lambda: jax.block_until_ready(grad(*args)), repeats)
+        if torch is not None:
+            def run():
+                ts = {n: torch.from_numpy(point[n]).requires_grad_(n in wrt) for n in names}
+                ref(torch, *[ts[n] for n in names]).backward()
+                return ts
+            ts = run()
+            assert all(np.allclose(ts[w].grad.numpy(), want[w], rtol=1e-7, atol=1e-7) for w in wrt)
+            times["torch"] = median_time(run, repeats)
+        out.append((label, derive_s, times))
+    return out
