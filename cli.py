@@ -144,7 +144,7 @@ def _render(d, fmt, steps, standalone, result) -> str:
 
 @main.command("check", context_settings={"ignore_unknown_options": True})
 @click.argument("expr")
-@click.option("--wrt", required=True, help="The variable the claim is the gradient (or Jacobian) for.")
+@click.option("--wrt", required=True, multiple=True, help="The variable the claim is the gradient (or Jacobian) for.")
 @click.option("--claim", required=True, help="The hand-derived result, in the same language.")
 @click.option("--dim", "dims", multiple=True, metavar="NAME=ROWS,COLS", help="Shape of a variable.")
 @click.option("--scalar", "scalars", multiple=True, metavar="NAME", help="Declare a scalar variable.")
@@ -163,7 +163,7 @@ def check_command(expr, wrt, claim, dims, scalars, layout, sum_to_one, fmt, time
     try:
         with time_limit(DEFAULT_TIMEOUT if timeout is None else timeout):
             shapes = _parse_dims(dims, scalars)
-            result = matcalc.check(expr, wrt, claim, shapes, layout, list(sum_to_one))
+            result = matcalc.check(expr, list(wrt), claim, shapes, layout, list(sum_to_one))
             output = (json.dumps(result.to_json(), indent=2, ensure_ascii=False) if fmt == "json"
                       else result.text())
     except MatcalcError as err:

@@ -182,6 +182,7 @@ class _Builder:
             return ops.hadamard(a, b)
         if op == "./":
             a, b = self._entrywise_operands(node)
+            self._nonzero(b, node)
             if not is_matrix(b):
                 return ops.scale(Pow(b, -1), a)
             return ops.hadamard(a, ops.hpow(b, -1))
@@ -189,12 +190,17 @@ class _Builder:
         if op == "*":
             return ops.as_scalar(ops.matmul(a, b))
         if op == "/":
+            self._nonzero(b, node)
             return ops.scale(Pow(b, -1), a)
         if op == "^":
             return Pow(a, b)
         if op == ".^":
             return ops.hpow(a, b)
         raise self.error(f"unknown operator {op!r}", node.pos)  # pragma: no cover
+
+    def _nonzero(self, b, node):
+        if not is_matrix(b) and b.is_number and b == 0:
+            raise self.error("division by zero", node.pos)
 
     def _size(self, node):
         if isinstance(node, P.Num):

@@ -49,9 +49,15 @@ _GUESS = 64  # a symbolic size, for ordering matrix chains
 
 
 def _num(v) -> str:
-    if isinstance(v, Integer):
-        return f"{float(int(v))!r}"
-    return repr(float(v))
+    try:
+        x = float(int(v)) if isinstance(v, Integer) else float(v)
+    except (OverflowError, TypeError):
+        x = float("inf") if v.is_extended_positive else (float("-inf") if v.is_extended_negative else float("nan"))
+    if x != x:
+        return "np.nan"
+    if x in (float("inf"), float("-inf")):
+        return "np.inf" if x > 0 else "-np.inf"
+    return repr(x)
 
 
 class NumpyCodegen:

@@ -17,6 +17,7 @@ TOLERANCE = 1e-6
 _STENCIL = ((-2, 1.0 / 12), (-1, -8.0 / 12), (1, 8.0 / 12), (2, -1.0 / 12))
 _SIZE_CHOICES = (3, 4, 5, 2, 6, 7)
 MAX_ENTRIES_PER_VARIABLE = 300
+MAX_ENTRIES_TO_EVALUATE = 4_000_000
 
 
 @dataclass
@@ -89,14 +90,20 @@ class DomainSampler:
         out = {}
         for name, v in self.program.variables.items():
             shape = self._shape(v)
+            if shape and shape[0] * shape[1] > MAX_ENTRIES_TO_EVALUATE:
+                from .errors import LimitError
+                raise LimitError(f"{name} has {shape[0]}×{shape[1]} entries, too many to evaluate numerically; "
+                                 "declare symbolic sizes (--dim X=n,d) for the check")
             if name in self.sum_to_one and shape:
                 z = np.exp(self.rng.standard_normal(shape))
                 axis = None if 1 in shape else 1
                 out[name] = z / z.sum(axis=axis, keepdims=True)
             elif name in self.spd and shape and shape[0] == shape[1]:
+                # positive definite plus antisymmetric: det > 0, invertible, and not symmetric, so a
+                # transpose error in a gradient of det/inv/logdet shows
                 n = shape[0]
-                r = self.rng.standard_normal((n, n))
-                out[name] = r @ r.T / n + np.eye(n)
+                r, k = self.rng.standard_normal((n, n)), self.rng.standard_normal((n, n))
+                out[name] = r @ r.T / n + np.eye(n) + 0.5 * (k - k.T) / np.sqrt(n)
             elif name in self.positive:
                 out[name] = self.rng.uniform(0.5, 2.0, shape) if shape else float(self.rng.uniform(0.5, 2.0))
             else:

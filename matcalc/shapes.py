@@ -106,6 +106,10 @@ class ShapeInference:
     def _Unary(self, node):
         return self.infer(node.operand)
 
+    def _Index(self, node):
+        raise UnknownNameError(f"{node.id}[{node.at}] is a value of a sequence: only recurrent programs "
+                               "(with h[t] = ...) use them", self.source, node.pos)
+
     def _Transpose(self, node):
         s = self.infer(node.operand)
         return s if s == () else (s[1], s[0])

@@ -154,3 +154,50 @@ def test_cli_claim_errors_exit_2(claim, message):
 def test_cli_requires_the_claim():
     r = _cli("norm2(X*W - Y)^2", "--wrt", "W")
     assert r.returncode == 2
+
+
+# ---------------------------------------------------------------- regressions from a review
+def test_transposes_of_det_and_inv_gradients_are_caught():
+    """Points for det/inv/logdet are not symmetric, so inv(X) vs inv(X)' shows."""
+    for expr, claim in (("det(X)", "det(X)*inv(X)"), ("logdet(X)", "inv(X)"), ("log(det(X))", "inv(X)")):
+        r = matcalc.check(expr, "X", claim, {"X": ("n", "n")})
+        assert r.verdict == "wrong" and any("transpose" in d for d in r.diagnosis), (expr, r.diagnosis)
+    assert matcalc.check("u'*inv(A)*x", "x", "inv(A)*u", {"A": ("n", "n")}).verdict == "wrong"
+    assert matcalc.check("u'*inv(A)*x", "x", "inv(A)'*u", {"A": ("n", "n")}).verdict == "correct"
+
+
+def test_small_gradients_are_compared_relatively():
+    assert matcalc.check("1e-9*sum(x)", "x", "0*x", {"x": ("n", 1)}).verdict == "wrong"
+    assert matcalc.check("1e-9*sum(x)", "x", "1e-9*ones(n,1)", {"x": ("n", 1)}).verdict == "correct"
+
+
+def test_one_by_one_values_and_scalars_compare():
+    r = matcalc.check("norm2(X*w - y)^2", "w", "2*X'*(X*w - y)", {"X": (3, 1), "w": (1, 1), "y": (3, 1)})
+    assert r.verdict == "correct", r.text()
+
+
+def test_sizes_differ_between_points():
+    r = matcalc.check("sum(x)", "x", "ones(n,1)*(ones(1,n)*ones(n,1))/3", {"x": ("n", 1)})
+    assert r.verdict == "wrong" and r.counterexample is not None
+
+
+def test_block_diagonal_jacobian_diagnosis_is_true():
+    r = matcalc.check("A*X", "X", "eye(4)", {"A": (2, 2), "X": (2, 2)}, layout="numerator")
+    assert r.verdict == "wrong"
+    assert not any("every output depends on every input" in d for d in r.diagnosis)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["sum(x)", "--wrt", "x", "--claim", "(0/0)*x"], "division by zero"),
+    (["sum(x)", "--wrt", "x", "--claim", "x[t]"], "only recurrent programs"),
+    (["sum(x)", "--wrt", "x", "--wrt", "y", "--claim", "x"], "one variable at a time"),
+    (["norm2(X*w-y)^2", "--wrt", "w", "--claim", "2*X'*(X*w-y)", "--dim", "X=100000,100000"], "too many"),
+])
+def test_review_inputs_exit_2(args, message):
+    r = _cli(*args)
+    assert r.returncode == 2 and message in r.stderr.splitlines()[0], r.stderr
+
+
+def test_overflowing_claim_is_reported_without_warnings():
+    r = _cli("sum(x)", "--wrt", "x", "--claim", "1e300*x*1e300")
+    assert r.returncode == 1 and "RuntimeWarning" not in r.stderr
