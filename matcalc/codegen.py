@@ -298,11 +298,11 @@ class NumpyCodegen:
         # leading 1_{k×m}: column sums; trailing 1_{m×k}: row sums (then broadcast if k > 1)
         if len(mats) > 1 and isinstance(mats[0], OneMatrix):
             rest = self.chain(mats[1:], (mats[0].shape[1], shape[1]))
-            code = f"np.sum({rest}, axis=0, keepdims=True)"
+            code = f"{_atomic(rest)}.sum(axis=0, keepdims=True)"   # the method: no dispatch cost
             return code if mats[0].shape[0] == 1 else f"np.broadcast_to({code}, {self._shape_of(shape)})"
         if len(mats) > 1 and isinstance(mats[-1], OneMatrix):
             rest = self.chain(mats[:-1], (shape[0], mats[-1].shape[0]))
-            code = f"np.sum({rest}, axis=1, keepdims=True)"
+            code = f"{_atomic(rest)}.sum(axis=1, keepdims=True)"
             return code if mats[-1].shape[1] == 1 else f"np.broadcast_to({code}, {self._shape_of(shape)})"
         for i, m in enumerate(mats):
             if isinstance(m, OneMatrix) and 0 < i < len(mats) - 1:  # A 1 B = (A 1_n)(1_kᵀ B)
@@ -433,6 +433,11 @@ class NumpyCodegen:
 
     def _DiagonalOf(self, e):
         return f"np.diagonal({self.value(e.args[0])}).reshape(-1, 1)"
+
+
+def _atomic(code: str) -> str:
+    """``code`` ready for a method call: a name or a subscripted name as is, else in parentheses."""
+    return code if code.replace("_", "a").replace(".T", "").isalnum() else f"({code})"
 
 
 def _negative(t) -> bool:
