@@ -4,7 +4,7 @@ from __future__ import annotations
 from . import printing
 from .bptt_steps import loss_display
 from .ir import is_matrix, shape_of
-from .notes import _identity_latex, _section_title, _sections, _tag
+from .notes import _identity_latex, _section_title, _sections, _tag, identities_used
 from .printing import LANGUAGE, LATEX, UNICODE
 
 TITLE = "backpropagation through time (δ_N[t] = ∂f/∂N[t], the total derivative through every later step)"
@@ -97,16 +97,7 @@ def markdown(d) -> str:
              "## Derivation by " + LATEX_TITLE, ""]
     for title, block in _blocks(d, True):
         parts += [f"### {title}", "", "$$", block, "$$", ""]
-    used = []
-    for s in d.steps:
-        for r in s.rules or (s.rule,):
-            if r not in used:
-                used.append(r)
-    parts += ["### Identities used", ""]
-    for r in used:
-        entry = _identity_latex(r)
-        parts.append(f"- `{r}`: ${entry}$" if entry else f"- `{r}`")
-    parts.append("")
+    parts += identities_used(d.steps)
     return "\n".join(parts)
 
 

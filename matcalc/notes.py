@@ -137,19 +137,24 @@ def markdown_note(d, steps: bool = True) -> str:
             if title:
                 parts += [f"### {title[0].upper() + title[1:]}", ""]
             parts += ["$$", block, "$$", ""]
-        used = []
-        for s in d.steps:
-            for r in s.rules or (s.rule,):
-                if r not in used:
-                    used.append(r)
-        parts += ["### Identities used", ""]
-        for r in used:
-            entry_latex = _identity_latex(r)
-            parts.append(f"- `{r}`: ${entry_latex}$" if entry_latex else f"- `{r}`")
-        parts.append("")
+        parts += identities_used(d.steps)
     parts += ["## Results", "", "$$", d.latex(), "$$", "", "Shapes: " + ", ".join(
         f"$\\frac{{\\partial f}}{{\\partial {latex_name(n)}}}$ is {_shape_latex(d, n)}" for n in d.wrt) + ".", ""]
     return "\n".join(parts)
+
+
+def identities_used(steps) -> list[str]:
+    """Markdown lines: a heading and each catalogue identity the steps used, in order."""
+    used: list = []
+    for s in steps:
+        for r in s.rules or (s.rule,):
+            if r not in used:
+                used.append(r)
+    lines = ["### Identities used", ""]
+    for r in used:
+        entry = _identity_latex(r)
+        lines.append(f"- `{r}`: ${entry}$" if entry else f"- `{r}`")
+    return lines + [""]
 
 
 def _shape_latex(d, name) -> str:

@@ -104,6 +104,14 @@ def _tiny_rnn(rng, T=4):
     return X, Wx, Wh, V, loss
 
 
+def _states(X, Wx, Wh):
+    hs, h = [], np.zeros((X.shape[1], Wh.shape[0]))
+    for x in X:
+        h = np.tanh(x @ Wx + h @ Wh)
+        hs.append(h)
+    return hs
+
+
 @identity("bptt", r"\delta_{h_t} = \frac{\partial \ell_t}{\partial h_t} + "
           r"\frac{\partial J_{t+1}}{\partial h_t}\Big|_{\delta_{t+1}},\quad \delta_{h_{T+1}} = 0",
           "backpropagation through time: the adjoint of a state is its step's own term plus "
@@ -111,10 +119,7 @@ def _tiny_rnn(rng, T=4):
 def _bptt(rng):
     # the recurrence δ_t = 2 z_t Vᵀ + (δ_{t+1} ⊙ (1 − h_{t+1}²)) W_hᵀ against differences of the unrolled loss
     X, Wx, Wh, V, loss = _tiny_rnn(rng)
-    T, hs, h = X.shape[0], [], np.zeros((2, 4))
-    for t in range(T):
-        h = np.tanh(X[t] @ Wx + h @ Wh)
-        hs.append(h)
+    T, hs = X.shape[0], _states(X, Wx, Wh)
     deltas, carry = [None] * T, np.zeros((2, 4))
     for t in range(T - 1, -1, -1):
         deltas[t] = 2 * (hs[t] @ V) @ V.T + carry
@@ -133,18 +138,11 @@ def _bptt(rng):
           "(seed 003: \\partial L/\\partial V = \\sum_t h_t^T (a_t - y_t))")
 def _sum_over_time(rng):
     X, Wx, Wh, V, loss = _tiny_rnn(rng)
-    T, hs, h = X.shape[0], [], np.zeros((2, 4))
-    for t in range(T):
-        h = np.tanh(X[t] @ Wx + h @ Wh)
-        hs.append(h)
+    T, hs = X.shape[0], _states(X, Wx, Wh)
     grad = sum(hs[t].T @ (2 * hs[t] @ V) for t in range(T))
     E, eps = rng.normal(size=V.shape), 1e-6
 
     def at(v):
-        h, total = np.zeros((2, 4)), 0.0
-        for t in range(T):
-            h = np.tanh(X[t] @ Wx + h @ Wh)
-            total += np.sum((h @ v) ** 2)
-        return total
+        return sum(np.sum((h @ v) ** 2) for h in hs)
     fd = (at(V + eps * E) - at(V - eps * E)) / (2 * eps)
     return _rel(fd, np.sum(grad * E))

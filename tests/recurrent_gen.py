@@ -14,7 +14,7 @@ import numpy as np
 import matcalc
 from matcalc.errors import MatcalcError, UnsupportedError
 from expr_eval import evaluate
-from program_gen import Generator
+from program_gen import Generator, _value, reference_gradient
 
 _INDEX = re.compile(r"\b([A-Za-z_]\w*)\[(t-1|t|T|0)\]")
 
@@ -154,26 +154,13 @@ def check_recurrent(program: str, shapes: dict, seed: int = 0, T: int = 3, toler
     except Exception as err:  # noqa: BLE001
         return "crash", f"{type(err).__name__}: {err}"
 
-    def value(e):
-        with np.errstate(all="ignore"):
-            return float(evaluate(text, e))
-    if not np.isfinite(value(env)):
+    if not np.isfinite(_value(text, env)):
         return "skipped", "value not finite"
     for name in d.wrt:
         keys = [name] if name != "x" else [f"x__{t + 1}" for t in range(T)]
-        for h in (1e-4,):
-            fd = []
-            for key in keys:
-                x0 = np.asarray(env[key], dtype=float)
-                g = np.zeros(x0.shape)
-                for idx in np.ndindex(*x0.shape) if x0.shape else [()]:
-                    acc = 0.0
-                    for k, c in ((-2, 1 / 12), (-1, -8 / 12), (1, 8 / 12), (2, -1 / 12)):
-                        x = x0.copy()
-                        x[idx] += k * h
-                        acc += c * value({**env, key: x if x0.shape else float(x)})
-                    g[idx] = acc / h
-                fd.append(g)
+        fd = [reference_gradient(text, env, key, 1e-4) for key in keys]
+        if any(g is None for g in fd):
+            return "skipped", "differences not finite"
         ref = fd[0] if name != "x" else np.stack(fd)
         err = _rel(np.asarray(got[name], dtype=float).reshape(ref.shape), ref)
         if err > tolerance:
