@@ -13,7 +13,6 @@ import numpy as np
 
 import matcalc
 from matcalc.errors import MatcalcError, UnsupportedError
-from expr_eval import evaluate
 from program_gen import Generator, _value, reference_gradient
 
 _INDEX = re.compile(r"\b([A-Za-z_]\w*)\[(t-1|t|T|0)\]")
