@@ -244,7 +244,19 @@ class Derivation:
 
     # ------------------------------------------------------------ NumPy
     def numpy_source(self, func_name: str = "gradients") -> str:
-        """Standalone Python source (needs only NumPy) of the gradient function."""
+        """Standalone Python source (needs only NumPy) of the gradient function.
+
+        Gradients are written delta by delta, as the backprop steps read (constants applied
+        once); Jacobians and Hessians from their closed forms.
+        """
+        if self.layout is None and self.order == 1 and self.wrt:
+            from .backprop_code import backprop_source
+            try:
+                return backprop_source(self, func_name)
+            except MatcalcError:
+                raise
+            except Exception:  # noqa: BLE001 - the closed forms always give the same values
+                pass
         return NumpyCodegen(self.program.variables, self._results, func_name).source()
 
     def hvp_source(self, func_name: str = "hvp") -> str:
