@@ -161,27 +161,40 @@ def derivation_rows():
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-c", "import matcalc.cli, matcalc.derivation"], check=True)
     print(f"\nCLI cold start (import): {time.perf_counter() - t0:.2f} s")
-    print("\n## Scaling with depth: an L-layer tanh MLP (derive + compile, cold caches per L)\n")
+    print("\n## Scaling with depth: an L-layer tanh MLP (derive + compile, each L in a fresh process)\n")
     print("| L | seconds | DAG nodes of the gradients | generated code (chars) |")
     print("|---|---|---|---|")
     base = None
     for L in (2, 4, 8, 16, 32, 64):
-        lines, prev, shapes = [], "X", {"X": ("n", "d0")}
-        for i in range(1, L + 1):
-            lines.append(f"H{i} = tanh({prev}*W{i} + b{i})")
-            shapes[f"W{i}"], shapes[f"b{i}"] = (f"d{i - 1}", f"d{i}"), (1, f"d{i}")
-            prev = f"H{i}"
-        lines.append(f"f = norm2({prev}*V - Y)^2")
-        shapes.update(V=(f"d{L}", "k"), Y=("n", "k"))
-        t0 = time.perf_counter()
-        d = matcalc.derive("; ".join(lines), shapes=shapes)
-        source = d.numpy_source()
-        seconds = time.perf_counter() - t0
-        seen: set = set()
-        nodes = sum(len(topological(g, seen=seen)) for g in d.gradients.values())
+        out = subprocess.run([sys.executable, "-c", _DEPTH_SCRIPT, str(L)], check=True, capture_output=True,
+                             text=True, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        seconds, nodes, chars = out.stdout.split()
+        seconds = float(seconds)
         base = seconds if L == 8 else base
         extra = f" ({seconds / base:.1f}× L=8)" if base and L > 8 else ""
-        print(f"| {L} | {seconds:.3f}{extra} | {nodes} | {len(source)} |")
+        print(f"| {L} | {seconds:.3f}{extra} | {nodes} | {chars} |")
+
+
+_DEPTH_SCRIPT = """
+import sys, time
+import matcalc
+from matcalc.engine import topological
+matcalc.derive("sum(tanh(X*W))", shapes={"X": ("n", "d"), "W": ("d", "h")}).numpy_source()   # imports, warm
+L = int(sys.argv[1])
+lines, prev, shapes = [], "X", {"X": ("n", "d0")}
+for i in range(1, L + 1):
+    lines.append(f"H{i} = tanh({prev}*W{i} + b{i})")
+    shapes[f"W{i}"], shapes[f"b{i}"] = (f"d{i - 1}", f"d{i}"), (1, f"d{i}")
+    prev = f"H{i}"
+lines.append(f"f = norm2({prev}*V - Y)^2")
+shapes.update(V=(f"d{L}", "k"), Y=("n", "k"))
+t0 = time.perf_counter()
+d = matcalc.derive("; ".join(lines), shapes=shapes)
+source = d.numpy_source()
+seconds = time.perf_counter() - t0
+seen = set()
+print(seconds, sum(len(topological(g, seen=seen)) for g in d.gradients.values()), len(source))
+"""
 
 
 def main(argv=None):

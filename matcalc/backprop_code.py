@@ -6,10 +6,11 @@ values.
 """
 from __future__ import annotations
 
-from sympy import MatrixSymbol, S, Symbol
+import numpy as np
+from sympy import HadamardProduct, MatMul, MatrixSymbol, S, Symbol
 from sympy.matrices.expressions import ZeroMatrix
 
-from .codegen import RESERVED, NumpyCodegen, module_source
+from .codegen import _GUESS, RESERVED, NumpyCodegen, module_source
 from .engine import topological
 from .ir import is_matrix
 
@@ -82,6 +83,7 @@ def backprop_source(d, func_name: str = "gradients") -> str:
         total = plan.total(var)
         outputs[name] = code(total) if total is not None else (
             ZeroMatrix(*var.shape) if is_matrix(var) else S.Zero)
+    backward, outputs = _place_constants(backward, outputs)
     # keep what the results need
     need = set().union(*(_free_names(e) for e in outputs.values())) if outputs else set()
     lines = []
@@ -95,3 +97,42 @@ def backprop_source(d, func_name: str = "gradients") -> str:
     cg.block([(py, "=", e) for py, e in lines] + [(f"_out_{k}", "=", e) for k, e in enumerate(outputs.values())])
     results = {name: f"_out_{k}" for k, name in enumerate(outputs)}
     return module_source([cg.assemble(body, results)], cg.helpers)
+
+
+def _entries(e) -> int:
+    if not is_matrix(e):
+        return 1
+    return int(np.prod([int(d) if getattr(d, "is_Integer", False) else _GUESS for d in e.shape]))
+
+
+def _linear_use(expr, sym) -> bool:
+    """Is ``expr`` a product with ``sym`` as one plain factor (so c·sym may become c·expr)?"""
+    if isinstance(expr, (MatMul, HadamardProduct)):
+        return sum(1 for a in expr.args if a == sym) == 1 and not any(
+            sym in topological(a) for a in expr.args if a != sym)
+    return False
+
+
+def _place_constants(backward, outputs):
+    """Apply each delta's constant where it costs least: δ = c·u over n entries, or each use
+    (a product with δ as a factor) over its own entries — 2Xᵀ(Xw − y) scales d entries, not n."""
+    from .ops import scale, split_coeff
+    backward = list(backward)
+    outputs = dict(outputs)
+    for i, (name, expr) in enumerate(backward):
+        c, rest = split_coeff(expr) if is_matrix(expr) else (S.One, expr)
+        if c == 1 or not c.is_number:
+            continue
+        sym = MatrixSymbol(name, *expr.shape)
+        uses = [(k, e) for k, (n, e) in enumerate(backward) if k > i and sym in topological(e)]
+        out_uses = [(n, e) for n, e in outputs.items() if sym in topological(e)]
+        if not all(_linear_use(e, sym) for _, e in uses + out_uses):
+            continue
+        if sum(_entries(e) for _, e in uses + out_uses) >= _entries(expr):
+            continue
+        backward[i] = (name, rest)
+        for k, e in uses:
+            backward[k] = (backward[k][0], scale(c, e))
+        for n, e in out_uses:
+            outputs[n] = scale(c, e)
+    return backward, outputs

@@ -21,9 +21,12 @@ from .ir import Norm2, is_matrix
 
 HELPERS = {
     "_sigmoid": '''def _sigmoid(x):
-    """Logistic function; exp(-x) overflows to inf for x < -709, giving exactly 0."""
-    with np.errstate(over="ignore"):
-        return 1.0 / (1.0 + np.exp(-x))''',
+    """Logistic function, in place; exp(-x) is capped at exp(700), so it never overflows."""
+    e = np.exp(-np.maximum(x, -700.0))
+    if e.ndim == 0:
+        return 1.0 / (1.0 + e)
+    e += 1.0
+    return np.reciprocal(e, out=e)''',
     "_softmax": '''def _softmax(x, axis):
     """Softmax along axis, shifted by the maximum for stability."""
     e = np.exp(x - np.max(x, axis=axis, keepdims=True))
@@ -140,8 +143,8 @@ class NumpyCodegen:
     def validation(self) -> list[str]:
         """Lines that take each argument as a float array and check its shape."""
         body = []
-        for n in self.variables:
-            body.append(f"    {n} = _float({n})")
+        for n in self.variables:   # float arrays pass through without a call
+            body.append(f"    {n} = {n} if {n}.__class__ is np.ndarray and {n}.dtype.kind == 'f' else _float({n})")
             v = self.variables[n]
             if is_matrix(v) and all(isinstance(d, Integer) for d in v.shape):
                 want = tuple(int(d) for d in v.shape)
