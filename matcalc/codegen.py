@@ -21,10 +21,15 @@ from .ir import Norm2, is_matrix
 
 HELPERS = {
     "_sigmoid": '''def _sigmoid(x):
-    """Logistic function, in place; exp(-x) is capped at exp(700), so it never overflows."""
-    e = np.exp(-np.maximum(x, -700.0))
-    if e.ndim == 0:
-        return 1.0 / (1.0 + e)
+    """Logistic function, in place, without overflow warnings: exp(-x) capped on small arrays
+    (cheaper than an errstate there), overflow silenced on large ones (cheaper than a cap)."""
+    if np.ndim(x) == 0:
+        return 1.0 / (1.0 + np.exp(-max(float(x), -700.0)))
+    if x.size > 4096:
+        with np.errstate(over="ignore"):
+            e = np.exp(-x)
+    else:
+        e = np.exp(-np.maximum(x, -80.0 if x.dtype == np.float32 else -700.0))
     e += 1.0
     return np.reciprocal(e, out=e)''',
     "_softmax": '''def _softmax(x, axis):
