@@ -12,6 +12,7 @@ from sympy.matrices.expressions import ZeroMatrix
 
 from .codegen import _GUESS, RESERVED, NumpyCodegen, module_source
 from .engine import topological
+from .derivation import shaped
 from .ir import is_matrix
 
 
@@ -81,7 +82,7 @@ def backprop_source(d, func_name: str = "gradients") -> str:
     for name in d.wrt:
         var = program.variables[name]
         total = plan.total(var)
-        outputs[name] = code(total) if total is not None else (
+        outputs[name] = shaped(code(total), var) if total is not None else (
             ZeroMatrix(*var.shape) if is_matrix(var) else S.Zero)
     backward, outputs = _place_constants(backward, outputs)
     # keep what the results need
@@ -92,11 +93,17 @@ def backprop_source(d, func_name: str = "gradients") -> str:
             lines.append((py, expr))
             need |= _free_names(expr)
     lines.reverse()
+    from .ir import _Placeholder
+    for _, expr in lines + list(outputs.items()):
+        if any(isinstance(n, _Placeholder) for n in topological(expr)):
+            raise ValueError("a placeholder is left in the delta code")   # the closed forms serve instead
     cg = _Codegen(program.variables, {}, func_name)
     body = cg.validation()
     cg.block([(py, "=", e) for py, e in lines] + [(f"_out_{k}", "=", e) for k, e in enumerate(outputs.values())])
     results = {name: f"_out_{k}" for k, name in enumerate(outputs)}
-    return module_source([cg.assemble(body, results)], cg.helpers)
+    source = module_source([cg.assemble(body, results)], cg.helpers)
+    compile(source, "<matcalc:gradients>", "exec")   # a SyntaxError here falls back to the closed forms
+    return source
 
 
 def _entries(e) -> int:

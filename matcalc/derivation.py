@@ -32,8 +32,9 @@ class Derivation:
         targets = [program.variables[n] for n in self.wrt]
         adjoints, raw_steps = engine.backward(program.output, targets)
         memo: dict = {}
-        self._results = {n: textbook(engine.gradient(adjoints, program.variables[n]), self.sum_to_one, memo)
-                           for n in self.wrt}
+        self._results = {n: shaped(textbook(engine.gradient(adjoints, program.variables[n]), self.sum_to_one, memo),
+                                   program.variables[n])
+                         for n in self.wrt}
         self.records = raw_steps   # the engine's rule applications, node by node
         self._function = None
         self._first = self._results
@@ -407,3 +408,11 @@ def _derive_recurrent(expr, statements, wrt, shapes, layout, order, sum_to_one, 
         if name in RESERVED or name.startswith("_"):
             raise UnknownNameError(f"{name!r} cannot be used as a variable name (reserved)")
     return d
+
+
+def shaped(result, like):
+    """A zero gradient of a matrix variable as a zero matrix of its shape (tr(N − Nᵀ) -> 0_{2×2})."""
+    from sympy.matrices.expressions import ZeroMatrix
+    if is_matrix(like) and not is_matrix(result) and result == 0:
+        return ZeroMatrix(*like.shape)
+    return result

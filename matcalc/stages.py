@@ -104,6 +104,7 @@ def find_stages(program: Program, targets) -> list[Stage]:
         t.startswith(b) and t[len(b):].isdigit() for t in taken)), None)
     stages = [Stage(program.opaque_output, program.output_name or "f", False, S.One)]
     autos: list[Stage] = []
+    staged: set = set()
     for expr, name in roots:
         sym = program.named.get(name) if name else None
         if name is not None:
@@ -117,8 +118,10 @@ def find_stages(program: Program, targets) -> list[Stage]:
                 continue
             for a in node.args:
                 if (is_matrix(a) and a.shape != (1, 1) and depends.get(a) and a not in boundary
-                        and a not in found and not isinstance(a, _LEAVES) and _substantial(a, boundary)):
+                        and a not in found and a not in staged and not isinstance(a, _LEAVES)
+                        and _substantial(a, boundary)):
                     found.append(a)
+        staged.update(found)   # a value shared by two statements is one stage
         for node in found:
             st = Stage(node, "", True, None)
             stages.append(st)

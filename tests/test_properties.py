@@ -212,6 +212,17 @@ REGRESSIONS = [
      "(sigmoid(e))) .* ((A)' - ((A) .^ 2))))", {"B": (3, 3), "e": (), "N": (4, 3), "A": (3, 3)}),
     ("f = (sigmoid(norm2(relu(H))^2))^((((exp(x)) .^ (a))' * (u - (q))) * (det((N)' * (N) + eye(3))))",
      {"H": (1, 4), "x": (4, 1), "a": (), "u": (4, 1), "q": (4, 1), "N": (3, 3)}),
+    # a gradient that cancels to zero came out as the scalar 0 instead of a 2×2 zero matrix
+    ("f = tr(N - ((N)'))", {"N": (2, 2)}),
+    # one value (W'W + I) inside two statements was two stages, and delta code counted it twice
+    ("z1 = (logdet((W)' * (W) + eye(2))) * ((sigmoid(d))^(d - 0.5)); f = z1 - det((W)' * (W) + eye(2))",
+     {"W": (4, 2), "d": ()}),
+    ("z1 = logdet((B)' * (B) + eye(2)); z2 = (q) .* (u) - ((v) ./ (softplus(v) + 0.5)) + (exp(u)) .^ (0.5 - b); "
+     "f = ((sigmoid(((u) .* (u) + 1) .^ 1.5)) .^ (z1) + diag(inv((B)' * (B) + eye(2))))' * (z2)",
+     {"u": (2, 1), "B": (1, 2), "q": (2, 1), "v": (2, 1), "b": ()}),
+    # a named constant: the delta code must not leave a placeholder or invalid syntax
+    ("z1 = 2; f = norm2(((2 * (C)) .* (2 * (C)) + 1) .^ (sigmoid(z1)))", {"C": (2, 3)}),
+    ("z1 = 3; f = (z1) * (exp(logdet((A)' * (A) + eye(3))))", {"A": (1, 3)}),
 ]
 
 
