@@ -138,7 +138,6 @@ def print_table(title, rows, kind="gradient"):
 def derivation_rows():
     """Seed models derived, simplified and compiled (warm), and an L-layer MLP's scaling."""
     from matcalc.models import template
-    from matcalc.engine import topological
     seeds = [
         ("linear regression", "norm2(X*W - Y)^2", {"X": ("n", "d"), "W": ("d", "k"), "Y": ("n", "k")}, ()),
         ("ReLU neuron", "norm2(relu(X*w + b) - y)^2", {"X": ("n", "d"), "w": ("d", 1), "b": (), "y": ("n", 1)}, ()),

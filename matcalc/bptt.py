@@ -14,8 +14,8 @@ from sympy.matrices.expressions import ZeroMatrix
 from .codegen import RESERVED, NumpyCodegen, compile_source, module_source
 from .engine import topological
 from .errors import DomainError
-from .ir import _Placeholder, is_matrix, shape_of
-from .numeric import CheckResult, TOLERANCE, rel_error
+from .ir import is_matrix
+from .numeric import CheckResult, TOLERANCE, entry_derivative, rel_error
 
 _INDENT = "    "
 
@@ -104,7 +104,6 @@ class _Layout:
         delta_py = {}
         for st in plan.stages[1:]:
             delta_py[st.delta] = _like(st.delta, self.names("d_" + st.name))
-        full = {**self.rep, **auto_rep}
 
         by_value = {}
         for name, definition in prog.definitions.items():
@@ -133,7 +132,6 @@ class _Layout:
                 self.targets.append(("sequence", n, code(total)))
             else:
                 self.targets.append(("param", n, code(total)))
-        del full
         self.state_py = {s: self.value_py[self.rep[prog.named[d.internal[s]]]] for s in seq.states}
         self._share_forward_values()
 
@@ -353,7 +351,6 @@ def bptt_source(d, func_name: str = "gradients", deltas: bool = False) -> str:
     terminal = d._program("terminal")
     last_lines, last_py = _last_values(d, layout)
     hoisted, forward = _forward(d, layout, used | set(last_py.values()))
-    hoisted_names = {py for py, _ in hoisted}
     lines += [_INDENT + b for b in _block(d, [(py, "=", e) for py, e in hoisted], helpers)]
     cached = [py for py, _ in forward if py in used]
     cached_prev = [s for s, py in layout.prev_py.items() if py in used]
@@ -458,7 +455,6 @@ def bptt_source(d, func_name: str = "gradients", deltas: bool = False) -> str:
     for user, lst in delta_lists.items():
         out.append(f"'delta:{user}': np.stack({lst})")
     lines.append(f"{_INDENT}return {{{', '.join(out)}}}")
-    del hoisted_names
     return module_source(["\n".join(lines) + "\n"], helpers)
 
 
@@ -498,9 +494,6 @@ def loss_source(d, func_name: str = "loss") -> str:
 
 
 # ---------------------------------------------------------------- check
-_STENCIL = ((-2, 1.0 / 12), (-1, -8.0 / 12), (1, 8.0 / 12), (2, -1.0 / 12))
-
-
 def sample(d, rng, T: int, scale: float) -> dict:
     """A random point: small sizes, T steps, one-hot rows for sum_to_one variables."""
     sizes: dict = {}
@@ -546,15 +539,7 @@ def check(d, seed: int = 0, points: int = 2, tolerance: float = TOLERANCE) -> Ch
             idx = list(np.ndindex(*x0.shape)) if x0.shape else [()]
             if len(idx) > 200:
                 idx = [idx[i] for i in rng.choice(len(idx), 200, replace=False)]
-            fd = []
-            for i in idx:
-                h = 1e-4 * max(1.0, abs(float(x0[i])))
-                acc = 0.0
-                for step, c in _STENCIL:
-                    xk = x0.copy()
-                    xk[i] += step * h
-                    acc += c * loss(**{**point, n: xk if x0.shape else float(xk)})
-                fd.append(acc / h)
+            fd = [float(entry_derivative(lambda x, n=n: loss(**{**point, n: x}), x0, i, 1e-4)) for i in idx]
             if g.shape != x0.shape:
                 errors[n] = float("inf")
                 continue

@@ -318,11 +318,9 @@ def _jacobian_diagnoses(c: _Claims, layout: str) -> list[str]:
     if is_matrix(truth) and truth.shape[0] == truth.shape[1] and shape_of(claim) == shape_of(truth):
         diagonal = DiagMatrix(DiagonalOf(truth))
         if c.error(claim, diagonal) <= TOLERANCE:
-            rest = ops.add(truth, ops.neg(diagonal))
             out.append("only the diagonal: the claim is diag(∂f_i/∂x_i), but the Jacobian has off-diagonal "
                        f"entries too (a diagonal Jacobian means f_i depends on x_i only); the full form is "
                        f"{_uni(truth)}")
-            del rest
     return out
 
 

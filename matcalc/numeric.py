@@ -39,6 +39,18 @@ class CheckResult:
         return f"check {status}: max relative error {self.max_rel_error:.2e} (tolerance {self.tolerance:g}; {per})"
 
 
+def entry_derivative(f, x0, idx, rel_step: float):
+    """∂f/∂x0[idx] by the 4th-order central stencil, step rel_step·max(1, |x0[idx]|); ``f`` takes
+    the perturbed x (a float for a scalar) and returns a number or an array."""
+    h = rel_step * max(1.0, abs(float(x0[idx])))
+    acc = 0.0
+    for k, c in _STENCIL:
+        xk = x0.copy()
+        xk[idx] += k * h
+        acc = acc + c * np.asarray(f(xk if x0.shape else float(xk)), dtype=float)
+    return acc / h
+
+
 def rel_error(a, b) -> float:
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if not np.all(np.isfinite(a)):
@@ -161,17 +173,13 @@ def finite_difference_check(program, results: dict, gradient_fn, sum_to_one=(), 
                 indices = [indices[i] for i in picks]
             fd = np.zeros(len(indices))
             fd_columns = [None] * len(indices)
+            def value(x, name=name, point=point):
+                return value_fn(**{**point, name: x})["f"]
             for j, idx in enumerate(indices):
-                h = 1e-3 * max(1.0, abs(float(x0[idx])))
-                acc = 0.0
-                for k, c in _STENCIL:  # noqa: B007
-                    xk = x0.copy()
-                    xk[idx] += k * h
-                    arg = xk if x0.shape else float(xk)
-                    acc = acc + c * np.asarray(value_fn(**{**point, name: arg})["f"], dtype=float)
-                fd[j] = acc / h if layout is None else 0.0
+                derivative = entry_derivative(value, x0, idx, 1e-3)
+                fd[j] = derivative if layout is None else 0.0
                 if layout is not None:
-                    fd_columns[j] = (np.asarray(acc, dtype=float) / h).reshape(-1, order="F")
+                    fd_columns[j] = derivative.reshape(-1, order="F")
             if layout is not None:
                 J = g if layout == "numerator" else g.T
                 cols = [int(np.ravel_multi_index(idx, x0.shape, order="F")) if x0.shape else 0 for idx in indices]
@@ -207,14 +215,8 @@ def hessian_check(program, gradients: dict, blocks: dict, hessian_fn, sum_to_one
             x0 = np.asarray(point[b], dtype=float)
             cols = []
             for idx in (sorted(np.ndindex(*x0.shape), key=lambda ix: ix[::-1]) if x0.shape else [()]):
-                h = 1e-4 * max(1.0, abs(float(x0[idx])))
-                acc = 0.0
-                for k, c in _STENCIL:
-                    xk = x0.copy()
-                    xk[idx] += k * h
-                    arg = xk if x0.shape else float(xk)
-                    acc = acc + c * np.asarray(grad_fn(**{**point, b: arg})[a], dtype=float)
-                cols.append((np.asarray(acc) / h).reshape(-1, order="F"))
+                cols.append(entry_derivative(lambda x, a=a, b=b: grad_fn(**{**point, b: x})[a], x0, idx, 1e-4)
+                            .reshape(-1, order="F"))
             fd = np.stack(cols, axis=1)
             H = np.asarray(H, dtype=float).reshape(fd.shape)
             errors[key] = max(errors.get(key, 0.0), rel_error(H, fd))

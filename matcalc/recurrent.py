@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sympy import MatrixSymbol, S, Symbol
-from sympy.matrices.expressions import ZeroMatrix
 
 from . import parser as P
 from . import printing
@@ -19,8 +18,6 @@ from .derivation import Derivation
 from .errors import MatcalcError, ShapeError, UnknownNameError, UnsupportedError
 from .ir import NamedMatrix, NamedScalar, _Placeholder, is_matrix, placeholder, shape_of, time_sum
 from .sequence import SequenceProgram, fresh_name, rename, walk
-from .simplify import textbook
-from .steps import Step
 
 
 @dataclass
@@ -310,16 +307,12 @@ class RecurrentDerivation:
                 if self.terminal is not None and n in self.terminal.wrt:
                     g.terminal = self.terminal.gradient(n)
                 if self.initial is not None and n in self.initial.wrt:
-                    g.initial = self.initial_gradient(n)
+                    g.initial = self.initial.gradient(n)   # in δ_h[0], the adjoint step 1 sends back
                 if n in self.seq.sequences:
                     g.summand = plan.total(self.step_program.variables[n]) if n in self.step.wrt else None
                 out[n] = g
             self._gradients = out
         return self._gradients
-
-    def initial_gradient(self, name: str):
-        """∂f/∂name through the initial values, with δ of h[0] written as the carry out of step 1."""
-        return self.initial.gradient(name)
 
     def gradient(self, name: str) -> RecurrentGradient:
         if name not in self.gradients:
@@ -361,14 +354,6 @@ class RecurrentDerivation:
                 if isinstance(sym, NamedMatrix):
                     reps[sym] = NamedMatrix(sym.name + "@1", *sym.shape)
         return expr.xreplace(reps)
-
-    def recurrences(self) -> dict:
-        """state -> (δ_s[t] with the adjoint from t+1 written out, the carry out of step t)."""
-        closed = {}
-        for s in self.seq.states:
-            out = self.carry_out(s)
-            closed[s] = out
-        return closed
 
     def display_names(self) -> dict:
         """internal name -> (user name, time) for printing (``h_prev`` -> (h, t-1))."""
@@ -457,7 +442,6 @@ class RecurrentDerivation:
 
 def _symbols(expr):
     from .engine import topological
-    from .ir import is_matrix as _m
     out = []
     for node in topological(expr):
         if isinstance(node, (MatrixSymbol, Symbol)) and not (isinstance(node, Symbol) and node.is_integer):

@@ -98,7 +98,6 @@ def analyse(source: str, statements) -> SequenceProgram:
         return cls(message, source, pos)
 
     step_defs = [st for st in statements if st.at == "t"]
-    step_names = [st.target for st in step_defs]
     if not step_defs:
         raise err(UnsupportedError, "a recurrent program needs a recurrence such as h[t] = tanh(x[t]*W + h[t-1]*U)",
                   statements[0].pos)

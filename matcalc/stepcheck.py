@@ -16,7 +16,7 @@ from .engine import topological
 from .ir import DifferentialOf, ScalarDifferentialOf, _Placeholder, is_matrix, placeholder
 from .rules.jvp import col
 from .simplify import rewrite
-from .numeric import _STENCIL, DomainSampler, rel_error
+from .numeric import _STENCIL, DomainSampler, entry_derivative, rel_error
 
 TOLERANCE = 1e-6
 
@@ -90,13 +90,7 @@ def _fd_jacobian(p_fn, point, wrt_name, stage_fn):
     indices = sorted(np.ndindex(*x0.shape), key=lambda ix: ix[::-1]) if x0.shape else [()]
     cols = []
     for idx in indices:
-        h = 1e-4 * max(1.0, abs(float(x0[idx])))
-        acc = 0.0
-        for k, c in _STENCIL:
-            xk = x0.copy()
-            xk[idx] += k * h
-            acc = acc + c * np.asarray(p_fn(**{**args, wrt_name: xk if x0.shape else float(xk)})["P"], dtype=float)
-        cols.append((acc / h).reshape(-1, order="F"))
+        cols.append(entry_derivative(lambda x: p_fn(**{**args, wrt_name: x})["P"], x0, idx, 1e-4).reshape(-1, order="F"))
     return np.stack(cols, axis=1)
 
 

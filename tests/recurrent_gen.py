@@ -12,7 +12,7 @@ import re
 import numpy as np
 
 import matcalc
-from matcalc.errors import MatcalcError, UnsupportedError
+from matcalc.errors import UnsupportedError
 from program_gen import Generator, _value, reference_gradient
 
 _INDEX = re.compile(r"\b([A-Za-z_]\w*)\[(t-1|t|T|0)\]")
@@ -96,7 +96,7 @@ class RecurrentGenerator(Generator):
         lines = [f"h[t] = {act}(x[t]*U + h[t-1]*W + {self.variable((1, H)) if B > 1 else self.variable((B, H))})"]
         states = ["h"]
         if rnd.random() < 0.4:   # a second, coupled state
-            lines.append(f"C[t] = C[t-1] .* sigmoid(h[t]*W) + tanh(h[t-1]*W)")
+            lines.append("C[t] = C[t-1] .* sigmoid(h[t]*W) + tanh(h[t-1]*W)")
             states.append("C")
             self.leaves.append(("C[t]", (B, H)))
         initial = rnd.random() < 0.5
@@ -114,13 +114,11 @@ class RecurrentGenerator(Generator):
         if rnd.random() < 0.4:
             loss.append(self.scalar(2))
         statements = self.statements
-        used = " ".join(lines + loss + statements)
         if "[t]" not in " ".join(loss) and "[T]" not in " ".join(loss):
             loss.append("sum_t(sum(h[t]))")
         program = "; ".join(statements + lines + ["f = " + " + ".join(loss)])
         extra = {"x": (B, D), **({"h0": (B, H)} if initial else {})}
         shapes = {n: s for n, s in {**self.vars, **extra}.items() if re.search(rf"\b{n}\b", program)}
-        del used
         return program, shapes, states
 
 

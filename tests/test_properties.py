@@ -4,8 +4,6 @@ CI runs a bounded number of examples; ``python tests/long_run.py`` runs 10,000+ 
 prints the counts.
 """
 import os
-import random
-import re
 import string
 
 import numpy as np
