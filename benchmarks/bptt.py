@@ -168,7 +168,7 @@ def _torch_loss(model, torch):
     return loss
 
 
-def rows(repeats, median_time, jax=None, torch=None, sizes=None):
+def rows(repeats, median_times, jax=None, torch=None, sizes=None):
     sizes = sizes or SIZES
     out = []
     for model in ("rnn", "lstm"):
@@ -184,9 +184,10 @@ def rows(repeats, median_time, jax=None, torch=None, sizes=None):
         for k in want:
             assert np.allclose(got[k], want[k], rtol=1e-9, atol=1e-9), f"{model}: generated {k} disagrees"
         forward = rnn_forward if model == "rnn" else lstm_forward
-        times = {"generated": median_time(lambda: generated(**point), repeats),
-                 "hand": median_time(lambda: hand(**point), repeats),
-                 "forward": median_time(lambda: forward(**point), repeats)}
+        fns = {"generated": lambda: generated(**point),
+               "hand": lambda: hand(**point),
+               "forward": lambda: forward(**point)}
+        times = median_times(fns, repeats)   # the NumPy implementations, interleaved
         params = {k: v for k, v in point.items() if k not in ("x", "y")}
         if jax is not None:
             jnp = jax.numpy
@@ -195,7 +196,7 @@ def rows(repeats, median_time, jax=None, torch=None, sizes=None):
             xj, yj = jnp.asarray(point["x"]), jnp.asarray(point["y"])
             gj = grad(pj, xj, yj)
             assert all(np.allclose(np.asarray(gj[k]), want[k], rtol=1e-8, atol=1e-8) for k in want)
-            times["jax"] = median_time(lambda: jax.block_until_ready(grad(pj, xj, yj)), repeats)
+            times.update(median_times({"jax": lambda: jax.block_until_ready(grad(pj, xj, yj))}, repeats))
         if torch is not None:
             tloss = _torch_loss(model, torch)
             xt, yt = torch.from_numpy(point["x"]), torch.from_numpy(point["y"])
@@ -206,7 +207,7 @@ def rows(repeats, median_time, jax=None, torch=None, sizes=None):
                 return pt
             pt = run()
             assert all(np.allclose(pt[k].grad.numpy(), want[k], rtol=1e-8, atol=1e-8) for k in want)
-            times["torch"] = median_time(run, repeats)
+            times.update(median_times({"torch": run}, repeats))
         s = sizes
         out.append((f"{model} BPTT T={s['T']} B={s['B']} D={s['D']} H={s['H']}", derive_s, times))
     return out

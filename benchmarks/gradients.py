@@ -98,7 +98,7 @@ WORKLOADS = [linreg, lambda r: mlp(r, 1024, 784, 256, 10, "sigmoid MLP 1024×784
              lambda r: mlp(r, 32, 20, 16, 3, "sigmoid MLP 32×20→16→3"), softmax_regression]
 
 
-def rows(repeats, median_time, jax=None, torch=None):
+def rows(repeats, median_times, jax=None, torch=None):
     out = []
     for make in WORKLOADS:
         rng = np.random.default_rng(0)
@@ -110,9 +110,10 @@ def rows(repeats, median_time, jax=None, torch=None):
         got, want = generated(**point), hand(**point)
         for k in want:
             assert np.allclose(got[k], want[k], rtol=1e-9, atol=1e-9), f"{label}: generated {k} disagrees"
-        times = {"generated": median_time(lambda: generated(**point), repeats),
-                 "hand": median_time(lambda: hand(**point), repeats),
-                 "forward": median_time(lambda: forward(**point), repeats)}
+        fns = {"generated": lambda: generated(**point),
+               "hand": lambda: hand(**point),
+               "forward": lambda: forward(**point)}
+        times = median_times(fns, repeats)   # the NumPy implementations, interleaved
         names = list(point)
         if jax is not None:
             jnp = jax.numpy
@@ -120,7 +121,7 @@ def rows(repeats, median_time, jax=None, torch=None):
             grad = jax.jit(jax.grad(lambda *a: ref(jnp, *a), argnums=tuple(names.index(w) for w in wrt)))
             gj = grad(*args)
             assert all(np.allclose(np.asarray(g), want[w], rtol=1e-7, atol=1e-7) for g, w in zip(gj, wrt))
-            times["jax"] = median_time(lambda: jax.block_until_ready(grad(*args)), repeats)
+            times.update(median_times({"jax": lambda: jax.block_until_ready(grad(*args))}, repeats))
         if torch is not None:
             def run():
                 ts = {n: torch.from_numpy(point[n]).requires_grad_(n in wrt) for n in names}
@@ -128,6 +129,6 @@ def rows(repeats, median_time, jax=None, torch=None):
                 return ts
             ts = run()
             assert all(np.allclose(ts[w].grad.numpy(), want[w], rtol=1e-7, atol=1e-7) for w in wrt)
-            times["torch"] = median_time(run, repeats)
+            times.update(median_times({"torch": run}, repeats))
         out.append((label, derive_s, times))
     return out

@@ -24,15 +24,33 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import matcalc  # noqa: E402
 
 
-def median_time(fn, repeats: int, warmup: int = 3) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
+def median_times(fns: dict, repeats: int, warmup: int = 3, sample_seconds: float = 0.002,
+                 slow_seconds: float = 0.05) -> dict:
+    """Median seconds per call of each function, measured fairly: after a warm-up, the
+    functions take turns (in a rotating order) within each of ``repeats`` rounds, so drift in
+    the machine's speed falls on all of them alike.  A sample times a batch of calls lasting
+    about ``sample_seconds`` (one call for slow functions), which steadies sub-millisecond
+    timings; functions slower than ``slow_seconds`` sit out after a quarter of the rounds."""
+    per_call = {}
+    for key, fn in fns.items():
+        for _ in range(warmup):
+            fn()
         t0 = time.perf_counter()
         fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        per_call[key] = time.perf_counter() - t0
+    number = {k: max(1, int(sample_seconds / max(t, 1e-7))) for k, t in per_call.items()}
+    samples: dict = {k: [] for k in fns}
+    keys = list(fns)
+    for r in range(repeats):
+        for key in keys[r % len(keys):] + keys[:r % len(keys)]:
+            if per_call[key] > slow_seconds and r >= max(3, repeats // 4):
+                continue
+            fn, n = fns[key], number[key]
+            t0 = time.perf_counter()
+            for _ in range(n):
+                fn()
+            samples[key].append((time.perf_counter() - t0) / n)
+    return {k: statistics.median(v) for k, v in samples.items()}
 
 
 def _jax():
@@ -87,10 +105,10 @@ def hessian_rows(sizes, repeats):
 
         H = generated(X=X, w=w, y=y)["w"]
         assert np.allclose(H, hand(), rtol=1e-10, atol=1e-10), "generated Hessian disagrees"
-        times = {"generated": median_time(lambda: generated(X=X, w=w, y=y), repeats),
-                 "hand": median_time(hand, repeats),
-                 "forward": median_time(lambda: np.sum(np.logaddexp(0.0, X @ w)) - np.vdot(y, X @ w),
-                                        repeats)}
+        fns = {"generated": lambda: generated(X=X, w=w, y=y),
+                 "hand": hand,
+                 "forward": lambda: np.sum(np.logaddexp(0.0, X @ w)) - np.vdot(y, X @ w)}
+        times = median_times(fns, repeats)   # the NumPy implementations, interleaved
         if jax is not None:
             jnp = jax.numpy
             Xj, yj = jnp.asarray(X), jnp.asarray(y[:, 0])
@@ -101,7 +119,7 @@ def hessian_rows(sizes, repeats):
             hess = jax.jit(jax.hessian(loss))
             wj = jnp.asarray(w[:, 0])
             assert np.allclose(np.asarray(hess(wj)), H, rtol=1e-8, atol=1e-8)
-            times["jax"] = median_time(lambda: hess(wj).block_until_ready(), repeats)
+            times.update(median_times({"jax": lambda: hess(wj).block_until_ready()}, repeats))
         if torch is not None:
             Xt, yt = torch.from_numpy(X), torch.from_numpy(y[:, 0])
 
@@ -111,7 +129,7 @@ def hessian_rows(sizes, repeats):
             thess = torch.func.hessian(tloss)
             wt = torch.from_numpy(w[:, 0].copy())
             assert np.allclose(thess(wt).numpy(), H, rtol=1e-8, atol=1e-8)
-            times["torch"] = median_time(lambda: thess(wt), max(3, repeats // 4))
+            times.update(median_times({"torch": lambda: thess(wt)}, repeats))
         rows.append((f"logistic Hessian d={d}", derive_s, times))
     return rows
 
@@ -203,15 +221,15 @@ def main(argv=None):
     args = parser.parse_args(argv)
     repeats = 7 if args.quick else 31
     print("# matcalc benchmarks")
-    print(f"\n{environment()}; medians of {repeats} runs after warm-up; "
+    print(f"\n{environment()}; medians of {repeats} interleaved rounds after warm-up (each sample a batch of calls lasting ≥ 2 ms); "
           "ratios below 1 in the gen/jax and gen/torch columns mean matcalc's code is faster.")
     if args.only in (None, "gradients"):
         import gradients
-        print_table("Gradients (float64)", gradients.rows(repeats, median_time, _jax(), _torch()))
+        print_table("Gradients (float64)", gradients.rows(repeats, median_times, _jax(), _torch()))
     if args.only in (None, "bptt"):
         import bptt
         print_table("Backpropagation through time (float64, squared error per step, K = 10)",
-                    bptt.rows(repeats, median_time, _jax(), _torch()))
+                    bptt.rows(repeats, median_times, _jax(), _torch()))
     if args.only in (None, "hessian"):
         print_table("Closed-form Hessians (X 2000×d, float64)", hessian_rows((50, 200, 500), repeats), "hessian")
     if args.only in (None, "derivation"):
