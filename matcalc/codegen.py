@@ -50,6 +50,33 @@ HELPERS = {
     """An array of a floating dtype (float32 stays float32, integers become float64)."""
     a = np.asarray(x)
     return a if a.dtype.kind in "fc" else a.astype(np.float64)''',
+    "_floats": '''def _floats(*xs):
+    """The arguments as arrays of one floating dtype (float32 stays float32, integers become
+    float64), so that in-place updates never change a value's precision."""
+    arrays = [np.asarray(x) for x in xs]
+    dtype = np.result_type(*arrays)
+    dtype = dtype if dtype.kind in "fc" else np.dtype(np.float64)
+    return tuple(a.astype(dtype, copy=False) for a in arrays)''',
+    "_shape_error": '''def _shape_error(arrays, shapes):
+    """The message for the first argument whose shape disagrees with its declared shape
+    (a name stands for a size, which must agree across the arguments)."""
+    sizes = {}
+    for name, want in shapes.items():
+        got = np.shape(arrays[name])
+        if want == ():
+            if np.size(arrays[name]) != 1:
+                return ValueError(f"{name} must be a scalar, got shape {got}")
+            continue
+        shown = "(" + ", ".join(map(str, want)) + ")"
+        if len(got) != len(want):
+            return ValueError(f"{name} must have shape {shown}, got {got}")
+        for w, g in zip(want, got):
+            if isinstance(w, str) and sizes.setdefault(w, g) != g:
+                return ValueError(f"{name} must have shape {shown} with {w} = {sizes[w]} "
+                                  f"(from the arguments before it), got {got}")
+            if isinstance(w, int) and w != g:
+                return ValueError(f"{name} must have shape {shown}, got {got}")
+    return ValueError("the arguments' shapes disagree with the declared shapes")''',
 }
 
 RESERVED = {"np"} | set(keyword.kwlist)
@@ -76,7 +103,7 @@ class NumpyCodegen:
         self.outputs = outputs                # key -> IR expression
         self.func_name = func_name
         self.lines: list[str] = []
-        self.helpers: set[str] = {"_float"}
+        self.helpers: set[str] = set()
         self.temps: dict = {}                 # node -> temp name
         self.counter = 0                      # temporaries made so far
         self.sizes = self._size_lookup()
@@ -146,19 +173,40 @@ class NumpyCodegen:
                 + "\n".join(body) + "\n")
 
     def validation(self) -> list[str]:
-        """Lines that take each argument as a float array and check its shape."""
-        body = []
-        for n in self.variables:   # float arrays pass through without a call
-            body.append(f"    {n} = {n} if {n}.__class__ is np.ndarray and {n}.dtype.kind == 'f' else _float({n})")
-            v = self.variables[n]
-            if is_matrix(v) and all(isinstance(d, Integer) for d in v.shape):
-                want = tuple(int(d) for d in v.shape)
-                body.append(f"    if {n}.shape != {want!r}:")
-                body.append(f"        raise ValueError(\"{n} must have shape {want}, got %s\" % ({n}.shape,))")
-            elif not is_matrix(v):
-                body.append(f"    if {n}.size != 1:")
-                body.append(f"        raise ValueError(\"{n} must be a scalar, got shape %s\" % ({n}.shape,))")
-                body.append(f"    {n} = {n}.reshape(())")
+        """Lines that take the arguments as arrays of one float dtype (arrays that already are
+        pass with one test) and check every declared size (one test when all agree)."""
+        names = list(self.variables)
+        if not names:
+            return []
+        self.helpers |= {"_floats", "_shape_error"}
+        check = _wrapped([f"{n}.__class__" for n in names] + ["np.ndarray"], " is ", 12) + \
+            "\n            and " + _wrapped([f"{names[0]}.dtype.kind == 'f' and {names[0]}.dtype"]
+                                            + [f"{n}.dtype" for n in names[1:]], " is ", 12)
+        body = [f"    if not ({check}):",
+                f"        ({_wrapped(names, ', ', 9)},) = _floats({_wrapped(names, ', ', 8)})"]
+        tests, first, declared = [], {}, {}
+        for n, v in self.variables.items():
+            if not is_matrix(v):
+                tests.append(f"{n}.size != 1")
+                declared[n] = ()
+                continue
+            declared[n] = tuple(int(d) if isinstance(d, Integer) else str(d) for d in v.shape)
+            if all(isinstance(d, Integer) for d in v.shape):
+                tests.append(f"{n}.shape != {declared[n]!r}")
+                continue
+            tests.append(f"{n}.ndim != {len(v.shape)}")
+            for i, d in enumerate(v.shape):
+                if isinstance(d, Integer):
+                    tests.append(f"{n}.shape[{i}] != {int(d)}")
+                elif isinstance(d, Symbol) and d in first:
+                    tests.append(f"{n}.shape[{i}] != {first[d]}")
+                elif isinstance(d, Symbol):
+                    first[d] = f"{n}.shape[{i}]"
+        arrays = _wrapped([f"{n!r}: {n}" for n in names], ", ", 28)
+        shapes = _wrapped([f"{n!r}: {d!r}" for n, d in declared.items()], ", ", 28)
+        body.append(f"    if ({_wrapped(tests, ' or ', 8)}):")
+        body.append(f"        raise _shape_error({{{arrays}}},\n{' ' * 27}{{{shapes}}})")
+        body += [f"    {n} = {n}.reshape(())" for n, v in self.variables.items() if not is_matrix(v)]
         return body
 
     def prepare(self, exprs) -> None:
@@ -448,6 +496,21 @@ class NumpyCodegen:
 
     def _DiagonalOf(self, e):
         return f"np.diagonal({self.value(e.args[0])}).reshape(-1, 1)"
+
+
+def _wrapped(parts, joiner: str, indent: int, width: int = 96) -> str:
+    """``joiner.join(parts)``, broken into lines of at most ``width`` characters (continuation
+    lines indented by ``indent``; the caller's brackets keep it one expression)."""
+    lines, line = [], ""
+    for part in parts:
+        piece = part if not line else joiner.rstrip() + " " + part if joiner.strip() else joiner + part
+        if line and len(line) + len(piece) + indent > width:
+            lines.append(line + (joiner.rstrip() if joiner.strip() == "," else ""))
+            line = (joiner.lstrip() if joiner.strip() != "," else "") + part
+        else:
+            line += piece
+    lines.append(line)
+    return ("\n" + " " * indent).join(lines)
 
 
 def _atomic(code: str) -> str:
