@@ -6,23 +6,148 @@ values.
 """
 from __future__ import annotations
 
+import ast
+
 import numpy as np
-from sympy import HadamardProduct, MatMul, MatrixSymbol, S, Symbol
+from sympy import HadamardProduct, MatAdd, MatMul, MatrixSymbol, S, Symbol
 from sympy.matrices.expressions import ZeroMatrix
 
-from .codegen import _GUESS, RESERVED, NumpyCodegen, module_source
-from .engine import topological
+from . import ops, rules
+from .codegen import _GUESS, RESERVED, NumpyCodegen, _broadcast_source, _negative, module_source
+from .ir import Elementwise
+from .engine import _LEAVES, topological
 from .derivation import shaped
 from .ir import is_matrix
 
 
 class _Codegen(NumpyCodegen):
-    """Every non-size symbol is a local name (forward values and deltas are scalars too)."""
+    """Every non-size symbol is a local name (forward values and deltas are scalars too).
+
+    Element-wise sums, products and functions are fused into in-place updates of an array the
+    function owns — a fresh product or a named value no later line reads — as an expert writes
+    ``u = X @ W; u += b`` or ``d_H *= H``: fewer temporaries, less memory traffic."""
 
     def value(self, e, top=False) -> str:
         if isinstance(e, Symbol) and not e.is_integer and e not in self.temps:
             return e.name
         return super().value(e, top)
+
+    def fused_block(self, assignments) -> None:
+        """Lines for ``target = expr`` in order, updating dying owned arrays in place."""
+        named: dict = {}   # each earlier value read by its name, so that liveness sees every read
+        written = []
+        for target, expr in assignments:
+            expr = expr.xreplace(named)
+            written.append((target, expr))
+            if not isinstance(expr, (MatrixSymbol, Symbol, _LEAVES)):
+                named[expr] = _like(expr, target)
+        assignments = written
+        self.prepare([e for _, e in assignments])
+        last: dict = {}
+        for i, (_, expr) in enumerate(assignments):
+            for name in _free_names(expr):
+                last[name] = i
+        self.owned: set = set()
+        for i, (target, expr) in enumerate(assignments):
+            start = len(self.lines)
+            dying = {n for n in self.owned if last.get(n) == i}
+            fused = self.fused(target, expr, dying)
+            if fused is None:
+                simple = expr in self.temps or isinstance(expr, (MatrixSymbol, Symbol, _LEAVES))
+                self.lines.append(f"{target} = {self.value(expr) if simple else self.emit(expr)}")
+                self._own(self.lines[start:])
+            else:   # the temporaries its terms needed, then the target: it owns the updated array
+                self._own(self.lines[start:len(self.lines) - len(fused)])
+                self.owned.add(target)
+            self.temps[expr] = target
+
+    def _own(self, lines) -> None:
+        """Track which names hold arrays of their own: a fresh value is owned; a name that a
+        non-fresh line reads (an alias, a view such as ``u.T``) is owned no more."""
+        for line in lines:
+            stmt = ast.parse(line).body[0]
+            if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name):
+                target = stmt.targets[0].id
+                if _fresh(stmt.value):
+                    self.owned.add(target)
+                else:
+                    self.owned.discard(target)
+                    self.owned -= {n.id for n in ast.walk(stmt.value) if isinstance(n, ast.Name)}
+
+    def fused(self, target, e, dying):
+        """Lines computing ``e`` into ``target`` by in-place updates of an owned array, or None."""
+        if not is_matrix(e):
+            return None
+        updates = []
+        if isinstance(e, (MatAdd, HadamardProduct)):
+            terms = list(e.args)
+        elif isinstance(e, MatMul):
+            coeff, body = ops.split_coeff(e)
+            if coeff == 1:
+                return None
+            terms, updates = [body], [("*=", coeff)]
+        elif isinstance(e, Elementwise) and rules.FUNCTIONS[e.name].numpy_inplace:
+            terms = [e.arg]
+        else:
+            return None
+        base = self._base(e, terms, dying)
+        if base is None:
+            return None
+        term, code = base
+        rest = [t for t in terms if t is not term] if isinstance(e, (MatAdd, HadamardProduct)) else []
+        if isinstance(e, MatAdd):
+            updates = [("-=" if _negative(t) else "+=", ops.neg(t) if _negative(t) else t) for t in rest]
+        elif isinstance(e, HadamardProduct):
+            updates = [("*=", t) for t in rest]
+        codes = [(op, self.loose(t) if is_matrix(t) else self.operand(t)) for op, t in updates]
+        if isinstance(e, Elementwise):
+            fn = rules.FUNCTIONS[e.name]
+            self.helpers.update(fn.helpers)
+            x = code if code.isidentifier() else target
+            lines = ([] if x == code else [f"{target} = {code}"]) + [f"{target} = {fn.numpy_inplace.format(x=x)}"]
+        else:
+            lines = [f"{target} = {code}"] + [f"{target} {op} {c}" for op, c in codes]
+        if code in dying:   # its array now holds another value: forget it as a shared temporary
+            for k in [k for k, v in self.temps.items() if v == code]:
+                del self.temps[k]
+        self.lines += lines
+        return lines
+
+    def _base(self, e, terms, dying):
+        """The term to update in place: a dying owned name read by no other term, else a fresh
+        product or function value not shared elsewhere; (term, code) or None."""
+        full = [t for t in terms if is_matrix(t) and t.shape == e.shape and _broadcast_source(t) is None
+                and not (isinstance(e, MatAdd) and _negative(t))]
+        for t in full:
+            if isinstance(t, MatrixSymbol) and t.name in dying and t not in self.temps and \
+                    sum(1 for u in terms if t.name in _free_names(u)) == 1:
+                return t, t.name
+        for t in full:
+            if not isinstance(t, _LEAVES + (MatrixSymbol,)) and t not in self.temps and self.uses.get(t, 0) <= 1:
+                code = self.emit(t)
+                if _fresh(ast.parse(code, mode="eval").body):
+                    return t, code
+        return None
+
+
+_ALLOCATING = {"eye", "ones", "zeros", "kron", "diagflat"}
+_FRESH_HELPERS = {"_sigmoid", "_softmax", "_logsoftmax", "_commutation"}
+
+
+def _fresh(node) -> bool:
+    """Does this generated expression make a new array (not an argument, an alias or a view)?"""
+    if isinstance(node, (ast.BinOp, ast.UnaryOp)):
+        return True
+    if not isinstance(node, ast.Call):
+        return False
+    f = node.func
+    if isinstance(f, ast.Name):
+        return f.id in _FRESH_HELPERS
+    if not isinstance(f, ast.Attribute):
+        return False
+    if isinstance(f.value, ast.Name) and f.value.id == "np":
+        return f.attr in _ALLOCATING or isinstance(getattr(np, f.attr, None), np.ufunc)
+    return f.attr in ("copy", "sum") and any(k.arg == "keepdims" for k in node.keywords)
 
 
 def _like(sym, name):
@@ -99,7 +224,7 @@ def backprop_source(d, func_name: str = "gradients") -> str:
             raise ValueError("a placeholder is left in the delta code")   # the closed forms serve instead
     cg = _Codegen(program.variables, {}, func_name)
     body = cg.validation()
-    cg.block([(py, "=", e) for py, e in lines] + [(f"_out_{k}", "=", e) for k, e in enumerate(outputs.values())])
+    cg.fused_block(lines + [(f"_out_{k}", e) for k, e in enumerate(outputs.values())])
     results = {name: f"_out_{k}" for k, name in enumerate(outputs)}
     source = module_source([cg.assemble(body, results)], cg.helpers)
     compile(source, "<matcalc:gradients>", "exec")   # a SyntaxError here falls back to the closed forms

@@ -20,16 +20,18 @@ from .bounds import nonnegative
 from .ir import Norm2, is_matrix
 
 HELPERS = {
-    "_sigmoid": '''def _sigmoid(x):
-    """Logistic function, in place, without overflow warnings: exp(-x) capped on small arrays
-    (cheaper than an errstate there), overflow silenced on large ones (cheaper than a cap)."""
-    if np.ndim(x) == 0:
+    "_sigmoid": '''def _sigmoid(x, out=None):
+    """Logistic function without overflow warnings (exp(-x) capped on small arrays, where that is
+    cheaper than an errstate, overflow silenced on large ones); written into ``out`` if given."""
+    if not getattr(x, "shape", ()):
         return 1.0 / (1.0 + np.exp(-max(float(x), -700.0)))
-    if x.size > 4096:
+    e = np.negative(x, out=out)
+    if e.size > 4096:
         with np.errstate(over="ignore"):
-            e = np.exp(-x)
+            np.exp(e, out=e)
     else:
-        e = np.exp(-np.maximum(x, -80.0 if x.dtype == np.float32 else -700.0))
+        size = e.dtype.itemsize
+        np.exp(np.minimum(e, 700.0 if size >= 8 else 80.0 if size == 4 else 11.0, out=e), out=e)
     e += 1.0
     return np.reciprocal(e, out=e)''',
     "_softmax": '''def _softmax(x, axis):

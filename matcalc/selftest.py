@@ -54,7 +54,7 @@ def run_selftests(entry) -> tuple[bool, str]:
             s.rule == "entrywise" and getattr(s.node, "name", None) == entry.id[3:] for s in d.records)
     if not used:
         return False, "no example exercises this entry"
-    bounds_error = _check_bounds(entry)
+    bounds_error = _check_bounds(entry) or _check_inplace(entry)
     if bounds_error:
         return False, bounds_error
     return True, f"max relative error {worst:.1e}"
@@ -79,4 +79,33 @@ def _check_bounds(entry) -> str:
         return "non-finite values inside the domain"
     if lo is not None and np.min(y) < lo or hi is not None and np.max(y) > hi:
         return f"values outside the declared bounds {entry.bounds}"
+    return ""
+
+
+def _check_inplace(entry) -> str:
+    """A function's in-place NumPy form writes into its argument the values of the plain form
+    (float64 and float32, small and large arrays, extreme arguments included)."""
+    template = getattr(entry, "numpy_inplace", "")
+    if not template:
+        return ""
+    from .codegen import HELPERS
+    namespace = {"np": np}
+    for helper in entry.helpers:
+        exec(HELPERS[helper], namespace)  # noqa: S102 - our own helper source
+    rng = np.random.default_rng(1)
+    for size in (8, 5000):
+        x = np.concatenate([rng.normal(size=(size - 4, 1)) * 5, [[800.0], [-800.0], [0.0], [30.0]]])
+        if entry.domain in ("positive", "nonzero"):
+            x = np.abs(x) + 0.01
+        for dtype in (np.float64, np.float32):
+            arg = x.astype(dtype)
+            with np.errstate(all="ignore"):
+                want = eval(entry.numpy.format(x="x"), namespace, {"x": arg.copy()})  # noqa: S307
+                buffer = arg.copy()
+                got = eval(template.format(x="x"), namespace, {"x": buffer})  # noqa: S307
+            if got is not buffer:
+                return f"numpy_inplace does not write into its argument ({template})"
+            rtol = 1e-6 if dtype == np.float32 else 1e-13
+            if got.dtype != want.dtype or not np.allclose(got, want, rtol=rtol, atol=0, equal_nan=True):
+                return f"numpy_inplace disagrees with numpy ({dtype.__name__}, {size} entries)"
     return ""

@@ -42,6 +42,7 @@ class Function:
     helpers: tuple[str, ...] = ()   # NumPy helper functions the template needs
     note: str = ""
     bounds: tuple = (None, None)    # (lowest, highest) value of f, None: unbounded
+    numpy_inplace: str = ""  # optional template writing f({x}) over the array {x} (x is dead after)
 
     @property
     def id(self) -> str:

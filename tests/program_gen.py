@@ -251,11 +251,15 @@ def check_program(program: str, shapes: dict, seed: int = 0, tolerance: float = 
     f0 = _value(program, point)
     if not np.isfinite(f0) or abs(f0) > 1e8:
         return "skipped", "value not finite or huge at the random point"
+    before = {k: np.copy(v) for k, v in point.items()}
     try:
         got = d.to_numpy()(**point)
         data = d.to_json()
     except Exception as err:  # noqa: BLE001
         return "crash", f"{type(err).__name__}: {err}"
+    for k, v in before.items():   # in-place updates must never touch an argument
+        if not np.array_equal(v, point[k], equal_nan=True):
+            return "wrong", f"the generated code modified its argument {k}"
     for name in d.wrt:
         fd1 = reference_gradient(program, point, name, 1e-4)
         fd2 = reference_gradient(program, point, name, 1e-3)

@@ -54,3 +54,12 @@ def test_wrong_bounds_fail_the_selftest(monkeypatch):
     broken = rules.Function(**{**rules.FUNCTIONS["tanh"].__dict__, "bounds": (0, 1)})
     ok, message = run_selftests(broken)
     assert not ok and "bounds" in message
+
+
+@pytest.mark.parametrize("template, message", [("np.sin({x}, out={x})", "disagrees"),
+                                               ("np.tanh({x})", "does not write into its argument")])
+def test_a_wrong_inplace_form_fails_the_selftest(template, message):
+    """The in-place NumPy form overwrites a dead array in generated code: it must equal the plain form."""
+    broken = rules.Function(**{**rules.FUNCTIONS["tanh"].__dict__, "numpy_inplace": template})
+    ok, summary = run_selftests(broken)
+    assert not ok and message in summary
