@@ -32,14 +32,15 @@ class _Codegen(NumpyCodegen):
             return e.name
         return super().value(e, top)
 
-    def fused_block(self, assignments) -> None:
-        """Lines for ``target = expr`` in order, updating dying owned arrays in place."""
+    def fused_block(self, assignments, returned) -> None:
+        """Lines for ``target = expr`` in order, updating dying owned arrays in place (never
+        the ``returned`` names, which are read after the block)."""
         named: dict = {}   # each earlier value read by its name, so that liveness sees every read
         written = []
         for target, expr in assignments:
-            expr = expr.xreplace(named)
+            expr = _by_name(expr, named, {})
             written.append((target, expr))
-            if not isinstance(expr, (MatrixSymbol, Symbol, _LEAVES)):
+            if not (expr.is_Atom or isinstance(expr, (MatrixSymbol, _LEAVES))):
                 named[expr] = _like(expr, target)
         assignments = written
         self.prepare([e for _, e in assignments])
@@ -47,6 +48,8 @@ class _Codegen(NumpyCodegen):
         for i, (_, expr) in enumerate(assignments):
             for name in _free_names(expr):
                 last[name] = i
+        for name in returned:
+            last[name] = len(assignments)
         self.owned: set = set()
         for i, (target, expr) in enumerate(assignments):
             start = len(self.lines)
@@ -128,6 +131,19 @@ class _Codegen(NumpyCodegen):
                 if _fresh(ast.parse(code, mode="eval").body):
                     return t, code
         return None
+
+
+def _by_name(e, named: dict, memo: dict):
+    """``e`` with every subexpression in ``named`` replaced by its name — never inside a
+    matrix symbol, whose shape holds sizes, not values (unlike ``xreplace``)."""
+    if e in named:
+        return named[e]
+    if e.is_Atom or isinstance(e, MatrixSymbol) or not e.args:
+        return e
+    if e not in memo:
+        args = [_by_name(a, named, memo) for a in e.args]
+        memo[e] = e.func(*args) if any(a is not b for a, b in zip(args, e.args)) else e
+    return memo[e]
 
 
 _ALLOCATING = {"eye", "ones", "zeros", "kron", "diagflat"}
@@ -224,8 +240,8 @@ def backprop_source(d, func_name: str = "gradients") -> str:
             raise ValueError("a placeholder is left in the delta code")   # the closed forms serve instead
     cg = _Codegen(program.variables, {}, func_name)
     body = cg.validation()
-    cg.fused_block(lines + [(f"_out_{k}", e) for k, e in enumerate(outputs.values())])
     results = {name: f"_out_{k}" for k, name in enumerate(outputs)}
+    cg.fused_block(lines + [(results[name], e) for name, e in outputs.items()], set(results.values()))
     source = module_source([cg.assemble(body, results)], cg.helpers)
     compile(source, "<matcalc:gradients>", "exec")   # a SyntaxError here falls back to the closed forms
     return source

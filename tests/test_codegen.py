@@ -100,6 +100,12 @@ def test_gradient_code_updates_its_own_arrays_in_place():
     ("z = W*x; f = sum(sigmoid(z)) + z'*z", {"W": (3, 3), "x": (3, 1)}),
     # found by the long property run: softmax(q) is d_z1's value, read again inside the gradient
     ("z1 = q; f = (softmax(q))' * (z1)", {"q": (3, 1)}),
+    # found by the long property run: one returned gradient is the negative of another
+    ("f = norm2((exp(W - (A))) .^ 0.5)", {"W": (3, 4), "A": (3, 4)}),
+    ("f = tr((sqrt(softplus(A - (H)) + 0.5))')", {"A": (3, 3), "H": (3, 3)}),
+    # found by the long property run: a gradient equal to 1 must not stand for the 1 in a shape
+    ("f = g - (p)' * (logsoftmax(p))", {"g": (), "p": (2, 1)}),
+    ("z1 = (log(sigmoid(v)))' * (logsoftmax(.5 * (w))); f = z1", {"v": (2, 1), "w": (2, 1)}),
 ])
 def test_fused_code_leaves_arguments_untouched_and_agrees_with_the_closed_forms(program, shapes):
     d = matcalc.derive(program, shapes=shapes)
