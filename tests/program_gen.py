@@ -127,8 +127,10 @@ class Generator:
         same = [n for n, s in self.named.items() if s == shape]
         if same and self.rnd.random() < 0.5:   # a name used twice
             return self.rnd.choice(same)
-        self.counter += 1
-        name = f"H{self.counter}" if shape != () and shape[1] != 1 else f"z{self.counter}"
+        name = None
+        while name is None or name in self.vars:   # a variable may already be called H2
+            self.counter += 1
+            name = f"H{self.counter}" if shape != () and shape[1] != 1 else f"z{self.counter}"
         value = self.matrix(shape, depth + 1) if shape != () else self.scalar(depth + 1)
         self.statements.append(f"{name} = {value}")
         self.named[name] = shape
