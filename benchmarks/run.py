@@ -30,7 +30,8 @@ def median_times(fns: dict, repeats: int, warmup: int = 3, sample_seconds: float
     functions take turns (in a rotating order) within each of ``repeats`` rounds, so drift in
     the machine's speed falls on all of them alike.  A sample times a batch of calls lasting
     about ``sample_seconds`` (one call for slow functions), which steadies sub-millisecond
-    timings; functions slower than ``slow_seconds`` sit out after a quarter of the rounds."""
+    timings, after one untimed call that brings the function's data back into the caches;
+    functions slower than ``slow_seconds`` sit out after a quarter of the rounds."""
     per_call = {}
     for key, fn in fns.items():
         for _ in range(warmup):
@@ -46,6 +47,7 @@ def median_times(fns: dict, repeats: int, warmup: int = 3, sample_seconds: float
             if per_call[key] > slow_seconds and r >= max(3, repeats // 4):
                 continue
             fn, n = fns[key], number[key]
+            fn()   # untimed: the caches hold this function's data again, as in back-to-back calls
             t0 = time.perf_counter()
             for _ in range(n):
                 fn()
