@@ -97,6 +97,9 @@ class _Codegen(NumpyCodegen):
         if base is None:
             return None
         term, code = base
+        if code in dying:   # its array is about to hold another value: no term may read it as a
+            for k in [k for k, v in self.temps.items() if v == code]:   # shared temporary
+                del self.temps[k]
         rest = [t for t in terms if t is not term] if isinstance(e, (MatAdd, HadamardProduct)) else []
         if isinstance(e, MatAdd):
             updates = [("-=" if _negative(t) else "+=", ops.neg(t) if _negative(t) else t) for t in rest]
@@ -110,9 +113,6 @@ class _Codegen(NumpyCodegen):
             lines = ([] if x == code else [f"{target} = {code}"]) + [f"{target} = {fn.numpy_inplace.format(x=x)}"]
         else:
             lines = [f"{target} = {code}"] + [f"{target} {op} {c}" for op, c in codes]
-        if code in dying:   # its array now holds another value: forget it as a shared temporary
-            for k in [k for k, v in self.temps.items() if v == code]:
-                del self.temps[k]
         self.lines += lines
         return lines
 
@@ -128,7 +128,8 @@ class _Codegen(NumpyCodegen):
         for t in full:
             if not isinstance(t, _LEAVES + (MatrixSymbol,)) and t not in self.temps and self.uses.get(t, 0) <= 1:
                 code = self.emit(t)
-                if _fresh(ast.parse(code, mode="eval").body):
+                node = ast.parse(code, mode="eval").body
+                if _fresh(node) and not _constant(node):
                     return t, code
         return None
 
@@ -147,6 +148,13 @@ def _by_name(e, named: dict, memo: dict):
 
 
 _ALLOCATING = {"eye", "ones", "zeros", "kron", "diagflat"}
+_CONSTANTS = {"eye", "ones", "zeros"}   # float64 whatever the arguments' dtype: never a base
+
+
+def _constant(node) -> bool:
+    f = node.func if isinstance(node, ast.Call) else None
+    return isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "np" and \
+        f.attr in _CONSTANTS
 _FRESH_HELPERS = {"_sigmoid", "_softmax", "_logsoftmax", "_commutation"}
 
 
@@ -181,6 +189,7 @@ def backprop_source(d, func_name: str = "gradients") -> str:
     counter = [0]
 
     def fresh(base: str) -> str:
+        base = "v" + base if base.startswith("_") else base   # _out_k, _tN and helpers are ours
         name = base
         while name in taken:
             counter[0] += 1
@@ -218,7 +227,7 @@ def backprop_source(d, func_name: str = "gradients") -> str:
         total = plan.total(st.node)
         if total is None:
             total = ZeroMatrix(*st.delta.shape) if is_matrix(st.delta) else S.Zero
-        backward.append((deltas[st.delta].name, code(total)))
+        backward.append((deltas[st.delta].name, shaped(code(total), st.delta)))
     outputs = {}
     for name in d.wrt:
         var = program.variables[name]

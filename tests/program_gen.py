@@ -31,6 +31,7 @@ class Generator:
         self.named: dict[str, tuple] = {}
         self.statements: list[str] = []
         self.counter = 0
+        self.seen: dict[tuple, list] = {}   # shape -> expressions generated so far
 
     # ---------------------------------------------------------- names
     def variable(self, shape) -> str:
@@ -57,7 +58,18 @@ class Generator:
 
     # ---------------------------------------------------------- values
     def matrix(self, shape, depth: int) -> str:
-        """An expression of ``shape`` (rows, cols); (1, 1) is avoided by the callers."""
+        """An expression of ``shape`` (rows, cols); (1, 1) is avoided by the callers.  Now and
+        then an earlier expression of the shape again, verbatim, negated or scaled: values equal
+        in structure but not by name (the generated code shares them)."""
+        earlier = self.seen.setdefault(shape, [])
+        if earlier and self.rnd.random() < 0.08:
+            return self.rnd.choice(["({})", "-({})", "2 * ({})", "({}) / 2"]).format(self.rnd.choice(earlier))
+        text = self.fresh_matrix(shape, depth)
+        if not text.isidentifier():
+            earlier.append(text)
+        return text
+
+    def fresh_matrix(self, shape, depth: int) -> str:
         r = self.rnd.random()
         if depth >= self.max_depth or r < 0.15:
             return self.variable(shape)

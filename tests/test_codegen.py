@@ -106,6 +106,15 @@ def test_gradient_code_updates_its_own_arrays_in_place():
     # found by the long property run: a gradient equal to 1 must not stand for the 1 in a shape
     ("f = g - (p)' * (logsoftmax(p))", {"g": (), "p": (2, 1)}),
     ("z1 = (log(sigmoid(v)))' * (logsoftmax(.5 * (w))); f = z1", {"v": (2, 1), "w": (2, 1)}),
+    # found by a review helper: a term read the base array (as the shared 2X) after its update
+    ("N = 2 * X; G = N + Z - 2 * X; f = sum(exp(G))", {"X": (2, 3), "Z": (2, 3)}),
+    ("B = Y; f = norm2(B + r - Y)^2 + sum(Y)", {"Y": (2, 3), "r": (1, 3)}),
+    # ... intermediates named like the generated code's own names
+    ("_out_1 = tanh(X*W); f = sum(_out_1 * V)", {"X": (3, 2), "W": (2, 4), "V": (4, 2)}),
+    ("_t1 = X*W; f = sum(exp(_t1)) + sum(exp(X*W) .* (X*W))", {"X": (3, 2), "W": (2, 4)}),
+    ("_sigmoid = X*W; _floats = sigmoid(_sigmoid); f = sum(_floats)", {"X": (3, 2), "W": (2, 4)}),
+    # ... a delta that cancels to zero is a zero array of its shape
+    ("z = y; f = sum(z') - sum(z)", {"y": (3, 1)}),
 ])
 def test_fused_code_leaves_arguments_untouched_and_agrees_with_the_closed_forms(program, shapes):
     d = matcalc.derive(program, shapes=shapes)
@@ -117,7 +126,10 @@ def test_fused_code_leaves_arguments_untouched_and_agrees_with_the_closed_forms(
     from matcalc.codegen import NumpyCodegen, compile_source
     closed = compile_source(NumpyCodegen(d.program.variables, d.gradients, "g").source(), "g")(**point)
     for k in fused:
+        assert np.shape(fused[k]) == np.shape(closed[k])
         np.testing.assert_allclose(fused[k], closed[k], rtol=1e-10, atol=1e-12)
+    mixed = {k: (v.astype(np.float32) if k == next(iter(point)) else v) for k, v in point.items()}
+    d.to_numpy()(**mixed)   # mixed dtypes take the converting path
     again = d.to_numpy()(**point)
     for k in fused:
         np.testing.assert_array_equal(fused[k], again[k])
