@@ -57,6 +57,8 @@ def _coerce(contribution, child):
     """A contribution in the child's kind: scalar for a scalar, matrix of its shape."""
     if is_matrix(child):
         if not is_matrix(contribution):
+            if contribution == 0:   # a cancelled contribution: no adjoint
+                return ZeroMatrix(*child.shape)
             if child.shape != (1, 1):
                 raise AssertionError(f"scalar adjoint for a {child.shape} node")  # engine bug
             return ops.scale(contribution, Identity(1))

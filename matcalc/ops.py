@@ -42,9 +42,11 @@ def add(*terms):
     flat = []
     for t in terms:
         flat.extend(t.args if isinstance(t, (MatAdd, Add)) else (t,))
-    flat = [t for t in flat if not is_zero(t)]
-    if not flat:
-        return S.Zero
+    nonzero = [t for t in flat if not is_zero(t)]
+    if not nonzero:   # zeros of a matrix kind stay a zero matrix of its shape
+        matrices = [t for t in flat if is_matrix(t)]
+        return ZeroMatrix(*matrices[0].shape) if matrices else S.Zero
+    flat = nonzero
     if not is_matrix(flat[0]):
         return Add(*flat)
     shape = flat[0].shape

@@ -221,6 +221,9 @@ REGRESSIONS = [
     # a named constant: the delta code must not leave a placeholder or invalid syntax
     ("z1 = 2; f = norm2(((2 * (C)) .* (2 * (C)) + 1) .^ (sigmoid(z1)))", {"C": (2, 3)}),
     ("z1 = 3; f = (z1) * (exp(logdet((A)' * (A) + eye(3))))", {"A": (1, 3)}),
+    # a sum of zero matrices was the scalar 0: a wrong shape error, and an engine assertion
+    ("f = ((z - (z) + 2 * (z - (z))) / (sigmoid(sum(z))))' * (z)", {"z": (3, 1)}),
+    ("f = (sum((softmax(F))' + -(softmax(F)))) * (.5)", {"F": (3, 3)}),
 ]
 
 
