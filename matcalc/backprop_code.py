@@ -14,10 +14,9 @@ from sympy.matrices.expressions import ZeroMatrix
 
 from . import ops, rules
 from .codegen import _GUESS, RESERVED, NumpyCodegen, _broadcast_source, _negative, module_source
-from .ir import Elementwise
-from .engine import _LEAVES, topological
 from .derivation import shaped
-from .ir import is_matrix
+from .engine import _LEAVES, topological
+from .ir import Elementwise, is_matrix
 
 
 class _Codegen(NumpyCodegen):
@@ -201,7 +200,7 @@ def backprop_source(d, func_name: str = "gradients") -> str:
     forward: list = []            # (python name, expression in python-named symbols)
     autos = {st.node: _like(st.node, fresh(st.name)) for st in plan.stages[1:] if st.auto}
     by_value = {definition: program.named[name] for name, definition in program.definitions.items()
-                if not isinstance(definition, (MatrixSymbol, Symbol))}
+                if not (definition.is_Atom or isinstance(definition, MatrixSymbol))}   # never a size
     for name, sym in program.named.items():
         rep[sym] = _like(sym, fresh(name))
     emitted: set = set()
