@@ -9,11 +9,8 @@ matrix form of the right shape.
 
 A single derive may not run longer than MATCALC_TEST_TIMEOUT seconds (default 60).
 """
-import contextlib
 import functools
 import os
-import signal
-import threading
 
 import numpy as np
 import pytest
@@ -22,30 +19,13 @@ from closed_form import closed_form_issues
 from fd import TOL, points, reference, rel_err, tool_inputs
 from problem_set import PROBLEMS
 
+from matcalc.limits import time_limit   # fails a problem (LimitError) instead of hanging the suite
+
 TIME_LIMIT = float(os.environ.get("MATCALC_TEST_TIMEOUT", "60"))
 
 GRADIENT = [p for p in PROBLEMS if p["kind"] == "gradient"]
 JACOBIAN = [p for p in PROBLEMS if p["kind"] == "jacobian"]
 JACOBIAN_PARAMS = [pytest.param(p, id=p["id"]) for p in JACOBIAN]
-
-
-@contextlib.contextmanager
-def time_limit(seconds):
-    """Fail (instead of hanging the suite) when the body runs longer than `seconds`."""
-    usable = hasattr(signal, "SIGALRM") and threading.current_thread() is threading.main_thread()
-    if not usable or seconds <= 0:
-        yield
-        return
-
-    def expire(signum, frame):
-        raise TimeoutError(f"no result within {seconds:g} s")
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.fixture(scope="module")
