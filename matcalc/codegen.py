@@ -186,7 +186,7 @@ class NumpyCodegen:
                                             + [f"{n}.dtype" for n in names[1:]], " is ", 12)
         body = [f"    if not ({check}):",
                 f"        ({_wrapped(names, ', ', 9)},) = _floats({_wrapped(names, ', ', 8)})"]
-        tests, first, declared = [], {}, {}
+        tests, declared = [], {}
         for n, v in self.variables.items():
             if not is_matrix(v):
                 tests.append(f"{n}.size != 1")
@@ -197,13 +197,11 @@ class NumpyCodegen:
                 tests.append(f"{n}.shape != {declared[n]!r}")
                 continue
             tests.append(f"{n}.ndim != {len(v.shape)}")
-            for i, d in enumerate(v.shape):
+            for i, d in enumerate(v.shape):   # a symbolic size agrees with where it is first read
                 if isinstance(d, Integer):
                     tests.append(f"{n}.shape[{i}] != {int(d)}")
-                elif isinstance(d, Symbol) and d in first:
-                    tests.append(f"{n}.shape[{i}] != {first[d]}")
-                elif isinstance(d, Symbol):
-                    first[d] = f"{n}.shape[{i}]"
+                elif isinstance(d, Symbol) and self.sizes[d] != f"{n}.shape[{i}]":
+                    tests.append(f"{n}.shape[{i}] != {self.sizes[d]}")
         arrays = _wrapped([f"{n!r}: {n}" for n in names], ", ", 28)
         shapes = _wrapped([f"{n!r}: {d!r}" for n, d in declared.items()], ", ", 28)
         body.append(f"    if ({_wrapped(tests, ' or ', 8)}):")
