@@ -202,5 +202,24 @@ def rules(do_check):
             sys.exit(1)
 
 
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (loopback: this machine only).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option("--open", "open_browser", is_flag=True, help="Open the page in the default browser.")
+@click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True,
+              help="Worker processes that run the requests.")
+@click.option("--timeout", type=float, default=30.0, show_default=True, metavar="SECONDS",
+              help="Time limit of one request (0: none).")
+@click.option("--memory", "memory_mb", type=click.IntRange(0), default=2048, show_default=True, metavar="MB",
+              help="Memory limit of a worker process (0: none).")
+def serve(host, port, open_browser, workers, timeout, memory_mb):
+    """The local web page and its JSON API (needs the web extra: pip install 'matcalc[web]')."""
+    try:
+        from matcalc.web.app import serve as run
+    except ImportError as err:
+        _fail(MatcalcError(f"matcalc serve needs the web extra: pip install 'matcalc[web]' ({err})"))
+    run(host, port, open_browser, workers, timeout, memory_mb or None)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
