@@ -89,6 +89,7 @@ class WorkerPool:
                  handlers: str = "matcalc.web.api:HANDLERS"):
         self.size, self.timeout, self.memory_mb, self.handlers = max(1, size), timeout, memory_mb, handlers
         self.restarts = 0
+        self.grace = GRACE
         self._idle: asyncio.Queue | None = None
         self._waiting = 0
         self._all: list[_Worker] = []
@@ -155,7 +156,7 @@ class WorkerPool:
             await self._replace(w)
             return 500, error_body("internal error", "a worker could not take the request; please retry")
         try:
-            status, body = await asyncio.wait_for(answer, self.timeout + GRACE if self.timeout else None)
+            status, body = await asyncio.wait_for(answer, self.timeout + self.grace if self.timeout else None)
         except asyncio.TimeoutError:
             loop.remove_reader(w.conn.fileno())
             await self._replace(w)
