@@ -156,8 +156,10 @@ def test_seed_004_shows_its_steps_in_each_method(browser, server, method):
     n = open_page(browser, server)
     Select(browser.find_element(By.ID, "examples")).select_by_value("seed-004")
     n = derived(browser, n)
-    Select(browser.find_element(By.ID, "method")).select_by_value(method)
-    derived(browser, n)
+    menu = Select(browser.find_element(By.ID, "method"))
+    if menu.first_selected_option.get_attribute("value") != method:   # the example opens in its own method
+        menu.select_by_value(method)
+        derived(browser, n)
     title = browser.find_element(By.ID, "steps-title").text
     assert {"backprop": "named deltas", "trace": "trace-differential", "jacobian": "chain rule"}[method] in title
     blocks = browser.find_elements(By.CSS_SELECTOR, "#steps .step-block .katex-display")
