@@ -9,6 +9,8 @@ import pytest
 
 from web_support import require_web
 
+pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx`")   # Starlette's TestClient over httpx
+
 
 @pytest.fixture(scope="module")
 def client():

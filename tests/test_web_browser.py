@@ -99,6 +99,16 @@ def test_errors_show_at_the_caret(browser, server):
     assert e["x"] < m["x"] < e["x"] + e["width"] and e["y"] < m["y"] < e["y"] + 40
 
 
+def test_a_new_program_drops_the_old_choices(browser, server):
+    from selenium.webdriver.common.by import By
+    open_page(browser, server, "?expr=" + urllib.parse.quote("norm2(X*w - y)^2") + "&wrt=w&dim=X=5,3")
+    n = int(browser.execute_script("return Number(document.body.dataset.derived)"))
+    type_program(browser, "sum(A*v)")
+    derived(browser, n)
+    keys = {r.get_attribute("data-key") for r in browser.find_elements(By.CSS_SELECTOR, "#result .result")}
+    assert keys == {"A", "v"} and browser.find_element(By.ID, "error").get_attribute("hidden")
+
+
 def test_check_my_answer_and_copy_code(browser, server):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select

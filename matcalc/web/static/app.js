@@ -32,11 +32,15 @@
     return t.split(",").map((s) => s.trim());
   }
   function payload() {
+    // names the program text no longer uses stay in the state but are not sent (the server would refuse them)
+    const used = new Set(state.expr.match(/[A-Za-z_][A-Za-z0-9_]*/g) || []);
     const body = { expr: state.expr, method: state.method, check: true, steps: true };
-    if (Object.keys(state.dims).length) body.dims = Object.fromEntries(
-      Object.entries(state.dims).map(([k, v]) => [k, parseShape(v)]));
-    if (state.wrt && state.wrt.length) body.wrt = state.wrt;
-    if (state.sumToOne.length) body.sum_to_one = state.sumToOne;
+    const dims = Object.entries(state.dims).filter(([k]) => used.has(k));
+    if (dims.length) body.dims = Object.fromEntries(dims.map(([k, v]) => [k, parseShape(v)]));
+    const wrt = (state.wrt || []).filter((n) => used.has(n));
+    if (wrt.length) body.wrt = wrt;
+    const sto = state.sumToOne.filter((n) => used.has(n));
+    if (sto.length) body.sum_to_one = sto;
     if (state.what === "jacobian") body.layout = state.layout;
     if (state.what === "hessian") body.order = 2;
     return body;
@@ -65,6 +69,7 @@
     try { data = await post("/api/derive", payload(), inflight.signal); }
     catch (e) { if (e.name !== "AbortError" && mine === seq) setStatus("the server did not answer", false); return; }
     if (mine !== seq) return;
+    $("output").classList.toggle("stale", !!data.error);
     if (data.error) { showError(data.error); setStatus(data.error.kind, false); return; }
     showError(null);
     render(data);
