@@ -191,3 +191,28 @@ def test_a_crashing_or_hanging_worker_loses_only_its_request():
             r = c.post("/api/derive", json=ok)   # the next request is served as usual
             assert r.status_code == 200 and r.json()["results"][0]["unicode"] == "2Xᵀ(Xw − y)", trouble
         assert c.get("/api/health").json()["restarts"] == 2   # the crash and the deaf worker were replaced
+
+
+def test_a_request_whose_client_left_is_not_run():
+    require_web()
+    import asyncio
+    from matcalc.web import api
+    from matcalc.web.workers import WorkerPool
+
+    async def left():
+        return True
+
+    async def main():
+        pool = WorkerPool(1, 10.0, None, "web_jobs:HANDLERS")
+        await pool.start()
+        try:
+            crash = api.validate({"expr": "crash"}, api.DERIVE_FIELDS)
+            status, body = await pool.run("derive", crash, gone=left)
+            assert status == 499 and body["error"]["kind"] == "cancelled" and pool.restarts == 0   # never ran
+            ok = api.validate({"expr": "norm2(X*w - y)^2", "wrt": ["w"], "formats": []}, api.DERIVE_FIELDS)
+            status, body = await pool.run("derive", ok)
+            assert status == 200 and body["results"][0]["unicode"] == "2Xᵀ(Xw − y)"
+        finally:
+            await pool.close()
+
+    asyncio.run(main())

@@ -209,3 +209,9 @@ def test_screenshots_have_no_overflow_and_a_visible_result(browser, server, widt
             fh.write(shot)
     finally:
         browser.set_window_size(1280, 900)
+
+
+def test_no_script_errors_in_the_console(browser, server):
+    open_page(browser, server, "?expr=" + urllib.parse.quote("norm2(X*w - y)^2"))
+    entries = [e for e in browser.get_log("browser") if e["level"] == "SEVERE" and e.get("source") != "network"]
+    assert not entries, entries   # script errors, Content-Security-Policy violations

@@ -66,7 +66,7 @@ def _job(name: str, fields: dict):
             req = api.validate(await _read_json(request), fields)
         except api.RequestError as err:
             return _json(err.status, err.body())
-        status, body = await request.app.state.pool.run(name, req)
+        status, body = await request.app.state.pool.run(name, req, gone=request.is_disconnected)
         return _json(status, body)
     return endpoint
 

@@ -124,7 +124,9 @@ class WorkerPool:
             self._all.remove(w)
         self._idle.put_nowait(await asyncio.get_running_loop().run_in_executor(None, self._spawn))
 
-    async def run(self, job: str, payload) -> tuple[int, dict]:
+    async def run(self, job: str, payload, gone=None) -> tuple[int, dict]:
+        """``gone``: an async () -> bool, true when the client left while the request waited
+        (the page drops a stale request at each keystroke); such a request is not run."""
         from .api import error_body
         if self._waiting >= MAX_WAITING:
             return 503, error_body("busy", "the server is busy: too many requests are waiting")
@@ -133,6 +135,9 @@ class WorkerPool:
             w = await self._idle.get()
         finally:
             self._waiting -= 1
+        if gone is not None and await gone():
+            self._idle.put_nowait(w)
+            return 499, error_body("cancelled", "the client closed the request")
         # shielded: a client that goes away does not abandon the worker mid-job
         return await asyncio.shield(asyncio.ensure_future(self._serve(w, job, payload)))
 
