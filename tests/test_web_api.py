@@ -193,6 +193,22 @@ def test_a_crashing_or_hanging_worker_loses_only_its_request():
         assert c.get("/api/health").json()["restarts"] == 2   # the crash and the deaf worker were replaced
 
 
+def test_trouble_in_one_request_while_others_run():
+    require_web()
+    from concurrent.futures import ThreadPoolExecutor
+    from starlette.testclient import TestClient
+    from matcalc.web.app import create_app
+    app = create_app(workers=2, timeout=1.0, memory_mb=1024, handlers="web_jobs:HANDLERS")
+    app.state.pool.grace = 0.5
+    ok = {"expr": "norm2(X*w - y)^2", "wrt": ["w"], "formats": []}
+    with TestClient(app) as c, ThreadPoolExecutor(6) as pool:
+        bodies = [{**ok, "expr": "deaf"}, {**ok, "expr": "crash"}] + [ok] * 6
+        answers = list(pool.map(lambda b: c.post("/api/derive", json=b), bodies))
+    assert [a.json()["error"]["kind"] for a in answers[:2]] == ["limit exceeded", "internal error"]
+    for a in answers[2:]:
+        assert a.status_code == 200 and a.json()["results"][0]["unicode"] == "2Xᵀ(Xw − y)"
+
+
 def test_a_request_whose_client_left_is_not_run():
     require_web()
     import asyncio
