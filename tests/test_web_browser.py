@@ -109,6 +109,25 @@ def test_a_new_program_drops_the_old_choices(browser, server):
     assert keys == {"A", "v"} and browser.find_element(By.ID, "error").get_attribute("hidden")
 
 
+def test_kind_and_shape_edits_rederive(browser, server):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select
+    n = open_page(browser, server, "?expr=" + urllib.parse.quote("sum(A*v)") + "&wrt=v")
+    Select(browser.find_element(By.CSS_SELECTOR, "#vars select.kind[data-name=v]")).select_by_value("row vector")
+    n = derived(browser, n)
+    assert browser.find_element(By.CSS_SELECTOR, "#vars input.shape[data-name=v]").get_attribute("value").startswith("1,")
+    assert browser.find_element(By.CSS_SELECTOR, "#vars input.shape[data-name=A]").get_attribute("value").endswith(",1")
+    shape = browser.find_element(By.CSS_SELECTOR, "#vars input.shape[data-name=A]")
+    shape.clear()
+    shape.send_keys("4,1", Keys.TAB)
+    derived(browser, n)
+    assert "dim=A%3D4%2C1" in browser.current_url or "dim=A=4,1" in urllib.parse.unquote(browser.current_url)
+    row = browser.find_element(By.CSS_SELECTOR, "#result .result[data-key=v]")
+    assert row.get_attribute("data-language").startswith("A'*ones(4,")   # 1ᵀ summed over A's 4 rows
+    assert browser.find_element(By.ID, "check").get_attribute("data-passed") == "true"
+
+
 def test_check_my_answer_and_copy_code(browser, server):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select

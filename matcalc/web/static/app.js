@@ -31,6 +31,12 @@
     if (t === "scalar" || t === "()" || t === "[]") return [];
     return t.split(",").map((s) => s.trim());
   }
+  const KINDS = ["scalar", "column vector", "row vector", "matrix"];
+  function shapeOfKind(kind, shape) {     // a new kind keeps the sizes it can: (m,n) -> column (m,1)
+    const sizes = shape.filter((s) => s !== "1" && s !== 1);
+    const a = sizes[0] || "n", b = sizes[1] || (a === "k" ? "m" : "k");
+    return kind === "scalar" ? "scalar" : kind === "column vector" ? `${a},1` : kind === "row vector" ? `1,${a}` : `${a},${b}`;
+  }
   function payload() {
     // names the program text no longer uses stay in the state but are not sent (the server would refuse them)
     const used = new Set(state.expr.match(/[A-Za-z_][A-Za-z0-9_]*/g) || []);
@@ -165,7 +171,13 @@
         schedule();
       });
       td(input);
-      td(null).textContent = v.kind; tr.lastChild.className = "kind";
+      const kind = document.createElement("select"); kind.className = "kind"; kind.dataset.name = name;
+      KINDS.forEach((k) => { const o = document.createElement("option"); o.value = k; o.textContent = k; kind.appendChild(o); });
+      kind.value = v.kind; kind.disabled = v.sequence;
+      kind.addEventListener("change", () => {
+        state.dims[name] = shapeOfKind(kind.value, parseShape(input.value)); input.value = state.dims[name]; schedule();
+      });
+      td(kind).className = "kind";
       const w = document.createElement("input"); w.type = "checkbox"; w.className = "wrt"; w.dataset.name = name;
       w.checked = state.wrt ? state.wrt.includes(name) : !v.sequence;
       w.addEventListener("change", () => {
