@@ -66,3 +66,13 @@ def test_hostile_requests_in_parallel_leave_the_server_serving(server):
 def test_only_local_host_names_are_served(server):
     assert request(server, "/api/health", headers={"Host": "localhost"})[0] == 200
     assert request(server, "/api/health", headers={"Host": "attacker.example"})[0] == 400
+
+
+def test_serve_command_line(monkeypatch):
+    from click.testing import CliRunner
+    from matcalc.cli import main
+    r = CliRunner().invoke(main, ["serve", "--help"])
+    assert r.exit_code == 0 and "--port" in r.output and "--open" in r.output and "127.0.0.1" in r.output
+    monkeypatch.setitem(__import__("sys").modules, "matcalc.web.app", None)   # as without the web extra
+    r = CliRunner().invoke(main, ["serve"])
+    assert r.exit_code == 2 and "pip install 'matcalc[web]'" in r.output and "Traceback" not in r.output
