@@ -1,0 +1,6 @@
+"""``matcalc serve``: the local web page and its JSON API (the ``web`` extra: Starlette, uvicorn).
+
+``api`` validates requests and runs the jobs, ``workers`` runs them in worker processes under
+time and memory limits, ``app`` is the Starlette application, ``examples`` the examples menu,
+``static/`` the page with the vendored KaTeX.
+"""

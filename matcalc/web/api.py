@@ -54,7 +54,8 @@ def _text(value, field: str, required: bool = True) -> str:
     if len(value) > MAX_TEXT:
         raise RequestError(f"{field} is too long ({len(value)} characters; the limit is {MAX_TEXT})", field, 413)
     if required and not value.strip():
-        raise RequestError(f"{field} is empty: write a program, e.g. norm2(X*w - y)^2", field)
+        raise RequestError(f"{field} is empty" + (": write a program, e.g. norm2(X*w - y)^2" if field == "expr" else ""),
+                           field)
     return value
 
 

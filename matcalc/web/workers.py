@@ -57,7 +57,7 @@ def _worker_main(conn, handlers: str, timeout: float, memory_mb: int | None) -> 
         except RecursionError:
             answer = 400, error_body("limit exceeded", "expression too deeply nested")
         except Exception as err:  # noqa: BLE001 - a bug: one line for the client, never a traceback
-            answer = 500, error_body("internal error", f"{type(err).__name__}: {str(err)[:300]} "
+            answer = 500, error_body("internal error", f"{type(err).__name__}: {' '.join(str(err).split())[:300]} "
                                                        "(please report this input)")
         try:
             conn.send(answer)
