@@ -10,7 +10,7 @@ import urllib.parse
 import numpy as np
 import pytest
 
-from web_support import dark_fraction, png_size, require_web, running_server, chromium_driver
+from web_support import chromium_driver, chromium_paths, dark_fraction, png_size, require, require_web, running_server
 
 LATENCY = float(os.environ.get("MATCALC_WEB_LATENCY", "1.0"))   # seconds from the last keystroke
 SHOTS = os.environ.get("MATCALC_WEB_SHOTS")                      # keep the screenshots in this folder
@@ -19,6 +19,7 @@ SHOTS = os.environ.get("MATCALC_WEB_SHOTS")                      # keep the scre
 @pytest.fixture(scope="module")
 def server():
     require_web()
+    require(all(chromium_paths()), "chromium and chromium-driver")
     with running_server("--workers", "2") as base:
         yield base
 

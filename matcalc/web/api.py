@@ -266,4 +266,12 @@ def check_job(req: dict) -> tuple[int, dict]:
         return 400, _user_error(err, req)
 
 
-HANDLERS = {"derive": derive_job, "check": check_job}
+def warm_up(_req=None) -> tuple[int, dict]:
+    """A small derivation and check, run once by each new worker so that the first request it
+    serves does not pay for SymPy's and NumPy's first-use costs."""
+    derive_job(validate({"expr": "H = sigmoid(X*W + b); f = norm2(H*v - y)^2", "dims": {"b": [1, "h"]}},
+                        DERIVE_FIELDS))
+    return check_job(validate({"expr": "norm2(X*w - y)^2", "wrt": ["w"], "claim": "X'*(X*w - y)"}, CHECK_FIELDS))
+
+
+HANDLERS = {"derive": derive_job, "check": check_job, "warm_up": warm_up}

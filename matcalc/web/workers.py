@@ -42,6 +42,13 @@ def _worker_main(conn, handlers: str, timeout: float, memory_mb: int | None) -> 
     from ..limits import time_limit
     from .api import error_body
     table = _load(handlers)
+    if "warm_up" in table:
+        try:
+            with time_limit(timeout, "the warm-up"):
+                table["warm_up"]({})
+        except Exception:  # noqa: BLE001 - only a speed-up: the requests report their own errors
+            pass
+    conn.send("ready")
     while True:
         try:
             job, payload = conn.recv()
@@ -71,6 +78,13 @@ class _Worker:
         self.process = ctx.Process(target=_worker_main, args=(child, handlers, timeout, memory_mb), daemon=True)
         self.process.start()
         child.close()
+        # ready once warmed up (the time limit bounds the warm-up); a worker that died is replaced
+        # at its first request
+        try:
+            if self.conn.poll(timeout + GRACE if timeout else None):
+                self.conn.recv()
+        except (EOFError, OSError):
+            pass
 
     def stop(self):
         try:
@@ -108,9 +122,9 @@ class WorkerPool:
         for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ.setdefault(var, "1")   # one request, one core: concurrency comes from the pool
         loop = asyncio.get_running_loop()
-        self._idle = asyncio.Queue()
-        for _ in range(self.size):
-            self._idle.put_nowait(await loop.run_in_executor(None, self._spawn))
+        self._idle = asyncio.LifoQueue()   # the worker used last is the warmest
+        for w in await asyncio.gather(*(loop.run_in_executor(None, self._spawn) for _ in range(self.size))):
+            self._idle.put_nowait(w)
 
     async def close(self) -> None:
         for w in self._all:
