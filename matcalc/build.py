@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from sympy import Determinant, Identity, Integer, Inverse, MatrixSymbol, OneMatrix, Pow, Rational, S, Symbol, Trace
 from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 
-from . import ops
+from . import extensions, ops, shapes
 from . import parser as P
 from .errors import ShapeError, UnknownNameError
 from .ir import LogDet, LogSoftmax, Norm2, Softmax, SumEntries, is_matrix, named_symbol, shape_of
@@ -60,7 +60,7 @@ def parse(source: str, shapes: dict | None = None, statements=None, links=(), al
     (touched only by broadcasting) takes the default's, else 1.
     """
     if statements is None:
-        statements = P.parse_program(source)
+        statements = P.parse_program(source, known=shapes or ())
     declared = declare_shapes(shapes)
     inference = ShapeInference(source, declared)
     inference.run(statements)
@@ -91,7 +91,14 @@ def parse(source: str, shapes: dict | None = None, statements=None, links=(), al
     for name in inference.order:
         shape = resolve(inference.variables[name], namer)
         variables[name] = Symbol(name, real=True) if shape == () else MatrixSymbol(name, *shape)
-    builder, opaque = _Builder(source, variables), _Builder(source, variables)
+    constants = {}
+    for key, (node, shape) in inference.constants.items():
+        if any(d.root().value is None for d in shape):
+            what = "eye" if node.func == "eye" else f"{node.func}(…)"
+            raise ShapeError(f"cannot tell the size of {what} from its use: declare the sizes of the "
+                             "variables around it, or write ones(m,n)/eye(n)", source, node.pos)
+        constants[key] = resolve(shape, namer)
+    builder, opaque = _Builder(source, variables, constants), _Builder(source, variables, constants)
     output, output_name, opaque_output = None, None, None
     named, definitions = {}, {}
     for st in statements:
@@ -107,15 +114,18 @@ def parse(source: str, shapes: dict | None = None, statements=None, links=(), al
             output, output_name, opaque_output = value, st.target, definition
     sizes = sorted({d for v in variables.values() for d in shape_of(v) if isinstance(d, Symbol)},
                    key=lambda s: s.name)
-    return Program(source, variables, builder.intermediates, output, output_name, sizes,
-                   named, definitions, opaque_output)
+    program = Program(source, variables, builder.intermediates, output, output_name, sizes,
+                      named, definitions, opaque_output)
+    program.default_kinds = {n: k for n, k in inference.defaulted.items() if n in variables}
+    return program
 
 
 class _Builder:
-    def __init__(self, source: str, variables: dict):
+    def __init__(self, source: str, variables: dict, constants: dict | None = None):
         self.source = source
         self.env = dict(variables)
         self.intermediates: dict = {}
+        self.constants = constants or {}   # id(node) -> SymPy shape of a sized-by-use constant
 
     def error(self, message, pos):
         return ShapeError(message, self.source, pos)
@@ -172,6 +182,14 @@ class _Builder:
                    ops.broadcast(b, shape) if not is_matrix(b) else widen(b)
         return widen(a), widen(b)
 
+    def _broadcast_pair(self, a, b, node):
+        """Two entrywise operands extended to their common shape (a scalar stays a scalar)."""
+        sa, sb = shape_of(a), shape_of(b)
+        if sa == sb:
+            return a, b
+        shape = sb if sa == () else sa if sb == () else tuple(db if da == 1 else da for da, db in zip(sa, sb))
+        return (a if sa == shape else ops.broadcast(a, shape)), (b if sb == shape else ops.broadcast(b, shape))
+
     def _Binary(self, node):
         op = node.op
         if op in ("+", "-"):
@@ -193,6 +211,8 @@ class _Builder:
             self._nonzero(b, node)
             return ops.scale(Pow(b, -1), a)
         if op == "^":
+            if is_matrix(a):
+                return extensions.matrix_power(a, shapes._integer_power(node.right))
             return Pow(a, b)
         if op == ".^":
             return ops.hpow(a, b)
@@ -211,8 +231,21 @@ class _Builder:
         name = node.func
         if name == "ones":
             return OneMatrix(*[self._size(a) for a in node.args])
-        if name == "eye":
+        if name == "eye" and node.args:
             return Identity(self._size(node.args[0]))
+        if id(node) in self.constants:   # bare eye, vector(c), matrix(c)
+            args = [self.value(a) for a in node.args] if name in ("vector", "matrix") else []
+            return extensions.constant(name, self.constants[id(node)], *args)
+        if name == "commutation":
+            return extensions.commutation(*[self._size(a) for a in node.args])
+        if name in ("max", "min"):
+            a, b = self._broadcast_pair(self.value(node.args[0]), self.value(node.args[1]), node)
+            return extensions.extremum(a, b, name == "max")
+        axis = int(node.args[1].value) if name in ("sum", "mean") and len(node.args) == 2 else None
+        if name == "sum" and axis is not None:
+            return extensions.axis_sum(self.value(node.args[0]), axis)
+        if name in extensions.BUILDERS:
+            return extensions.BUILDERS[name]([self.value(a) for a in node.args[:1 if axis else None]], axis)
         a = self.value(node.args[0])
         scalar = not is_matrix(a)
         if name == "sum":
