@@ -74,6 +74,8 @@ class DomainSampler:
                 if fn.domain in ("positive", "nonzero"):
                     self._mark(node.arg, self.positive)
                     conditions[f"pos{len(conditions)}"] = node.arg
+                if fn.domain == "unit":   # arcsin, arccos (and tan, away from its poles): |u| < 1
+                    conditions[f"unit{len(conditions)}"] = node.arg
                 if fn.kinks:
                     conditions[f"kink{len(conditions)}"] = node.arg
             elif isinstance(node, (LogDet, Determinant, Inverse)):
@@ -134,6 +136,8 @@ class DomainSampler:
             if key.startswith(("pos", "det")) and np.any(val <= 1e-3):
                 return False
             if key.startswith("kink") and np.any(np.abs(val) < 1e-2):
+                return False
+            if key.startswith("unit") and np.any(np.abs(val) > 0.9):
                 return False
         return True
 
