@@ -52,7 +52,8 @@ def _namer(taken: set):
     return lambda: next(fresh)
 
 
-def parse(source: str, shapes: dict | None = None, statements=None, links=(), allow_unused: bool = False) -> Program:
+def parse(source: str, shapes: dict | None = None, statements=None, links=(), allow_unused: bool = False,
+          square=()) -> Program:
     """Parse and shape-check ``source`` (or already parsed ``statements`` of it).
 
     ``links`` (variable, named value, position, default shape or None) gives a variable the shape
@@ -64,6 +65,10 @@ def parse(source: str, shapes: dict | None = None, statements=None, links=(), al
     declared = declare_shapes(shapes)
     inference = ShapeInference(source, declared)
     inference.run(statements)
+    for name in square:   # declared symmetric / diagonal: rows = columns
+        shape = inference.variables.get(name)
+        if shape:
+            inference.unify(shape[0], shape[1], 0, f"{name} is declared square (symmetric, spd or diagonal)")
     for var, name, pos, _ in links:
         a, b = inference.variables.get(var), inference.intermediates.get(name)
         if a is None or b is None:

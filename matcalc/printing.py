@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 from sympy import (Integer, Mul, Pow, Rational)
-from sympy.matrices.expressions import (MatAdd, MatMul, OneMatrix)
+from sympy.matrices.expressions import (MatAdd, MatMul, OneMatrix, Transpose)
 
 from . import ops, rules
 from .ir import (is_matrix)
@@ -258,6 +258,11 @@ class Printer:
 
     def _MatMul(self, e):
         coeff, body = ops.split_coeff(e)
+        if coeff == Rational(1, 2) and isinstance(body, MatAdd) and len(body.args) == 2:   # (A + Aᵀ)/2
+            a, b = body.args
+            if b == ops.transpose(a) or a == ops.transpose(b):
+                part = b if isinstance(a, Transpose) else a
+                return self.call(r"\operatorname{sym}" if self.style is LATEX else "sym", part)
         factors = list(body.args) if isinstance(body, MatMul) else [body]
         numer, denom = coeff.as_numer_denom()
         if denom != 1 and not denom.is_Number and self.style is not LATEX:
