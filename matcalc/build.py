@@ -64,6 +64,10 @@ def parse(source: str, shapes: dict | None = None, statements=None, links=(), al
         statements = P.parse_program(source, known=shapes or ())
     declared = declare_shapes(shapes)
     inference = ShapeInference(source, declared)
+    for name in square:
+        shape = declared.get(name)
+        if shape is not None and len(shape) == 2:
+            inference.unify(shape[0], shape[1], 0, f"{name} is declared symmetric, spd or diagonal, so square")
     inference.run(statements)
     for name in square:   # declared symmetric / diagonal: rows = columns
         shape = inference.variables.get(name)

@@ -246,6 +246,11 @@ class Derivation:
                     "result": self.result_text(key, printing.LANGUAGE, use_names=False),
                     "latex": self.result_text(key, printing.LATEX, use_names=False)}
         out = {"function": self.program.source, "wrt": {n: entry(n) for n in self.wrt}}
+        structure = getattr(self.program, "structure", {})
+        if structure:   # which space each structured gradient is in
+            out["structure"] = {n: {"kind": k, "convention": "diagonal-vector" if k == "diagonal" and
+                                    self.diagonal_vector else "diagonal" if k == "diagonal" else self.convention}
+                                for n, k in structure.items()}
         mixed = [k for k in self._results if "," in k]
         if mixed:
             out["hessian_blocks"] = {k: entry(k) for k in mixed}   # ∂²f/∂a∂bᵀ
