@@ -39,11 +39,15 @@ class Derivation:
                          for n in self.wrt}
         structure = getattr(program, "structure", {})
         if structure:
-            from .structure import project
+            from .structure import project, use_symmetry
+            from .engine import topological
+            written = frozenset(topological(program.output))
             for n in self.wrt:
                 if n in structure:
                     self._results[n] = project(program, n, structure[n], self._results[n], convention,
                                                diagonal_vector)
+                else:   # Sᵀ = S in the other gradients too
+                    self._results[n] = use_symmetry(self._results[n], set(structure), written)
         self.records = raw_steps   # the engine's rule applications, node by node
         self._function = None
         self._first = self._results
@@ -185,6 +189,12 @@ class Derivation:
         for name, delta in self.deltas.items():
             if self.program.intermediates[name] is not self.program.output:
                 lines.append(f"∂f/∂{name} = {printing.to_unicode(delta, names)}   (delta)")
+        from .shapes import surprising_kinds
+        surprises = surprising_kinds(self.program)
+        for name, kind in surprises.items():
+            if name not in self._results:
+                lines.append(f"note: {name} is a {kind} (matrixcalculus.org's default kind for its first letter); "
+                             f"declare --scalar {name} (shapes {{'{name}': ()}}) for a scalar")
         structure = getattr(self.program, "structure", {})
         if structure:
             from .structure import describe
@@ -195,6 +205,9 @@ class Derivation:
             shape = _shape_text(value) if self.layout or self.order == 2 or key in structure \
                 else _shape_text(self.program.variables[key])
             result = printing.Printer(printing.UNICODE, names)(value)
+            if key in surprises and not self.layout and self.order == 1:
+                shape += (f"  note: {key} is a {surprises[key]} by the default kind of its first letter; "
+                          f"--scalar {key} for a scalar")
             lines.append(f"{self.result_label(key)} = {result}   {shape}{'  ' + what if what else ''}")
         return "\n".join(lines)
 
@@ -217,6 +230,10 @@ class Derivation:
     def latex(self, steps: bool = False, standalone: bool = False) -> str:
         """LaTeX of the results (an aligned block); with ``steps`` the derivation's blocks
         first; ``standalone``: a complete document for pdflatex."""
+        with printing.variables_named(self.program.variables):
+            return self._latex(steps, standalone)
+
+    def _latex(self, steps: bool, standalone: bool) -> str:
         if standalone:
             return notes.latex_document(self, steps=True)
         if steps:
@@ -230,7 +247,8 @@ class Derivation:
 
     def markdown(self, steps: bool = True) -> str:
         """A note: problem, derivation (unless ``steps`` is False) and results, math in $$ blocks."""
-        return notes.markdown_note(self, steps=steps)
+        with printing.variables_named(self.program.variables):
+            return notes.markdown_note(self, steps=steps)
 
     def _repr_latex_(self) -> str:
         return "$$" + self.latex() + "$$"
@@ -421,8 +439,11 @@ def derive(expr: str, wrt=None, shapes: dict | None = None, layout: str | None =
         raise MatcalcError(f"layout must be 'numerator' or 'denominator', not {layout!r}")
     if is_matrix(program.output) and layout is None:
         r, c = program.output.shape
+        from .shapes import surprising_kinds
+        hint = "".join(f"; note: {n} is a {k} by the default kind of its first letter (--scalar {n} for a scalar)"
+                       for n, k in surprising_kinds(program).items())
         raise ShapeError(f"the function is a {r}x{c} matrix, not a scalar: a gradient needs a scalar "
-                         "function (use sum(), norm2() ..., or ask for a Jacobian with a layout)")
+                         f"function (use sum(), norm2() ..., or ask for a Jacobian with a layout){hint}")
     from .steps import METHODS
     if method not in METHODS:
         raise MatcalcError(f"method must be one of {', '.join(METHODS)}, not {method!r}")

@@ -8,6 +8,8 @@ subexpressions to the user's names for intermediates (``H``, ``Y_pred``).
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from sympy import (Integer, Mul, Pow, Rational)
@@ -41,6 +43,9 @@ _GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", 
 
 def latex_name(name: str) -> str:
     """W1 -> W_{1}, Y_pred -> Y_{pred}, Wxh -> W_{xh}, lambda -> \\lambda, lam -> \\mathrm{lam}."""
+    from .parser import GREEK
+    if any(ch in GREEK for ch in name):   # λ (lambda's one spelling), σ1 ...
+        name = "".join(GREEK.get(ch, ch) for ch in name)
     base, sub = name, ""
     if "_" in name.strip("_"):
         base, sub = name.strip("_").split("_", 1)
@@ -69,6 +74,12 @@ class Printer:
 
     # ------------------------------------------------------------ helpers
     def __call__(self, expr) -> str:
+        if self.style is LATEX and _SIGMOID_AS_SIGMA.get() and _has_sigma_variable(expr):
+            token = _SIGMOID_AS_SIGMA.set(False)
+            try:
+                return self.print(expr)[0]
+            finally:
+                _SIGMOID_AS_SIGMA.reset(token)
         return self.print(expr)[0]
 
     def paren(self, text: str) -> str:
@@ -360,6 +371,8 @@ class Printer:
 
     def _function(self, e):
         if self.style is LATEX:
+            if e.name == "sigmoid" and not _SIGMOID_AS_SIGMA.get():   # a variable is named sigma
+                return self.call(r"\operatorname{sigmoid}", e.arg)
             return self.call(rules.FUNCTIONS[e.name].latex, e.arg)
         return self.call(e.name, e.arg)
 
@@ -410,6 +423,24 @@ class Printer:
         if self.style is LANGUAGE:
             return f"0*ones({r},{c})", MUL
         return (r"\mathbf{0}" if self.style is LATEX else "0"), ATOM
+
+
+# LaTeX writes sigmoid as σ unless a variable is named sigma (then σ is the variable)
+_SIGMOID_AS_SIGMA: ContextVar[bool] = ContextVar("sigmoid_as_sigma", default=True)
+
+
+def _has_sigma_variable(expr) -> bool:
+    return any(getattr(s, "name", None) == "sigma" for s in getattr(expr, "free_symbols", ()))
+
+
+@contextmanager
+def variables_named(names):
+    """Printing for a program with these variables: with one named sigma, LaTeX spells sigmoid."""
+    token = _SIGMOID_AS_SIGMA.set(_SIGMOID_AS_SIGMA.get() and "sigma" not in names)
+    try:
+        yield
+    finally:
+        _SIGMOID_AS_SIGMA.reset(token)
 
 
 def to_language(expr, names=None) -> str:

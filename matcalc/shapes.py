@@ -285,6 +285,21 @@ class ShapeInference:
 
 
 MAX_MATRIX_POWER = 64
+# names people give scalar parameters; the default kinds make those from h–z vectors
+_SCALAR_LOOKING = {"lam", "lmbda", "reg", "lr", "tau", "rho", "temp", "scale", "mom", "decay", "wd", "nu",
+                   "kappa", "mu", "sigma", "theta", "phi", "psi", "omega", "xi", "pi", "iota", "tau", "chi",
+                   "λ", "lambd", "s", "t", "k"}
+
+
+def surprising_kinds(program) -> dict:
+    """Undeclared variables whose name looks like a scalar parameter but whose default kind
+    (from the first letter) is a vector or a matrix: name -> that kind."""
+    out = {}
+    for name, kind in getattr(program, "default_kinds", {}).items():
+        base = name.rstrip("0123456789_")
+        if base in _SCALAR_LOOKING or base.lower() in _SCALAR_LOOKING:
+            out[name] = kind
+    return out
 
 
 def _integer_power(node):
