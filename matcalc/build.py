@@ -53,7 +53,7 @@ def _namer(taken: set):
 
 
 def parse(source: str, shapes: dict | None = None, statements=None, links=(), allow_unused: bool = False,
-          square=()) -> Program:
+          square=(), result_shape=None) -> Program:
     """Parse and shape-check ``source`` (or already parsed ``statements`` of it).
 
     ``links`` (variable, named value, position, default shape or None) gives a variable the shape
@@ -69,6 +69,13 @@ def parse(source: str, shapes: dict | None = None, statements=None, links=(), al
         if shape is not None and len(shape) == 2:
             inference.unify(shape[0], shape[1], 0, f"{name} is declared symmetric, spd or diagonal, so square")
     inference.run(statements)
+    out = inference.last_shape
+    if result_shape is not None and out is not None and len(out) == len(tuple(result_shape)) == 2:
+        # a result read back (a claim, a printed Jacobian): its shape is known, so is 𝕀's in it
+        want = declare_shapes({"_result": tuple(str(d) for d in result_shape)})["_result"]
+        for have, expected in zip(out, want):
+            if have.known() is None or expected.known() is None or have.known() == expected.known():
+                inference.unify(have, expected, 0, "the result's shape")
     for name in square:   # declared symmetric / diagonal: rows = columns
         shape = inference.variables.get(name)
         if shape:

@@ -90,7 +90,8 @@ class _Claims:
         self.truth = d.gradient(name)
         self.claim_text = claim_text
         try:
-            self.claim_stmts = P.parse_program(claim_text)
+            self.claim_stmts = P.parse_program(claim_text, known=list(d.program.variables) +
+                                               list(d.program.intermediates))
         except MatcalcError:
             raise
         if len(self.claim_stmts) != 1 or self.claim_stmts[0].target is not None:
@@ -117,7 +118,8 @@ class _Claims:
             target += "_"
         statements.append(P.Statement(node.pos, target, node))
         try:
-            prog = parse(self.claim_text, shapes, statements=statements, allow_unused=True)
+            prog = parse(self.claim_text, shapes, statements=statements, allow_unused=True,
+                         result_shape=shape_of(self.truth) if is_matrix(self.truth) else None)
         except LimitError:
             raise
         except MatcalcError as err:

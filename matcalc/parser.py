@@ -75,12 +75,12 @@ _TOKEN = re.compile(
     r"""
     (?P<ws>[ \t\r]+)
   | (?P<newline>\n)
-  | (?P<num>(?:\d+(?:\.(?![*/^'])\d*)?|\.\d+)(?:[eE][+-]?\d+)?)
+  | (?P<num>(?:[0-9]+(?:\.(?![*/^'])[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)
   | (?P<commutation>K_\{\s*[A-Za-z0-9_]+\s*,\s*[A-Za-z0-9_]+\s*\})
   | (?P<name>[A-Za-z_\u0391-\u03a9\u03b1-\u03c9][A-Za-z0-9_\u0391-\u03a9\u03b1-\u03c9]*)
   | (?P<op>\.\*|\./|\.\^|\^∘|⁻¹|[-+*/^'(),;=\[\]−⊙⊘ᵀ‖⊗])
-  | (?P<ones>𝟏)
-  | (?P<identity>𝕀)
+  | (?P<ones>𝟏(?:[₀-₉]+|_\{[A-Za-z0-9_]+\})?)
+  | (?P<identity>𝕀(?:[₀-₉]+|_\{[A-Za-z0-9_]+\})?)
     """,
     re.VERBOSE,
 )
@@ -292,12 +292,13 @@ class _Parser:
             if value == float("inf"):
                 raise self.error(f"number {t.text!r} is too large")
             return Num(t.pos, value, t.text)
-        if t.kind == "ones":
+        if t.kind in ("ones", "identity"):   # 𝟏, 𝕀 (size by use); 𝟏₃, 𝕀_{n} (sized)
             self.take()
-            return Call(t.pos, "vector", (Num(t.pos, 1.0, "1"),))
-        if t.kind == "identity":
-            self.take()
-            return Call(t.pos, "eye", ())
+            size = _subscript(t)
+            if t.kind == "ones":
+                return Call(t.pos, "ones", (size, Num(t.pos, 1.0, "1"))) if size else \
+                    Call(t.pos, "vector", (Num(t.pos, 1.0, "1"),))
+            return Call(t.pos, "eye", (size,) if size else ())
         if t.kind == "commutation":
             self.take()
             sizes = [part.strip() for part in t.text[3:-1].split(",")]
@@ -352,6 +353,17 @@ class _Parser:
         if t.kind == "newline":
             raise self.error("unexpected end of line: an operand is missing")
         raise self.error(f"unexpected {t.text!r}: an operand is missing")
+
+
+_SUBSCRIPT_DIGITS = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
+
+
+def _subscript(t: Token):
+    """The size written on 𝟏 or 𝕀 (𝕀₃, 𝟏_{n}) as a size argument, or None."""
+    sub = t.text[1:].strip("_{}").translate(_SUBSCRIPT_DIGITS)
+    if not sub:
+        return None
+    return Num(t.pos, float(sub), sub) if sub.isdigit() else Name(t.pos, sub)
 
 
 def parse_program(source: str, known=()) -> list[Statement]:

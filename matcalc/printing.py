@@ -243,7 +243,8 @@ class Printer:
     # products
     def _product(self, coeff, factors) -> tuple[str, int]:
         st = self.style
-        texts = [self.operand(f, MUL + 1 if st is LANGUAGE else POW) for f in factors]
+        texts = [self.print(f)[0] if st is UNICODE and isinstance(f, OneMatrix) else   # A𝟏𝟏ᵀ: associative
+                 self.operand(f, MUL + 1 if st is LANGUAGE else POW) for f in factors]
         if st is LANGUAGE:
             body = "*".join(texts)
         else:
@@ -385,18 +386,33 @@ class Printer:
         return self.call("abs", e.args[0])
 
     def _Vec(self, e):
-        return self.call(r"\operatorname{vec}" if self.style is LATEX else "vec", e.arg)
+        sized, self.sized = getattr(self, "sized", False), True   # vec(𝕀₃): its size is not implied
+        try:
+            return self.call(r"\operatorname{vec}" if self.style is LATEX else "vec", e.arg)
+        finally:
+            self.sized = sized
 
     def _KroneckerProduct(self, e):
         op = {"latex": r" \otimes ", "unicode": " ⊗ "}.get(self.style.name)
         if op is None:
             return self.call("kron", *e.args)
-        return op.join(self.operand(a, POW) for a in e.args), MUL
+        sized, self.sized = getattr(self, "sized", False), True   # 𝕀₃ ⊗ X: the sizes say which kron
+        try:
+            return op.join(self.operand(a, POW) for a in e.args), MUL
+        finally:
+            self.sized = sized
+
+    def _size_subscript(self, d) -> str:
+        """₃ for 3, _{n} for a size name: on 𝟏 and 𝕀 inside a Kronecker product."""
+        if not (self.style is UNICODE and getattr(self, "sized", False)):
+            return ""
+        text = str(d)
+        return text.translate(str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")) if text.isdigit() else "_{" + text + "}"
 
     def _Commutation(self, e):
         if self.style is LATEX:
             return f"K_{{{self.size(e.m)},{self.size(e.n)}}}", ATOM
-        return (f"K_{e.m},{e.n}" if self.style is UNICODE else f"commutation({e.m},{e.n})"), ATOM
+        return (f"K_{{{e.m},{e.n}}}" if self.style is UNICODE else f"commutation({e.m},{e.n})"), ATOM
 
     def _DiagMatrix(self, e):
         return self.call(r"\operatorname{diag}" if self.style is LATEX else "diag", e.args[0])
@@ -410,12 +426,17 @@ class Printer:
             return f"ones({r},{c})", ATOM
         one = r"\mathbf{1}" if self.style is LATEX else "𝟏"
         if c == 1:
-            return one, ATOM
+            return one + self._size_subscript(r), ATOM
         if r == 1:
-            return one + self.style.transpose, POSTFIX
-        return (one + "_{" + f"{r}\\times {c}" + "}", ATOM) if self.style is LATEX else (one, ATOM)
+            return one + self._size_subscript(c) + self.style.transpose, POSTFIX
+        if self._size_subscript(r):
+            return f"{one}{self._size_subscript(r)}{one}{self._size_subscript(c)}ᵀ", MUL
+        # a matrix of ones is 𝟏𝟏ᵀ in text: 𝟏 alone is a column, so the text reads back
+        return (one + "_{" + f"{r}\\times {c}" + "}", ATOM) if self.style is LATEX else ("𝟏𝟏ᵀ", MUL)
 
     def _Identity(self, e):
+        if self.style is UNICODE:
+            return "𝕀" + self._size_subscript(e.shape[0]), ATOM   # not I, which reads back as a variable
         return (f"eye({e.shape[0]})", ATOM) if self.style is LANGUAGE else ("I", ATOM)
 
     def _ZeroMatrix(self, e):

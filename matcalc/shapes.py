@@ -271,8 +271,10 @@ class ShapeInference:
 
     # ---- programs
     def run(self, statements) -> None:
+        self.last_shape = None
         for st in statements:
             shape = self.infer(st.expr)
+            self.last_shape = shape
             if st.target is not None:
                 if st.target in self.variables:
                     raise UnknownNameError(f"{st.target!r} is used as a variable before this assignment",
