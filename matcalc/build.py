@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from sympy import Determinant, Identity, Integer, Inverse, MatrixSymbol, OneMatrix, Pow, Rational, S, Symbol, Trace
 from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 
-from . import extensions, ops, shapes
+from . import extensions, ops
 from . import parser as P
 from .errors import ShapeError, UnknownNameError
 from .ir import LogDet, LogSoftmax, Norm2, Softmax, SumEntries, is_matrix, named_symbol, shape_of
@@ -227,8 +227,6 @@ class _Builder:
             self._nonzero(b, node)
             return ops.scale(Pow(b, -1), a)
         if op == "^":
-            if is_matrix(a):
-                return extensions.matrix_power(a, shapes._integer_power(node.right))
             return Pow(a, b)
         if op == ".^":
             return ops.hpow(a, b)

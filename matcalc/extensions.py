@@ -88,12 +88,6 @@ def sym(a):
     return a if not is_matrix(a) else ops.scale(Rational(1, 2), ops.add(a, ops.transpose(a)))
 
 
-def matrix_power(a, k: int):
-    """A^k = A*A*…*A; a negative k is a power of inv(A)."""
-    base = a if k > 0 else Inverse(a)
-    return ops.matmul(*([base] * abs(k))) if abs(k) > 1 else base
-
-
 # name -> builder(values, axis) for calls of the language (values: the arguments' IR)
 def _with_axis(f):
     return lambda values, axis: f(values[0], axis) if axis is not None else f(values[0])

@@ -164,12 +164,9 @@ class ShapeInference:
                 raise self.error(f"'/' divides by a scalar, not by {show(b)}; use ./ for entrywise division or inv()", node.pos)
             return a
         if op == "^":
-            if not self.scalar_like(a) and _integer_power(node.right) is not None:
-                self.unify(a[0], a[1], node.pos, f"'^' with an integer exponent needs a square matrix, got {show(a)}")
-                return a   # a matrix power A^k = A*A*…*A (k < 0: of inv(A))
             if not self.scalar_like(a):
-                raise self.error(f"'^' raises a scalar to a power (or a square matrix to an integer power), "
-                                 f"not {show(a)}; use .^ for an entrywise power", node.pos)
+                raise self.error(f"'^' raises a scalar to a power, not {show(a)}; use .^ for an entrywise power "
+                                 "(or A*A for a matrix product)", node.pos)
             if not self.scalar_like(b):
                 raise self.error(f"the exponent of '^' must be a scalar, not {show(b)}", node.pos)
             return ()
@@ -286,7 +283,6 @@ class ShapeInference:
                 self.intermediates[st.target] = shape
 
 
-MAX_MATRIX_POWER = 64
 # names people give scalar parameters; the default kinds make those from h–z vectors
 _SCALAR_LOOKING = {"lam", "lmbda", "reg", "lr", "tau", "rho", "temp", "scale", "mom", "decay", "wd", "nu",
                    "kappa", "mu", "sigma", "theta", "phi", "psi", "omega", "xi", "pi", "iota", "tau", "chi",
@@ -302,17 +298,6 @@ def surprising_kinds(program) -> dict:
         if base in _SCALAR_LOOKING or base.lower() in _SCALAR_LOOKING:
             out[name] = kind
     return out
-
-
-def _integer_power(node):
-    """k of A^k when the exponent is a literal integer (or its negation) with 1 <= |k| <= 64."""
-    sign = 1
-    while isinstance(node, P.Unary):
-        sign = -sign if node.op == "-" else sign
-        node = node.operand
-    if isinstance(node, P.Num) and node.value.is_integer() and 1 <= node.value <= MAX_MATRIX_POWER:
-        return sign * int(node.value)
-    return None
 
 
 def declare_shapes(shapes: dict | None) -> dict:

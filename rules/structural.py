@@ -66,6 +66,3 @@ _entry("def:commutation", r"K_{m,n} \operatorname{vec}(A) = \operatorname{vec}(A
        "commutation(3, 4)*vec(A)", _M, lambda A: A.T.reshape(-1, 1, order="F"))
 _entry("def:sym", r"\operatorname{sym}(A) = \tfrac12 (A + A^T)", "symmetric part", "sum(sym(B).^3)", {"B": (3, 3)},
        lambda B: np.sum(((B + B.T) / 2) ** 3))
-_entry("def:matrix_power", r"A^k = A A \cdots A,\ A^{-k} = (A^{-1})^k", "matrixcalculus.org: ^ on square matrices",
-       "tr(B^3) + sum(B^-2)", {"B": (3, 3)},
-       lambda B: np.trace(B @ B @ B) + np.sum(np.linalg.matrix_power(np.linalg.inv(B), 2)))
