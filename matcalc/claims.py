@@ -371,7 +371,7 @@ def check_claim(expr: str, wrt, claim: str, shapes: dict | None = None, layout: 
     d = derive(expr, wrt=names, shapes=shapes, layout=layout, sum_to_one=sum_to_one)
     if getattr(d, "recurrent", False):
         raise MatcalcError("claims about recurrent programs are not supported yet")
-    name = names[0]
+    name = d.wrt[0]   # its one spelling (lambda -> λ)
     with np.errstate(all="ignore"):   # overflowing claims are reported, not warned about
         return _check(d, claim, name, layout)
 
