@@ -82,7 +82,12 @@ def _symmetric(e, names) -> bool:
         return all(_symmetric(a, names) for a in e.args)
     if isinstance(e, MatMul):
         c, body = ops.split_coeff(e)
-        return body is not e and _symmetric(body, names)
+        if body is not e:
+            return _symmetric(body, names)
+        f = e.args   # a palindrome: A B Aᵀ with B symmetric (A Aᵀ, Xᵀ S X)
+        half = len(f) // 2
+        return all(f[-1 - i] == ops.transpose(f[i]) for i in range(half)) and \
+            (len(f) % 2 == 0 or _symmetric(f[half], names))
     return False
 
 
@@ -133,7 +138,17 @@ def project(program, name: str, kind: str, G, convention: str, diagonal_vector: 
     if convention == "cookbook":
         both = ops.scale(2, G) if symmetric else ops.add(G, Gt)
         return use_symmetry(ops.sub(both, DiagMatrix(DiagonalOf(G))), names, written)
-    return G if symmetric else textbook(ops.scale(Rational(1, 2), ops.add(G, Gt)))
+    if symmetric:
+        return G
+    # sym(G): the terms that are symmetric by their form stay, the others become (B + Bᵀ)/2
+    terms = list(G.args) if isinstance(G, MatAdd) else [G]
+    kept = [t for t in terms if use_symmetry(ops.transpose(t), names, written) == t]
+    rest = ops.add(*[t for t in terms if t not in kept])
+    c, body = ops.split_coeff(rest)
+    if not c.is_number:
+        c, body = 1, rest
+    half = ops.scale(c * Rational(1, 2), ops.add(body, use_symmetry(ops.transpose(body), names, written)))
+    return textbook(ops.add(*kept, half)) if kept else textbook(half)
 
 
 def _numerically_equal(program, a, b, seed: int) -> bool:
