@@ -160,7 +160,7 @@ class Derivation:
     # ------------------------------------------------------------ printing
     def result_text(self, key: str, style=printing.UNICODE, use_names=True) -> str:
         """A result (gradient, Jacobian or Hessian block 'x' / 'x,y') printed in ``style``."""
-        return printing.Printer(style, self.names if use_names else None)(self._results[key])
+        return printing.readable(self._results[key], self.names if use_names else None, style)
 
     def result_label(self, key: str, style=printing.UNICODE) -> str:
         """∂f/∂W, or ∂²f/∂x∂yᵀ for a Hessian block."""
@@ -204,7 +204,7 @@ class Derivation:
             what = f"{self.layout} layout" if self.layout else ""
             shape = _shape_text(value) if self.layout or self.order == 2 or key in structure \
                 else _shape_text(self.program.variables[key])
-            result = printing.Printer(printing.UNICODE, names)(value)
+            result = printing.readable(value, names)
             if key in surprises and not self.layout and self.order == 1:
                 shape += (f"  note: {key} is a {surprises[key]} by the default kind of its first letter; "
                           f"--scalar {key} for a scalar")

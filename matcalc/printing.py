@@ -270,7 +270,8 @@ class Printer:
 
     def _MatMul(self, e):
         coeff, body = ops.split_coeff(e)
-        if coeff == Rational(1, 2) and isinstance(body, MatAdd) and len(body.args) == 2:   # (A + Aᵀ)/2
+        if coeff == Rational(1, 2) and isinstance(body, MatAdd) and len(body.args) == 2 \
+                and self.style is not LANGUAGE:   # (A + Aᵀ)/2; JSON keeps the contract's operations
             a, b = body.args
             if b == ops.transpose(a) or a == ops.transpose(b):
                 part = b if isinstance(a, Transpose) else a
@@ -333,26 +334,35 @@ class Printer:
         return f"{self.operand(e.arg, ATOM)}{sup}", POSTFIX
 
     def _Determinant(self, e):
-        return self.call(r"\det" if self.style is LATEX else "det", e.arg)
+        return self._sized(self.call, r"\det" if self.style is LATEX else "det", e.arg)
 
     def _LogDet(self, e):
         if self.style is LATEX:
             return r"\log\det" + self.paren(self.print(e.arg)[0]), ATOM
-        return self.call("logdet", e.arg)
+        return self._sized(self.call, "logdet", e.arg)
 
     def _Trace(self, e):
         if e.arg.shape == (1, 1):  # a 1x1 value used as a scalar
             return self.print(e.arg)
-        return self.call("tr", e.arg)
+        return self._sized(self.call, "tr", e.arg)
 
     def _SumEntries(self, e):
-        return self.call("sum", e.arg)
+        return self._sized(self.call, "sum", e.arg)
+
+    def _sized(self, how, *args):
+        """Print with sizes on 𝟏 and 𝕀: inside a scalar of a matrix (sum(𝕀₃)), vec or kron, where
+        the use does not imply them."""
+        sized, self.sized = getattr(self, "sized", False), True
+        try:
+            return how(*args)
+        finally:
+            self.sized = sized
 
     def _Norm2(self, e):
         if self.style is LATEX:
             return r"\left\|" + self.print(e.arg)[0] + r"\right\|", ATOM
         if self.style is UNICODE:
-            return "‖" + self.print(e.arg)[0] + "‖", ATOM
+            return "‖" + self._sized(lambda a: self.print(a)[0], e.arg) + "‖", ATOM
         return self.call("norm2", e.arg)
 
     def _time_sum(self, e):
@@ -462,6 +472,26 @@ def variables_named(names):
         yield
     finally:
         _SIGMOID_AS_SIGMA.reset(token)
+
+
+def readable(expr, names=None, style=None) -> str:
+    """The text of a result that reads back to it: when the plain text leaves the size of a 𝟏 or
+    𝕀 open (C − C + p: 𝟏ᵀ(𝟏pᵀp𝟏ᵀ + 𝕀)⁻¹𝟏), the one with every size written (𝟏₂, 𝕀₂)."""
+    style = style or UNICODE
+    text = Printer(style, names)(expr)
+    if style is not UNICODE or ("𝟏" not in text and "𝕀" not in text):
+        return text
+    from .build import parse
+    from .errors import MatcalcError
+    shapes = {s.name: (tuple(str(d) for d in s.shape) if is_matrix(s) else ())
+              for s in getattr(expr, "free_symbols", ()) if hasattr(s, "name")}
+    try:
+        parse(text, shapes, allow_unused=True, result_shape=tuple(expr.shape) if is_matrix(expr) else None)
+        return text
+    except MatcalcError:
+        printer = Printer(style, names)
+        printer.sized = True
+        return printer(expr)
 
 
 def to_language(expr, names=None) -> str:

@@ -98,3 +98,26 @@ def test_printed_forms_mean_the_language_forms(text, expected):
     va = _values(a, {"r": a.output}, {n: point[n] for n in a.variables})["r"]
     vb = _values(b, {"r": b.output}, {n: point[n] for n in b.variables})["r"]
     assert np.allclose(va, vb)
+
+
+@pytest.mark.parametrize("seed", range(0, 400, 20))
+def test_random_programs_results_read_back(seed):
+    """Random well-typed programs (tests/program_gen.py): every printed gradient reads back."""
+    import random
+    from program_gen import generate
+    program, shapes = generate(random.Random(seed))
+    try:
+        d = matcalc.derive(program, shapes=shapes)
+        point = DomainSampler(d.program, seed=1).point()
+    except matcalc.MatcalcError:
+        pytest.skip("outside the generator's domain")
+    for key in d.gradients:
+        for style in (printing.UNICODE, printing.LANGUAGE):
+            _compare(d, d.result_text(key, style, use_names=False), key, point)
+
+
+def test_unimplied_sizes_are_written():
+    """C − C + p leaves the size of 𝟏 and 𝕀 open in the plain text: the printed result writes them."""
+    d = matcalc.derive("logdet((C - (C) + p)' * (C - (C) + p) + eye(2))", shapes={"C": (3, 2), "p": (3, 1)})
+    assert "𝕀₂" in d.result_text("p")
+    _compare(d, d.result_text("p"), "p", DomainSampler(d.program, seed=1).point())
