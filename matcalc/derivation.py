@@ -196,10 +196,7 @@ class Derivation:
                 lines.append(f"note: {name} is a {kind} (matrixcalculus.org's default kind for its first letter); "
                              f"declare --scalar {name} (shapes {{'{name}': ()}}) for a scalar")
         structure = getattr(self.program, "structure", {})
-        if structure:
-            from .structure import describe
-            lines.extend(describe(n, k, self.convention, self.diagonal_vector) for n, k in structure.items()
-                         if n in self._results)
+        lines.extend(self._structure_lines())
         for key, value in self._results.items():
             what = f"{self.layout} layout" if self.layout else ""
             shape = _shape_text(value) if self.layout or self.order == 2 or key in structure \
@@ -231,7 +228,16 @@ class Derivation:
         """LaTeX of the results (an aligned block); with ``steps`` the derivation's blocks
         first; ``standalone``: a complete document for pdflatex."""
         with printing.variables_named(self.program.variables):
-            return self._latex(steps, standalone)
+            out = self._latex(steps, standalone)
+        conventions = self._structure_lines()
+        if conventions and not standalone:   # which space a structured gradient is in, as a comment
+            out = "\n".join("% " + line for line in conventions) + "\n" + out
+        return out
+
+    def _structure_lines(self) -> list[str]:
+        from .structure import describe
+        return [describe(n, k, self.convention, self.diagonal_vector)
+                for n, k in getattr(self.program, "structure", {}).items() if n in self._results]
 
     def _latex(self, steps: bool, standalone: bool) -> str:
         if standalone:
@@ -248,7 +254,9 @@ class Derivation:
     def markdown(self, steps: bool = True) -> str:
         """A note: problem, derivation (unless ``steps`` is False) and results, math in $$ blocks."""
         with printing.variables_named(self.program.variables):
-            return notes.markdown_note(self, steps=steps)
+            note = notes.markdown_note(self, steps=steps)
+        conventions = self._structure_lines()
+        return note + ("\n\n" + "\n\n".join(conventions) + "\n" if conventions else "")
 
     def _repr_latex_(self) -> str:
         return "$$" + self.latex() + "$$"

@@ -286,7 +286,7 @@ class ShapeInference:
 # names people give scalar parameters; the default kinds make those from h–z vectors
 _SCALAR_LOOKING = {"lam", "lmbda", "reg", "lr", "tau", "rho", "temp", "scale", "mom", "decay", "wd", "nu",
                    "kappa", "mu", "sigma", "theta", "phi", "psi", "omega", "xi", "pi", "iota", "tau", "chi",
-                   "λ", "lambd", "s", "t", "k"}
+                   "λ", "lambd"}
 
 
 def surprising_kinds(program) -> dict:
@@ -295,7 +295,7 @@ def surprising_kinds(program) -> dict:
     out = {}
     for name, kind in getattr(program, "default_kinds", {}).items():
         base = name.rstrip("0123456789_")
-        if base in _SCALAR_LOOKING or base.lower() in _SCALAR_LOOKING:
+        if base in _SCALAR_LOOKING:
             out[name] = kind
     return out
 
