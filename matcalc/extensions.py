@@ -12,7 +12,7 @@ from sympy import Determinant, Identity, Integer, Inverse, OneMatrix, Rational, 
 from sympy.matrices.expressions.kronecker import KroneckerProduct
 
 from . import ops
-from .ir import Commutation, Vec, is_matrix
+from .ir import Commutation, LogSoftmax, Vec, is_matrix
 
 
 def constant(name: str, shape, value=S.One):
@@ -67,8 +67,20 @@ def extremum(a, b, largest: bool):
 
 
 def logsumexp(a):
-    """log(sum(exp(A))) over all entries."""
-    return ops.apply("log", ops.sum_entries(ops.apply("exp", a)))
+    """log(sum(exp(A))) over all entries, built stably from log-softmax (no overflow): a vector's
+    is mean(a − logsoftmax(a)) (each entry of a − logsoftmax(a) is the logsumexp), so its gradient
+    is softmax(a); a matrix's is that of the column of its rows' logsumexps."""
+    if not is_matrix(a):
+        return a
+    rows, cols = a.shape
+    if rows != 1 and cols != 1:
+        per_row = ops.scale(_inverse(cols), ops.matmul(ops.sub(a, LogSoftmax(a)), OneMatrix(cols, 1)))
+        return logsumexp(per_row)
+    return ops.scale(_inverse(rows * cols), ops.sum_entries(ops.sub(a, LogSoftmax(a))))
+
+
+def _inverse(size):
+    return Rational(1, int(size)) if isinstance(size, Integer) else size ** -1
 
 
 def kron(a, b):

@@ -56,7 +56,8 @@ _entry("def:max", r"\max(a,b) = \tfrac12(a + b + |a - b|)", "entrywise; ties spl
        "sum(max(A, B).^2)", {"A": (3, 4), "B": (3, 4)}, lambda A, B: np.sum(np.maximum(A, B) ** 2))
 _entry("def:min", r"\min(a,b) = \tfrac12(a + b - |a - b|)", "entrywise; ties split the gradient in halves (abs'(0) = 0)",
        "sum(min(A, 0.3).^2)", _M, lambda A: np.sum(np.minimum(A, 0.3) ** 2))
-_entry("def:logsumexp", r"\operatorname{logsumexp}(A) = \log \mathbf{1}^T \exp(A) \mathbf{1}", "over all entries",
+_entry("def:logsumexp", r"\operatorname{logsumexp}(a) = \tfrac1n \mathbf{1}^T (a - \operatorname{logsoftmax}(a))",
+       "over all entries; a matrix: of the column of its rows' logsumexps (stable)",
        "logsumexp(A)", _M, lambda A: np.log(np.sum(np.exp(A))))
 _entry("def:kron", r"(A \otimes B)_{(i-1)p+k,(j-1)q+l} = a_{ij} b_{kl}", "Matrix Cookbook (10.2.1); NumPy kron",
        "kron(A, B)", {"A": (2, 3), "B": (3, 2)}, lambda A, B: np.kron(A, B))

@@ -77,6 +77,16 @@ def test_extension_values_and_gradients(expr, shapes, ref):
     assert np.allclose(float(np.asarray(value(**point)["f"]).reshape(())), ref(**point))
 
 
+def test_logsumexp_is_stable():
+    d = matcalc.derive("logsumexp(X)", shapes={"X": (2, 3)})
+    X = np.array([[1000.0, 2, 3], [4, 1000, 6]])
+    g = d.to_numpy()(X=X)["X"]
+    assert np.allclose(g, [[0.5, 0, 0], [0, 0.5, 0]])
+    v = matcalc.derive("logsumexp(x)", shapes={"x": (3, 1)})
+    assert v.result_text("x") == "softmax(x)"
+    assert np.allclose(v.to_numpy()(x=np.array([[800.0], [800.0], [-800.0]]))["x"], [[0.5], [0.5], [0]])
+
+
 def test_kron_and_vec_are_not_differentiated_by_guess():
     with pytest.raises(matcalc.UnsupportedError):
         matcalc.derive("sum(kron(A, B))", shapes={"A": (2, 2), "B": (2, 2)})
