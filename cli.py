@@ -176,7 +176,13 @@ def _render(d, fmt, steps, standalone, result) -> str:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--timeout", type=float, default=None, metavar="SECONDS",
               help="Stop with exit 2 when the work takes longer (default 60; 0: no limit).")
-def check_command(expr, wrt, claim, dims, scalars, layout, sum_to_one, fmt, timeout):
+@click.option("--sym", "symmetric", multiple=True, metavar="NAME", help="NAME is a symmetric matrix.")
+@click.option("--spd", multiple=True, metavar="NAME", help="NAME is symmetric positive definite.")
+@click.option("--diagonal", multiple=True, metavar="NAME", help="NAME is a diagonal matrix.")
+@click.option("--convention", type=click.Choice(["sym", "cookbook"]), default="sym", show_default=True,
+              help="Gradient w.r.t. a symmetric matrix: (G + Gᵀ)/2, or the Cookbook's G + Gᵀ − diag(G).")
+def check_command(expr, wrt, claim, dims, scalars, layout, sum_to_one, fmt, timeout, symmetric=(), spd=(),
+                  diagonal=(), convention="sym"):
     """Verify a hand-derived gradient: exit 0 if the claim is right, 1 if wrong (saying how), 2 on an
     input error."""
     import matcalc
@@ -184,7 +190,9 @@ def check_command(expr, wrt, claim, dims, scalars, layout, sum_to_one, fmt, time
     try:
         with time_limit(DEFAULT_TIMEOUT if timeout is None else timeout):
             shapes = _parse_dims(dims, scalars)
-            result = matcalc.check(expr, list(wrt), claim, shapes, layout, list(sum_to_one))
+            structure = _structure(symmetric, spd, diagonal)
+            result = matcalc.check(expr, list(wrt), claim, shapes, layout, list(sum_to_one),
+                                   **(dict(structure=structure, convention=convention) if structure else {}))
             output = (json.dumps(result.to_json(), indent=2, ensure_ascii=False) if fmt == "json"
                       else result.text())
     except MatcalcError as err:

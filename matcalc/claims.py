@@ -360,20 +360,29 @@ def _counterexample(c: _Claims) -> dict | None:
 
 # ---------------------------------------------------------------- entry point
 def check_claim(expr: str, wrt, claim: str, shapes: dict | None = None, layout: str | None = None,
-                sum_to_one=()) -> ClaimResult:
-    """Verify ``claim`` as ∂f/∂wrt (or the Jacobian in ``layout``) of the program ``expr``."""
+                sum_to_one=(), structure: dict | None = None, convention: str = "sym") -> ClaimResult:
+    """Verify ``claim`` as ∂f/∂wrt (or the Jacobian in ``layout``) of the program ``expr``;
+    ``structure``/``convention`` as in ``derive`` (the claim is then judged at structured points
+    against the structured gradient)."""
     from .derivation import derive
     names = [wrt] if isinstance(wrt, str) else list(wrt or [])
     if len(names) != 1:
         raise MatcalcError("check one variable at a time: --wrt NAME")
     if not isinstance(claim, str) or not claim.strip():
         raise MatcalcError("the claim is empty: --claim \"EXPR\"")
-    d = derive(expr, wrt=names, shapes=shapes, layout=layout, sum_to_one=sum_to_one)
+    d = derive(expr, wrt=names, shapes=shapes, layout=layout, sum_to_one=sum_to_one, structure=structure,
+               convention=convention)
     if getattr(d, "recurrent", False):
         raise MatcalcError("claims about recurrent programs are not supported yet")
     name = d.wrt[0]   # its one spelling (lambda -> λ)
     with np.errstate(all="ignore"):   # overflowing claims are reported, not warned about
-        return _check(d, claim, name, layout)
+        result = _check(d, claim, name, layout)
+    if result.verdict == "wrong" and name in getattr(d.program, "structure", {}):
+        from .structure import explain_claim
+        why = explain_claim(d, claim, name)
+        if why:
+            result.diagnosis.insert(0, why)
+    return result
 
 
 def _check(d, claim: str, name: str, layout) -> ClaimResult:

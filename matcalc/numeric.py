@@ -122,6 +122,11 @@ class DomainSampler:
                 out[name] = self.rng.uniform(0.5, 2.0, shape) if shape else float(self.rng.uniform(0.5, 2.0))
             else:
                 out[name] = self.rng.standard_normal(shape) if shape else float(self.rng.standard_normal())
+        structure = getattr(self.program, "structure", None)
+        if structure:   # declared symmetric / spd / diagonal variables: points in their space
+            from .structure import draw_structured
+            for name, kind in structure.items():
+                out[name] = draw_structured(self, name, kind, np.shape(out[name]))
         return out
 
     def valid(self, point) -> bool:

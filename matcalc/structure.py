@@ -154,9 +154,10 @@ def project(program, name: str, kind: str, G, convention: str, diagonal_vector: 
 def _numerically_equal(program, a, b, seed: int) -> bool:
     """a = b at random structured points (two of them; relative 1e-9): G is already symmetric."""
     from .codegen import NumpyCodegen, compile_source
+    from .numeric import DomainSampler
     try:
         fn = compile_source(NumpyCodegen(program.variables, {"a": a, "b": b}, "pair").source(), "pair")
-        sampler = StructuredSampler(program, (), seed)
+        sampler = DomainSampler(program, (), seed)
         for _ in range(2):
             with np.errstate(all="ignore"):
                 got = fn(**sampler.point())
@@ -170,36 +171,18 @@ def _numerically_equal(program, a, b, seed: int) -> bool:
 
 
 # ---------------------------------------------------------------- numbers
-class StructuredSampler:
-    """The domain sampler's points, with each structured variable drawn in its space."""
-
-    def __init__(self, program, sum_to_one=(), seed: int = 0):
-        from .numeric import DomainSampler
-        self.base = DomainSampler(program, sum_to_one, seed)
-        self.structure = program.structure
-        self.rng = np.random.default_rng(seed + 17)
-        original = self.base.draw
-
-        def draw():
-            point = original()
-            for name, kind in self.structure.items():
-                point[name] = self.draw_structured(name, kind, np.shape(point[name]))
-            return point
-        self.base.draw = draw
-
-    def draw_structured(self, name, kind, shape):
-        n = shape[0]
-        definite = kind == "spd" or name in self.base.spd or name in self.base.positive
-        if kind == "diagonal":
-            d = self.rng.uniform(0.5, 2.0, n) * (1 if definite else self.rng.choice((-1, 1), n))
-            return np.diag(d)
-        r = self.rng.standard_normal((n, n))
-        if definite:
-            return r @ r.T / n + np.eye(n)
-        return (r + r.T) / 2
-
-    def point(self) -> dict:
-        return self.base.point()
+def draw_structured(sampler, name, kind, shape):
+    """A random point of the structured space for the domain sampler (spd, or diagonal with
+    positive entries, where the program needs det > 0 or positive entries)."""
+    n, rng = shape[0], sampler.rng
+    definite = kind == "spd" or name in sampler.spd or name in sampler.positive
+    if kind == "diagonal":
+        d = rng.uniform(0.5, 2.0, n) * (1 if definite else rng.choice((-1, 1), n))
+        return np.diag(d)
+    r = rng.standard_normal((n, n))
+    if definite:
+        return r @ r.T / n + np.eye(n)
+    return (r + r.T) / 2
 
 
 def basis(kind: str, n: int):
@@ -215,11 +198,11 @@ def check(derivation, seed: int = 0, points: int = 2):
     """Structured gradients against directional central differences along a basis of their
     space (symmetric: E_ii and E_ij + E_ji; diagonal: E_ii); other variables entry by entry."""
     from .codegen import NumpyCodegen, compile_source
-    from .numeric import TOLERANCE, CheckResult, entry_derivative, rel_error
+    from .numeric import TOLERANCE, CheckResult, DomainSampler, entry_derivative, rel_error
     program = derivation.program
     value_fn = compile_source(NumpyCodegen(program.variables, {"f": program.output}, "value").source(), "value")
     gradient_fn = derivation.to_numpy()
-    sampler = StructuredSampler(program, derivation.sum_to_one, seed)
+    sampler = DomainSampler(program, derivation.sum_to_one, seed)
     errors: dict = {}
     for _ in range(points):
         point = sampler.point()
@@ -270,3 +253,61 @@ def _expected(g, i, j, kind, convention, diag_vector) -> float:
     if i == j or convention == "cookbook":
         return float(g[i, j])
     return float(g[i, j] + g[j, i])
+
+
+def explain_claim(derivation, claim_text: str, name: str) -> str | None:
+    """When a wrong claim about a structured variable is the gradient with all entries independent
+    (G) or a projection other than the declared convention's, say which (numerically, at
+    structured points)."""
+    from .build import parse
+    from .codegen import NumpyCodegen, compile_source
+    from .numeric import DomainSampler
+    program = derivation.program
+    kind = program.structure.get(name)
+    if kind is None:
+        return None
+    v = program.variables[name]
+    shapes = {n: (tuple(str(d) for d in s.shape) if is_matrix(s) else ()) for n, s in program.variables.items()}
+    statements = [f"{n} = {printing_language(value)}" for n, value in program.intermediates.items()]
+    try:
+        target = "claim__"
+        while target in program.variables or target in program.intermediates:
+            target += "_"
+        claim = parse("; ".join(statements + [f"{target} = ({claim_text})"]), shapes, allow_unused=True,
+                      result_shape=tuple(v.shape)).intermediates[target]
+        if not is_matrix(claim) or claim.shape != v.shape:
+            return None
+        C = claim.xreplace({p: program.variables[p.name] for p in claim.free_symbols
+                            if getattr(p, "name", None) in program.variables})
+        candidates = {"sym": textbook_sym(C), "cookbook": ops.sub(ops.add(C, ops.transpose(C)), DiagMatrix(DiagonalOf(C))),
+                      "diagonal": DiagMatrix(DiagonalOf(C))}
+        fn = compile_source(NumpyCodegen(program.variables, {"truth": derivation.gradient(name), **candidates},
+                                         "claims").source(), "claims")
+        sampler = DomainSampler(program, derivation.sum_to_one, 11)
+        agree = set(candidates)
+        for _ in range(2):
+            with np.errstate(all="ignore"):
+                got = fn(**sampler.point())
+            truth = np.asarray(got["truth"], dtype=float)
+            scale = max(1.0, float(np.max(np.abs(truth))))
+            agree = {k for k in agree if np.allclose(np.asarray(got[k], dtype=float), truth, atol=1e-8 * scale)}
+    except (MatcalcError, ValueError, TypeError):
+        return None
+    if kind == "diagonal" and "diagonal" in agree:
+        return f"the claim is the gradient with all entries independent: {name} is diagonal, keep its diagonal, diag(diag(claim))"
+    if kind != "diagonal" and derivation.convention == "sym" and "sym" in agree:
+        return (f"the claim is not symmetric: {name} is {kind}, so the gradient is in the space of symmetric "
+                "matrices, (claim + claimᵀ)/2 (convention 'sym'; --convention cookbook for G + Gᵀ − diag(diag(G)))")
+    if kind != "diagonal" and derivation.convention == "cookbook" and "cookbook" in agree:
+        return ("the claim is the gradient with all entries independent; the Cookbook convention is "
+                "claim + claimᵀ − diag(diag(claim))")
+    return None
+
+
+def textbook_sym(C):
+    return ops.scale(Rational(1, 2), ops.add(C, ops.transpose(C)))
+
+
+def printing_language(value) -> str:
+    from .printing import to_language
+    return to_language(value)

@@ -214,3 +214,17 @@ def test_surprising_default_kind_is_noted():
     assert r.exit_code == 2 and "λ is a column vector by the default kind" in r.output
     r = _cli("derive", "sum(theta .* x)", "--wrt", "theta")
     assert r.exit_code == 0 and "note: theta is a column vector" in r.output
+
+
+def test_check_claims_about_structured_variables():
+    ok = _cli("check", "logdet(S)", "--wrt", "S", "--sym", "S", "--claim", "inv(S)")
+    assert ok.exit_code == 0, ok.output
+    wrong = _cli("check", "tr(A*S)", "--wrt", "S", "--sym", "S", "--claim", "A'")
+    assert wrong.exit_code == 1 and "the claim is not symmetric" in wrong.output
+    cookbook = matcalc.check("tr(A*S)", ["S"], "A + A' - diag(diag(A))", structure={"S": "symmetric"},
+                             convention="cookbook")
+    assert cookbook.verdict == "correct"
+    forgot = matcalc.check("tr(A*D)", ["D"], "A'", structure={"D": "diagonal"})
+    assert forgot.verdict == "wrong" and "keep its diagonal" in forgot.diagnosis[0]
+    unstructured = _cli("check", "tr(A*S)", "--wrt", "S", "--claim", "A'")
+    assert unstructured.exit_code == 0
