@@ -87,16 +87,26 @@ def main():
               help="With --model: initial states of zeros, or parameters h0 (and C0) to differentiate.")
 @click.option("--timeout", type=float, default=None, metavar="SECONDS",
               help="Stop with exit 2 when the work takes longer (default 60; 0: no limit).")
+@click.option("--sym", "symmetric", multiple=True, metavar="NAME", help="NAME is a symmetric matrix.")
+@click.option("--spd", multiple=True, metavar="NAME", help="NAME is symmetric positive definite.")
+@click.option("--diagonal", multiple=True, metavar="NAME", help="NAME is a diagonal matrix.")
+@click.option("--convention", type=click.Choice(["sym", "cookbook"]), default="sym", show_default=True,
+              help="Gradient w.r.t. a symmetric matrix: (G + Gᵀ)/2, or the Cookbook's G + Gᵀ − diag(G).")
+@click.option("--diagonal-vector", is_flag=True, help="A diagonal variable's gradient as the vector of its diagonal.")
 def derive(expr, wrt, dims, scalars, layout, order, fmt, steps, method, standalone, do_check, sum_to_one,
-           model, loss, initial, timeout):
+           model, loss, initial, timeout, symmetric=(), spd=(), diagonal=(), convention="sym",
+           diagonal_vector=False):
     """Differentiate EXPR (a program in the contract language; with sequences x[t], h[t] = ...h[t-1]...,
     sum_t(...) for recurrent models)."""
     import matcalc
     from matcalc.limits import DEFAULT_TIMEOUT, time_limit
     try:
         with time_limit(DEFAULT_TIMEOUT if timeout is None else timeout):
+            structure = _structure(symmetric, spd, diagonal)
             output, result = _derive(matcalc, expr, wrt, dims, scalars, layout, order, fmt, steps, method,
-                                     standalone, do_check, sum_to_one, model, loss, initial)
+                                     standalone, do_check, sum_to_one, model, loss, initial,
+                                     dict(structure=structure, convention=convention,
+                                          diagonal_vector=diagonal_vector) if structure else {})
     except MatcalcError as err:
         _fail(err)
     except RecursionError:
@@ -111,8 +121,19 @@ def derive(expr, wrt, dims, scalars, layout, order, fmt, steps, method, standalo
             sys.exit(1)
 
 
+def _structure(symmetric, spd, diagonal) -> dict:
+    """--sym/--spd/--diagonal NAME -> {NAME: kind}; a name declared twice is an error."""
+    out: dict = {}
+    for kind, names in (("symmetric", symmetric), ("spd", spd), ("diagonal", diagonal)):
+        for name in names:
+            if name.strip() in out:
+                raise MatcalcError(f"{name.strip()} is given two structures")
+            out[name.strip()] = kind
+    return out
+
+
 def _derive(matcalc, expr, wrt, dims, scalars, layout, order, fmt, steps, method, standalone, do_check,
-            sum_to_one, model, loss, initial):
+            sum_to_one, model, loss, initial, structured=None):
     """(output text, check result or None)."""
     shapes = _parse_dims(dims, scalars)
     if model is not None:
@@ -125,7 +146,7 @@ def _derive(matcalc, expr, wrt, dims, scalars, layout, order, fmt, steps, method
     elif not expr:
         raise MatcalcError("missing EXPR (or --model rnn|lstm|gru)")
     d = matcalc.derive(expr, wrt=list(wrt) or None, shapes=shapes, layout=layout, order=order,
-                       sum_to_one=list(sum_to_one), method=method)
+                       sum_to_one=list(sum_to_one), method=method, **(structured or {}))
     result = d.check() if do_check else None
     return _render(d, fmt, steps, standalone, result), result
 
@@ -155,7 +176,13 @@ def _render(d, fmt, steps, standalone, result) -> str:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--timeout", type=float, default=None, metavar="SECONDS",
               help="Stop with exit 2 when the work takes longer (default 60; 0: no limit).")
-def check_command(expr, wrt, claim, dims, scalars, layout, sum_to_one, fmt, timeout):
+@click.option("--sym", "symmetric", multiple=True, metavar="NAME", help="NAME is a symmetric matrix.")
+@click.option("--spd", multiple=True, metavar="NAME", help="NAME is symmetric positive definite.")
+@click.option("--diagonal", multiple=True, metavar="NAME", help="NAME is a diagonal matrix.")
+@click.option("--convention", type=click.Choice(["sym", "cookbook"]), default="sym", show_default=True,
+              help="Gradient w.r.t. a symmetric matrix: (G + Gᵀ)/2, or the Cookbook's G + Gᵀ − diag(G).")
+def check_command(expr, wrt, claim, dims, scalars, layout, sum_to_one, fmt, timeout, symmetric=(), spd=(),
+                  diagonal=(), convention="sym"):
     """Verify a hand-derived gradient: exit 0 if the claim is right, 1 if wrong (saying how), 2 on an
     input error."""
     import matcalc
@@ -163,7 +190,9 @@ def check_command(expr, wrt, claim, dims, scalars, layout, sum_to_one, fmt, time
     try:
         with time_limit(DEFAULT_TIMEOUT if timeout is None else timeout):
             shapes = _parse_dims(dims, scalars)
-            result = matcalc.check(expr, list(wrt), claim, shapes, layout, list(sum_to_one))
+            structure = _structure(symmetric, spd, diagonal)
+            result = matcalc.check(expr, list(wrt), claim, shapes, layout, list(sum_to_one),
+                                   **(dict(structure=structure, convention=convention) if structure else {}))
             output = (json.dumps(result.to_json(), indent=2, ensure_ascii=False) if fmt == "json"
                       else result.text())
     except MatcalcError as err:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from sympy import Determinant, Identity, Integer, Inverse, MatrixSymbol, OneMatrix, Pow, Rational, S, Symbol, Trace
 from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 
-from . import ops
+from . import extensions, ops
 from . import parser as P
 from .errors import ShapeError, UnknownNameError
 from .ir import LogDet, LogSoftmax, Norm2, Softmax, SumEntries, is_matrix, named_symbol, shape_of
@@ -52,7 +52,8 @@ def _namer(taken: set):
     return lambda: next(fresh)
 
 
-def parse(source: str, shapes: dict | None = None, statements=None, links=(), allow_unused: bool = False) -> Program:
+def parse(source: str, shapes: dict | None = None, statements=None, links=(), allow_unused: bool = False,
+          square=(), result_shape=None) -> Program:
     """Parse and shape-check ``source`` (or already parsed ``statements`` of it).
 
     ``links`` (variable, named value, position, default shape or None) gives a variable the shape
@@ -60,10 +61,25 @@ def parse(source: str, shapes: dict | None = None, statements=None, links=(), al
     (touched only by broadcasting) takes the default's, else 1.
     """
     if statements is None:
-        statements = P.parse_program(source)
+        statements = P.parse_program(source, known=shapes or ())
     declared = declare_shapes(shapes)
     inference = ShapeInference(source, declared)
+    for name in square:
+        shape = declared.get(name)
+        if shape is not None and len(shape) == 2:
+            inference.unify(shape[0], shape[1], 0, f"{name} is declared symmetric, spd or diagonal, so square")
     inference.run(statements)
+    out = inference.last_shape
+    if result_shape is not None and out is not None and len(out) == len(tuple(result_shape)) == 2:
+        # a result read back (a claim, a printed Jacobian): its shape is known, so is 𝕀's in it
+        want = declare_shapes({"_result": tuple(str(d) for d in result_shape)})["_result"]
+        for have, expected in zip(out, want):
+            if have.known() is None or expected.known() is None or have.known() == expected.known():
+                inference.unify(have, expected, 0, "the result's shape")
+    for name in square:   # declared symmetric / diagonal: rows = columns
+        shape = inference.variables.get(name)
+        if shape:
+            inference.unify(shape[0], shape[1], 0, f"{name} is declared square (symmetric, spd or diagonal)")
     for var, name, pos, _ in links:
         a, b = inference.variables.get(var), inference.intermediates.get(name)
         if a is None or b is None:
@@ -91,7 +107,14 @@ def parse(source: str, shapes: dict | None = None, statements=None, links=(), al
     for name in inference.order:
         shape = resolve(inference.variables[name], namer)
         variables[name] = Symbol(name, real=True) if shape == () else MatrixSymbol(name, *shape)
-    builder, opaque = _Builder(source, variables), _Builder(source, variables)
+    constants = {}
+    for key, (node, shape) in inference.constants.items():
+        if any(d.root().value is None for d in shape):
+            what = "eye" if node.func == "eye" else f"{node.func}(…)"
+            raise ShapeError(f"cannot tell the size of {what} from its use: declare the sizes of the "
+                             "variables around it, or write ones(m,n)/eye(n)", source, node.pos)
+        constants[key] = resolve(shape, namer)
+    builder, opaque = _Builder(source, variables, constants), _Builder(source, variables, constants)
     output, output_name, opaque_output = None, None, None
     named, definitions = {}, {}
     for st in statements:
@@ -107,15 +130,18 @@ def parse(source: str, shapes: dict | None = None, statements=None, links=(), al
             output, output_name, opaque_output = value, st.target, definition
     sizes = sorted({d for v in variables.values() for d in shape_of(v) if isinstance(d, Symbol)},
                    key=lambda s: s.name)
-    return Program(source, variables, builder.intermediates, output, output_name, sizes,
-                   named, definitions, opaque_output)
+    program = Program(source, variables, builder.intermediates, output, output_name, sizes,
+                      named, definitions, opaque_output)
+    program.default_kinds = {n: k for n, k in inference.defaulted.items() if n in variables}
+    return program
 
 
 class _Builder:
-    def __init__(self, source: str, variables: dict):
+    def __init__(self, source: str, variables: dict, constants: dict | None = None):
         self.source = source
         self.env = dict(variables)
         self.intermediates: dict = {}
+        self.constants = constants or {}   # id(node) -> SymPy shape of a sized-by-use constant
 
     def error(self, message, pos):
         return ShapeError(message, self.source, pos)
@@ -172,6 +198,14 @@ class _Builder:
                    ops.broadcast(b, shape) if not is_matrix(b) else widen(b)
         return widen(a), widen(b)
 
+    def _broadcast_pair(self, a, b, node):
+        """Two entrywise operands extended to their common shape (a scalar stays a scalar)."""
+        sa, sb = shape_of(a), shape_of(b)
+        if sa == sb:
+            return a, b
+        shape = sb if sa == () else sa if sb == () else tuple(db if da == 1 else da for da, db in zip(sa, sb))
+        return (a if sa == shape else ops.broadcast(a, shape)), (b if sb == shape else ops.broadcast(b, shape))
+
     def _Binary(self, node):
         op = node.op
         if op in ("+", "-"):
@@ -211,8 +245,21 @@ class _Builder:
         name = node.func
         if name == "ones":
             return OneMatrix(*[self._size(a) for a in node.args])
-        if name == "eye":
+        if name == "eye" and node.args:
             return Identity(self._size(node.args[0]))
+        if id(node) in self.constants:   # bare eye, vector(c), matrix(c)
+            args = [self.value(a) for a in node.args] if name in ("vector", "matrix") else []
+            return extensions.constant(name, self.constants[id(node)], *args)
+        if name == "commutation":
+            return extensions.commutation(*[self._size(a) for a in node.args])
+        if name in ("max", "min"):
+            a, b = self._broadcast_pair(self.value(node.args[0]), self.value(node.args[1]), node)
+            return extensions.extremum(a, b, name == "max")
+        axis = int(node.args[1].value) if name in ("sum", "mean") and len(node.args) == 2 else None
+        if name == "sum" and axis is not None:
+            return extensions.axis_sum(self.value(node.args[0]), axis)
+        if name in extensions.BUILDERS:
+            return extensions.BUILDERS[name]([self.value(a) for a in node.args[:1 if axis else None]], axis)
         a = self.value(node.args[0])
         scalar = not is_matrix(a)
         if name == "sum":

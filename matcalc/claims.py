@@ -90,7 +90,8 @@ class _Claims:
         self.truth = d.gradient(name)
         self.claim_text = claim_text
         try:
-            self.claim_stmts = P.parse_program(claim_text)
+            self.claim_stmts = P.parse_program(claim_text, known=list(d.program.variables) +
+                                               list(d.program.intermediates))
         except MatcalcError:
             raise
         if len(self.claim_stmts) != 1 or self.claim_stmts[0].target is not None:
@@ -117,7 +118,8 @@ class _Claims:
             target += "_"
         statements.append(P.Statement(node.pos, target, node))
         try:
-            prog = parse(self.claim_text, shapes, statements=statements, allow_unused=True)
+            prog = parse(self.claim_text, shapes, statements=statements, allow_unused=True,
+                         result_shape=shape_of(self.truth) if is_matrix(self.truth) else None)
         except LimitError:
             raise
         except MatcalcError as err:
@@ -358,20 +360,29 @@ def _counterexample(c: _Claims) -> dict | None:
 
 # ---------------------------------------------------------------- entry point
 def check_claim(expr: str, wrt, claim: str, shapes: dict | None = None, layout: str | None = None,
-                sum_to_one=()) -> ClaimResult:
-    """Verify ``claim`` as ∂f/∂wrt (or the Jacobian in ``layout``) of the program ``expr``."""
+                sum_to_one=(), structure: dict | None = None, convention: str = "sym") -> ClaimResult:
+    """Verify ``claim`` as ∂f/∂wrt (or the Jacobian in ``layout``) of the program ``expr``;
+    ``structure``/``convention`` as in ``derive`` (the claim is then judged at structured points
+    against the structured gradient)."""
     from .derivation import derive
     names = [wrt] if isinstance(wrt, str) else list(wrt or [])
     if len(names) != 1:
         raise MatcalcError("check one variable at a time: --wrt NAME")
     if not isinstance(claim, str) or not claim.strip():
         raise MatcalcError("the claim is empty: --claim \"EXPR\"")
-    d = derive(expr, wrt=names, shapes=shapes, layout=layout, sum_to_one=sum_to_one)
+    d = derive(expr, wrt=names, shapes=shapes, layout=layout, sum_to_one=sum_to_one, structure=structure,
+               convention=convention)
     if getattr(d, "recurrent", False):
         raise MatcalcError("claims about recurrent programs are not supported yet")
-    name = names[0]
+    name = d.wrt[0]   # its one spelling (lambda -> λ)
     with np.errstate(all="ignore"):   # overflowing claims are reported, not warned about
-        return _check(d, claim, name, layout)
+        result = _check(d, claim, name, layout)
+    if result.verdict == "wrong" and name in getattr(d.program, "structure", {}):
+        from .structure import explain_claim
+        why = explain_claim(d, claim, name)
+        if why:
+            result.diagnosis.insert(0, why)
+    return result
 
 
 def _check(d, claim: str, name: str, layout) -> ClaimResult:

@@ -15,8 +15,10 @@ class Derivation:
     """The derivative of a program with respect to some of its variables."""
 
     def __init__(self, program: Program, wrt: list[str], sum_to_one=(), layout: str | None = None,
-                 method: str = "backprop", order: int = 1):
+                 method: str = "backprop", order: int = 1, convention: str = "sym", diagonal_vector: bool = False):
         self.program = program
+        self.convention = convention              # of gradients w.r.t. declared symmetric matrices
+        self.diagonal_vector = diagonal_vector    # a diagonal variable's gradient as a vector
         self.order = order
         self.method = method
         self._steps = None
@@ -35,6 +37,17 @@ class Derivation:
         self._results = {n: shaped(textbook(engine.gradient(adjoints, program.variables[n]), self.sum_to_one, memo),
                                    program.variables[n])
                          for n in self.wrt}
+        structure = getattr(program, "structure", {})
+        if structure:
+            from .structure import project, use_symmetry
+            from .engine import topological
+            written = frozenset(topological(program.output))
+            for n in self.wrt:
+                if n in structure:
+                    self._results[n] = project(program, n, structure[n], self._results[n], convention,
+                                               diagonal_vector)
+                else:   # Sᵀ = S in the other gradients too
+                    self._results[n] = use_symmetry(self._results[n], set(structure), written)
         self.records = raw_steps   # the engine's rule applications, node by node
         self._function = None
         self._first = self._results
@@ -147,7 +160,7 @@ class Derivation:
     # ------------------------------------------------------------ printing
     def result_text(self, key: str, style=printing.UNICODE, use_names=True) -> str:
         """A result (gradient, Jacobian or Hessian block 'x' / 'x,y') printed in ``style``."""
-        return printing.Printer(style, self.names if use_names else None)(self._results[key])
+        return printing.readable(self._results[key], self.names if use_names else None, style)
 
     def result_label(self, key: str, style=printing.UNICODE) -> str:
         """∂f/∂W, or ∂²f/∂x∂yᵀ for a Hessian block."""
@@ -176,10 +189,22 @@ class Derivation:
         for name, delta in self.deltas.items():
             if self.program.intermediates[name] is not self.program.output:
                 lines.append(f"∂f/∂{name} = {printing.to_unicode(delta, names)}   (delta)")
+        from .shapes import surprising_kinds
+        surprises = surprising_kinds(self.program)
+        for name, kind in surprises.items():
+            if name not in self._results:
+                lines.append(f"note: {name} is a {kind} (matrixcalculus.org's default kind for its first letter); "
+                             f"declare --scalar {name} (shapes {{'{name}': ()}}) for a scalar")
+        structure = getattr(self.program, "structure", {})
+        lines.extend(self._structure_lines())
         for key, value in self._results.items():
             what = f"{self.layout} layout" if self.layout else ""
-            shape = _shape_text(value) if self.layout or self.order == 2 else _shape_text(self.program.variables[key])
-            result = printing.Printer(printing.UNICODE, names)(value)
+            shape = _shape_text(value) if self.layout or self.order == 2 or key in structure \
+                else _shape_text(self.program.variables[key])
+            result = printing.readable(value, names)
+            if key in surprises and not self.layout and self.order == 1:
+                shape += (f"  note: {key} is a {surprises[key]} by the default kind of its first letter; "
+                          f"--scalar {key} for a scalar")
             lines.append(f"{self.result_label(key)} = {result}   {shape}{'  ' + what if what else ''}")
         return "\n".join(lines)
 
@@ -202,6 +227,19 @@ class Derivation:
     def latex(self, steps: bool = False, standalone: bool = False) -> str:
         """LaTeX of the results (an aligned block); with ``steps`` the derivation's blocks
         first; ``standalone``: a complete document for pdflatex."""
+        with printing.variables_named(self.program.variables):
+            out = self._latex(steps, standalone)
+        conventions = self._structure_lines()
+        if conventions and not standalone:   # which space a structured gradient is in, as a comment
+            out = "\n".join("% " + line for line in conventions) + "\n" + out
+        return out
+
+    def _structure_lines(self) -> list[str]:
+        from .structure import describe
+        return [describe(n, k, self.convention, self.diagonal_vector)
+                for n, k in getattr(self.program, "structure", {}).items() if n in self._results]
+
+    def _latex(self, steps: bool, standalone: bool) -> str:
         if standalone:
             return notes.latex_document(self, steps=True)
         if steps:
@@ -215,7 +253,10 @@ class Derivation:
 
     def markdown(self, steps: bool = True) -> str:
         """A note: problem, derivation (unless ``steps`` is False) and results, math in $$ blocks."""
-        return notes.markdown_note(self, steps=steps)
+        with printing.variables_named(self.program.variables):
+            note = notes.markdown_note(self, steps=steps)
+        conventions = self._structure_lines()
+        return note + ("\n\n" + "\n\n".join(conventions) + "\n" if conventions else "")
 
     def _repr_latex_(self) -> str:
         return "$$" + self.latex() + "$$"
@@ -225,11 +266,17 @@ class Derivation:
 
     def to_json(self, check: CheckResult | None = None, steps: bool = False) -> dict:
         def entry(key):
-            shaped = self._results[key] if self.layout or self.order == 2 else self.program.variables[key]
+            shaped = self._results[key] if self.layout or self.order == 2 or self.diagonal_vector \
+                else self.program.variables[key]
             return {"shape": [_jsonable(d) for d in shape_of(shaped)],
                     "result": self.result_text(key, printing.LANGUAGE, use_names=False),
                     "latex": self.result_text(key, printing.LATEX, use_names=False)}
         out = {"function": self.program.source, "wrt": {n: entry(n) for n in self.wrt}}
+        structure = getattr(self.program, "structure", {})
+        if structure:   # which space each structured gradient is in
+            out["structure"] = {n: {"kind": k, "convention": "diagonal-vector" if k == "diagonal" and
+                                    self.diagonal_vector else "diagonal" if k == "diagonal" else self.convention}
+                                for n, k in structure.items()}
         mixed = [k for k in self._results if "," in k]
         if mixed:
             out["hessian_blocks"] = {k: entry(k) for k in mixed}   # ∂²f/∂a∂bᵀ
@@ -250,7 +297,7 @@ class Derivation:
         Gradients are written delta by delta, as the backprop steps read (constants applied
         once); Jacobians and Hessians from their closed forms.
         """
-        if self.layout is None and self.order == 1 and self.wrt:
+        if self.layout is None and self.order == 1 and self.wrt and not getattr(self.program, "structure", {}):
             from .backprop_code import backprop_source
             try:
                 return backprop_source(self, func_name)
@@ -297,6 +344,9 @@ class Derivation:
 
     def check(self, seed: int = 0, points: int = 2) -> CheckResult:
         """Compare the generated NumPy results with central finite differences."""
+        if getattr(self.program, "structure", {}):
+            from .structure import check
+            return check(self, seed, points)
         if self.order == 2:
             return hessian_check(self.program, self._first, self._results, self.to_numpy(),
                                  self.sum_to_one, seed, points)
@@ -343,7 +393,8 @@ def _as_list(wrt) -> list[str] | None:
 
 
 def derive(expr: str, wrt=None, shapes: dict | None = None, layout: str | None = None,
-           order: int = 1, sum_to_one=(), method: str = "backprop", timeout: float | None = None) -> Derivation:
+           order: int = 1, sum_to_one=(), method: str = "backprop", timeout: float | None = None,
+           structure: dict | None = None, convention: str = "sym", diagonal_vector: bool = False) -> Derivation:
     """Differentiate ``expr`` (a program in the contract language).
 
     wrt: variable names (default: every variable); shapes: name -> () / (rows, cols)
@@ -352,24 +403,34 @@ def derive(expr: str, wrt=None, shapes: dict | None = None, layout: str | None =
     S − Y.  layout selects a Jacobian (numerator or denominator layout);
     method (backprop | trace | jacobian) is how ``steps`` present the derivation.
     timeout: seconds after which a ``LimitError`` stops the derivation (main thread only).
+    structure: name -> "symmetric" | "spd" | "diagonal" (see matcalc.structure); convention:
+    "sym" ((G + Gᵀ)/2, default) or "cookbook" (G + Gᵀ − diag(diag(G))) for symmetric ones;
+    diagonal_vector: a diagonal variable's gradient as the vector of its diagonal.
     """
     if timeout:
         from .limits import time_limit
         with time_limit(timeout):
-            return derive(expr, wrt, shapes, layout, order, sum_to_one, method)
+            return derive(expr, wrt, shapes, layout, order, sum_to_one, method, None, structure, convention,
+                          diagonal_vector)
     from . import parser as P
     from .sequence import is_recurrent
+    from .structure import normalize, validate
+    structure = normalize(structure, convention)
     try:
-        statements = P.parse_program(expr)
+        statements = P.parse_program(expr, known=shapes or ())
         if is_recurrent(statements):
+            if structure:
+                raise UnsupportedError("declared structure is not supported in recurrent programs")
             return _derive_recurrent(expr, statements, wrt, shapes, layout, order, sum_to_one, method)
-        program = parse(expr, shapes, statements=statements)
+        program = parse(expr, shapes, statements=statements, square=tuple(structure))
     except RecursionError:
         raise MatcalcError("expression too deeply nested") from None
+    program.structure = structure
+    validate(structure, program, order, layout)
     for name in program.variables:
         if name in RESERVED or name.startswith("_"):
             raise UnknownNameError(f"{name!r} cannot be used as a variable name (reserved)")
-    names = list(dict.fromkeys(_as_list(wrt) or program.variables))   # in order, once each
+    names = list(dict.fromkeys(P.canonical_name(n) for n in (_as_list(wrt) or program.variables)))
     for n in names:
         if n not in program.variables:
             hint = " (it is an intermediate; its adjoint is in .deltas)" if n in program.intermediates else ""
@@ -386,14 +447,17 @@ def derive(expr: str, wrt=None, shapes: dict | None = None, layout: str | None =
         raise MatcalcError(f"layout must be 'numerator' or 'denominator', not {layout!r}")
     if is_matrix(program.output) and layout is None:
         r, c = program.output.shape
+        from .shapes import surprising_kinds
+        hint = "".join(f"; note: {n} is a {k} by the default kind of its first letter (--scalar {n} for a scalar)"
+                       for n, k in surprising_kinds(program).items())
         raise ShapeError(f"the function is a {r}x{c} matrix, not a scalar: a gradient needs a scalar "
-                         "function (use sum(), norm2() ..., or ask for a Jacobian with a layout)")
+                         f"function (use sum(), norm2() ..., or ask for a Jacobian with a layout){hint}")
     from .steps import METHODS
     if method not in METHODS:
         raise MatcalcError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
     if layout is not None:
         method = "jacobian"   # a Jacobian derivation is presented as one
-    return Derivation(program, names, sum_to_one, layout, method, order)
+    return Derivation(program, names, sum_to_one, layout, method, order, convention, diagonal_vector)
 
 
 def _derive_recurrent(expr, statements, wrt, shapes, layout, order, sum_to_one, method):

@@ -74,6 +74,8 @@ class DomainSampler:
                 if fn.domain in ("positive", "nonzero"):
                     self._mark(node.arg, self.positive)
                     conditions[f"pos{len(conditions)}"] = node.arg
+                if fn.domain == "unit":   # arcsin, arccos (and tan, away from its poles): |u| < 1
+                    conditions[f"unit{len(conditions)}"] = node.arg
                 if fn.kinks:
                     conditions[f"kink{len(conditions)}"] = node.arg
             elif isinstance(node, (LogDet, Determinant, Inverse)):
@@ -120,6 +122,11 @@ class DomainSampler:
                 out[name] = self.rng.uniform(0.5, 2.0, shape) if shape else float(self.rng.uniform(0.5, 2.0))
             else:
                 out[name] = self.rng.standard_normal(shape) if shape else float(self.rng.standard_normal())
+        structure = getattr(self.program, "structure", None)
+        if structure:   # declared symmetric / spd / diagonal variables: points in their space
+            from .structure import draw_structured
+            for name, kind in structure.items():
+                out[name] = draw_structured(self, name, kind, np.shape(out[name]))
         return out
 
     def valid(self, point) -> bool:
@@ -134,6 +141,8 @@ class DomainSampler:
             if key.startswith(("pos", "det")) and np.any(val <= 1e-3):
                 return False
             if key.startswith("kink") and np.any(np.abs(val) < 1e-2):
+                return False
+            if key.startswith("unit") and np.any(np.abs(val) > 0.9):
                 return False
         return True
 

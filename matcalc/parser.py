@@ -75,12 +75,33 @@ _TOKEN = re.compile(
     r"""
     (?P<ws>[ \t\r]+)
   | (?P<newline>\n)
-  | (?P<num>(?:\d+(?:\.(?![*/^'])\d*)?|\.\d+)(?:[eE][+-]?\d+)?)
-  | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
-  | (?P<op>\.\*|\./|\.\^|[-+*/^'(),;=\[\]])
+  | (?P<num>(?:[0-9]+(?:\.(?![*/^'])[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)
+  | (?P<commutation>K_\{\s*[A-Za-z0-9_]+\s*,\s*[A-Za-z0-9_]+\s*\})
+  | (?P<name>[A-Za-z_\u0391-\u03a9\u03b1-\u03c9][A-Za-z0-9_\u0391-\u03a9\u03b1-\u03c9]*)
+  | (?P<op>\.\*|\./|\.\^|\^∘|⁻¹|[-+*/^'(),;=\[\]−⊙⊘ᵀ‖⊗])
+  | (?P<ones>𝟏(?:[₀-₉]+|_\{[A-Za-z0-9_]+\})?)
+  | (?P<identity>𝕀(?:[₀-₉]+|_\{[A-Za-z0-9_]+\})?)
     """,
     re.VERBOSE,
 )
+
+
+# matcalc's printed (Unicode) results read back: the operators they use, as the language's
+_PRINTED_OPERATORS = {"−": "-", "⊙": ".*", "⊘": "./", "ᵀ": "'", "^∘": ".^"}
+
+GREEK = {"α": "alpha", "β": "beta", "γ": "gamma", "δ": "delta", "ε": "epsilon", "ζ": "zeta", "η": "eta",
+         "θ": "theta", "ι": "iota", "κ": "kappa", "λ": "lambda", "μ": "mu", "ν": "nu", "ξ": "xi",
+         "π": "pi", "ρ": "rho", "σ": "sigma", "ς": "sigma", "τ": "tau", "υ": "upsilon", "φ": "phi",
+         "χ": "chi", "ψ": "psi", "ω": "omega", "Γ": "Gamma", "Δ": "Delta", "Θ": "Theta", "Λ": "Lambda",
+         "Ξ": "Xi", "Π": "Pi", "Σ": "Sigma", "Υ": "Upsilon", "Φ": "Phi", "Ψ": "Psi", "Ω": "Omega"}
+
+
+def canonical_name(name: str) -> str:
+    """The one spelling of a name: Greek letters typed in Unicode become their names (σ -> sigma),
+    except lambda, a Python keyword, whose one spelling is λ (typed as lambda or λ)."""
+    if any(ch in GREEK for ch in name):
+        name = "".join(GREEK.get(ch, ch) for ch in name)
+    return "λ" + name[6:] if name.startswith("lambda") and (len(name) == 6 or not name[6].isalpha()) else name
 
 
 @dataclass(frozen=True)
@@ -102,7 +123,12 @@ def tokenize(source: str) -> list[Token]:
             raise ParseError(f"unexpected character {ch!r}{hint}", source, pos)
         kind = m.lastgroup
         if kind != "ws":
-            tokens.append(Token(kind, m.group(), pos))
+            text = m.group()
+            if kind == "op":
+                text = _PRINTED_OPERATORS.get(text, text)
+            elif kind == "name":
+                text = canonical_name(text)
+            tokens.append(Token(kind, text, pos))
         pos = m.end()
         if len(tokens) > MAX_TOKENS:
             raise ParseError(f"program too large (more than {MAX_TOKENS} tokens)", source, pos)
@@ -112,11 +138,14 @@ def tokenize(source: str) -> list[Token]:
 
 # ---------------------------------------------------------------- parser
 class _Parser:
-    def __init__(self, source: str):
+    def __init__(self, source: str, known=()):
         self.source = source
         self.tokens = tokenize(source)
         self.i = 0
         self.depth = 0
+        self.norms = 0          # open ‖…‖: a ‖ closes rather than starts a product
+        # declared names: read implicit products of them (Xw, X(…)) as matcalc prints them
+        self.known = {canonical_name(n) for n in known}
 
     # -- helpers
     @property
@@ -166,7 +195,9 @@ class _Parser:
         if start.kind == "name" and nxt.kind == "op" and nxt.text == "=":
             self.take()
             self.take()
-            return Statement(start.pos, start.text, self.expression())
+            statement = Statement(start.pos, start.text, self.expression())
+            self.known.add(start.text)
+            return statement
         if start.kind == "name" and nxt.kind == "op" and nxt.text == "[":
             save = self.i
             self.take()
@@ -206,10 +237,23 @@ class _Parser:
 
     def term(self) -> Node:
         left = self.unary()
-        while self.at("*", ".*", "./", "/"):
-            op = self.take()
-            left = Binary(op.pos, op.text, left, self.unary())
-        return left
+        while True:
+            if self.at("*", ".*", "./", "/"):
+                op = self.take()
+                left = Binary(op.pos, op.text, left, self.unary())
+            elif self.at("⊗"):
+                op = self.take()
+                left = Call(op.pos, "kron", (left, self.unary()))
+            elif self.starts_operand():   # juxtaposition, as printed: 2Xᵀ(Xw − y), X W1
+                left = Binary(self.tok.pos, "*", left, self.power())
+            else:
+                return left
+
+    def starts_operand(self) -> bool:
+        t = self.tok
+        if t.kind in ("name", "ones", "identity", "commutation"):
+            return True
+        return self.at("(") or (self.at("‖") and self.norms == 0)
 
     def unary(self) -> Node:
         if self.at("-", "+"):
@@ -232,8 +276,9 @@ class _Parser:
 
     def postfix(self) -> Node:
         node = self.primary()
-        while self.at("'"):
-            node = Transpose(self.take().pos, node)
+        while self.at("'", "⁻¹"):
+            t = self.take()
+            node = Transpose(t.pos, node) if t.text == "'" else Call(t.pos, "inv", (node,))
         return node
 
     def primary(self) -> Node:
@@ -247,8 +292,44 @@ class _Parser:
             if value == float("inf"):
                 raise self.error(f"number {t.text!r} is too large")
             return Num(t.pos, value, t.text)
+        if t.kind in ("ones", "identity"):   # 𝟏, 𝕀 (size by use); 𝟏₃, 𝕀_{n} (sized)
+            self.take()
+            size = _subscript(t)
+            if t.kind == "ones":
+                return Call(t.pos, "ones", (size, Num(t.pos, 1.0, "1"))) if size else \
+                    Call(t.pos, "vector", (Num(t.pos, 1.0, "1"),))
+            return Call(t.pos, "eye", (size,) if size else ())
+        if t.kind == "commutation":
+            self.take()
+            sizes = [part.strip() for part in t.text[3:-1].split(",")]
+            return Call(t.pos, "commutation", tuple(
+                Num(t.pos, float(v), v) if v.isdigit() else Name(t.pos, v) for v in sizes))
+        if self.at("‖"):
+            self.take()
+            self.norms += 1
+            self.nest()
+            inner = self.expression()
+            self.depth -= 1
+            self.norms -= 1
+            self.expect("‖", "to close '‖'")
+            return Call(t.pos, "norm2", (inner,))
+        if t.kind == "name" and t.text == "eye" and not self.tokens[self.i + 1].text == "(":
+            self.take()
+            return Call(t.pos, "eye", ())   # bare eye: the identity of the size its use implies
+        if t.kind == "name" and self.known and t.text not in self.known:
+            parts = split_product(t.text, self.known)
+            if parts:
+                self.take()
+                node: Node = Name(t.pos, parts[0])
+                offset = len(parts[0])
+                for part in parts[1:]:
+                    node = Binary(t.pos + offset, "*", node, Name(t.pos + offset, part))
+                    offset += len(part)
+                return node
         if t.kind == "name":
             self.take()
+            if self.at("(") and t.text in self.known:
+                return Name(t.pos, t.text)   # X(…): a product, as printed
             if self.at("("):
                 self.take()
                 args: list[Node] = []
@@ -274,8 +355,40 @@ class _Parser:
         raise self.error(f"unexpected {t.text!r}: an operand is missing")
 
 
-def parse_program(source: str) -> list[Statement]:
-    """Parse ``name = expr`` statements separated by ';' or newlines."""
+_SUBSCRIPT_DIGITS = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
+
+
+def _subscript(t: Token):
+    """The size written on 𝟏 or 𝕀 (𝕀₃, 𝟏_{n}) as a size argument, or None."""
+    sub = t.text[1:].strip("_{}").translate(_SUBSCRIPT_DIGITS)
+    if not sub:
+        return None
+    return Num(t.pos, float(sub), sub) if sub.isdigit() else Name(t.pos, sub)
+
+
+def parse_program(source: str, known=()) -> list[Statement]:
+    """Parse ``name = expr`` statements separated by ';' or newlines.
+
+    ``known``: names declared as variables; with them, matcalc's printed products read back
+    (``Xw`` is X*w when X and w are declared and Xw is not, ``X(…)`` is X*(…)).
+    """
     if not isinstance(source, str):
         raise ParseError(f"the expression must be a string, not {type(source).__name__}")
-    return _Parser(source).program()
+    return _Parser(source, known).program()
+
+
+def split_product(name: str, known) -> list[str] | None:
+    """``name`` as a product of known names (XW1 -> [X, W1]) when exactly one split exists."""
+    from .language import is_function_name
+    if name in known or is_function_name(name) or len(name) > 64:
+        return None
+    splits: dict[int, list] = {len(name): [[]]}
+    for start in range(len(name) - 1, -1, -1):
+        found = []
+        for end in range(start + 1, len(name) + 1):
+            if name[start:end] in known and end in splits:
+                found.extend([[name[start:end]] + rest for rest in splits[end]])
+        if found:
+            splits[start] = found[:2]
+    options = splits.get(0, [])
+    return options[0] if len(options) == 1 and len(options[0]) > 1 else None

@@ -8,10 +8,12 @@ subexpressions to the user's names for intermediates (``H``, ``Y_pred``).
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from sympy import (Integer, Mul, Pow, Rational)
-from sympy.matrices.expressions import (MatAdd, MatMul, OneMatrix)
+from sympy.matrices.expressions import (MatAdd, MatMul, OneMatrix, Transpose)
 
 from . import ops, rules
 from .ir import (is_matrix)
@@ -41,6 +43,9 @@ _GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", 
 
 def latex_name(name: str) -> str:
     """W1 -> W_{1}, Y_pred -> Y_{pred}, Wxh -> W_{xh}, lambda -> \\lambda, lam -> \\mathrm{lam}."""
+    from .parser import GREEK
+    if any(ch in GREEK for ch in name):   # λ (lambda's one spelling), σ1 ...
+        name = "".join(GREEK.get(ch, ch) for ch in name)
     base, sub = name, ""
     if "_" in name.strip("_"):
         base, sub = name.strip("_").split("_", 1)
@@ -69,6 +74,12 @@ class Printer:
 
     # ------------------------------------------------------------ helpers
     def __call__(self, expr) -> str:
+        if self.style is LATEX and _SIGMOID_AS_SIGMA.get() and _has_sigma_variable(expr):
+            token = _SIGMOID_AS_SIGMA.set(False)
+            try:
+                return self.print(expr)[0]
+            finally:
+                _SIGMOID_AS_SIGMA.reset(token)
         return self.print(expr)[0]
 
     def paren(self, text: str) -> str:
@@ -232,7 +243,8 @@ class Printer:
     # products
     def _product(self, coeff, factors) -> tuple[str, int]:
         st = self.style
-        texts = [self.operand(f, MUL + 1 if st is LANGUAGE else POW) for f in factors]
+        texts = [self.print(f)[0] if st is UNICODE and isinstance(f, OneMatrix) else   # A𝟏𝟏ᵀ: associative
+                 self.operand(f, MUL + 1 if st is LANGUAGE else POW) for f in factors]
         if st is LANGUAGE:
             body = "*".join(texts)
         else:
@@ -258,6 +270,12 @@ class Printer:
 
     def _MatMul(self, e):
         coeff, body = ops.split_coeff(e)
+        if coeff == Rational(1, 2) and isinstance(body, MatAdd) and len(body.args) == 2 \
+                and self.style is not LANGUAGE:   # (A + Aᵀ)/2; JSON keeps the contract's operations
+            a, b = body.args
+            if b == ops.transpose(a) or a == ops.transpose(b):
+                part = b if isinstance(a, Transpose) else a
+                return self.call(r"\operatorname{sym}" if self.style is LATEX else "sym", part)
         factors = list(body.args) if isinstance(body, MatMul) else [body]
         numer, denom = coeff.as_numer_denom()
         if denom != 1 and not denom.is_Number and self.style is not LATEX:
@@ -316,26 +334,35 @@ class Printer:
         return f"{self.operand(e.arg, ATOM)}{sup}", POSTFIX
 
     def _Determinant(self, e):
-        return self.call(r"\det" if self.style is LATEX else "det", e.arg)
+        return self._sized(self.call, r"\det" if self.style is LATEX else "det", e.arg)
 
     def _LogDet(self, e):
         if self.style is LATEX:
             return r"\log\det" + self.paren(self.print(e.arg)[0]), ATOM
-        return self.call("logdet", e.arg)
+        return self._sized(self.call, "logdet", e.arg)
 
     def _Trace(self, e):
         if e.arg.shape == (1, 1):  # a 1x1 value used as a scalar
             return self.print(e.arg)
-        return self.call("tr", e.arg)
+        return self._sized(self.call, "tr", e.arg)
 
     def _SumEntries(self, e):
-        return self.call("sum", e.arg)
+        return self._sized(self.call, "sum", e.arg)
+
+    def _sized(self, how, *args):
+        """Print with sizes on 𝟏 and 𝕀: inside a scalar of a matrix (sum(𝕀₃)), vec or kron, where
+        the use does not imply them."""
+        sized, self.sized = getattr(self, "sized", False), True
+        try:
+            return how(*args)
+        finally:
+            self.sized = sized
 
     def _Norm2(self, e):
         if self.style is LATEX:
             return r"\left\|" + self.print(e.arg)[0] + r"\right\|", ATOM
         if self.style is UNICODE:
-            return "‖" + self.print(e.arg)[0] + "‖", ATOM
+            return "‖" + self._sized(lambda a: self.print(a)[0], e.arg) + "‖", ATOM
         return self.call("norm2", e.arg)
 
     def _time_sum(self, e):
@@ -355,6 +382,8 @@ class Printer:
 
     def _function(self, e):
         if self.style is LATEX:
+            if e.name == "sigmoid" and not _SIGMOID_AS_SIGMA.get():   # a variable is named sigma
+                return self.call(r"\operatorname{sigmoid}", e.arg)
             return self.call(rules.FUNCTIONS[e.name].latex, e.arg)
         return self.call(e.name, e.arg)
 
@@ -367,18 +396,33 @@ class Printer:
         return self.call("abs", e.args[0])
 
     def _Vec(self, e):
-        return self.call(r"\operatorname{vec}" if self.style is LATEX else "vec", e.arg)
+        sized, self.sized = getattr(self, "sized", False), True   # vec(𝕀₃): its size is not implied
+        try:
+            return self.call(r"\operatorname{vec}" if self.style is LATEX else "vec", e.arg)
+        finally:
+            self.sized = sized
 
     def _KroneckerProduct(self, e):
         op = {"latex": r" \otimes ", "unicode": " ⊗ "}.get(self.style.name)
         if op is None:
             return self.call("kron", *e.args)
-        return op.join(self.operand(a, POW) for a in e.args), MUL
+        sized, self.sized = getattr(self, "sized", False), True   # 𝕀₃ ⊗ X: the sizes say which kron
+        try:
+            return op.join(self.operand(a, POW) for a in e.args), MUL
+        finally:
+            self.sized = sized
+
+    def _size_subscript(self, d) -> str:
+        """₃ for 3, _{n} for a size name: on 𝟏 and 𝕀 inside a Kronecker product."""
+        if not (self.style is UNICODE and getattr(self, "sized", False)):
+            return ""
+        text = str(d)
+        return text.translate(str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")) if text.isdigit() else "_{" + text + "}"
 
     def _Commutation(self, e):
         if self.style is LATEX:
             return f"K_{{{self.size(e.m)},{self.size(e.n)}}}", ATOM
-        return (f"K_{e.m},{e.n}" if self.style is UNICODE else f"commutation({e.m},{e.n})"), ATOM
+        return (f"K_{{{e.m},{e.n}}}" if self.style is UNICODE else f"commutation({e.m},{e.n})"), ATOM
 
     def _DiagMatrix(self, e):
         return self.call(r"\operatorname{diag}" if self.style is LATEX else "diag", e.args[0])
@@ -392,12 +436,17 @@ class Printer:
             return f"ones({r},{c})", ATOM
         one = r"\mathbf{1}" if self.style is LATEX else "𝟏"
         if c == 1:
-            return one, ATOM
+            return one + self._size_subscript(r), ATOM
         if r == 1:
-            return one + self.style.transpose, POSTFIX
-        return (one + "_{" + f"{r}\\times {c}" + "}", ATOM) if self.style is LATEX else (one, ATOM)
+            return one + self._size_subscript(c) + self.style.transpose, POSTFIX
+        if self._size_subscript(r):
+            return f"{one}{self._size_subscript(r)}{one}{self._size_subscript(c)}ᵀ", MUL
+        # a matrix of ones is 𝟏𝟏ᵀ in text: 𝟏 alone is a column, so the text reads back
+        return (one + "_{" + f"{r}\\times {c}" + "}", ATOM) if self.style is LATEX else ("𝟏𝟏ᵀ", MUL)
 
     def _Identity(self, e):
+        if self.style is UNICODE:
+            return "𝕀" + self._size_subscript(e.shape[0]), ATOM   # not I, which reads back as a variable
         return (f"eye({e.shape[0]})", ATOM) if self.style is LANGUAGE else ("I", ATOM)
 
     def _ZeroMatrix(self, e):
@@ -405,6 +454,44 @@ class Printer:
         if self.style is LANGUAGE:
             return f"0*ones({r},{c})", MUL
         return (r"\mathbf{0}" if self.style is LATEX else "0"), ATOM
+
+
+# LaTeX writes sigmoid as σ unless a variable is named sigma (then σ is the variable)
+_SIGMOID_AS_SIGMA: ContextVar[bool] = ContextVar("sigmoid_as_sigma", default=True)
+
+
+def _has_sigma_variable(expr) -> bool:
+    return any(getattr(s, "name", None) == "sigma" for s in getattr(expr, "free_symbols", ()))
+
+
+@contextmanager
+def variables_named(names):
+    """Printing for a program with these variables: with one named sigma, LaTeX spells sigmoid."""
+    token = _SIGMOID_AS_SIGMA.set(_SIGMOID_AS_SIGMA.get() and "sigma" not in names)
+    try:
+        yield
+    finally:
+        _SIGMOID_AS_SIGMA.reset(token)
+
+
+def readable(expr, names=None, style=None) -> str:
+    """The text of a result that reads back to it: when the plain text leaves the size of a 𝟏 or
+    𝕀 open (C − C + p: 𝟏ᵀ(𝟏pᵀp𝟏ᵀ + 𝕀)⁻¹𝟏), the one with every size written (𝟏₂, 𝕀₂)."""
+    style = style or UNICODE
+    text = Printer(style, names)(expr)
+    if style is not UNICODE or ("𝟏" not in text and "𝕀" not in text):
+        return text
+    from .build import parse
+    from .errors import MatcalcError
+    shapes = {s.name: (tuple(str(d) for d in s.shape) if is_matrix(s) else ())
+              for s in getattr(expr, "free_symbols", ()) if hasattr(s, "name")}
+    try:
+        parse(text, shapes, allow_unused=True, result_shape=tuple(expr.shape) if is_matrix(expr) else None)
+        return text
+    except MatcalcError:
+        printer = Printer(style, names)
+        printer.sized = True
+        return printer(expr)
 
 
 def to_language(expr, names=None) -> str:

@@ -74,6 +74,8 @@ def _check_bounds(entry) -> str:
     x = np.concatenate([rng.normal(size=(200, 1)) * 5, rng.uniform(0.01, 50, size=(200, 1))])
     if entry.domain in ("positive", "nonzero"):
         x = np.abs(x) + 0.01
+    if entry.domain == "unit":
+        x = np.tanh(x) * 0.99
     y = fn(X=x)["y"]
     if not np.all(np.isfinite(y)):
         return "non-finite values inside the domain"
@@ -97,6 +99,8 @@ def _check_inplace(entry) -> str:
         x = np.concatenate([rng.normal(size=(size - 4, 1)) * 5, [[800.0], [-800.0], [0.0], [30.0]]])
         if entry.domain in ("positive", "nonzero"):
             x = np.abs(x) + 0.01
+        if entry.domain == "unit":
+            x = np.tanh(x) * 0.99
         for dtype in (np.float64, np.float32):
             arg = x.astype(dtype)
             with np.errstate(all="ignore"):

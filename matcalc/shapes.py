@@ -55,6 +55,8 @@ class ShapeInference:
         self.variables: dict[str, tuple] = {}
         self.intermediates: dict[str, tuple] = {}
         self.order: list[str] = []         # variables in order of appearance
+        self.constants: dict = {}          # id(node) -> (node, shape) of sized-by-use constants
+        self.defaulted: dict = {}          # undeclared vector/matrix variables -> their default kind
 
     # ---- unification
     def unify(self, a: Dim, b: Dim, pos: int, what: str):
@@ -83,8 +85,10 @@ class ShapeInference:
             shape = ()
         elif name[0].islower():
             shape = (Dim(), Dim(1))
+            self.defaulted[name] = "column vector"
         elif name[0].isupper():
             shape = (Dim(), Dim())
+            self.defaulted[name] = "matrix"
         else:
             raise UnknownNameError(f"cannot infer a shape for {name!r}: declare it with --dim/shapes", self.source, pos)
         self.variables[name] = shape
@@ -161,7 +165,8 @@ class ShapeInference:
             return a
         if op == "^":
             if not self.scalar_like(a):
-                raise self.error(f"'^' raises a scalar to a power, not {show(a)}; use .^ for an entrywise power", node.pos)
+                raise self.error(f"'^' raises a scalar to a power, not {show(a)}; use .^ for an entrywise power "
+                                 "(or A*A for a matrix product)", node.pos)
             if not self.scalar_like(b):
                 raise self.error(f"the exponent of '^' must be a scalar, not {show(b)}", node.pos)
             return ()
@@ -176,18 +181,46 @@ class ShapeInference:
         if not is_function_name(name):
             raise UnknownNameError(f"unknown function {name!r}", self.source, node.pos)
         spec = STRUCTURAL.get(name)
-        arity = spec.arity if spec else 1
-        if len(node.args) != arity:
-            raise self.error(f"{name}() takes {arity} argument{'s' if arity != 1 else ''}, got {len(node.args)}", node.pos)
+        low, high = spec.arities() if spec else (1, 1)
+        if not low <= len(node.args) <= high:
+            want = f"{low}" if low == high else f"{low} or {high}"
+            raise self.error(f"{name}() takes {want} argument{'s' if high != 1 else ''}, got {len(node.args)}",
+                             node.pos)
         if name in CONSTRUCTORS:
             dims = [self.size_argument(a, name) for a in node.args]
+            if name == "commutation":
+                return (self.product(dims, node),) * 2
+            if not dims:   # bare eye: square, its size implied by its use
+                d = Dim()
+                return self.constant(node, (d, d))
             return (dims[0], dims[-1])
+        if name in ("vector", "matrix"):
+            if not self.scalar_like(self.infer(node.args[0])):
+                raise self.error(f"{name}(c) takes a scalar c", node.pos)
+            return self.constant(node, (Dim(), Dim(1) if name == "vector" else Dim()))
+        if name in ("max", "min"):
+            return self.broadcast(self.infer(node.args[0]), self.infer(node.args[1]), node.pos, name)
+        if name == "kron":
+            a, b = self.infer(node.args[0]), self.infer(node.args[1])
+            if a == () or b == ():
+                return b if a == () else a
+            return (self.product([a[0], b[0]], node), self.product([a[1], b[1]], node))
         s = self.infer(node.args[0])
-        if spec is None or name in ("softmax", "logsoftmax", "inv"):
-            if name == "inv":
+        if name in ("sum", "mean") and len(node.args) == 2:
+            axis = node.args[1]
+            if not (isinstance(axis, P.Num) and axis.value in (1.0, 2.0)):
+                raise self.error(f"the second argument of {name}() is 1 (down each column) or 2 "
+                                 "(along each row)", axis.pos)
+            if s == ():
+                return ()
+            return (Dim(1), s[1]) if axis.value == 1.0 else (s[0], Dim(1))
+        if name == "vec":
+            return s if s == () else (self.product(list(s), node), Dim(1))
+        if spec is None or name in ("softmax", "logsoftmax", "inv", "adj", "sym"):
+            if name in ("inv", "adj", "sym"):
                 self.require_square(s, node)
             return s
-        if name in ("sum", "norm2"):
+        if name in ("sum", "norm2", "norm1", "mean", "logsumexp"):
             return ()
         if name in ("tr", "det", "logdet"):
             self.require_square(s, node)
@@ -203,8 +236,23 @@ class ShapeInference:
             return (s[0], Dim(1))
         raise self.error(f"unknown function {name!r}", node.pos)  # pragma: no cover
 
+    def constant(self, node, shape):
+        """A constant whose size its use implies (vector(1), eye, 𝟏): remembered for the builder."""
+        self.constants[id(node)] = (node, shape)
+        return shape
+
+    def product(self, dims, node) -> Dim:
+        """A size that is the product of sizes (of kron, vec): they must be known here."""
+        value = 1
+        for d in dims:
+            if d.known() is None:
+                raise self.error(f"{node.func}() needs arguments of known sizes: declare them with --dim/shapes",
+                                 node.pos)
+            value = value * d.known()
+        return Dim(value)
+
     def size_argument(self, node, func: str) -> Dim:
-        """A size given to ones()/eye(): a positive integer or a declared size name."""
+        """A size given to ones()/eye()/commutation(): a positive integer or a declared size name."""
         if isinstance(node, P.Num) and node.value.is_integer() and 1 <= node.value <= 10**7:
             return Dim(int(node.value))
         if isinstance(node, P.Name):
@@ -220,8 +268,10 @@ class ShapeInference:
 
     # ---- programs
     def run(self, statements) -> None:
+        self.last_shape = None
         for st in statements:
             shape = self.infer(st.expr)
+            self.last_shape = shape
             if st.target is not None:
                 if st.target in self.variables:
                     raise UnknownNameError(f"{st.target!r} is used as a variable before this assignment",
@@ -233,6 +283,23 @@ class ShapeInference:
                 self.intermediates[st.target] = shape
 
 
+# names people give scalar parameters; the default kinds make those from h–z vectors
+_SCALAR_LOOKING = {"lam", "lmbda", "reg", "lr", "tau", "rho", "temp", "scale", "mom", "decay", "wd", "nu",
+                   "kappa", "mu", "sigma", "theta", "phi", "psi", "omega", "xi", "pi", "iota", "tau", "chi",
+                   "λ", "lambd"}
+
+
+def surprising_kinds(program) -> dict:
+    """Undeclared variables whose name looks like a scalar parameter but whose default kind
+    (from the first letter) is a vector or a matrix: name -> that kind."""
+    out = {}
+    for name, kind in getattr(program, "default_kinds", {}).items():
+        base = name.rstrip("0123456789_")
+        if base in _SCALAR_LOOKING:
+            out[name] = kind
+    return out
+
+
 def declare_shapes(shapes: dict | None) -> dict:
     """Validate user shapes into Dims: ints, size names (str/Symbol), () for scalars."""
     out = {}
@@ -240,6 +307,9 @@ def declare_shapes(shapes: dict | None) -> dict:
     for name, shape in (shapes or {}).items():
         if not isinstance(name, str) or not name.isidentifier():
             raise ShapeError(f"bad variable name in shapes: {name!r}")
+        name = P.canonical_name(name)
+        if name in out:
+            raise ShapeError(f"the shape of {name} is given twice")
         if isinstance(shape, (int, str)):
             shape = (shape,)
         try:

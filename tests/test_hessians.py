@@ -107,14 +107,14 @@ def test_hessian_vector_product_matches_and_avoids_h():
 
 def test_mixed_blocks_are_transposes():
     d = matcalc.derive("x'*A*y + sum(x.*y)", wrt=["x", "y"], order=2)
-    assert to_unicode(d.hessian("x", "y")) == "A + I" and to_unicode(d.hessian("y", "x")) == "Aᵀ + I"
+    assert to_unicode(d.hessian("x", "y")) == "A + 𝕀" and to_unicode(d.hessian("y", "x")) == "Aᵀ + 𝕀"
 
 
 MATRIX_CASES = {
     "least_squares_matrix": ("norm2(A*X - B)^2", {"A": (4, 3), "X": (3, 2), "B": (4, 2)},
-                             lambda A, X, B: np.sum((A @ X - B) ** 2), "2(I ⊗ (Aᵀ A))"),
+                             lambda A, X, B: np.sum((A @ X - B) ** 2), "2(𝕀₂ ⊗ (Aᵀ A))"),
     "trace_quadratic": ("tr(X'*A*X)", {"X": (3, 2), "A": (3, 3)},
-                        lambda X, A: np.trace(X.T @ A @ X), "I ⊗ (Aᵀ + A)"),
+                        lambda X, A: np.trace(X.T @ A @ X), "𝕀₂ ⊗ (Aᵀ + A)"),
     "exp_linear": ("sum(exp(X*w))", {"X": (4, 3), "w": (3, 1)},
                    lambda X, w: np.sum(np.exp(X @ w)), None),
 }

@@ -4,9 +4,9 @@ import pytest
 import matcalc
 
 CASES = [
-    ("x", {"x": (4, 1)}, ["x"], "I"),
+    ("x", {"x": (4, 1)}, ["x"], "𝕀"),
     ("w .* x", {"w": (5, 1), "x": (5, 1)}, ["w", "x"], "diag(x)"),
-    ("x + z", {"x": (4, 1), "z": ()}, ["x", "z"], "I"),
+    ("x + z", {"x": (4, 1), "z": ()}, ["x", "z"], "𝕀"),
     ("softmax(z)", {"z": (1, 4)}, ["z"], "diag(softmax(z)ᵀ) − softmax(z)ᵀ softmax(z)"),
     ("sigmoid(W*x)", {"W": (3, 4), "x": (4, 1)}, ["x"], "diag(sigmoid(Wx) ⊙ (1 − sigmoid(Wx)))W"),
     ("A*x", {"A": (3, 4), "x": (4, 1)}, ["x"], "A"),

@@ -15,14 +15,14 @@ def _sig(z):
 
 CASES = {
     "AXB": ("A*X*B", "X", {"A": (2, 3), "X": (3, 4), "B": (4, 2)}, lambda A, X, B: A @ X @ B, "Bᵀ ⊗ A"),
-    "transpose": ("X'", "X", {"X": (2, 3)}, lambda X: X.T, "K_2,3"),
+    "transpose": ("X'", "X", {"X": (2, 3)}, lambda X: X.T, "K_{2,3}"),
     "hadamard": ("X .* Y", "X", {"X": (2, 3), "Y": (2, 3)}, lambda X, Y: X * Y, "diag(vec(Y))"),
     "sigmoid_layer": ("sigmoid(W*X)", "W", {"W": (2, 3), "X": (3, 4)}, lambda W, X: _sig(W @ X), None),
-    "square": ("X*X", "X", {"X": (3, 3)}, lambda X: X @ X, "Xᵀ ⊗ I + I ⊗ X"),
+    "square": ("X*X", "X", {"X": (3, 3)}, lambda X: X @ X, "Xᵀ ⊗ 𝕀₃ + 𝕀₃ ⊗ X"),
     "inverse": ("inv(X)", "X", {"X": (3, 3)}, lambda X: np.linalg.inv(X), "−((X⁻¹)ᵀ ⊗ X⁻¹)"),
     "sum": ("sum(X)", "X", {"X": (2, 3)}, lambda X: np.sum(X), "𝟏ᵀ"),
     "trace": ("tr(A*X)", "X", {"A": (3, 2), "X": (2, 3)}, lambda A, X: np.trace(A @ X), "vec(Aᵀ)ᵀ"),
-    "matrix_times_vector": ("X*w", "X", {"X": (3, 2), "w": (2, 1)}, lambda X, w: X @ w, "wᵀ ⊗ I"),
+    "matrix_times_vector": ("X*w", "X", {"X": (3, 2), "w": (2, 1)}, lambda X, w: X @ w, "wᵀ ⊗ 𝕀₃"),
     "gram": ("X'*X", "X", {"X": (3, 2)}, lambda X: X.T @ X, None),
     "logdet": ("logdet(X)", "X", {"X": (3, 3)}, lambda X: np.linalg.slogdet(X)[1], None),
     "affine_bias": ("X*W + b", "W", {"X": (4, 3), "W": (3, 2), "b": (1, 2)}, lambda X, W, b: X @ W + b, None),
@@ -81,7 +81,7 @@ def test_multinomial_logistic_hessian():
     shapes = {"X": (5, 3), "W": (3, 4), "Y": (5, 4)}
     d = matcalc.derive("-sum(Y .* log(softmax(X*W)))", wrt=["W"], shapes=shapes, order=2, sum_to_one=["Y"])
     assert d.check().passed
-    assert "I ⊗ Xᵀ" in to_unicode(d.hessian("W"))
+    assert "𝕀₄ ⊗ Xᵀ" in to_unicode(d.hessian("W"))
 
 
 def test_folded_absolute_value():
