@@ -1,0 +1,660 @@
+"""``matcalc check-note``: find a note's problem and derivative claims, judge each claim.
+
+The forward equations (``h = XW_1 + b_1``) make the program; every link of a derivative chain
+(``\\frac{\\partial f}{\\partial W_1} = A = B``) is a claim judged by ``matcalc.claims``.  A
+derivative of the loss written inside a claim (``\\nabla_u L``, ``\\delta^{(l)}`` defined as one)
+stands for the upstream gradient: the loss is then replaced by ``sum(G .* u)`` with G free, so
+the chain rule is checked for any upstream gradient.  Shapes: ``X \\in R^{n \\times d}``
+statements, ``--dim``, else capital letters are matrices and small letters vectors (rows in a
+row-vector note such as ``xW + b``, columns in ``Wx + b``), with sizes inferred from the
+equations.  What cannot be read is reported as not checked, with the reason.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import printing
+from .errors import LimitError, MatcalcError, ParseError, ShapeError
+from .latex_input import GREEK, LatexParser, strip_derivative_text, translate
+from .note_reader import read_rows
+
+SCALAR_GREEK = {"eta", "lambda", "alpha", "beta", "gamma", "epsilon", "varepsilon", "mu", "rho", "kappa"}
+_DERIV = re.compile(r"\\frac\s*\{\s*(\\partial|\\part|∂)|\\nabla|∇|∂")
+
+
+@dataclass
+class NoteClaim:
+    line: int
+    wrt: str                      # as written in the note (LaTeX)
+    claim: str                    # the claim's LaTeX as written
+    verdict: str = "not_checked"  # correct | wrong | not_checked
+    diagnosis: str = ""
+    expected: str = ""            # LaTeX, in the note's names
+    function: str = ""
+    link_line: int = 0
+    read_as: str = ""             # the claim in the contract language
+
+    def to_json(self) -> dict:
+        return {"line": self.line, "wrt": self.wrt, "claim": self.claim, "verdict": self.verdict,
+                "diagnosis": self.diagnosis, "expected": self.expected, "function": self.function,
+                "link_line": self.link_line, "read_as": self.read_as}
+
+
+@dataclass
+class NoteReport:
+    claims: list = field(default_factory=list)
+    program: str = ""
+    convention: str = ""
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if any(c.verdict == "wrong" for c in self.claims) else 0
+
+    def to_json(self) -> dict:
+        return {"claims": [c.to_json() for c in self.claims], "program": self.program,
+                "convention": self.convention}
+
+
+# ---------------------------------------------------------------- names
+def _lhs_name(tex: str, known) -> str | None:
+    """The identifier of a definition's left side (h, Y_{pred}, z^{(l)}, J(W,b)) or None."""
+    tex = _strip_partial(tex)
+    tex = re.sub(r"\s*\((?:[^()]*)\)\s*$", "", tex).strip() if not re.fullmatch(r"\(.*\)", tex) else tex
+    if not tex:
+        return None
+    try:
+        p = LatexParser(tex, known_names=known, activations=())
+        p.index_superscript = lambda base, sub: p.peek().text not in ("T",) and not p.prime_ahead() \
+            and p.peek().text != "{" or _index_group(p)   # every superscript of a lone name is an index
+        node = p.primary()
+    except (ParseError, IndexError):
+        return None
+    if p.tok.kind != "end" or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", node.text):
+        return None
+    return node.text
+
+
+def _strip_partial(tex: str) -> str:
+    tex = re.sub(r"^\s*(\\partial|\\part|∂)", "", tex.strip()).strip()
+    while tex.startswith("{") and tex.endswith("}") and "{" not in tex[1:-1]:
+        tex = tex[1:-1].strip()
+    return tex
+
+
+def _index_group(p) -> bool:
+    if p.peek().text != "{":
+        return False
+    inner = p.peek(2).text
+    return inner not in ("T", r"\top", "-", "'", r"\prime")
+
+
+def _is_derivative(tex: str) -> bool:
+    return bool(_DERIV.search(tex))
+
+
+def _split_derivative(tex: str):
+    """(function, variable) of a lone derivative symbol, else None."""
+    t = tex.strip()
+    t = re.sub(r"^\(\s*(.*)\s*\)(_\{[^}]*\})?$", r"\1", t)
+    m = re.fullmatch(r"\\[dt]?frac\s*(\{.*\})\s*(\{.*\})", t, re.S)
+    if m:
+        groups = _groups(t[t.index("{"):])
+        if groups and len(groups) == 2 and groups[1][1] == len(t[t.index("{"):]):
+            num, den = groups[0][0], groups[1][0]
+            if re.match(r"\s*(\\partial|\\part|∂)", num) and re.match(r"\s*(\\partial|\\part|∂)", den):
+                return strip_derivative_text(num), strip_derivative_text(den)
+        return None
+    m = re.fullmatch(r"(\\nabla|∇)\s*_\s*(\{(?:[^{}]|\{[^{}]*\})*\}|\\?[A-Za-z]+)\s*(.+)", t, re.S)
+    if m:
+        wrt = m.group(2)
+        if wrt.startswith("{"):
+            wrt = wrt[1:-1]
+        elif not wrt.startswith("\\") and len(wrt) > 1:
+            return wrt[0], wrt[1:] + m.group(3)
+        return m.group(3).strip(), wrt.strip()
+    m = re.fullmatch(r"(∂|\\partial)\s*(.+?)\s*/\s*(∂|\\partial)\s*(.+)", t)
+    if m:
+        return m.group(2), m.group(4)
+    return None
+
+
+def _groups(s: str):
+    """Top-level {...} groups of s: [(inner, end offset)]."""
+    out, depth, start = [], 0, 0
+    for k, ch in enumerate(s):
+        if ch == "{" and (k == 0 or s[k - 1] != "\\"):
+            if depth == 0:
+                start = k
+            depth += 1
+        elif ch == "}" and (k == 0 or s[k - 1] != "\\"):
+            depth -= 1
+            if depth == 0:
+                out.append((s[start + 1:k], k + 1))
+        elif depth == 0 and not ch.isspace():
+            return None
+    return out
+
+
+# ---------------------------------------------------------------- the note's program
+@dataclass
+class _Definition:
+    name: str
+    text: str        # language
+    line: int
+    names: dict
+
+
+class _Note:
+    def __init__(self, text: str, dims: dict | None):
+        self.text = text
+        self.dims = dict(dims or {})
+        self.rows = read_rows(text)
+        self.chains = self._chains()
+        self.latex_names: dict = {}          # language name -> LaTeX
+        self.known: set = set()
+        self.definitions: dict = {}          # name -> _Definition (latest wins)
+        self.history: list = []              # every _Definition, in the note's order
+        self.aliases: dict = {}              # δ name -> (function, variable) identifiers
+        self._collect_names()
+        self._collect_definitions()
+        self.convention = self._convention()
+        self.declared = self._declarations()
+
+    def _chains(self):
+        chains, last = [], None
+        for row in self.rows:
+            links = [(s, row.line) for s in row.links]
+            if row.continued and last is not None:
+                last["links"] += links[1:]
+            elif last is not None and last["open"]:
+                last["links"] = last["links"][:-1] + links
+            else:
+                last = {"line": row.line, "links": links, "end": row.end_line}
+                chains.append(last)
+            last["end"] = row.end_line
+            last["open"] = bool(row.links) and row.links[-1] == "" and len(row.links) > 1
+        for c in chains:
+            c["links"] = [(s, ln) for s, ln in c["links"] if s.strip()]
+        return [c for c in chains if c["links"]]
+
+    def _collect_names(self):
+        for chain in self.chains:
+            for tex, _ in chain["links"]:
+                d = _split_derivative(tex)
+                if d:
+                    for part in d:
+                        n = _lhs_name(part, ())
+                        if n:
+                            self.known.add(n)
+            if len(chain["links"]) > 1:
+                n = _lhs_name(chain["links"][0][0], ())
+                if n:
+                    self.known.add(n)
+
+    def _collect_definitions(self):
+        for chain in self.chains:
+            links = chain["links"]
+            if len(links) < 2:
+                continue
+            first = links[0][0]
+            if _is_derivative(first):
+                continue
+            name = _lhs_name(first, self.known)
+            if name is None:
+                continue
+            if _split_derivative(links[1][0]) is not None:      # δ = ∂L/∂z (= ...)
+                f, v = _split_derivative(links[1][0])
+                fn, vn = _lhs_name(f, self.known), _lhs_name(v, self.known)
+                if fn and vn:
+                    self.aliases[name] = (fn, vn)
+                continue
+            if any(_is_derivative(t) for t, _ in links[1:]):
+                continue
+            texts = []
+            for tex, line in links[1:]:
+                try:
+                    r = translate(tex, self.known, derivative=None)
+                except ParseError:
+                    continue
+                texts.append((r, line))
+            if not texts:
+                continue
+            r, line = texts[0]
+            self.latex_names.update({k: v for k, v in r.names.items() if k not in self.latex_names})
+            self.latex_names.setdefault(name, re.sub(r"(?<=[A-Za-z])\{(?=[A-Za-z]{2,}\})", "_{", first.strip()))
+            self.definitions.pop(name, None)
+            self.definitions[name] = _Definition(name, r.text, line, r.names)
+            self.history.append(self.definitions[name])
+            # σ(z) = σ(aW + b): the inner name is defined by the inner expression
+            for other, _ in texts[1:]:
+                m1 = re.fullmatch(r"(\w+)\((\w+)\)", r.text)
+                m2 = re.fullmatch(r"(\w+)\((.+)\)", other.text)
+                if m1 and m2 and m1.group(1) == m2.group(1) and m1.group(2) not in self.definitions \
+                        and m1.group(2) != name:
+                    inner = m1.group(2)
+                    self.definitions[inner] = _Definition(inner, m2.group(2), line, other.names)
+                    self.history.append(self.definitions[inner])
+                    self.latex_names.update({k: v for k, v in other.names.items() if k not in self.latex_names})
+
+    def defs_at(self, line: int) -> dict:
+        """The definitions in force at ``line``: the latest before it, then any later ones."""
+        out = {}
+        for d in self.history:
+            if d.line <= line:
+                out.pop(d.name, None)
+                out[d.name] = d
+        for d in self.history:
+            if d.line > line and d.name not in out:
+                out[d.name] = d
+        return out
+
+    # -- conventions and shapes
+    def _convention(self) -> str:
+        row = col = 0
+        for d in self.definitions.values():
+            for a, b in re.findall(r"(\w+)'? \* (\w+)", d.text):
+                if self._leaf_kind_guess(a) == "vector" and b[:1].isupper():
+                    row += 1
+                elif a[:1].isupper() and self._leaf_kind_guess(b) == "vector":
+                    col += 1
+                elif a[:1].isupper() and b[:1] in "WVUΘ" and a[:1] not in "WVU":
+                    row += 1
+                elif b[:1].isupper() and a[:1] in "WVU" and b[:1] not in "WVU":
+                    col += 1
+        prose = self.text
+        row += 2 * len(re.findall(r"行向量|row[- ]vectors?|one sample per row|rows? (are|is) (a )?samples?", prose, re.I))
+        col += 2 * len(re.findall(r"列向量|column[- ]vectors?", prose, re.I))
+        return "row" if row > col else "column"
+
+    def _leaf_kind_guess(self, name: str) -> str:
+        if name in self.definitions:
+            return "value"
+        base = name.split("_")[0]
+        if base in SCALAR_GREEK:
+            return "scalar"
+        return "matrix" if name[:1].isupper() else "vector"
+
+    def _declarations(self) -> dict:
+        out = {}
+        pattern = re.compile(r"([A-Za-z\\][A-Za-z_{}^()\\0-9]*)\s*\\in\s*\\?(?:mathbb\{R\}|mathbf\{R\}|R|ℝ)"
+                             r"\s*(?:\^\s*\{([^}]*)\}|\^\s*(\w))?")
+        for m in pattern.finditer(self.text):
+            name = _lhs_name(m.group(1), self.known)
+            if not name:
+                continue
+            dims = (m.group(2) or m.group(3) or "").replace(" ", "")
+            parts = [p for p in re.split(r"\\times|\*|×|,", dims) if p]
+            if not parts:
+                out[name] = ()
+            elif len(parts) == 1:
+                out[name] = (parts[0], 1) if self.convention == "column" else (1, parts[0])
+            elif len(parts) == 2:
+                out[name] = tuple(parts)
+        clean = {}
+        for name, shape in out.items():
+            try:
+                clean[name] = tuple(int(p) if str(p).isdigit() else _size_name(p) for p in shape)
+            except ValueError:
+                continue
+        clean.update(self.dims)
+        return clean
+
+    def kind(self, name: str):
+        if name in self.declared:
+            return self.declared[name]
+        k = self._leaf_kind_guess(name)
+        if k == "scalar":
+            return ()
+        if k == "matrix":
+            return ("?", "?")
+        return ("?", 1) if self.convention == "column" else (1, "?")
+
+
+def _size_name(p: str) -> str:
+    p = p.replace("\\", "").replace("{", "").replace("}", "").replace("_", "")
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9]*", p):
+        raise ValueError(p)
+    return p
+
+
+# ---------------------------------------------------------------- one claim
+class _NotChecked(Exception):
+    pass
+
+
+def _deps(note: _Note, roots) -> list[str]:
+    """Definitions the roots need, in the note's order."""
+    need, stack = set(), list(roots)
+    while stack:
+        n = stack.pop()
+        if n in need or n not in note.definitions:
+            continue
+        need.add(n)
+        stack += re.findall(r"[A-Za-z_][A-Za-z0-9_]*", note.definitions[n].text)
+    return [n for n in note.definitions if n in need]
+
+
+def _identifiers(text: str) -> set:
+    from .language import is_function_name
+    return {w for w in re.findall(r"(?<![\w.])([A-Za-z][A-Za-z0-9_]*)", text) if not is_function_name(w)}
+
+
+def _grad_name(fn: str, var: str) -> str:
+    return f"d{fn}_d{var}"
+
+
+def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
+    """(ClaimResult, expected LaTeX, language claim) for ∂fn/∂var = claim_tex."""
+    upstream: dict = {}
+
+    def derivative(num, den, nabla):
+        f2, v2 = _lhs_name(num, note.known), _lhs_name(den, note.known)
+        if not f2 or not v2:
+            raise ParseError(f"cannot read the derivative symbol ∂{num}/∂{den}")
+        if f2 != fn:
+            raise ParseError(f"∂{_strip_partial(num)}/∂{_strip_partial(den)} is a Jacobian symbol, not a value: matcalc does not evaluate "
+                             "symbolic chain-rule factors")
+        upstream[v2] = _grad_name(fn, v2)
+        return upstream[v2]
+
+    r = translate(claim_tex, note.known, derivative=derivative)
+    claim = r.text
+    for alias, (f2, v2) in _expand_aliases(note, _identifiers(claim)).items():
+        if f2 != fn:
+            raise _NotChecked(f"{note.latex_names.get(alias, alias)} is a derivative of {f2}, not of {fn}")
+        upstream[v2] = _grad_name(fn, v2)
+        claim = re.sub(rf"(?<![\w.]){re.escape(alias)}(?![\w])", upstream[v2], claim)
+    var = _resolve_name(note, var, fn)
+    if upstream:
+        for u in upstream:
+            if u not in note.definitions and u != var:
+                raise _NotChecked(f"the note does not define {note.latex_names.get(u, u)}")
+        order = _deps(note, list(upstream) + [n for n in _identifiers(claim) if n in note.definitions])
+        body = [f"{n} = {note.definitions[n].text}" for n in order if n != var]
+        loss = " + ".join(f"sum({g} .* {u})" for u, g in upstream.items())
+        # the upstream values must carry every path from var to the loss
+        if fn in note.definitions and var in _reach(note, fn, stop=set(upstream)):
+            raise _NotChecked(f"{fn} depends on {var} also other than through "
+                              + ", ".join(note.latex_names.get(u, u) for u in upstream))
+        target = "f_note"
+        body.append(f"{target} = {loss}")
+    else:
+        if fn not in note.definitions:
+            raise _NotChecked(f"the note does not define {note.latex_names.get(fn, fn)} "
+                              "(no equation for it was found)")
+        order = _deps(note, [fn] + [n for n in _identifiers(claim) if n in note.definitions])
+        body = [f"{n} = {note.definitions[n].text}" for n in order if n != var and n != fn]
+        body.append(f"f_note = {note.definitions[fn].text}")
+        if var not in _reach(note, fn, stop=set()) and var != fn:
+            raise _NotChecked(f"{note.latex_names.get(fn, fn)} as defined in the note does not depend on "
+                              f"{note.latex_names.get(var, var)}")
+    source = "\n".join(body)
+    shapes = _shapes(note, source, var, upstream)
+    from .claims import _check
+    from .derivation import derive
+    try:
+        d = derive(source, wrt=[var], shapes=shapes)
+    except MatcalcError as err:
+        raise _NotChecked(f"cannot build the note's problem: {err}") from None
+    if getattr(d, "recurrent", False):
+        raise _NotChecked("recurrent program")
+    if d.program.output is not None and d.program.output.shape if hasattr(d.program.output, "shape") else False:
+        if tuple(d.program.output.shape) != (1, 1):
+            raise _NotChecked(f"{fn} is not a scalar: a Jacobian claim")
+    with np.errstate(all="ignore"):
+        result = _check(d, claim, var, None)
+    names = {d.program.intermediates[n]: n for n in d.program.intermediates if n != "f_note"}
+    try:
+        expected = printing.to_latex(d.gradient(var), names)
+    except Exception:  # noqa: BLE001 - fall back to the inlined form
+        expected = printing.to_latex(d.gradient(var))
+    expected = _note_names(note, expected, d, upstream, fn)
+    return result, expected, claim
+
+
+def _expected_only(note: _Note, fn: str, var: str) -> str:
+    """The correct form alone (for a claim that does not even type-check)."""
+    try:
+        _, expected, _ = _judge(note, fn, var, var)
+    except Exception:  # noqa: BLE001 - the correct form is a courtesy
+        try:
+            _, expected, _ = _judge(note, fn, var, "0")
+        except Exception:  # noqa: BLE001
+            return ""
+    return expected
+
+
+def _expand_aliases(note: _Note, names: set) -> dict:
+    """Alias names used (δ^{(l)}, δ^{(l+1)} by index shift) -> (function, variable)."""
+    out = {}
+    for n in names:
+        if n in note.definitions:
+            continue
+        if n in note.aliases:
+            out[n] = note.aliases[n]
+            continue
+        for alias, (f2, v2) in note.aliases.items():
+            base, _, idx = alias.rpartition("_")
+            vbase, _, vidx = v2.rpartition("_")
+            if base and vbase and idx and idx == vidx and n.startswith(base + "_") and idx.isalpha():
+                out[n] = (f2, vbase + "_" + n[len(base) + 1:])
+                break
+    return out
+
+
+def _resolve_name(note: _Note, var: str, fn: str) -> str:
+    names = set(note.definitions)
+    for d in note.definitions.values():
+        names |= _identifiers(d.text)
+    if var in names:
+        return var
+    close = [n for n in names if n.lower() == var.lower()]
+    if len(close) == 1:
+        return close[0]
+    raise _NotChecked(f"{var} does not appear in the note's equations")
+
+
+def _reach(note: _Note, fn: str, stop: set) -> set:
+    """Every name fn depends on, not looking through the names in stop."""
+    seen, stack = set(), [fn]
+    while stack:
+        n = stack.pop()
+        if n in seen:
+            continue
+        seen.add(n)
+        if n in note.definitions and (n not in stop or n == fn):
+            stack += list(_identifiers(note.definitions[n].text))
+    return seen - {fn}
+
+
+def _shapes(note: _Note, source: str, var: str, upstream: dict) -> dict:
+    """Shapes of the leaves: declared, else the note's kinds, sizes inferred from the equations."""
+    from .build import parse
+    from .ir import shape_of
+    leaves = [n for n in _identifiers(source) if not re.match(r"^\s*" + re.escape(n) + r"\s*=", source, re.M)]
+    grads = set(upstream.values())
+    first = {n: note.kind(n) for n in leaves if n not in grads and n != var}
+    if var in leaves and var not in note.definitions:
+        first[var] = note.kind(var)
+    plain = "\n".join(f"{n} = {note.definitions[n].text}"
+                       for n in _deps(note, list(upstream) + [var] + list(_identifiers(source))))
+    plain_leaves = _identifiers(plain) - {m.group(1) for m in re.finditer(r"^\s*(\w+)\s*=", plain, re.M)}
+    plain_leaves |= {n for n in leaves if n not in grads and n not in note.definitions}
+    decl = {n: note.kind(n) for n in plain_leaves}
+    try:
+        prog = parse(plain, decl, allow_unused=True)
+    except MatcalcError as err:
+        raise _NotChecked(f"the note's equations do not fit together: {err}") from None
+    def sized(v):
+        s = shape_of(v)
+        return tuple(int(x) if x.is_Integer else str(x) for x in s) if s else ()
+    out = {}
+    table = {**prog.variables, **prog.intermediates}
+    for n in leaves:
+        if n in grads:
+            u = next(u for u, g in upstream.items() if g == n)
+            out[n] = sized(table[u])
+        elif n in table:
+            out[n] = sized(table[n])
+        else:
+            out[n] = first.get(n, note.kind(n))
+    return out
+
+
+def _note_names(note: _Note, latex: str, d, upstream: dict, fn: str) -> str:
+    """Rename matcalc's LaTeX names (W_{1}) to the note's (W_1, \\delta^{(l)})."""
+    mapping = {}
+    for n in list(d.program.variables) + list(d.program.intermediates):
+        mine = printing.latex_name(n)
+        if n in upstream.values():
+            u = next(u for u, g in upstream.items() if g == n)
+            alias = next((a for a, fv in note.aliases.items() if fv == (fn, u)), None)
+            theirs = note.latex_names.get(alias) if alias else None
+            theirs = theirs or rf"\frac{{\partial {note.latex_names.get(fn, fn)}}}{{\partial {note.latex_names.get(u, u)}}}"
+        else:
+            theirs = note.latex_names.get(n)
+        if theirs and theirs != mine:
+            mapping[mine] = theirs
+    for mine in sorted(mapping, key=len, reverse=True):
+        latex = re.sub(re.escape(mine) + r"(?![_{A-Za-z0-9])", lambda _m, t=mapping[mine]: "{" + t + "}", latex)
+    return latex.replace(r"\left(", "(").replace(r"\right)", ")")
+
+
+# ---------------------------------------------------------------- the whole note
+def _claims_of(note: _Note):
+    """(function, variable, wrt LaTeX, claim LaTeX, line, link line) for every link of every chain."""
+    out = []
+    for chain in note.chains:
+        links = chain["links"]
+        head = _split_derivative(links[0][0])
+        start = 1
+        if head is None and len(links) > 2 and _split_derivative(links[1][0]) and \
+                _lhs_name(links[0][0], note.known) in note.aliases:
+            head, start = _split_derivative(links[1][0]), 2
+        if head is None:
+            continue
+        f_tex, v_tex = head
+        fn, var = _lhs_name(f_tex, note.known), _lhs_name(v_tex, note.known)
+        for k in range(start, len(links)):
+            tex, line = links[k]
+            if k == len(links) - 1 and k > start and _lhs_name(tex, note.known) and \
+                    _lhs_name(tex, note.known) not in note.definitions:
+                continue       # "... = δ_2": naming the result, not a claim
+            if _split_derivative(tex) == head:
+                continue
+            out.append((fn, var, v_tex, tex, chain["line"], line, f_tex))
+    return out
+
+
+def check_note(text: str, dims: dict | None = None) -> NoteReport:
+    """Judge every derivative claim of a Markdown/LaTeX note (see the module's docstring)."""
+    if not isinstance(text, str) or not text.strip():
+        raise MatcalcError("the note is empty")
+    note = _Note(text, dims)
+    report = NoteReport(program="\n".join(f"{d.name} = {d.text}" for d in note.definitions.values()),
+                        convention=f"{note.convention} vectors")
+    # the naming of a chain's last link (= δ_2) makes an alias too
+    for chain in note.chains:
+        head = _split_derivative(chain["links"][0][0])
+        last = chain["links"][-1][0]
+        if head and len(chain["links"]) > 1:
+            name = _lhs_name(last, note.known)
+            if name and name not in note.definitions and name not in note.aliases:
+                fn, var = _lhs_name(head[0], note.known), _lhs_name(head[1], note.known)
+                if fn and var and name != var:
+                    note.aliases[name] = (fn, var)
+    for fn, var, v_tex, tex, line, link_line, f_tex in _claims_of(note):
+        item = NoteClaim(line, strip_derivative_text(v_tex), tex.strip(), function=f_tex.strip(), link_line=link_line)
+        report.claims.append(item)
+        if not fn or not var:
+            item.diagnosis = f"cannot read the derivative ∂{f_tex}/∂{v_tex}"
+            continue
+        saved, note.definitions = note.definitions, note.defs_at(link_line)
+        try:
+            result, expected, lang = _judge(note, fn, var, tex)
+        except _NotChecked as err:
+            item.diagnosis = str(err)
+            continue
+        except LimitError:
+            raise
+        except ShapeError as err:
+            if "in the claim" not in err.message:
+                item.diagnosis = f"cannot build the problem: {err.message}"
+                continue
+            item.verdict = "wrong"
+            item.diagnosis = ("shapes that cannot match: the claim does not multiply as written — "
+                              + err.message.replace("in the claim: ", ""))
+            item.expected = _expected_only(note, fn, var)
+            continue
+        except MatcalcError as err:
+            item.diagnosis = f"cannot read the claim: {err.message}" + (
+                f" (at {err.source[err.pos:err.pos + 12]!r})" if err.source and err.pos is not None else "")
+            continue
+        finally:
+            note.definitions = saved
+        item.read_as = lang
+        item.expected = expected
+        item.verdict = result.verdict
+        if result.verdict == "wrong":
+            item.diagnosis = "; ".join(_plain(d) for d in result.diagnosis)
+    return report
+
+
+def _plain(diagnosis: str) -> str:
+    return re.sub(r" at column \d+", "", diagnosis)
+
+
+# ---------------------------------------------------------------- output
+_MARK = {"correct": "✓", "wrong": "✗", "not_checked": "?"}
+
+
+def report_text(report: NoteReport) -> str:
+    lines = []
+    for c in report.claims:
+        head = f"line {c.line}: ∂{c.function}/∂{c.wrt} = {c.claim}"
+        if c.verdict == "correct":
+            lines.append(f"✓ {head}\n    correct")
+        elif c.verdict == "wrong":
+            lines.append(f"✗ {head}\n    wrong: {c.diagnosis}\n    correct form: {c.expected}")
+        else:
+            lines.append(f"? {head}\n    not checked: {c.diagnosis}")
+    n = {v: sum(c.verdict == v for c in report.claims) for v in _MARK}
+    lines.append(f"{len(report.claims)} claims: {n['correct']} correct, {n['wrong']} wrong, "
+                 f"{n['not_checked']} not checked ({report.convention})")
+    return "\n".join(lines)
+
+
+def report_markdown(text: str, report: NoteReport) -> str:
+    """The note with a callout under the math block of each claim."""
+    lines = text.split("\n")
+    by_line: dict = {}
+    for c in report.claims:
+        by_line.setdefault(_block_end(lines, c.link_line or c.line), []).append(c)
+    out = []
+    for k, line in enumerate(lines, start=1):
+        out.append(line)
+        for c in by_line.get(k, []):
+            if c.verdict == "correct":
+                out.append(f"\n> ✓ matcalc: $\\frac{{\\partial {c.function}}}{{\\partial {c.wrt}}} = {c.claim}$ is correct.\n")
+            elif c.verdict == "wrong":
+                out.append(f"\n> ✗ matcalc: $\\frac{{\\partial {c.function}}}{{\\partial {c.wrt}}} = {c.claim}$ is wrong: "
+                           f"{c.diagnosis}  \n> Correct: $\\frac{{\\partial {c.function}}}{{\\partial {c.wrt}}} = "
+                           f"{c.expected}$\n")
+            else:
+                out.append(f"\n> ? matcalc: not checked (line {c.link_line}): {c.diagnosis}\n")
+    return "\n".join(out)
+
+
+def _block_end(lines: list, line: int) -> int:
+    """The last line of the $$ block holding ``line`` (the line itself for inline math)."""
+    k = line - 1
+    before = "\n".join(lines[:k])
+    if before.count("$$") % 2 == 1 or re.search(r"\\begin\{align\*?\}(?![\s\S]*\\end\{align)", before):
+        for j in range(k, len(lines)):
+            if "$$" in lines[j] and j > k or "$$" in lines[j][lines[j].find("$$") + 2:] or \
+                    re.search(r"\\end\{align", lines[j]):
+                return j + 1
+    return line
