@@ -23,7 +23,7 @@ _TOKEN = re.compile(r"""
     (?P<ws>\s+|\\[,;:! ]|~|\\q?quad\b|&)
   | (?P<cmd>\\[A-Za-z]+|\\[{}|\\])
   | (?P<num>\d+(\.\d+)?|\.\d+)
-  | (?P<word>[A-Za-z]+)
+  | (?P<word>[A-Za-z]+(?:\d+(?![.\d]))?)
   | (?P<op>\.\*|\|\||[-+*/^_'(){}\[\]|=,.])
   | (?P<uni>[∂∇⊙∘·×ᵀ′−])
 """, re.VERBOSE)
@@ -65,7 +65,7 @@ GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "et
 FUNCTIONS = {"sigmoid": "sigmoid", "tanh": "tanh", "softmax": "softmax", "logsoftmax": "logsoftmax",
              "diag": "diag", "tr": "tr", "trace": "tr", "exp": "exp", "log": "log", "ln": "log",
              "relu": "relu", "softplus": "softplus", "sqrt": "sqrt", "abs": "abs", "det": "det",
-             "logdet": "logdet", "inv": "inv", "sin": "sin", "cos": "cos"}
+             "logdet": "logdet", "inv": "inv", "sin": "sin", "cos": "cos", "sigmod": "sigmoid"}
 # derivative of an elementwise function, as a language template over the argument text {u}
 DERIVATIVES = {"sigmoid": "(sigmoid({u}) .* (1 - sigmoid({u})))",
                "tanh": "(1 - tanh({u}) .^ 2)",
@@ -136,7 +136,7 @@ def make_name(base: str, sub: str | None, sup: str | None) -> str:
     name = base
     for part in (sub, sup):
         if part:
-            name += part if (part.isdigit() and name[-1:].isalpha() and part is sub) else "_" + part
+            name += part if (part.isdigit() and name[-1:].isalpha()) else "_" + part
     return name
 
 
@@ -145,12 +145,12 @@ class LatexParser:
     """Recursive descent over LaTeX tokens, emitting language text."""
 
     def __init__(self, tex: str, known_names=(), activations=("f", "g", "phi", "varphi", "psi"),
-                 generic="tanh", derivative=None, scalars=()):
+                 generic="tanh", derivative=None, values=()):
         self.tex = tex
         self.toks = tokenize(tex)
         self.i = 0
         self.known = set(known_names)
-        self.activations = set(activations) - self.known
+        self.activations = set(activations) - set(values)
         self.generic = generic
         self.derivative = derivative
         self.names: dict = {}
@@ -403,6 +403,15 @@ class LatexParser:
                 return self.function(FUNCTIONS[low[:k]], t)
         if len(t.text) > 1 and (t.text in self.known_bases() or t.text.lower() in ("pred",)):
             return self.name(t.text, t, taken=True)
+        m = re.fullmatch(r"([A-Za-z]+?)([A-Za-z]\d+)", t.text)
+        if m and m.group(1):                                  # XW1: X times W1
+            self.toks.insert(self.i, Tok("word", m.group(2), t.pos + len(m.group(1))))
+            t = Tok("word", m.group(1), t.pos)
+            self.toks[self.i - 1] = t
+        if re.fullmatch(r"[A-Za-z]\d+", t.text):
+            return self.name(t.text, t)
+        if len(t.text) > 2 and (self.tok.text == "(" or re.search(r"[a-z]{3}", t.text)):
+            raise self.error(f"unknown word {t.text!r} (not a function or a name matcalc knows)", t)
         if len(t.text) > 1:                          # XW: letters multiply
             self.toks.insert(self.i, Tok("word", t.text[1:], t.pos + 1))
             t = Tok("word", t.text[0], t.pos)
@@ -411,7 +420,7 @@ class LatexParser:
             self.take()
             arg = self.group_tex_expression()
             return Lang(t.pos, f"exp({arg.text})", ATOM)
-        if t.text in self.activations and self.is_call() and t.text not in self.known_bases():
+        if t.text in self.activations and self.is_call():
             return self.function(self.generic, t)
         return self.name(t.text, t, taken=True)
 
@@ -480,7 +489,7 @@ class LatexParser:
         if candidate in self.known:
             return True
         if re.fullmatch(r"[\d.]+", compact):
-            return False
+            return compact not in ("2", "3") or any(k.startswith(base) and k[len(base):].isdigit() for k in self.known)
         return bool(re.fullmatch(r"[A-Za-z\\]+[-+0-9A-Za-z_{}\\]*", compact)) and compact not in ("T",)
 
     def function(self, fn: str, tok: Tok) -> Lang:
@@ -653,9 +662,9 @@ def name_of(tex: str, known=()) -> tuple[str, str]:
     return node.text, tex
 
 
-def translate(tex: str, known_names=(), derivative=None, generic="tanh") -> Result:
+def translate(tex: str, known_names=(), derivative=None, generic="tanh", values=()) -> Result:
     """LaTeX expression -> Result(language text, names, operator places)."""
-    p = LatexParser(tex, known_names=known_names, derivative=derivative, generic=generic)
+    p = LatexParser(tex, known_names=known_names, derivative=derivative, generic=generic, values=values)
     text = p.parse()
     return Result(text, p.names, p.ops)
 

@@ -155,6 +155,7 @@ class _Note:
         self.chains = self._chains()
         self.latex_names: dict = {}          # language name -> LaTeX
         self.known: set = set()
+        self.values: set = set()             # names defined by an equation
         self.definitions: dict = {}          # name -> _Definition (latest wins)
         self.history: list = []              # every _Definition, in the note's order
         self.aliases: dict = {}              # δ name -> (function, variable) identifiers
@@ -193,6 +194,8 @@ class _Note:
                 n = _lhs_name(chain["links"][0][0], ())
                 if n:
                     self.known.add(n)
+                    if not _is_derivative(chain["links"][0][0]):
+                        self.values.add(n)
 
     def _collect_definitions(self):
         for chain in self.chains:
@@ -211,12 +214,12 @@ class _Note:
                 if fn and vn:
                     self.aliases[name] = (fn, vn)
                 continue
-            if any(_is_derivative(t) for t, _ in links[1:]):
+            if any(_is_derivative(t) for t, _ in links[1:]) or name in self.aliases:
                 continue
             texts = []
             for tex, line in links[1:]:
                 try:
-                    r = translate(tex, self.known, derivative=None)
+                    r = translate(tex, self.known, derivative=None, values=self.values)
                 except ParseError:
                     continue
                 texts.append((r, line))
@@ -256,9 +259,9 @@ class _Note:
         row = col = 0
         for d in self.definitions.values():
             for a, b in re.findall(r"(\w+)'? \* (\w+)", d.text):
-                if self._leaf_kind_guess(a) == "vector" and b[:1].isupper():
+                if a[:1].islower() and b[:1].isupper():
                     row += 1
-                elif a[:1].isupper() and self._leaf_kind_guess(b) == "vector":
+                elif a[:1].isupper() and b[:1].islower():
                     col += 1
                 elif a[:1].isupper() and b[:1] in "WVUΘ" and a[:1] not in "WVU":
                     row += 1
@@ -360,7 +363,7 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
         upstream[v2] = _grad_name(fn, v2)
         return upstream[v2]
 
-    r = translate(claim_tex, note.known, derivative=derivative)
+    r = translate(claim_tex, note.known, derivative=derivative, values=note.values)
     claim = r.text
     for alias, (f2, v2) in _expand_aliases(note, _identifiers(claim)).items():
         if f2 != fn:
@@ -479,8 +482,10 @@ def _shapes(note: _Note, source: str, var: str, upstream: dict) -> dict:
     first = {n: note.kind(n) for n in leaves if n not in grads and n != var}
     if var in leaves and var not in note.definitions:
         first[var] = note.kind(var)
-    plain = "\n".join(f"{n} = {note.definitions[n].text}"
-                       for n in _deps(note, list(upstream) + [var] + list(_identifiers(source))))
+    own = [ln for ln in source.split("\n") if ln.startswith("f_note")
+           and not any(re.search(rf"\b{g}\b", ln) for g in grads)]
+    roots = list(upstream) + [var] + list(_identifiers(source))
+    plain = "\n".join([f"{n} = {note.definitions[n].text}" for n in _deps(note, roots)] + own)
     plain_leaves = _identifiers(plain) - {m.group(1) for m in re.finditer(r"^\s*(\w+)\s*=", plain, re.M)}
     plain_leaves |= {n for n in leaves if n not in grads and n not in note.definitions}
     decl = {n: note.kind(n) for n in plain_leaves}
@@ -534,6 +539,13 @@ def _claims_of(note: _Note):
         if head is None and len(links) > 2 and _split_derivative(links[1][0]) and \
                 _lhs_name(links[0][0], note.known) in note.aliases:
             head, start = _split_derivative(links[1][0]), 2
+        elif head is None and len(links) > 1 and _lhs_name(links[0][0], note.known) in note.aliases:
+            f2, v2 = note.aliases[_lhs_name(links[0][0], note.known)]
+            head = (note.latex_names.get(f2, f2), note.latex_names.get(v2, v2))
+            fn, var = f2, v2
+            for k in range(1, len(links)):
+                out.append((fn, var, head[1], links[k][0], chain["line"], links[k][1], head[0]))
+            continue
         if head is None:
             continue
         f_tex, v_tex = head
@@ -604,7 +616,10 @@ def check_note(text: str, dims: dict | None = None) -> NoteReport:
 
 
 def _plain(diagnosis: str) -> str:
-    return re.sub(r" at column \d+", "", diagnosis)
+    diagnosis = re.sub(r" at column \d+", "", diagnosis)
+    if "sum over the batch rows" in diagnosis:
+        diagnosis = "not summed over the batch: " + diagnosis
+    return diagnosis
 
 
 # ---------------------------------------------------------------- output

@@ -70,6 +70,10 @@ def _top_level_split(s: str, sep: str) -> list[tuple[int, str]]:
             last = k + len(sep)
             k = last
             continue
+        if s.startswith("\\{", k) or s.startswith("\\}", k):
+            depth += 1 if s[k + 1] == "{" else -1
+            k += 2
+            continue
         if ch == "\\" and k + 1 < len(s) and s[k + 1] in "{}[]()|\\":
             k += 2
             continue
