@@ -214,8 +214,9 @@ class LatexParser:
         if t.kind in ("num", "word", "uni") and t.text not in HADAMARD | PRODUCT | {"−"}:
             return True
         if t.kind == "cmd":
-            return t.text not in HADAMARD | PRODUCT | CLOSE | {r"\right", r"\rVert", r"\Vert", r"\|", r"\rvert",
-                                                               r"\middle", r"\\"}
+            if t.text in (r"\|", r"\Vert", r"\vert"):
+                return not self.in_norm
+            return t.text not in HADAMARD | PRODUCT | CLOSE | {r"\right", r"\rVert", r"\rvert", r"\middle", r"\\"}
         return t.text in ("(", "[", "{", "||", "|") and not (t.text in ("||", "|") and self.in_norm)
 
     in_norm = False

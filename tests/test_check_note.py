@@ -1,0 +1,107 @@
+"""check-note: the verdicts on the seed notes and on our own notes with planted mistakes."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+import matcalc
+
+DATA = os.path.join(os.path.dirname(__file__), "data")
+
+
+def verdicts(name):
+    with open(os.path.join(DATA, name), encoding="utf-8") as fh:
+        report = matcalc.check_note(fh.read())
+    return report, {(c.link_line, c.wrt, c.claim): c for c in report.claims}
+
+
+def wrong(report):
+    return sorted((c.link_line, c.wrt) for c in report.claims if c.verdict == "wrong")
+
+
+def test_seed_004_batch_mlp():
+    report, _ = verdicts("seed_004.md")
+    assert wrong(report) == [(93, "b_2"), (133, "W_1"), (149, "b_1"), (156, "W_1"), (157, "b_1"), (159, "b_2")]
+    by = {c.link_line: c for c in report.claims}
+    assert "not summed over the batch" in by[93].diagnosis and "1ᵀ" in by[93].diagnosis
+    assert "shapes that cannot match" in by[133].diagnosis
+    assert by[133].expected.startswith("2 X^{T}")
+    assert sum(c.verdict == "correct" for c in report.claims) == 8
+    assert report.exit_code == 1
+
+
+def test_seed_000_column_vectors_has_no_wrong_claim():
+    report, _ = verdicts("seed_000.md")
+    assert wrong(report) == []
+    assert sum(c.verdict == "correct" for c in report.claims) >= 10
+    assert report.convention == "column vectors"
+
+
+def test_seed_002_flags_only_real_mistakes():
+    report, _ = verdicts("seed_002.md")
+    # δ_2 [a^1]^T and δ_1 [a^0]^T multiply the wrong way round for row vectors; δ_1 drops W^2
+    assert wrong(report) == [(47, "W^2"), (58, "z^1"), (63, "W^1")]
+    assert all(c.diagnosis for c in report.claims if c.verdict != "correct")
+
+
+def test_seed_003_never_calls_a_correct_claim_wrong():
+    report, _ = verdicts("seed_003.md")
+    for c in report.claims:
+        if c.verdict == "wrong":       # only the 1 - o_t^2 factors (tanh' is 1 - h_t^2)
+            assert "o_t^2" in c.claim, c
+    assert any(c.verdict == "correct" for c in report.claims)
+
+
+def test_own_note_rows():
+    report, _ = verdicts("note_mlp_rows.md")
+    got = {(c.link_line, c.wrt): c for c in report.claims}
+    assert len(report.claims) == 9
+    assert wrong(report) == [(18, "c_2"), (20, "V"), (26, "U"), (32, "P")]
+    assert "not summed over the batch" in got[(18, "c_2")].diagnosis
+    assert "transposed" in got[(20, "V")].diagnosis
+    assert "factor" in got[(26, "U")].diagnosis
+    assert "sign" in got[(32, "P")].diagnosis
+    assert got[(20, "V")].expected == "H^{T} (P - T)"
+
+
+def test_own_note_columns():
+    report, _ = verdicts("note_columns.md")
+    got = [(c.link_line, c.claim, c.verdict) for c in report.claims]
+    assert got == [(7, "A x + A^T x", "correct"), (7, "2 A x", "wrong"), (8, "x x^T", "correct"),
+                   (12, "W^{-T}", "correct"), (12, "W^{-1}", "wrong"),
+                   (15, r"W^T \left( \nabla_y L \odot \sigma'(u) \right)", "correct"),
+                   (15, r"W^T \nabla_y L \odot \sigma'(u)", "wrong")]
+    assert "transpose" in report.claims[4].diagnosis
+
+
+def run_cli(*args, stdin=None):
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(DATA.rstrip("/").rsplit("/", 1)[0]) + "/..")
+    env["PYTHONPATH"] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return subprocess.run([sys.executable, "-m", "matcalc", *args], capture_output=True, text=True,
+                          env=env, input=stdin, timeout=300)
+
+
+def test_cli_formats_and_exit_codes():
+    note = os.path.join(DATA, "note_mlp_rows.md")
+    out = run_cli("check-note", note, "--format", "json")
+    assert out.returncode == 1
+    claims = json.loads(out.stdout)["claims"]
+    assert {"line", "wrt", "claim", "verdict", "diagnosis", "expected"} <= set(claims[0])
+    md = run_cli("check-note", note, "--format", "markdown")
+    assert md.returncode == 1 and "> ✗ matcalc" in md.stdout and "> ✓ matcalc" in md.stdout
+    assert md.stdout.count("\n> ") >= len(claims)
+    ok = run_cli("check-note", "-", stdin="$$f = \\|Xw - y\\|^2$$\n$$\\nabla_w f = 2X^T(Xw - y)$$\n")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    missing = run_cli("check-note", os.path.join(DATA, "no_such_note.md"))
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr
+
+
+def test_cli_claim_latex():
+    out = run_cli("check", "norm2(X*W - Y)^2", "--wrt", "W", "--claim-latex", r"2X^T(XW-Y)")
+    assert out.returncode == 0
+    bad = run_cli("check", "norm2(X*W - Y)^2", "--wrt", "W", "--claim-latex", r"2X^T(XW-Y) \odot")
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    der = run_cli("derive", "--latex-input", r"f = \|XW - Y\|_F^2", "--wrt", "W")
+    assert der.returncode == 0 and "∂f/∂W" in der.stdout
