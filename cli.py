@@ -171,7 +171,7 @@ def check_command(expr, wrt, claim, dims, scalars, layout, sum_to_one, fmt, time
     try:
         with time_limit(DEFAULT_TIMEOUT if timeout is None else timeout):
             shapes = _parse_dims(dims, scalars)
-            expr, claim = _latex_claim(expr, claim, claim_latex, latex_input)
+            expr, claim = _latex_claim(expr, claim, claim_latex, latex_input, shapes)
             result = matcalc.check(expr, list(wrt), claim, shapes, layout, list(sum_to_one))
             output = (json.dumps(result.to_json(), indent=2, ensure_ascii=False) if fmt == "json"
                       else result.text())
@@ -185,15 +185,15 @@ def check_command(expr, wrt, claim, dims, scalars, layout, sum_to_one, fmt, time
     sys.exit(0 if result.verdict == "correct" else 1)
 
 
-def _latex_claim(expr, claim, claim_latex, latex_input):
+def _latex_claim(expr, claim, claim_latex, latex_input, shapes=None):
     """(program, claim) in the language, from --claim or --claim-latex (and --latex-input)."""
-    from matcalc.latex_input import latex_to_language
+    from matcalc.latex_input import claim_to_language, latex_to_language
     if (claim is None) == (claim_latex is None):
         raise MatcalcError("give the claim with --claim EXPR or --claim-latex LATEX (one of them)")
     if latex_input:
         expr = latex_to_language(expr)
     if claim_latex is not None:
-        claim = latex_to_language(claim_latex)
+        claim = claim_to_language(claim_latex, expr, shapes)
     return expr, claim
 
 

@@ -24,7 +24,7 @@ _TOKEN = re.compile(r"""
   | (?P<cmd>\\[A-Za-z]+|\\[{}|\\])
   | (?P<num>\d+(\.\d+)?|\.\d+)
   | (?P<word>[A-Za-z]+(?:\d+(?![.\d]))?)
-  | (?P<op>\.\*|\|\||[-+*/^_'(){}\[\]|=,.])
+  | (?P<op>\.\*|\|\||[-+*/^_'(){}\[\]|=,.:;<>!])
   | (?P<uni>[∂∇⊙∘·×ᵀ′−])
 """, re.VERBOSE)
 
@@ -221,8 +221,18 @@ class LatexParser:
 
     in_norm = False
 
+    def factor(self) -> Lang:
+        """A unary operand; 1^T A (an all-ones row times what follows) is the column sums of A."""
+        node = self.unary()
+        if getattr(node, "ones", None) == "row":
+            if self.tok.text in PRODUCT:
+                self.take()
+            operand = self.factor()
+            return Lang(node.pos, f"sumrows__({operand.text})", ATOM)
+        return node
+
     def term(self) -> Lang:
-        left = self.unary()
+        left = self.factor()
         while True:
             self.skip_sizing()
             t = self.tok
@@ -239,7 +249,12 @@ class LatexParser:
                 op = "*"
             else:
                 break
-            right = self.unary()
+            right = self.factor()
+            if getattr(right, "ones", None) == "col" and op == "*":       # A 1: the row sums
+                left = Lang(left.pos, f"sumcols__({left.text})", ATOM)
+                continue
+            if getattr(left, "ones", None) or getattr(right, "ones", None):
+                raise self.error("an all-ones vector must multiply a matrix (1^T A or A 1)", t)
             lang_text = f"{_wrap(left, MUL)} {op} "
             self.ops.append((len(lang_text) - len(op) - 1, t.pos, t.text if op != "*" or t.text in PRODUCT else ""))
             left = Lang(left.pos, lang_text + _wrap(right, MUL + 1), MUL)
@@ -299,6 +314,10 @@ class LatexParser:
         sup = self.group_text().strip()
         compact = sup.replace(" ", "").replace("{", "").replace("}", "")
         if compact in TRANSPOSE or compact in ("\\top", "\\mathsf{T}", "\\mathrm{T}", "\\intercal"):
+            if getattr(node, "ones", None):
+                out = Lang(node.pos, node.text, ATOM)
+                out.ones = "row" if node.ones == "col" else "col"
+                return out
             return Lang(node.pos, f"{_wrap(node, ATOM)}'", ATOM)
         if compact in ("-1", "−1"):
             return Lang(node.pos, f"inv({node.text})", ATOM)
@@ -317,9 +336,8 @@ class LatexParser:
         t = self.tok
         if t.kind == "num":
             self.take()
-            if t.text == "1" and self.tok.text == "^" and self.peek().text in ("T", "{", r"\top"):
-                raise self.error("an all-ones vector (1^T) is not supported yet; write the sum as a "
-                                 "product with a named ones vector", t)
+            if t.text == "1" and self.tok.text == "^" and self.peek().text in ("T", "{", r"\top", r"\intercal"):
+                return self.ones_vector(t)
             return Lang(t.pos, t.text, ATOM)
         if t.text in OPEN and t.text != "{" or t.text == "{":
             return self.bracketed()
@@ -339,10 +357,10 @@ class LatexParser:
             if not re.fullmatch(r"[A-Za-z]+", word):
                 raise self.error(f"cannot read {word!r} as a function or a name", t)
             return self.name(word, t)
-        if t.kind == "cmd" and t.text == r"\mathbf" and self.peek().text == "{" and \
-                self.toks[self.i + 2].text in ("1", "0"):
-            raise self.error("an all-ones/zeros vector (\\mathbf{1}) is not supported in a claim yet; "
-                             "write the sum as a product with a named ones vector", t)
+        if t.kind == "cmd" and t.text in (r"\mathbf", r"\mathbb", r"\boldsymbol", r"\vec", r"\bm") and \
+                self.peek().text == "{" and self.toks[self.i + 2].text == "1" and self.toks[self.i + 3].text == "}":
+            self.take(), self.take(), self.take(), self.take()
+            return self.ones_vector(t)
         if t.kind == "cmd" and t.text in ACCENTS:
             self.take()
             inner = self.group_text().strip()
@@ -363,12 +381,51 @@ class LatexParser:
             self.take()
             return self.function(FUNCTIONS[t.text[1:].lower()], t)
         if t.kind == "cmd" and t.text == r"\sum":
-            raise self.error("\\sum over indices is not supported: write the sum in matrix form", t)
+            return self.batch_sum()
         if t.kind == "word":
             return self.word()
         if t.kind == "end":
             raise self.error("the expression ends too early")
         raise self.error(f"{t.text!r} is not part of the LaTeX subset matcalc reads")
+
+    def ones_vector(self, tok) -> Lang:
+        """1, \\mathbf{1}, 1_n, \\mathbf{1}^T: an all-ones vector (sized by what it multiplies)."""
+        node = Lang(tok.pos, "ones", ATOM)
+        node.ones = "col"
+        if self.tok.text == "_":
+            self.take()
+            self.group_text()
+        if self.tok.text == "^":
+            self.take()
+            sup = self.group_text().replace(" ", "")
+            if sup not in ("T", r"\top", r"\intercal", "'"):
+                raise self.error(f"cannot read the superscript {sup!r} of a ones vector", tok)
+            node.ones = "row"
+        return node
+
+    def batch_sum(self) -> Lang:
+        """\\sum_i A_i over the samples of a batch: the column sums 1^T A (rows are samples)."""
+        t = self.take()
+        index = None
+        while self.tok.text in ("_", "^") or self.tok.text == r"\limits":
+            mark = self.take().text
+            if mark == r"\limits":
+                continue
+            text = self.group_text()
+            if mark == "_":
+                index = re.split(r"[=,<\\]", text.strip())[0].strip().strip("{}()")
+        if not index or not re.fullmatch(r"[a-z]|\\?[a-z]+", index):
+            raise self.error("\\sum needs its index: \\sum_i or \\sum_{i=1}^n", t)
+        if index.lstrip("\\") in ("t", "tau", "s"):
+            raise self.error("a sum over time steps: recurrent claims are not checked", t)
+        saved, self.sum_index = self.sum_index, index
+        operand = self.term()
+        self.sum_index = saved
+        kind = "sumcols__" if self.batch == "columns" else "sumrows__"
+        return Lang(t.pos, f"{kind}({operand.text})", ATOM)
+
+    sum_index = None
+    batch = "rows"
 
     def is_call(self) -> bool:
         """At '(' or at a derivative mark ('  ^{'}  ^\\prime) followed by an argument."""
@@ -454,6 +511,10 @@ class LatexParser:
                 sup = index_text(self.group_text())
             else:
                 break
+        if self.sum_index and sub is not None:
+            parts = sub.split("_")
+            if sub == self.sum_index or sub.startswith(self.sum_index) and sub[len(self.sum_index):] in (":", ""):
+                sub = None
         ident = make_name(base, sub, sup)
         self.names.setdefault(ident, self.tex[raw_start:self.toks[self.i - 1].pos +
                                               len(self.toks[self.i - 1].text)])
@@ -663,9 +724,33 @@ def name_of(tex: str, known=()) -> tuple[str, str]:
     return node.text, tex
 
 
-def translate(tex: str, known_names=(), derivative=None, generic="tanh", values=()) -> Result:
+def resolve_sums(text: str, shape_of_text) -> str:
+    """sumrows__(E) -> ones(1, rows)*(E), sumcols__(E) -> (E)*ones(cols, 1), sized by shape_of_text(E)."""
+    while True:
+        m = re.search(r"sum(rows|cols)__\(", text)
+        if m is None:
+            return text
+        depth, k = 1, m.end()
+        while depth and k < len(text):
+            depth += text[k] == "("
+            depth -= text[k] == ")"
+            k += 1
+        inner = text[m.end():k - 1]
+        inner_resolved = resolve_sums(inner, shape_of_text)
+        shape = shape_of_text(inner_resolved)
+        if not shape:
+            raise ParseError("a sum over the samples of a scalar")
+        if m.group(1) == "rows":
+            out = f"ones(1, {shape[0]}) * ({inner_resolved})"
+        else:
+            out = f"({inner_resolved}) * ones({shape[1]}, 1)"
+        text = text[:m.start()] + "(" + out + ")" + text[k:]
+
+
+def translate(tex: str, known_names=(), derivative=None, generic="tanh", values=(), batch="rows") -> Result:
     """LaTeX expression -> Result(language text, names, operator places)."""
     p = LatexParser(tex, known_names=known_names, derivative=derivative, generic=generic, values=values)
+    p.batch = batch
     text = p.parse()
     return Result(text, p.names, p.ops)
 
@@ -699,3 +784,27 @@ def _split_assignment(part: str):
         if ch == "=" and depth == 0:
             return part[:k], "=", part[k + 1:]
     return part, "", ""
+
+
+def shape_probe(program: str, shapes: dict | None):
+    """A function: language expression over the program's names -> its shape (size names or ints)."""
+    from . import parser as P
+    from .build import parse
+    from .ir import shape_of
+
+    def probe(text: str):
+        statements = [st for st in P.parse_program(program) if st.target is not None]
+        expr = P.parse_program(text)[0].expr
+        statements.append(P.Statement(0, "ones_probe", expr))
+        prog = parse(program + "\n" + text, shapes, statements=statements, allow_unused=True)
+        shape = shape_of(prog.intermediates["ones_probe"])
+        return tuple(int(x) if x.is_Integer else str(x) for x in shape) if shape else ()
+    return probe
+
+
+def claim_to_language(tex: str, program: str, shapes: dict | None = None, known_names=()) -> str:
+    """A LaTeX claim about ``program`` in the language, its all-ones sums sized by the program."""
+    text = latex_to_language(tex, known_names)
+    if "__(" in text:
+        text = resolve_sums(text, shape_probe(program, shapes))
+    return text

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import printing
 from .errors import LimitError, MatcalcError, ParseError, ShapeError
-from .latex_input import GREEK, LatexParser, strip_derivative_text, translate
+from .latex_input import LatexParser, strip_derivative_text, translate
 from .note_reader import read_rows
 
 SCALAR_GREEK = {"eta", "lambda", "alpha", "beta", "gamma", "epsilon", "varepsilon", "mu", "rho", "kappa"}
@@ -363,7 +363,8 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
         upstream[v2] = _grad_name(fn, v2)
         return upstream[v2]
 
-    r = translate(claim_tex, note.known, derivative=derivative, values=note.values)
+    r = translate(claim_tex, note.known, derivative=derivative, values=note.values,
+                  batch="rows" if note.convention == "row" else "columns")
     claim = r.text
     for alias, (f2, v2) in _expand_aliases(note, _identifiers(claim)).items():
         if f2 != fn:
@@ -396,6 +397,9 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
                               f"{note.latex_names.get(var, var)}")
     source = "\n".join(body)
     shapes = _shapes(note, source, var, upstream)
+    if "__(" in claim:
+        from .latex_input import resolve_sums, shape_probe
+        claim = resolve_sums(claim, shape_probe(source, shapes))
     from .claims import _check
     from .derivation import derive
     try:
