@@ -107,6 +107,7 @@ class Result:
     text: str
     names: dict                 # language name -> LaTeX as first written
     ops: list                   # (language offset, LaTeX offset, LaTeX operator text)
+    ambiguous_one: bool = False  # a bare 1 juxtaposed with a value (a ones vector in some notes)
 
 
 def index_text(tex: str) -> str:
@@ -253,6 +254,8 @@ class LatexParser:
             if getattr(right, "ones", None) == "col" and op == "*":       # A 1: the row sums
                 left = Lang(left.pos, f"sumcols__({left.text})", ATOM)
                 continue
+            if op == "*" and t.text not in PRODUCT and "1" in (left.text, right.text):
+                self.ambiguous_one = True     # "1 x": the number, or a ones vector?
             if getattr(left, "ones", None) or getattr(right, "ones", None):
                 raise self.error("an all-ones vector must multiply a matrix (1^T A or A 1)", t)
             lang_text = f"{_wrap(left, MUL)} {op} "
@@ -373,7 +376,7 @@ class LatexParser:
             self.take()
             name = t.text[1:]
             if name == "sigma" and self.is_call():
-                return self.function("sigmoid", t)
+                return self.function(self.sigma, t)
             if name in self.activations and self.is_call():
                 return self.function(self.generic, t)
             return self.name(name, t, taken=True)
@@ -426,6 +429,8 @@ class LatexParser:
 
     sum_index = None
     batch = "rows"
+    sigma = "sigmoid"            # what \\sigma means (a note may say its activation is tanh)
+    ambiguous_one = False
 
     def is_call(self) -> bool:
         """At '(' or at a derivative mark ('  ^{'}  ^\\prime) followed by an argument."""
@@ -500,7 +505,11 @@ class LatexParser:
                 if self.tok.text == "{" and self.peek().text == "}":
                     self.take(), self.take()
                     continue
-                sub = index_text(self.group_text())
+                raw = self.group_text()
+                if re.fullmatch(r"\s*[\w\\]+\s*,\s*[\w\\]+\s*", raw) and not self.sum_index:
+                    sub = ""                  # x_{1,m}: a size annotation, not part of the name
+                    continue
+                sub = index_text(raw)
             elif self.tok.text == "{" and sub is None and self.peek().kind == "word" and \
                     len(self.peek().text) > 1 and self.peek(2).text == "}":     # Y{pred}: a lost underscore
                 self.take()
@@ -516,8 +525,8 @@ class LatexParser:
             if sub == self.sum_index or sub.startswith(self.sum_index) and sub[len(self.sum_index):] in (":", ""):
                 sub = None
         ident = make_name(base, sub, sup)
-        self.names.setdefault(ident, self.tex[raw_start:self.toks[self.i - 1].pos +
-                                              len(self.toks[self.i - 1].text)])
+        raw = self.tex[raw_start:self.toks[self.i - 1].pos + len(self.toks[self.i - 1].text)]
+        self.names.setdefault(ident, re.sub(r"_\{\s*\w+\s*,\s*\w+\s*\}", "", raw))
         return Lang(tok.pos, ident, ATOM)
 
     def index_superscript(self, base, sub) -> bool:
@@ -747,12 +756,14 @@ def resolve_sums(text: str, shape_of_text) -> str:
         text = text[:m.start()] + "(" + out + ")" + text[k:]
 
 
-def translate(tex: str, known_names=(), derivative=None, generic="tanh", values=(), batch="rows") -> Result:
+def translate(tex: str, known_names=(), derivative=None, generic="tanh", values=(), batch="rows",
+              sigma="sigmoid") -> Result:
     """LaTeX expression -> Result(language text, names, operator places)."""
     p = LatexParser(tex, known_names=known_names, derivative=derivative, generic=generic, values=values)
     p.batch = batch
+    p.sigma = sigma
     text = p.parse()
-    return Result(text, p.names, p.ops)
+    return Result(text, p.names, p.ops, p.ambiguous_one)
 
 
 def latex_to_language(tex: str, known_names=()) -> str:

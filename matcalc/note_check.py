@@ -152,6 +152,9 @@ class _Note:
         self.text = text
         self.dims = dict(dims or {})
         self.rows = read_rows(text)
+        self.line = 0                        # the line being judged
+        self.vector_leaves: set = set()      # capital leaves found to be vectors
+        self.sigma_sections = self._sigma_sections()
         self.chains = self._chains()
         self.latex_names: dict = {}          # language name -> LaTeX
         self.known: set = set()
@@ -217,10 +220,12 @@ class _Note:
             if any(_is_derivative(t) for t, _ in links[1:]) or name in self.aliases:
                 continue
             texts = []
-            for tex, line in links[1:]:
+            for k, (tex, line) in enumerate(links[1:]):
                 try:
-                    r = translate(tex, self.known, derivative=None, values=self.values)
+                    r = translate(tex, self.known, derivative=None, values=self.values, sigma=self.sigma_at(line))
                 except ParseError:
+                    if k == 0:
+                        break
                     continue
                 texts.append((r, line))
             if not texts:
@@ -242,16 +247,42 @@ class _Note:
                     self.history.append(self.definitions[inner])
                     self.latex_names.update({k: v for k, v in other.names.items() if k not in self.latex_names})
 
+    def sigma_at(self, line: int) -> str:
+        """What \\sigma means at ``line``: tanh/relu where the section says so, else sigmoid."""
+        for start, end, fn in self.sigma_sections:
+            if start <= line <= end:
+                return fn
+        return "sigmoid"
+
+    def _sigma_sections(self) -> list:
+        lines = self.text.split("\n")
+        heads = [k + 1 for k, ln in enumerate(lines) if re.match(r"\s{0,3}#", ln)] + [len(lines) + 1]
+        out = []
+        for k, ln in enumerate(lines, start=1):
+            m = re.search(r"(激活函数|activation(?: function)?|\\sigma)[^$\n]{0,12}?(为|是|is|=|:|：)\s*\$?\s*\\?"
+                          r"(tanh|relu|sigmoid)", ln, re.I)
+            if m:
+                start = max([h for h in heads if h <= k], default=1)
+                end = min([h for h in heads if h > k]) - 1
+                out.append((start, end, m.group(3).lower()))
+        return out
+
     def defs_at(self, line: int) -> dict:
-        """The definitions in force at ``line``: the latest before it, then any later ones."""
+        """The definitions in force at ``line``: the latest at or before it."""
         out = {}
         for d in self.history:
             if d.line <= line:
                 out.pop(d.name, None)
                 out[d.name] = d
-        for d in self.history:
-            if d.line > line and d.name not in out:
-                out[d.name] = d
+        return out
+
+    def declarations_at(self, line: int) -> dict:
+        """Shapes declared at or before ``line`` (X \\in R^{n \\times d}, x_{1,m}), --dim last."""
+        out = {}
+        for at, name, shape in self.declaration_list:
+            if at <= line:
+                out[name] = shape
+        out.update(self.dims)
         return out
 
     # -- conventions and shapes
@@ -282,6 +313,11 @@ class _Note:
 
     def _declarations(self) -> dict:
         out = {}
+        found = []
+        for m in re.finditer(r"(?<![\\A-Za-z])([A-Za-z]|\\[a-zA-Z]+)_\{\s*(\w+)\s*,\s*(\w+)\s*\}", self.text):
+            name = _lhs_name(m.group(1), self.known)
+            if name:
+                found.append((m.start(), name, (m.group(2), m.group(3))))
         pattern = re.compile(r"([A-Za-z\\][A-Za-z_{}^()\\0-9]*)\s*\\in\s*\\?(?:mathbb\{R\}|mathbf\{R\}|R|ℝ)"
                              r"\s*(?:\^\s*\{([^}]*)\}|\^\s*(\w))?")
         for m in pattern.finditer(self.text):
@@ -291,23 +327,25 @@ class _Note:
             dims = (m.group(2) or m.group(3) or "").replace(" ", "")
             parts = [p for p in re.split(r"\\times|\*|×|,", dims) if p]
             if not parts:
-                out[name] = ()
+                found.append((m.start(), name, ()))
             elif len(parts) == 1:
-                out[name] = (parts[0], 1) if self.convention == "column" else (1, parts[0])
+                found.append((m.start(), name, (parts[0], 1) if self.convention == "column" else (1, parts[0])))
             elif len(parts) == 2:
-                out[name] = tuple(parts)
-        clean = {}
-        for name, shape in out.items():
+                found.append((m.start(), name, tuple(parts)))
+        self.declaration_list = []
+        for at, name, shape in sorted(found, key=lambda f: f[0]):
             try:
-                clean[name] = tuple(int(p) if str(p).isdigit() else _size_name(p) for p in shape)
+                clean = tuple(int(p) if str(p).isdigit() else _size_name(p) for p in shape)
             except ValueError:
                 continue
-        clean.update(self.dims)
-        return clean
+            self.declaration_list.append((self.text.count("\n", 0, at) + 1, name, clean))
+        return {n: s for _, n, s in self.declaration_list} | dict(self.dims)
 
     def kind(self, name: str):
         if name in self.declared:
             return self.declared[name]
+        if name in self.vector_leaves:
+            return ("?", 1) if self.convention == "column" else (1, "?")
         k = self._leaf_kind_guess(name)
         if k == "scalar":
             return ()
@@ -328,8 +366,46 @@ class _NotChecked(Exception):
     pass
 
 
+def _break_cycles(note: _Note, roots) -> None:
+    """A definition from earlier in the note that closes a cycle with later ones is dropped."""
+    for _ in range(20):
+        cycle = _find_cycle(note, roots)
+        if not cycle:
+            return
+        oldest = min(cycle, key=lambda n: note.definitions[n].line)
+        del note.definitions[oldest]
+
+
+def _find_cycle(note: _Note, roots) -> list:
+    state: dict = {}
+    path: list = []
+
+    def visit(n):
+        if n not in note.definitions:
+            return None
+        if state.get(n) == 1:
+            return path[path.index(n):]
+        if state.get(n) == 2:
+            return None
+        state[n] = 1
+        path.append(n)
+        for m in sorted(_identifiers(note.definitions[n].text)):
+            found = visit(m)
+            if found:
+                return found
+        path.pop()
+        state[n] = 2
+        return None
+    for r in roots:
+        found = visit(r)
+        if found:
+            return found
+    return []
+
+
 def _deps(note: _Note, roots) -> list[str]:
-    """Definitions the roots need, in the note's order."""
+    """Definitions the roots need, in dependency order (the note's order where free)."""
+    _break_cycles(note, list(roots))
     need, stack = set(), list(roots)
     while stack:
         n = stack.pop()
@@ -337,7 +413,18 @@ def _deps(note: _Note, roots) -> list[str]:
             continue
         need.add(n)
         stack += re.findall(r"[A-Za-z_][A-Za-z0-9_]*", note.definitions[n].text)
-    return [n for n in note.definitions if n in need]
+    order, done = [], set()
+
+    def place(n):
+        if n in done or n not in need:
+            return
+        done.add(n)
+        for m in sorted(_identifiers(note.definitions[n].text)):
+            place(m)
+        order.append(n)
+    for n in note.definitions:
+        place(n)
+    return order
 
 
 def _identifiers(text: str) -> set:
@@ -364,13 +451,14 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
         return upstream[v2]
 
     r = translate(claim_tex, note.known, derivative=derivative, values=note.values,
-                  batch="rows" if note.convention == "row" else "columns")
+                  batch="rows" if note.convention == "row" else "columns", sigma=note.sigma_at(note.line))
     claim = r.text
     for alias, (f2, v2) in _expand_aliases(note, _identifiers(claim)).items():
         if f2 != fn:
             raise _NotChecked(f"{note.latex_names.get(alias, alias)} is a derivative of {f2}, not of {fn}")
         upstream[v2] = _grad_name(fn, v2)
         claim = re.sub(rf"(?<![\w.]){re.escape(alias)}(?![\w])", upstream[v2], claim)
+    _shift_definitions(note, [fn, var] + sorted(_identifiers(claim)))
     var = _resolve_name(note, var, fn)
     if upstream:
         for u in upstream:
@@ -395,24 +483,67 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
         if var not in _reach(note, fn, stop=set()) and var != fn:
             raise _NotChecked(f"{note.latex_names.get(fn, fn)} as defined in the note does not depend on "
                               f"{note.latex_names.get(var, var)}")
+    # names the claim uses that the problem lacks (o^t where o^{t+1} belongs): free, shaped like a sibling
+    assigned = {b.split(" = ", 1)[0] for b in body}
+    present = assigned | _identifiers("\n".join(body)) | {var}
+    extra = {}
+    for n in sorted(_identifiers(claim) - present - set(upstream.values())):
+        sib = _sibling(n, present)
+        if sib is None:
+            raise _NotChecked(f"the claim uses {note.latex_names.get(n, n)}, which the note's equations do not define")
+        extra[n] = sib
+    if extra:
+        body[-1] += "".join(f" + 0 * sum({n})" for n in extra)
     source = "\n".join(body)
     shapes = _shapes(note, source, var, upstream)
+    if extra:
+        probe = None
+        for n, sib in extra.items():
+            if sib in shapes:
+                shapes[n] = shapes[sib]
+            else:
+                from .latex_input import shape_probe
+                probe = probe or shape_probe(source.rsplit("\n", 1)[0] if "\n" in source else source,
+                                             {k: v for k, v in shapes.items() if k not in extra})
+                shapes[n] = probe(sib)
     if "__(" in claim:
         from .latex_input import resolve_sums, shape_probe
         claim = resolve_sums(claim, shape_probe(source, shapes))
-    from .claims import _check
     from .derivation import derive
+    layout = None
+    labels = _labels(source, var)
     try:
-        d = derive(source, wrt=[var], shapes=shapes)
+        d = derive(source, wrt=[var], shapes=shapes, sum_to_one=labels)
     except MatcalcError as err:
-        raise _NotChecked(f"cannot build the note's problem: {err}") from None
+        if "not a scalar" not in str(err) or upstream:
+            raise _NotChecked(f"cannot build the note's problem: {err}") from None
+        layout = "numerator"
+        try:
+            d = derive(source, wrt=[var], shapes=shapes, layout=layout, sum_to_one=labels)
+        except MatcalcError as err2:
+            raise _NotChecked(f"cannot build the note's problem: {err2}") from None
     if getattr(d, "recurrent", False):
         raise _NotChecked("recurrent program")
-    if d.program.output is not None and d.program.output.shape if hasattr(d.program.output, "shape") else False:
-        if tuple(d.program.output.shape) != (1, 1):
-            raise _NotChecked(f"{fn} is not a scalar: a Jacobian claim")
-    with np.errstate(all="ignore"):
-        result = _check(d, claim, var, None)
+    try:
+        result = _run_check(d, claim, var, layout)
+    except ShapeError:
+        if r.ambiguous_one:
+            raise _NotChecked("the claim multiplies by a bare 1 (read as the number one; if it is an all-ones "
+                              "vector, write \\mathbf{1})") from None
+        raise
+    if layout and result.verdict == "wrong":
+        other = _run_check(derive(source, wrt=[var], shapes=shapes, layout="denominator", sum_to_one=labels),
+                           claim, var, "denominator")
+        if other.verdict == "correct":
+            result, layout = other, "denominator"
+    if result.verdict == "wrong" and (not result.diagnosis or "no single usual mistake" in result.diagnosis[0]):
+        found = _wrong_point(d, claim, var, layout, note, present | set(extra), shapes, extra)
+        if found:
+            result.diagnosis = [found]
+    if result.verdict == "wrong" and "diag(" in claim and re.search(r"softmax", source):
+        result.diagnosis.append("a diagonal Jacobian: softmax couples its outputs, its Jacobian diag(s) − sᵀs "
+                                "is not diagonal")
+    result.layout = layout
     names = {d.program.intermediates[n]: n for n in d.program.intermediates if n != "f_note"}
     try:
         expected = printing.to_latex(d.gradient(var), names)
@@ -420,6 +551,89 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
         expected = printing.to_latex(d.gradient(var))
     expected = _note_names(note, expected, d, upstream, fn)
     return result, expected, claim
+
+
+def _labels(source: str, var: str) -> list:
+    """Leaves that multiply a log-softmax (cross-entropy labels): taken as one-hot rows."""
+    if "log(softmax(" not in source and "logsoftmax(" not in source:
+        return []
+    assigned = {m.group(1) for m in re.finditer(r"^\s*(\w+)\s*=", source, re.M)}
+    return sorted(n for n in _identifiers(source) - assigned
+                  if n != var and n[:1] in "yYtTlL" and not n.startswith(("dL", "dl", "dJ")))
+
+
+def _shift_definitions(note: _Note, names) -> None:
+    """h^{t+1} from the step's h^t = …: each index t (or l) moved one step on (t-1 -> t, t -> t+1)."""
+    stack = list(names)
+    while stack:
+        n = stack.pop()
+        if n in note.definitions:
+            continue
+        m = re.fullmatch(r"(\w+?)_(t|l)p1", n)
+        if not m or f"{m.group(1)}_{m.group(2)}" not in note.definitions:
+            continue
+        idx = m.group(2)
+        src = note.definitions[f"{m.group(1)}_{idx}"]
+
+        def shift(match, idx=idx):
+            word = match.group(0)
+            if word.endswith(f"_{idx}m1"):
+                return word[:-len(f"{idx}m1")] + idx
+            if word.endswith(f"_{idx}"):
+                return word + "p1"
+            return word
+        text = re.sub(r"(?<![\w.])[A-Za-z]\w*", shift, src.text)
+        note.definitions[n] = _Definition(n, text, src.line, src.names)
+        note.latex_names.setdefault(n, note.latex_names.get(f"{m.group(1)}_{idx}", n).replace(
+            "^t", "^{t+1}").replace("_t", "_{t+1}").replace("{t}", "{t+1}"))
+        stack += list(_identifiers(text))
+
+
+def _run_check(d, claim, var, layout):
+    from .claims import _check
+    with np.errstate(all="ignore"):
+        return _check(d, claim, var, layout)
+
+
+def _base(name: str) -> str:
+    return name.split("_")[0] if "_" in name else re.sub(r"\d+$", "", name)
+
+
+def _sibling(name: str, names) -> str | None:
+    """A name of the problem with the same letter and another index (o_t for o_tp1)."""
+    same = [n for n in names if _base(n) == _base(name) and n != name]
+    return sorted(same, key=lambda n: (len(n) != len(name), n))[0] if same else None
+
+
+def _wrong_point(d, claim, var, layout, note, names, shapes, extra) -> str:
+    """'o^t where o^{t+1} belongs': one name of the claim replaced by another makes it right."""
+    used = [n for n in _identifiers(claim) if n in shapes or n in d.program.intermediates]
+    tried = 0
+    for n in used:
+        for m in sorted(names):
+            if m == n or m.startswith(("d", "f_note")) and m not in shapes and m not in d.program.intermediates:
+                continue
+            if _base(m) != _base(n) and not _related(note, n, m):
+                continue
+            if m in extra:
+                continue
+            tried += 1
+            if tried > 24:
+                return ""
+            variant = re.sub(rf"(?<![\w.]){re.escape(n)}(?![\w])", m, claim)
+            try:
+                if _run_check(d, variant, var, layout).verdict == "correct":
+                    return (f"wrong point of evaluation: {note.latex_names.get(n, n)} where "
+                            f"{note.latex_names.get(m, m)} belongs")
+            except MatcalcError:
+                continue
+    return ""
+
+
+def _related(note, a: str, b: str) -> bool:
+    """b is defined directly from a, or a from b (h = tanh(o): o and h)."""
+    da, db = note.definitions.get(a), note.definitions.get(b)
+    return bool(db and a in _identifiers(db.text) or da and b in _identifiers(da.text))
 
 
 def _expected_only(note: _Note, fn: str, var: str) -> str:
@@ -495,6 +709,18 @@ def _shapes(note: _Note, source: str, var: str, upstream: dict) -> dict:
     decl = {n: note.kind(n) for n in plain_leaves}
     try:
         prog = parse(plain, decl, allow_unused=True)
+        # a capital-letter leaf whose batch size nothing else shares is a vector (the LSTM's C^{t-1})
+        axis = 0 if note.convention == "row" else 1
+        uses: dict = {}
+        for v in prog.variables.values():
+            for dim in shape_of(v):
+                uses[dim] = uses.get(dim, 0) + 1
+        vectors = [n for n, v in prog.variables.items() if n in decl and decl[n] == ("?", "?")
+                   and shape_of(v) and uses[shape_of(v)[axis]] == 1 and shape_of(v)[axis].is_Symbol]
+        if vectors:
+            decl.update({n: (1, "?") if axis == 0 else ("?", 1) for n in vectors})
+            prog = parse(plain, decl, allow_unused=True)
+            note.vector_leaves.update(vectors)
     except MatcalcError as err:
         raise _NotChecked(f"the note's equations do not fit together: {err}") from None
     def sized(v):
@@ -528,7 +754,7 @@ def _note_names(note: _Note, latex: str, d, upstream: dict, fn: str) -> str:
         if theirs and theirs != mine:
             mapping[mine] = theirs
     for mine in sorted(mapping, key=len, reverse=True):
-        latex = re.sub(re.escape(mine) + r"(?![_{A-Za-z0-9])", lambda _m, t=mapping[mine]: "{" + t + "}", latex)
+        latex = re.sub(r"(?<![\\A-Za-z])" + re.escape(mine) + r"(?![_{A-Za-z0-9])", lambda _m, t=mapping[mine]: "{" + t + "}", latex)
     return latex.replace(r"\left(", "(").replace(r"\right)", ")")
 
 
@@ -589,6 +815,8 @@ def check_note(text: str, dims: dict | None = None) -> NoteReport:
             item.diagnosis = f"cannot read the derivative ∂{f_tex}/∂{v_tex}"
             continue
         saved, note.definitions = note.definitions, note.defs_at(link_line)
+        saved_decl, note.declared = note.declared, note.declarations_at(link_line)
+        note.line = link_line
         try:
             result, expected, lang = _judge(note, fn, var, tex)
         except _NotChecked as err:
@@ -611,6 +839,7 @@ def check_note(text: str, dims: dict | None = None) -> NoteReport:
             continue
         finally:
             note.definitions = saved
+            note.declared = saved_decl
         item.read_as = lang
         item.expected = expected
         item.verdict = result.verdict

@@ -46,18 +46,31 @@ def test_seed_002_flags_only_real_mistakes():
     assert all(c.diagnosis for c in report.claims if c.verdict != "correct")
 
 
-def test_seed_003_never_calls_a_correct_claim_wrong():
+def test_seed_003_rnn_and_lstm_mistakes():
     report, _ = verdicts("seed_003.md")
+    by_line: dict = {}
     for c in report.claims:
-        if c.verdict == "wrong":       # only the 1 - o_t^2 factors (tanh' is 1 - h_t^2)
-            assert "o_t^2" in c.claim, c
-    assert any(c.verdict == "correct" for c in report.claims)
+        by_line.setdefault(c.link_line, []).append(c)
+    for c in report.claims:
+        if c.verdict != "wrong":
+            continue
+        # the RNN's tanh' taken at the wrong step: 1 - o_t^2 (tanh' is 1 - h_t^2), 1 - h_{t-1}^2
+        # in ∂h_t/∂h_{t-1}; the LSTM's o^t where o^{t+1} belongs
+        assert "o_t^2" in c.claim or c.link_line in (187, 324), c
+        if "o_t^2" in c.claim:
+            assert c.diagnosis == "wrong point of evaluation: o^t where h_t belongs"
+    lstm = [c for c in by_line[324]]
+    assert lstm[0].verdict == "wrong" and "o^t where o^{t+1} belongs" in lstm[0].diagnosis
+    assert [c.verdict for c in by_line[187]][-2:] == ["wrong", "wrong"]
+    assert {c.verdict for c in by_line[33] + by_line[37] + by_line[69][:1]} == {"correct"}
+    assert by_line[414][-1].claim == "-y^T+SoftMax(a)" and by_line[414][-1].verdict == "correct"
 
 
 def test_own_note_rows():
     report, _ = verdicts("note_mlp_rows.md")
     got = {(c.link_line, c.wrt): c for c in report.claims}
-    assert len(report.claims) == 9
+    assert len(report.claims) == 12
+    assert [c.verdict for c in report.claims[-3:]] == ["correct"] * 3      # 1^T (P - T), \\sum_i, 1_n^T
     assert wrong(report) == [(18, "c_2"), (20, "V"), (26, "U"), (32, "P")]
     assert "not summed over the batch" in got[(18, "c_2")].diagnosis
     assert "transposed" in got[(20, "V")].diagnosis
