@@ -429,7 +429,8 @@ def _deps(note: _Note, roots) -> list[str]:
 
 def _identifiers(text: str) -> set:
     from .language import is_function_name
-    return {w for w in re.findall(r"(?<![\w.])([A-Za-z][A-Za-z0-9_]*)", text) if not is_function_name(w)}
+    return {w for w in re.findall(r"(?<![\w.])([A-Za-z][A-Za-z0-9_]*)", text)
+            if not is_function_name(w) and not w.endswith("__")}
 
 
 def _grad_name(fn: str, var: str) -> str:
