@@ -251,6 +251,8 @@ class LatexParser:
             else:
                 break
             right = self.factor()
+            if self.entrywise and op == "*":
+                op = ".*"
             if getattr(right, "ones", None) == "col" and op == "*":       # A 1: the row sums
                 left = Lang(left.pos, f"sumcols__({left.text})", ATOM)
                 continue
@@ -428,6 +430,7 @@ class LatexParser:
         return Lang(t.pos, f"{kind}({operand.text})", ATOM)
 
     sum_index = None
+    entrywise = False
     batch = "rows"
     sigma = "sigmoid"            # what \\sigma means (a note may say its activation is tanh)
     ambiguous_one = False
@@ -577,7 +580,13 @@ class LatexParser:
                 raise self.error(f"cannot read the superscript {p!r} of {fn}", tok)
         if not prime:
             prime = self.take_prime()
+        if fn == "diag" and self.tok.text == "_":            # Diag_{n*n}: a size annotation
+            self.take()
+            self.group_text()
         self.skip_sizing()
+        saved_entrywise = self.entrywise
+        if fn == "diag" and self.tok.text in (r"\{", "{", "[", "("):
+            self.skip_entry_rule()
         if fn == "tr" and self.tok.text in ("[", r"\{", "(", "{"):
             arg = self.bracketed()
         elif self.tok.text in ("(", "[", r"\{", "{") or self.tok.kind == "cmd" and self.tok.text in OPEN:
@@ -586,6 +595,7 @@ class LatexParser:
             arg = self.postfix()                            # \log x, \exp x
         else:
             raise self.error(f"{fn} needs an argument in parentheses", tok)
+        self.entrywise = saved_entrywise
         if arg.text.count(",") and fn != "ones":
             raise self.error(f"{fn} takes one argument", tok)
         if prime:
@@ -598,6 +608,30 @@ class LatexParser:
             out = Lang(tok.pos, f"{out.text} .^ {power}", POW)
         return out
 
+    def skip_entry_rule(self) -> None:
+        """diag\\{e[i,i] = v_i\\}: drop the 'e[i,i] =' that names the diagonal entry."""
+        j, depth = self.i + 1, 0
+        while j < len(self.toks):
+            t = self.toks[j]
+            if t.text in OPEN or t.text == "{":
+                depth += 1
+            elif t.text in CLOSE:
+                if depth == 0:
+                    return
+                depth -= 1
+            elif t.text == "=" and depth == 0:
+                head = "".join(x.text for x in self.toks[self.i + 1:j]).replace(" ", "")
+                if re.fullmatch(r"[A-Za-z](\[([a-z]),\2\]|_\{?([a-z])\3\}?)", head):
+                    del self.toks[self.i + 1:j + 1]
+                    self.entrywise = True      # products in an entry's formula are of numbers
+                return
+            j += 1
+
+    def entry_index(self) -> bool:
+        """At ', i)' of f(z, i), the i-th entry of f(z): an elementwise function read whole."""
+        return self.tok.text == "," and self.peek().kind == "word" and len(self.peek().text) == 1 and \
+            self.peek().text in "ijk" and self.peek(2).text == ")"
+
     def bracketed(self) -> Lang:
         self.skip_sizing()
         t = self.take()
@@ -608,6 +642,8 @@ class LatexParser:
         inner = self.expression()
         self.in_norm = saved
         self.skip_sizing()
+        if self.entry_index():
+            self.take(), self.take()
         if self.tok.text == "," and t.text == "(":
             raise self.error("a comma: only one-argument functions are supported")
         if self.tok.text != close and not (close == ")" and self.tok.text == r"\rparen"):

@@ -216,6 +216,7 @@ class _Note:
                 fn, vn = _lhs_name(f, self.known), _lhs_name(v, self.known)
                 if fn and vn:
                     self.aliases[name] = (fn, vn)
+                    self.latex_names.setdefault(name, first.strip())
                 continue
             if any(_is_derivative(t) for t, _ in links[1:]) or name in self.aliases:
                 continue
@@ -232,7 +233,8 @@ class _Note:
                 continue
             r, line = texts[0]
             self.latex_names.update({k: v for k, v in r.names.items() if k not in self.latex_names})
-            self.latex_names.setdefault(name, re.sub(r"(?<=[A-Za-z])\{(?=[A-Za-z]{2,}\})", "_{", first.strip()))
+            lhs = re.sub(r"\s*\([^()]*\)\s*$", "", first.strip()) or first.strip()
+            self.latex_names.setdefault(name, re.sub(r"(?<=[A-Za-z])\{(?=[A-Za-z]{2,}\})", "_{", lhs))
             self.definitions.pop(name, None)
             self.definitions[name] = _Definition(name, r.text, line, r.names)
             self.history.append(self.definitions[name])
@@ -527,10 +529,11 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
         raise _NotChecked("recurrent program")
     try:
         result = _run_check(d, claim, var, layout)
-    except ShapeError:
+    except ShapeError as err:
         if r.ambiguous_one:
             raise _NotChecked("the claim multiplies by a bare 1 (read as the number one; if it is an all-ones "
                               "vector, write \\mathbf{1})") from None
+        err.expected = _expected_latex(d, var, note, upstream, fn)
         raise
     if layout and result.verdict == "wrong":
         other = _run_check(derive(source, wrt=[var], shapes=shapes, layout="denominator", sum_to_one=labels),
@@ -544,14 +547,20 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
     if result.verdict == "wrong" and "diag(" in claim and re.search(r"softmax", source):
         result.diagnosis.append("a diagonal Jacobian: softmax couples its outputs, its Jacobian diag(s) − sᵀs "
                                 "is not diagonal")
+    if result.verdict == "wrong" and len(result.diagnosis) > 1 and "no single usual mistake" in result.diagnosis[0]:
+        result.diagnosis = result.diagnosis[1:]
     result.layout = layout
+    return result, _expected_latex(d, var, note, upstream, fn), claim
+
+
+def _expected_latex(d, var, note, upstream, fn) -> str:
+    """The right form in LaTeX, with the note's names."""
     names = {d.program.intermediates[n]: n for n in d.program.intermediates if n != "f_note"}
     try:
         expected = printing.to_latex(d.gradient(var), names)
     except Exception:  # noqa: BLE001 - fall back to the inlined form
         expected = printing.to_latex(d.gradient(var))
-    expected = _note_names(note, expected, d, upstream, fn)
-    return result, expected, claim
+    return _note_names(note, expected, d, upstream, fn)
 
 
 def _labels(source: str, var: str) -> list:
@@ -635,18 +644,6 @@ def _related(note, a: str, b: str) -> bool:
     """b is defined directly from a, or a from b (h = tanh(o): o and h)."""
     da, db = note.definitions.get(a), note.definitions.get(b)
     return bool(db and a in _identifiers(db.text) or da and b in _identifiers(da.text))
-
-
-def _expected_only(note: _Note, fn: str, var: str) -> str:
-    """The correct form alone (for a claim that does not even type-check)."""
-    try:
-        _, expected, _ = _judge(note, fn, var, var)
-    except Exception:  # noqa: BLE001 - the correct form is a courtesy
-        try:
-            _, expected, _ = _judge(note, fn, var, "0")
-        except Exception:  # noqa: BLE001
-            return ""
-    return expected
 
 
 def _expand_aliases(note: _Note, names: set) -> dict:
@@ -809,6 +806,7 @@ def check_note(text: str, dims: dict | None = None) -> NoteReport:
                 fn, var = _lhs_name(head[0], note.known), _lhs_name(head[1], note.known)
                 if fn and var and name != var:
                     note.aliases[name] = (fn, var)
+                    note.latex_names.setdefault(name, last.strip())
     for fn, var, v_tex, tex, line, link_line, f_tex in _claims_of(note):
         item = NoteClaim(line, strip_derivative_text(v_tex), tex.strip(), function=f_tex.strip(), link_line=link_line)
         report.claims.append(item)
@@ -832,7 +830,7 @@ def check_note(text: str, dims: dict | None = None) -> NoteReport:
             item.verdict = "wrong"
             item.diagnosis = ("shapes that cannot match: the claim does not multiply as written — "
                               + err.message.replace("in the claim: ", ""))
-            item.expected = _expected_only(note, fn, var)
+            item.expected = getattr(err, "expected", "")
             continue
         except MatcalcError as err:
             item.diagnosis = f"cannot read the claim: {err.message}" + (

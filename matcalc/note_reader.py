@@ -51,6 +51,17 @@ def math_segments(text: str) -> list[Segment]:
             continue
         group = next(g for g in (1, 2, 3, 4) if m.group(g) is not None)
         body = m.group(group)
+        end = m.end()
+        line_end = text.find("\n", end)
+        rest = text[end:line_end if line_end >= 0 else len(text)]
+        if group == 1 and "\n" in body and body.split("\n")[0].strip() and rest.strip() and \
+                not body.split("\n")[-1].strip():
+            # "$$a = b" left open on its line: the next line's "$$" opens the next display
+            first = body.split("\n")[0]
+            start = m.start(1)
+            out.append(Segment(first, start, line_of(text, start), line_of(text, start), True))
+            pos = end - 2
+            continue
         if group == 3 and "\n\n" in body:        # a lone $ of prose: skip it
             pos = m.start() + 1
             continue

@@ -41,8 +41,12 @@ def test_seed_000_column_vectors_has_no_wrong_claim():
 
 def test_seed_002_flags_only_real_mistakes():
     report, _ = verdicts("seed_002.md")
-    # δ_2 [a^1]^T and δ_1 [a^0]^T multiply the wrong way round for row vectors; δ_1 drops W^2
-    assert wrong(report) == [(47, "W^2"), (58, "z^1"), (63, "W^1")]
+    # the softmax Jacobian written diagonal; δ_2 [a^1]^T and δ_1 [a^0]^T multiply the wrong way
+    # round for row vectors; δ_1 drops W^2
+    assert wrong(report) == [(42, "z^2"), (47, "W^2"), (58, "z^1"), (63, "W^1")]
+    by = {c.link_line: c for c in report.claims}
+    assert by[42].diagnosis.startswith("a diagonal Jacobian")
+    assert by[47].expected == "{a^1}^{T} {\\delta_2}"
     assert all(c.diagnosis for c in report.claims if c.verdict != "correct")
 
 
