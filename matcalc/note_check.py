@@ -443,19 +443,31 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
     """(ClaimResult, expected LaTeX, language claim) for ∂fn/∂var = claim_tex."""
     upstream: dict = {}
 
+    jacobians: dict = {}       # placeholder -> (function, variable): a Jacobian factor ∂u/∂v
+
     def derivative(num, den, nabla):
         f2, v2 = _lhs_name(num, note.known), _lhs_name(den, note.known)
-        if not f2 or not v2:
-            raise ParseError(f"cannot read the derivative symbol ∂{num}/∂{den}")
-        if f2 != fn:
-            raise ParseError(f"∂{_strip_partial(num)}/∂{_strip_partial(den)} is a Jacobian symbol, not a value: matcalc does not evaluate "
-                             "symbolic chain-rule factors")
-        upstream[v2] = _grad_name(fn, v2)
-        return upstream[v2]
+        if not v2:
+            raise ParseError(f"cannot read the derivative symbol ∂{_strip_partial(num)}/∂{_strip_partial(den)}")
+        if not f2:                  # ∂softmax(z)/∂z: the Jacobian of an expression
+            inner = translate(_strip_partial(num), note.known, values=note.values,
+                              sigma=note.sigma_at(note.line)).text
+            f2 = f"jnum{len(jacobians)}"
+            note.definitions[f2] = _Definition(f2, inner, note.line, {})
+        if f2 == fn or f2 in aliases_of(fn):
+            upstream[v2] = _grad_name(fn, v2)
+            return upstream[v2]
+        key = f"jac{len(jacobians)}__"
+        jacobians[key] = (f2, v2)
+        return key
+
+    def aliases_of(name):
+        return {n for n, d in note.definitions.items() if d.text == name}
 
     r = translate(claim_tex, note.known, derivative=derivative, values=note.values,
                   batch="rows" if note.convention == "row" else "columns", sigma=note.sigma_at(note.line))
     claim = r.text
+    _refuse_entries(note, [var] + sorted(_identifiers(claim)))
     for alias, (f2, v2) in _expand_aliases(note, _identifiers(claim)).items():
         if f2 != fn:
             raise _NotChecked(f"{note.latex_names.get(alias, alias)} is a derivative of {f2}, not of {fn}")
@@ -513,6 +525,8 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
         from .latex_input import resolve_sums, shape_probe
         claim = resolve_sums(claim, shape_probe(source, shapes))
     from .derivation import derive
+    if jacobians:
+        return _judge_with_jacobians(note, fn, var, claim, jacobians, source, shapes, upstream)
     layout = None
     labels = _labels(source, var)
     try:
@@ -561,6 +575,85 @@ def _expected_latex(d, var, note, upstream, fn) -> str:
     except Exception:  # noqa: BLE001 - fall back to the inlined form
         expected = printing.to_latex(d.gradient(var))
     return _note_names(note, expected, d, upstream, fn)
+
+
+def _refuse_entries(note: _Note, names) -> None:
+    """x_i, w_{ij}: entries of a vector or matrix the note also names whole (index notation)."""
+    whole = set(note.definitions) | {n for d in note.definitions.values() for n in _identifiers(d.text)}
+    for n in names:
+        m = re.fullmatch(r"([A-Za-z]+)_([ijk]{1,2}|[ijk]?m1|jp1)", n)
+        if m and any(w == m.group(1) or w.startswith(m.group(1) + "_") and w != n for w in whole):
+            raise _NotChecked(f"{note.latex_names.get(n, n)} is an entry (index notation): "
+                              "only whole vectors and matrices are checked")
+
+
+def _judge_with_jacobians(note, fn, var, claim, jacobians, source, shapes, upstream):
+    """A claim with Jacobian factors ∂u/∂v (vectors): read in numerator layout, else denominator."""
+    from .derivation import derive
+    from .ir import shape_of
+    labels = _labels(source, var)
+    d = derive(source, wrt=[var], shapes=shapes, sum_to_one=labels)
+    tried = []
+    for layout in ("numerator", "denominator"):
+        text = claim
+        for key, (u, v) in jacobians.items():
+            text = text.replace(key, f"({_jacobian_text(note, u, v, shapes, layout)})")
+        try:
+            result = _run_check(d, text, var, None)
+        except ShapeError as err:
+            tried.append(str(err))
+            continue
+        if result.verdict == "correct":
+            result.layout = layout
+            result.diagnosis = []
+            return result, _expected_latex(d, var, note, upstream, fn), text
+        tried.append(result)
+    if any(isinstance(t, str) for t in tried) or len(tried) < 2:
+        raise _NotChecked("with its Jacobian factors read in either layout the claim does not type-check")
+    result = tried[0]
+    result.layout = "numerator"
+    if not result.diagnosis or "no single usual mistake" in result.diagnosis[0]:
+        result.diagnosis = ["the claim differs from the gradient with its Jacobian factors read in either "
+                            "layout"]
+    return result, _expected_latex(d, var, note, upstream, fn), text
+
+
+def _jacobian_text(note, u, v, shapes, layout) -> str:
+    """∂u/∂v of the note's equations, in the language, for vectors u and v."""
+    from .derivation import derive
+    from .ir import shape_of
+    if u not in note.definitions:
+        raise _NotChecked(f"the note does not define {note.latex_names.get(u, u)}")
+    body = [f"{n} = {note.definitions[n].text}" for n in _deps(note, [u]) if n not in (v, u)]
+    body.append(f"jac_out = {note.definitions[u].text}")
+    src = "\n".join(body)
+    leaves = _identifiers(src) - {b.split(" = ", 1)[0] for b in body}
+    if v not in leaves:
+        raise _NotChecked(f"{note.latex_names.get(u, u)} does not depend on {note.latex_names.get(v, v)}")
+    own = {n: shapes[n] for n in leaves if n in shapes}
+    missing = [n for n in leaves if n not in own]
+    if missing:
+        own.update({n: s for n, s in _shapes(note, src, v, {}).items() if n in missing})
+    try:
+        jd = derive(src, wrt=[v], shapes=own, layout=layout)
+    except MatcalcError as err:
+        raise _NotChecked(f"cannot take the Jacobian ∂{u}/∂{v}: {err}") from None
+    for name in (v,):
+        shape = shape_of(jd.program.variables[name])
+        if shape and 1 not in tuple(shape):
+            raise _NotChecked(f"∂{note.latex_names.get(u, u)}/∂{note.latex_names.get(v, v)} is the Jacobian of a "
+                              "matrix: the claim's chain-rule factor is not a matrix product")
+    out = shape_of(jd.program.output)
+    if out and 1 not in tuple(out):
+        raise _NotChecked(f"∂{note.latex_names.get(u, u)}/∂{note.latex_names.get(v, v)} is the Jacobian of a "
+                          "matrix: the claim's chain-rule factor is not a matrix product")
+    return printing.to_language(jd.jacobian(v))
+
+
+def _in_product(name: str, text: str) -> bool:
+    """Is ``name`` an operand of a matrix product (``*``, not ``.*``) somewhere in ``text``?"""
+    n = re.escape(name)
+    return bool(re.search(rf"(?<![\w.]){n}'?\s*(?<!\.)\*|(?<!\.)\*\s*\(*\s*{n}(?![\w])", text))
 
 
 def _labels(source: str, var: str) -> list:
@@ -714,7 +807,8 @@ def _shapes(note: _Note, source: str, var: str, upstream: dict) -> dict:
             for dim in shape_of(v):
                 uses[dim] = uses.get(dim, 0) + 1
         vectors = [n for n, v in prog.variables.items() if n in decl and decl[n] == ("?", "?")
-                   and shape_of(v) and uses[shape_of(v)[axis]] == 1 and shape_of(v)[axis].is_Symbol]
+                   and shape_of(v) and uses[shape_of(v)[axis]] == 1 and shape_of(v)[axis].is_Symbol
+                   and not _in_product(n, plain)]
         if vectors:
             decl.update({n: (1, "?") if axis == 0 else ("?", 1) for n in vectors})
             prog = parse(plain, decl, allow_unused=True)
@@ -772,6 +866,9 @@ def _claims_of(note: _Note):
             head = (note.latex_names.get(f2, f2), note.latex_names.get(v2, v2))
             fn, var = f2, v2
             for k in range(1, len(links)):
+                own = _split_derivative(links[k][0])
+                if own and (_lhs_name(own[0], note.known), _lhs_name(own[1], note.known)) == (f2, v2):
+                    continue       # δ_t = ∂L/∂h_t: the definition itself
                 out.append((fn, var, head[1], links[k][0], chain["line"], links[k][1], head[0]))
             continue
         if head is None:
@@ -816,6 +913,7 @@ def check_note(text: str, dims: dict | None = None) -> NoteReport:
         saved, note.definitions = note.definitions, note.defs_at(link_line)
         saved_decl, note.declared = note.declared, note.declarations_at(link_line)
         note.line = link_line
+        note.vector_leaves = set()
         try:
             result, expected, lang = _judge(note, fn, var, tex)
         except _NotChecked as err:

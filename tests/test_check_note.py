@@ -37,6 +37,9 @@ def test_seed_000_column_vectors_has_no_wrong_claim():
     assert wrong(report) == []
     assert sum(c.verdict == "correct" for c in report.claims) >= 10
     assert report.convention == "column vectors"
+    by = {(c.link_line, c.claim): c for c in report.claims}
+    assert by[(142, r"(\frac{\partial{y}}{\partial{x}})^T\nabla_yf")].verdict == "correct"
+    assert all(c.verdict == "not_checked" for c in report.claims if "x_i" in c.wrt or "w_{ij}" in c.wrt)
 
 
 def test_seed_002_flags_only_real_mistakes():
@@ -46,6 +49,8 @@ def test_seed_002_flags_only_real_mistakes():
     assert wrong(report) == [(42, "z^2"), (47, "W^2"), (58, "z^1"), (63, "W^1")]
     by = {c.link_line: c for c in report.claims}
     assert by[42].diagnosis.startswith("a diagonal Jacobian")
+    # chain-rule links with vector Jacobian factors are evaluated: δ_3 ∂z^3/∂z^2, δ_2 ∂z^2/∂z^1
+    assert by[40].verdict == by[41].verdict == by[56].verdict == "correct"
     assert by[47].expected == "{a^1}^{T} {\\delta_2}"
     assert all(c.diagnosis for c in report.claims if c.verdict != "correct")
 
