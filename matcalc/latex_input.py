@@ -60,7 +60,8 @@ PRODUCT = {"*", r"\cdot", r"\times", "·", "×", r"\ast"}
 TRANSPOSE = {"T", r"\top", r"\intercal", r"\mathsf", "'", r"\prime", "ᵀ", "′"}
 GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta", "theta", "iota",
          "kappa", "lambda", "mu", "nu", "xi", "pi", "rho", "sigma", "tau", "phi", "varphi", "chi", "psi",
-         "omega", "Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Phi", "Psi", "Omega"}
+         "omega", "Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Phi", "Psi", "Omega", "ell",
+         "vartheta"}
 # functions written as words (with or without \mathrm / \operatorname); value: language name
 FUNCTIONS = {"sigmoid": "sigmoid", "tanh": "tanh", "softmax": "softmax", "logsoftmax": "logsoftmax",
              "diag": "diag", "tr": "tr", "trace": "tr", "exp": "exp", "log": "log", "ln": "log",
@@ -134,7 +135,8 @@ def index_text(tex: str) -> str:
 
 def make_name(base: str, sub: str | None, sup: str | None) -> str:
     """Identifier for base_{sub}^{sup}: W_1 -> W1, Y_{pred} -> Y_pred, W^{(l)} -> W_l."""
-    name = base
+    import keyword
+    name = base + "_" if keyword.iskeyword(base) or base in ("np", "e") and (sub or sup) else base
     for part in (sub, sup):
         if part:
             name += part if (part.isdigit() and name[-1:].isalpha()) else "_" + part

@@ -296,10 +296,12 @@ class _Note:
                     row += 1
                 elif a[:1].isupper() and b[:1].islower():
                     col += 1
-                elif a[:1].isupper() and b[:1] in "WVUΘ" and a[:1] not in "WVU":
+                elif a[:1].isupper() and _weight(b) and not _weight(a):
                     row += 1
-                elif b[:1].isupper() and a[:1] in "WVU" and b[:1] not in "WVU":
+                elif b[:1].isupper() and _weight(a) and not _weight(b):
                     col += 1
+                elif a[:1].isupper() and b[:1].isupper() and (a in self.definitions) != (b in self.definitions):
+                    row, col = (row + 1, col) if a in self.definitions else (row, col + 1)
         prose = self.text
         row += 2 * len(re.findall(r"行向量|row[- ]vectors?|one sample per row|rows? (are|is) (a )?samples?", prose, re.I))
         col += 2 * len(re.findall(r"列向量|column[- ]vectors?", prose, re.I))
@@ -354,6 +356,11 @@ class _Note:
         if k == "matrix":
             return ("?", "?")
         return ("?", 1) if self.convention == "column" else (1, "?")
+
+
+def _weight(name: str) -> bool:
+    """A name that reads as a weight matrix (W, V, U, Θ)."""
+    return name[:1] in "WVU" or name.startswith(("Theta", "theta"))
 
 
 def _size_name(p: str) -> str:
@@ -548,6 +555,7 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
             raise _NotChecked("the claim multiplies by a bare 1 (read as the number one; if it is an all-ones "
                               "vector, write \\mathbf{1})") from None
         err.expected = _expected_latex(d, var, note, upstream, fn)
+        err.repair = _repair(d, claim, var, layout, note)
         raise
     if layout and result.verdict == "wrong":
         other = _run_check(derive(source, wrt=[var], shapes=shapes, layout="denominator", sum_to_one=labels),
@@ -650,6 +658,36 @@ def _jacobian_text(note, u, v, shapes, layout) -> str:
     return printing.to_language(jd.jacobian(v))
 
 
+def _repair(d, claim: str, var: str, layout, note) -> str:
+    """The one edit that makes an ill-typed claim right: ⊙ for a product or back, a transpose."""
+    edits = []
+    atom = r"(?:[A-Za-z]\w*|\([^()]*\))'?"
+    for m in re.finditer(rf"(?<![\w.')])({atom}) \* ({atom})(?![\w(])", claim):
+        edits.append((claim[:m.start()] + f"{m.group(2)} * {m.group(1)}" + claim[m.end():],
+                      "the factors of a product in the wrong order"))
+    hadamard = []
+    for m in re.finditer(r" (\.?\*) ", claim):
+        other = " * " if m.group(1) == ".*" else " .* "
+        what = ("a matrix product where ⊙ belongs" if m.group(1) == "*" else "⊙ where a matrix product belongs")
+        hadamard.append((claim[:m.start()] + other + claim[m.end():], what))
+    for m in re.finditer(r"(?<![\w.])([A-Za-z]\w*)(?![\w(])('?)", claim):
+        name = m.group(1)
+        if name.endswith("__"):
+            continue
+        shown = note.latex_names.get(name, name)
+        if m.group(2):
+            edits.append((claim[:m.end(1)] + claim[m.end():], f"a transpose too many on {shown}"))
+        else:
+            edits.append((claim[:m.end(1)] + "'" + claim[m.end(1):], f"a transpose missing on {shown}"))
+    for variant, what in (edits + hadamard)[:40]:
+        try:
+            if _run_check(d, variant, var, layout).verdict == "correct":
+                return what
+        except MatcalcError:
+            continue
+    return ""
+
+
 def _in_product(name: str, text: str) -> bool:
     """Is ``name`` an operand of a matrix product (``*``, not ``.*``) somewhere in ``text``?"""
     n = re.escape(name)
@@ -658,7 +696,7 @@ def _in_product(name: str, text: str) -> bool:
 
 def _labels(source: str, var: str) -> list:
     """Leaves that multiply a log-softmax (cross-entropy labels): taken as one-hot rows."""
-    if "log(softmax(" not in source and "logsoftmax(" not in source:
+    if "softmax(" not in source or "log(" not in source and "logsoftmax(" not in source:
         return []
     assigned = {m.group(1) for m in re.finditer(r"^\s*(\w+)\s*=", source, re.M)}
     return sorted(n for n in _identifiers(source) - assigned
@@ -928,6 +966,9 @@ def check_note(text: str, dims: dict | None = None) -> NoteReport:
             item.verdict = "wrong"
             item.diagnosis = ("shapes that cannot match: the claim does not multiply as written — "
                               + err.message.replace("in the claim: ", ""))
+            if getattr(err, "repair", ""):
+                item.diagnosis = f"{err.repair} (as written the shapes cannot match: " \
+                                 f"{err.message.replace('in the claim: ', '')})"
             item.expected = getattr(err, "expected", "")
             continue
         except MatcalcError as err:

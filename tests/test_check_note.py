@@ -127,3 +127,29 @@ def test_cli_claim_latex():
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     der = run_cli("derive", "--latex-input", r"f = \|XW - Y\|_F^2", "--wrt", "W")
     assert der.returncode == 0 and "∂f/∂W" in der.stdout
+
+
+def test_own_note_trace_batch():
+    report, _ = verdicts("note_trace_batch.md")
+    got = [(c.link_line, c.wrt, c.verdict) for c in report.claims]
+    assert got == [(21, "O", "correct"), (25, r"\Theta_2", "correct"), (30, "S", "correct"),
+                   (31, "Z", "correct"), (32, "Z", "wrong"), (36, r"\Theta_1", "wrong"),
+                   (38, r"\Theta_1", "correct"), (40, "Z", "wrong"), (42, "c_2", "correct"),
+                   (42, "c_1", "wrong")]
+    diag = {(c.link_line, c.wrt): c.diagnosis for c in report.claims}
+    assert diag[(32, "Z")].startswith("a matrix product where ⊙ belongs")
+    assert diag[(36, r"\Theta_1")].startswith("missing term")
+    assert diag[(40, "Z")] == "wrong point of evaluation: Z where S belongs"
+    assert diag[(42, "c_1")].startswith("not summed over the batch")
+    assert report.convention == "row vectors"
+
+
+def test_own_note_row_vector_chain():
+    report, _ = verdicts("note_rowvec_chain.md")
+    got = [(c.link_line, c.verdict) for c in report.claims]
+    assert got == [(13, "correct"), (14, "correct"), (15, "wrong"), (16, "correct"), (17, "correct"),
+                   (17, "correct"), (17, "correct"), (17, "wrong"), (18, "correct"), (19, "wrong"),
+                   (20, "wrong")]
+    diag = [c.diagnosis for c in report.claims]
+    assert diag[2].startswith("transposed") and diag[7].startswith("a transpose missing on Q")
+    assert diag[9].startswith("wrong sign") and diag[10].startswith("missing term")
