@@ -78,6 +78,7 @@ DERIVATIVES = {"sigmoid": "(sigmoid({u}) .* (1 - sigmoid({u})))",
 ACCENTS = {r"\hat": "hat", r"\widehat": "hat", r"\bar": "bar", r"\overline": "bar", r"\tilde": "tilde",
            r"\widetilde": "tilde", r"\vec": "", r"\mathbf": "", r"\boldsymbol": "", r"\bm": "",
            r"\mathit": "", r"\mathcal": "", r"\mathbb": "", r"\mathsf": "", r"\dot": "dot"}
+BOLD = {r"\mathbf", r"\boldsymbol", r"\bm", r"\vec"}
 TEXT = {r"\mathrm", r"\operatorname", r"\text", r"\textrm", r"\mathtt", r"\rm", r"\textit"}
 
 
@@ -109,6 +110,8 @@ class Result:
     names: dict                 # language name -> LaTeX as first written
     ops: list                   # (language offset, LaTeX offset, LaTeX operator text)
     ambiguous_one: bool = False  # a bare 1 juxtaposed with a value (a ones vector in some notes)
+    bold: set = field(default_factory=set)   # names written in bold
+    uncertain: list = field(default_factory=list)
 
 
 def index_text(tex: str) -> str:
@@ -157,6 +160,8 @@ class LatexParser:
         self.generic = generic
         self.derivative = derivative
         self.names: dict = {}
+        self.bold: set = set()           # names written bold (\\mathbf{x}): vectors or matrices
+        self.uncertain: list = []        # readings that could be wrong (a wrong verdict then is not given)
         self.ops: list = []
         self.depth = 0
 
@@ -255,11 +260,19 @@ class LatexParser:
             right = self.factor()
             if self.entrywise and op == "*":
                 op = ".*"
+            if t.text in (r"\cdot", "·") and getattr(left, "bold", False) and getattr(right, "bold", False) \
+                    and left.text[:1].islower() and right.text[:1].islower():
+                left = Lang(left.pos, f"{left.text}' * {right.text}", MUL)     # w · x: the dot product
+                self.uncertain.append("'·' between two vectors is read as the dot product (some notes mean "
+                                      "the elementwise product)")
+                continue
             if getattr(right, "ones", None) == "col" and op == "*":       # A 1: the row sums
                 left = Lang(left.pos, f"sumcols__({left.text})", ATOM)
                 continue
             if op == "*" and t.text not in PRODUCT and "1" in (left.text, right.text):
                 self.ambiguous_one = True     # "1 x": the number, or a ones vector?
+                self.uncertain.append("a bare 1 is read as the number one (if it is an all-ones vector, "
+                                      "write \\mathbf{1})")
             if getattr(left, "ones", None) or getattr(right, "ones", None):
                 raise self.error("an all-ones vector must multiply a matrix (1^T A or A 1)", t)
             lang_text = f"{_wrap(left, MUL)} {op} "
@@ -375,7 +388,11 @@ class LatexParser:
             if not re.fullmatch(r"[A-Za-z]+", base):
                 raise self.error(f"cannot read {inner!r} as a name", t)
             suffix = ACCENTS[t.text]
-            return self.name(base + ("_" + suffix if suffix else ""), t, raw_len=None)
+            node = self.name(base + ("_" + suffix if suffix else ""), t, raw_len=None)
+            if t.text in BOLD:
+                self.bold.add(node.text)
+                node.bold = True
+            return node
         if t.kind == "cmd" and t.text[1:] in GREEK:
             self.take()
             name = t.text[1:]
@@ -565,7 +582,7 @@ class LatexParser:
         if candidate in self.known:
             return True
         if re.fullmatch(r"[\d.]+", compact):
-            return compact not in ("2", "3") or any(k.startswith(base) and k[len(base):].isdigit() for k in self.known)
+            return any(k.startswith(base) and k[len(base):].isdigit() for k in self.known)
         return bool(re.fullmatch(r"[A-Za-z\\]+[-+0-9A-Za-z_{}\\]*", compact)) and compact not in ("T",)
 
     def function(self, fn: str, tok: Tok) -> Lang:
@@ -801,7 +818,7 @@ def translate(tex: str, known_names=(), derivative=None, generic="tanh", values=
     p.batch = batch
     p.sigma = sigma
     text = p.parse()
-    return Result(text, p.names, p.ops, p.ambiguous_one)
+    return Result(text, p.names, p.ops, p.ambiguous_one, p.bold, p.uncertain)
 
 
 def latex_to_language(tex: str, known_names=()) -> str:

@@ -145,6 +145,7 @@ class _Definition:
     text: str        # language
     line: int
     names: dict
+    uncertain: list = field(default_factory=list)
 
 
 class _Note:
@@ -153,6 +154,8 @@ class _Note:
         self.dims = dict(dims or {})
         self.rows = read_rows(text)
         self.line = 0                        # the line being judged
+        self.bold = _bold_names(text)        # names written \\mathbf{x}: the note's vectors
+        self.layout = _stated_layout(text)   # "numerator" | "denominator" | None
         self.vector_leaves: set = set()      # capital leaves found to be vectors
         self.sigma_sections = self._sigma_sections()
         self.chains = self._chains()
@@ -236,7 +239,7 @@ class _Note:
             lhs = re.sub(r"\s*\([^()]*\)\s*$", "", first.strip()) or first.strip()
             self.latex_names.setdefault(name, re.sub(r"(?<=[A-Za-z])\{(?=[A-Za-z]{2,}\})", "_{", lhs))
             self.definitions.pop(name, None)
-            self.definitions[name] = _Definition(name, r.text, line, r.names)
+            self.definitions[name] = _Definition(name, r.text, line, r.names, list(r.uncertain))
             self.history.append(self.definitions[name])
             # σ(z) = σ(aW + b): the inner name is defined by the inner expression
             for other, _ in texts[1:]:
@@ -313,6 +316,8 @@ class _Note:
         base = name.split("_")[0]
         if base in SCALAR_GREEK:
             return "scalar"
+        if self.bold and name not in self.bold and name[:1].islower():
+            return "scalar"          # a note that writes vectors bold: plain small letters are numbers
         return "matrix" if name[:1].isupper() else "vector"
 
     def _declarations(self) -> dict:
@@ -356,6 +361,30 @@ class _Note:
         if k == "matrix":
             return ("?", "?")
         return ("?", 1) if self.convention == "column" else (1, "?")
+
+
+def _stated_layout(text: str):
+    """The layout a note says it uses: the first of numerator / denominator layout it names."""
+    m = re.search(r"(numerator[- ]layout|分子布局|denominator[- ]layout|分母布局)", text, re.I)
+    if m is None:
+        return None
+    return "numerator" if m.group(1).lower().startswith(("numerator", "分子")) else "denominator"
+
+
+def _bold_names(text: str) -> set:
+    """Identifiers of the names a note writes in bold (\\mathbf{x}, \\boldsymbol{h}_t, \\vec{v})."""
+    out = set()
+    for m in re.finditer(r"\\(mathbf|boldsymbol|bm|vec)\s*\{\s*\\?([A-Za-z]+)\s*\}((?:\s*[_^]\s*(?:\{[^{}]*\}|\\?\w))*)",
+                         text):
+        if m.group(2) in ("0", "1"):
+            continue
+        try:
+            p = LatexParser(m.group(0), activations=())
+            node = p.primary()
+            out.add(node.text)
+        except (ParseError, IndexError):
+            continue
+    return out
 
 
 def _weight(name: str) -> bool:
@@ -554,6 +583,8 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
         if r.ambiguous_one:
             raise _NotChecked("the claim multiplies by a bare 1 (read as the number one; if it is an all-ones "
                               "vector, write \\mathbf{1})") from None
+        if r.uncertain:
+            raise _NotChecked(f"the claim does not type-check as read, but {r.uncertain[0]}") from None
         err.expected = _expected_latex(d, var, note, upstream, fn)
         err.repair = _repair(d, claim, var, layout, note)
         raise
@@ -571,8 +602,33 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
                                 "is not diagonal")
     if result.verdict == "wrong" and len(result.diagnosis) > 1 and "no single usual mistake" in result.diagnosis[0]:
         result.diagnosis = result.diagnosis[1:]
+    if result.verdict == "wrong" and not layout and note.layout == "numerator" and \
+            result.diagnosis and result.diagnosis[0].startswith("transposed"):
+        result.verdict, layout = "correct", "numerator"     # the note's layout: ∂f/∂x is a row
+        result.diagnosis = []
+    if result.verdict == "wrong":
+        _doubt(note, r, order_of(body) + [fn], result)
     result.layout = layout
     return result, _expected_latex(d, var, note, upstream, fn), claim
+
+
+def order_of(body) -> list:
+    return [b.split(" = ", 1)[0] for b in body]
+
+
+def _doubt(note, r, names, result) -> None:
+    """A wrong verdict that rests on an uncertain reading, or on guessed shapes, is not given."""
+    reasons = list(r.uncertain) if r is not None else []
+    for n in names:
+        if n in note.definitions:
+            reasons += note.definitions[n].uncertain
+    if reasons:
+        raise _NotChecked(f"the claim does not hold as read, but {reasons[0]}")
+    if result.diagnosis and result.diagnosis[0].startswith("wrong shape: the claim is a scalar") or \
+            re.match(r"wrong shape: the claim is \S+ but the gradient of \w+ is a scalar", result.diagnosis[0] if
+                     result.diagnosis else ""):
+        raise _NotChecked("a scalar where the problem, as read (shapes guessed from the letters), has a matrix: "
+                          "declare the shapes (X \\in R^{n\\times d} or --dim)")
 
 
 def _expected_latex(d, var, note, upstream, fn) -> str:
@@ -611,6 +667,9 @@ def _judge_with_jacobians(note, fn, var, claim, jacobians, source, shapes, upstr
         except ShapeError as err:
             tried.append(str(err))
             continue
+        if result.verdict == "wrong" and note.layout == "numerator" and result.diagnosis and \
+                result.diagnosis[0].startswith("transposed"):
+            result.verdict = "correct"          # the note's layout: ∂f/∂x is a row
         if result.verdict == "correct":
             result.layout = layout
             result.diagnosis = []
@@ -619,6 +678,7 @@ def _judge_with_jacobians(note, fn, var, claim, jacobians, source, shapes, upstr
     if any(isinstance(t, str) for t in tried) or len(tried) < 2:
         raise _NotChecked("with its Jacobian factors read in either layout the claim does not type-check")
     result = tried[0]
+    _doubt(note, None, _deps(note, [fn, var]), result)
     result.layout = "numerator"
     if not result.diagnosis or "no single usual mistake" in result.diagnosis[0]:
         result.diagnosis = ["the claim differs from the gradient with its Jacobian factors read in either "

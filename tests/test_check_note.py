@@ -153,3 +153,12 @@ def test_own_note_row_vector_chain():
     diag = [c.diagnosis for c in report.claims]
     assert diag[2].startswith("transposed") and diag[7].startswith("a transpose missing on Q")
     assert diag[9].startswith("wrong sign") and diag[10].startswith("missing term")
+
+
+def test_seed_001_bold_vectors_numerator_layout():
+    # bold letters are the vectors, plain ones numbers; the note states numerator layout, so
+    # ∂z/∂w = x^T is right; '·' between vectors is ambiguous there, so nothing rests on it
+    report, _ = verdicts("seed_001.md")
+    assert wrong(report) == []
+    ok = {(c.link_line, c.claim) for c in report.claims if c.verdict == "correct"}
+    assert (344, r"\mathbf{x}^T") in ok and (358, "1") in ok
