@@ -1035,6 +1035,12 @@ def check_note(text: str, dims: dict | None = None) -> NoteReport:
             item.diagnosis = f"cannot read the claim: {err.message}" + (
                 f" (at {err.source[err.pos:err.pos + 12]!r})" if err.source and err.pos is not None else "")
             continue
+        except RecursionError:
+            item.diagnosis = "the claim is too deeply nested"
+            continue
+        except Exception as err:  # noqa: BLE001 - one claim matcalc cannot judge must not lose the others
+            item.diagnosis = f"matcalc could not judge this claim ({type(err).__name__}: {err})"
+            continue
         finally:
             note.definitions = saved
             note.declared = saved_decl
