@@ -1048,8 +1048,47 @@ def check_note(text: str, dims: dict | None = None) -> NoteReport:
         item.expected = expected
         item.verdict = result.verdict
         if result.verdict == "wrong":
-            item.diagnosis = "; ".join(_plain(d) for d in result.diagnosis)
+            item.diagnosis = _in_note_names(note, "; ".join(_plain(d) for d in result.diagnosis))
     return report
+
+
+_GREEK_UNICODE = dict(zip(
+    "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi pi rho sigma tau phi chi psi "
+    "omega Gamma Delta Theta Lambda Xi Pi Sigma Phi Psi Omega ell".split(),
+    "αβγδεζηθικλμνξπρστφχψωΓΔΘΛΞΠΣΦΨΩℓ"))
+
+
+def _plain_name(latex: str) -> str:
+    """\\Theta_1 -> Θ_1, Y_{pred} -> Y_pred, \\frac{\\partial L}{\\partial u} -> ∂L/∂u (for text)."""
+    m = re.fullmatch(r"\\frac\{\\partial ([^{}]*)\}\{\\partial ([^{}]*)\}", latex)
+    if m:
+        return f"∂{_plain_name(m.group(1))}/∂{_plain_name(m.group(2))}"
+    out = re.sub(r"\\([A-Za-z]+)", lambda g: _GREEK_UNICODE.get(g.group(1), ""), latex)
+    out = re.sub(r"\([^()]*\)$", "", out.replace("{", "").replace("}", "")).strip()
+    return out or latex
+
+
+def _in_note_names(note, text: str) -> str:
+    """A diagnosis with matcalc's names (W1, dL_du, lambda_) replaced by the note's (W_1, ∂L/∂u, λ)."""
+    names = dict(note.latex_names)
+    for alias, (f2, v2) in note.aliases.items():
+        names.setdefault(_grad_name(f2, v2), note.latex_names.get(alias, alias))
+    for word in sorted(set(re.findall(r"[A-Za-z][A-Za-z0-9_]*", text)), key=len, reverse=True):
+        if word in names:
+            shown = _plain_name(names[word])
+        elif re.fullmatch(r"d(\w+?)_d(\w+)", word) and len(word) > 4:
+            f2, v2 = re.fullmatch(r"d(\w+?)_d(\w+)", word).groups()
+            shown = f"∂{_plain_name(note.latex_names.get(f2, f2))}/∂{_plain_name(note.latex_names.get(v2, v2))}"
+        else:
+            continue
+        if shown != word:
+            text = re.sub(rf"(?<![\w∂]){re.escape(word)}(?![\w])", lambda _m, t=shown: t, text)
+    # names printed side by side (λΘ1 as 'lambda_Theta1'): long names inside a word
+    for word in sorted(names, key=len, reverse=True):
+        if len(word) >= 3 and ("_" in word or any(ch.isdigit() for ch in word)) and word in text and \
+                not any(word in f for f in ("softmax", "sigmoid", "logsoftmax", "tanh", "norm2")):
+            text = text.replace(word, _plain_name(names[word]))
+    return text
 
 
 def _plain(diagnosis: str) -> str:
