@@ -713,6 +713,12 @@ class LatexParser:
                 num = self.group_text()
                 den = self.group_text()
                 if re.match(r"\s*(\\partial|\\part|∂)", num) or re.match(r"\s*d\b", num):
+                    if not strip_derivative_text(num) and self.tok.kind != "end":
+                        # ∂/∂w (expression): the operator applied to the term that follows
+                        start = self.tok.pos
+                        self.term()
+                        last = self.toks[self.i - 1]
+                        num = r"\partial " + self.tex[start:last.pos + len(last.text)]
                     return self.call_derivative(num, den, t)
                 raise self.error("cannot read this fraction", t)
         num = self.group_tex_expression()
