@@ -594,7 +594,19 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
         if other.verdict == "correct":
             result, layout = other, "denominator"
     if result.verdict == "wrong" and (not result.diagnosis or "no single usual mistake" in result.diagnosis[0]):
-        found = _wrong_point(d, claim, var, layout, note, present | set(extra), shapes, extra)
+        def relang(tex):
+            text = translate(tex, note.known, derivative=derivative, values=note.values,
+                             batch="rows" if note.convention == "row" else "columns",
+                             sigma=note.sigma_at(note.line)).text
+            for alias in _expand_aliases(note, _identifiers(text)):
+                text = re.sub(rf"(?<![\w.]){re.escape(alias)}(?![\w])", upstream[note.aliases.get(alias, (0, 0))[1]]
+                              if alias in note.aliases else alias, text)
+            if "__(" in text:
+                from .latex_input import resolve_sums, shape_probe
+                text = resolve_sums(text, shape_probe(source, shapes))
+            return text
+        found = _wrong_point(d, claim, var, layout, note, present | set(extra), shapes, extra) or \
+            _wrong_point_once(d, claim_tex, relang, var, layout, note, present | set(extra), shapes)
         if found:
             result.diagnosis = [found]
     if result.verdict == "wrong" and "diag(" in claim and re.search(r"softmax", source):
@@ -828,6 +840,33 @@ def _wrong_point(d, claim, var, layout, note, names, shapes, extra) -> str:
                             f"{note.latex_names.get(m, m)} belongs")
             except MatcalcError:
                 continue
+    return ""
+
+
+def _wrong_point_once(d, claim_tex, relang, var, layout, note, names, shapes) -> str:
+    """As _wrong_point, one occurrence at a time in the LaTeX: (h - t) ⊙ g'(h) where g'(a) belongs."""
+    tried = 0
+    for n in sorted(names):
+        tex_n = note.latex_names.get(n)
+        if not tex_n or n not in shapes and n not in d.program.intermediates:
+            continue
+        spots = [m.start() for m in re.finditer(rf"(?<![\\A-Za-z_^{{]){re.escape(tex_n)}(?![A-Za-z_^'])", claim_tex)]
+        if len(spots) < 2:
+            continue
+        for m in sorted(names):
+            tex_m = note.latex_names.get(m)
+            if not tex_m or m == n or (_base(m) != _base(n) and not _related(note, n, m)):
+                continue
+            for at in spots:
+                tried += 1
+                if tried > 24:
+                    return ""
+                variant = claim_tex[:at] + tex_m + claim_tex[at + len(tex_n):]
+                try:
+                    if _run_check(d, relang(variant), var, layout).verdict == "correct":
+                        return f"wrong point of evaluation: {tex_n} where {tex_m} belongs"
+                except (MatcalcError, KeyError):
+                    continue
     return ""
 
 

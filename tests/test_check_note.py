@@ -162,3 +162,23 @@ def test_seed_001_bold_vectors_numerator_layout():
     assert wrong(report) == []
     ok = {(c.link_line, c.claim) for c in report.claims if c.verdict == "correct"}
     assert (344, r"\mathbf{x}^T") in ok and (358, "1") in ok
+
+
+def test_own_note_column_layer_generic_activation():
+    report, _ = verdicts("note_column_layer.md")
+    got = [(c.link_line, c.verdict) for c in report.claims]
+    assert got == [(12, "correct"), (13, "correct"), (13, "correct"), (14, "correct"), (14, "wrong"),
+                   (15, "correct"), (16, "correct"), (16, "wrong"), (17, "wrong"), (18, "wrong")]
+    diag = [c.diagnosis for c in report.claims]
+    assert diag[4].startswith("transposed") and diag[7].startswith("a transpose missing on M")
+    assert diag[8].startswith("off by a constant factor")
+    assert diag[9] == "wrong point of evaluation: h where a belongs"
+
+
+def test_own_note_chinese_batch():
+    report, _ = verdicts("note_batch_cn.md")
+    assert [c.verdict for c in report.claims] == ["correct"] * 5 + ["wrong"] * 4
+    diag = [c.diagnosis for c in report.claims[5:]]
+    assert diag[0].startswith("a transpose missing on P") and diag[1].startswith("transposed")
+    assert diag[2].startswith("not summed over the batch") and "factor 2 is missing" in diag[3]
+    assert report.claims[5].expected.startswith("2 P^{T}")
