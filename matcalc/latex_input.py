@@ -112,6 +112,7 @@ class Result:
     ambiguous_one: bool = False  # a bare 1 juxtaposed with a value (a ones vector in some notes)
     bold: set = field(default_factory=set)   # names written in bold
     uncertain: list = field(default_factory=list)
+    scalars: set = field(default_factory=set)
 
 
 def index_text(tex: str) -> str:
@@ -162,6 +163,7 @@ class LatexParser:
         self.names: dict = {}
         self.bold: set = set()           # names written bold (\\mathbf{x}): vectors or matrices
         self.uncertain: list = []        # readings that could be wrong (a wrong verdict then is not given)
+        self.scalars: set = set()        # names used as a denominator: numbers
         self.ops: list = []
         self.depth = 0
 
@@ -723,6 +725,8 @@ class LatexParser:
                 raise self.error("cannot read this fraction", t)
         num = self.group_tex_expression()
         den = self.group_tex_expression()
+        if re.fullmatch(r"(\d+ \* )?[A-Za-z]\w*", den.text):       # \frac{1}{2m}: m is a number
+            self.scalars.add(den.text.split(" * ")[-1])
         return Lang(t.pos, f"{_wrap(num, MUL)} / {_wrap(den, MUL + 1)}", MUL)
 
     def derivative_symbol(self) -> Lang:
@@ -824,7 +828,7 @@ def translate(tex: str, known_names=(), derivative=None, generic="tanh", values=
     p.batch = batch
     p.sigma = sigma
     text = p.parse()
-    return Result(text, p.names, p.ops, p.ambiguous_one, p.bold, p.uncertain)
+    return Result(text, p.names, p.ops, p.ambiguous_one, p.bold, p.uncertain, p.scalars)
 
 
 def latex_to_language(tex: str, known_names=()) -> str:

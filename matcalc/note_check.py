@@ -36,11 +36,12 @@ class NoteClaim:
     function: str = ""
     link_line: int = 0
     read_as: str = ""             # the claim in the contract language
+    layout: str | None = None     # a Jacobian (or row gradient) read in "numerator"/"denominator" layout
 
     def to_json(self) -> dict:
         return {"line": self.line, "wrt": self.wrt, "claim": self.claim, "verdict": self.verdict,
                 "diagnosis": self.diagnosis, "expected": self.expected, "function": self.function,
-                "link_line": self.link_line, "read_as": self.read_as}
+                "link_line": self.link_line, "read_as": self.read_as, "layout": self.layout}
 
 
 @dataclass
@@ -155,6 +156,8 @@ class _Note:
         self.rows = read_rows(text)
         self.line = 0                        # the line being judged
         self.bold = _bold_names(text)        # names written \\mathbf{x}: the note's vectors
+        self.scalars: set = set()            # names the equations divide by (\\frac{1}{N})
+        self.size_names: set = set()         # sizes named in X \\in R^{n \\times d}
         self.layout = _stated_layout(text)   # "numerator" | "denominator" | None
         self.vector_leaves: set = set()      # capital leaves found to be vectors
         self.sigma_sections = self._sigma_sections()
@@ -240,6 +243,7 @@ class _Note:
             self.latex_names.setdefault(name, re.sub(r"(?<=[A-Za-z])\{(?=[A-Za-z]{2,}\})", "_{", lhs))
             self.definitions.pop(name, None)
             self.definitions[name] = _Definition(name, r.text, line, r.names, list(r.uncertain))
+            self.scalars |= r.scalars
             self.history.append(self.definitions[name])
             # σ(z) = σ(aW + b): the inner name is defined by the inner expression
             for other, _ in texts[1:]:
@@ -314,7 +318,7 @@ class _Note:
         if name in self.definitions:
             return "value"
         base = name.split("_")[0]
-        if base in SCALAR_GREEK:
+        if base in SCALAR_GREEK or name in self.scalars or name in self.size_names:
             return "scalar"
         if self.bold and name not in self.bold and name[:1].islower():
             return "scalar"          # a note that writes vectors bold: plain small letters are numbers
@@ -342,6 +346,7 @@ class _Note:
             elif len(parts) == 2:
                 found.append((m.start(), name, tuple(parts)))
         self.declaration_list = []
+        self.size_names = {str(p) for _, _, shape in found for p in shape if not str(p).isdigit()}
         for at, name, shape in sorted(found, key=lambda f: f[0]):
             try:
                 clean = tuple(int(p) if str(p).isdigit() else _size_name(p) for p in shape)
@@ -1086,6 +1091,7 @@ def check_note(text: str, dims: dict | None = None) -> NoteReport:
         item.read_as = lang
         item.expected = expected
         item.verdict = result.verdict
+        item.layout = getattr(result, "layout", None)
         if result.verdict == "wrong":
             item.diagnosis = _in_note_names(note, "; ".join(_plain(d) for d in result.diagnosis))
     return report
@@ -1146,7 +1152,7 @@ def report_text(report: NoteReport) -> str:
     for c in report.claims:
         head = f"line {c.line}: ∂{c.function}/∂{c.wrt} = {c.claim}"
         if c.verdict == "correct":
-            lines.append(f"✓ {head}\n    correct")
+            lines.append(f"✓ {head}\n    correct" + (f" (read in {c.layout} layout)" if c.layout else ""))
         elif c.verdict == "wrong":
             lines.append(f"✗ {head}\n    wrong: {c.diagnosis}\n    correct form: {c.expected}")
         else:

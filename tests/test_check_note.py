@@ -182,3 +182,12 @@ def test_own_note_chinese_batch():
     assert diag[0].startswith("a transpose missing on P") and diag[1].startswith("transposed")
     assert diag[2].startswith("not summed over the batch") and "factor 2 is missing" in diag[3]
     assert report.claims[5].expected.startswith("2 P^{T}")
+
+
+def test_own_note_mean_and_regulariser():
+    # \frac{1}{2N}: N is a number (also the declared batch size); no layout stated: a row is wrong
+    report, _ = verdicts("note_mean_column.md")
+    assert [c.verdict for c in report.claims] == ["correct", "wrong", "wrong"]
+    assert report.claims[1].diagnosis == "missing term: λw (a term of the gradient the claim does not have)"
+    assert report.claims[2].diagnosis.startswith("transposed")
+    assert report.to_json()["claims"][0]["layout"] is None
