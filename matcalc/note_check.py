@@ -168,6 +168,7 @@ class _Note:
         self.definitions: dict = {}          # name -> _Definition (latest wins)
         self.history: list = []              # every _Definition, in the note's order
         self.aliases: dict = {}              # δ name -> (function, variable) identifiers
+        self.alias_lines: dict = {}          # δ name -> the line defining it
         self._collect_names()
         self._collect_definitions()
         self.convention = self._convention()
@@ -222,6 +223,7 @@ class _Note:
                 fn, vn = _lhs_name(f, self.known), _lhs_name(v, self.known)
                 if fn and vn:
                     self.aliases[name] = (fn, vn)
+                    self.alias_lines[name] = links[0][1]
                     self.latex_names.setdefault(name, first.strip())
                 continue
             if any(_is_derivative(t) for t, _ in links[1:]) or name in self.aliases:
@@ -485,6 +487,7 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
     upstream: dict = {}
 
     jacobians: dict = {}       # placeholder -> (function, variable): a Jacobian factor ∂u/∂v
+    partial = None             # the names through which only part of the claim is checked
 
     def derivative(num, den, nabla):
         f2, v2 = _lhs_name(num, note.known), _lhs_name(den, note.known)
@@ -514,7 +517,7 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
             raise _NotChecked(f"{note.latex_names.get(alias, alias)} is a derivative of {f2}, not of {fn}")
         upstream[v2] = _grad_name(fn, v2)
         claim = re.sub(rf"(?<![\w.]){re.escape(alias)}(?![\w])", upstream[v2], claim)
-    _shift_definitions(note, [fn, var] + sorted(_identifiers(claim)))
+    _shift_definitions(note, [fn, var] + list(upstream) + sorted(_identifiers(claim)))
     var = _resolve_name(note, var, fn)
     if upstream:
         for u in upstream:
@@ -522,9 +525,18 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
                 raise _NotChecked(f"the note does not define {note.latex_names.get(u, u)}")
         order = _deps(note, list(upstream) + [n for n in _identifiers(claim) if n in note.definitions])
         body = [f"{n} = {note.definitions[n].text}" for n in order if n != var]
+        body = _freeze_upstream(note, body, upstream, var)
         loss = " + ".join(f"sum({g} .* {u})" for u, g in upstream.items())
-        # the upstream values must carry every path from var to the loss
-        if fn in note.definitions and var in _reach(note, fn, stop=set(upstream)):
+        # the upstream values must carry every path from var to the loss; else only the terms
+        # through them are checked (δ_t = (a_t − y_t)Vᵀ + δ_{t+1} ∂h_{t+1}/∂h_t)
+        other_paths = fn not in note.definitions or var in _reach(note, fn, stop=set(upstream))
+        terms = _split_terms(claim)
+        through = [(sg, t) for sg, t in terms if any(re.search(rf"\b{g}\b", t) for g in upstream.values())]
+        if other_paths and through and len(through) < len(terms):
+            rest = [t for sg, t in terms if (sg, t) not in through]
+            claim = " ".join(f"{sg} ({t})" if k or sg == "-" else f"({t})" for k, (sg, t) in enumerate(through))
+            partial = [note.latex_names.get(u, u) for u in upstream]
+        elif fn in note.definitions and other_paths:
             raise _NotChecked(f"{fn} depends on {var} also other than through "
                               + ", ".join(note.latex_names.get(u, u) for u in upstream))
         target = "f_note"
@@ -625,6 +637,12 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
         result.diagnosis = []
     if result.verdict == "wrong":
         _doubt(note, r, order_of(body) + [fn], result)
+    if partial is not None:
+        through_names = ", ".join(_plain_name(t) for t in partial)
+        if result.verdict == "correct":
+            raise _NotChecked(f"the terms through {through_names} hold; the others need "
+                              f"{note.latex_names.get(fn, fn)}, which the note does not write down")
+        result.diagnosis = [f"the terms through {through_names} are wrong: " + "; ".join(result.diagnosis)]
     result.layout = layout
     return result, _expected_latex(d, var, note, upstream, fn), claim
 
@@ -695,6 +713,9 @@ def _judge_with_jacobians(note, fn, var, claim, jacobians, source, shapes, upstr
     if any(isinstance(t, str) for t in tried) or len(tried) < 2:
         raise _NotChecked("with its Jacobian factors read in either layout the claim does not type-check")
     result = tried[0]
+    if len(upstream) > 1:
+        raise _NotChecked("with several upstream gradients, a Jacobian factor ∂u/∂v may mean the direct "
+                          "(partial) dependence only; the claim is not judged")
     _doubt(note, None, _deps(note, [fn, var]), result)
     result.layout = "numerator"
     if not result.diagnosis or "no single usual mistake" in result.diagnosis[0]:
@@ -890,12 +911,68 @@ def _expand_aliases(note: _Note, names: set) -> dict:
         if n in note.aliases:
             out[n] = note.aliases[n]
             continue
+        best = None
         for alias, (f2, v2) in note.aliases.items():
             base, _, idx = alias.rpartition("_")
             vbase, _, vidx = v2.rpartition("_")
-            if base and vbase and idx and idx == vidx and n.startswith(base + "_") and idx.isalpha():
-                out[n] = (f2, vbase + "_" + n[len(base) + 1:])
-                break
+            if base and vbase and idx and idx == vidx and idx.isalpha() and \
+                    n[len(base) + 1:] in (idx + "p1", idx + "m1") and n.startswith(base + "_"):
+                line = note.alias_lines.get(alias, 0)
+                rank = (line <= note.line, line if line <= note.line else -line)
+                if best is None or rank > best[0]:
+                    best = (rank, (f2, vbase + "_" + n[len(base) + 1:]))
+        if best:
+            out[n] = best[1]
+    return out
+
+
+def _freeze_upstream(note: _Note, body: list, upstream: dict, var: str) -> list:
+    """With ∂L/∂h_t and ∂L/∂C_{t+1} both given, C_{t+1} counts only its direct dependence on C_t:
+    where h_t feeds C_{t+1} it is a frozen copy (∂L/∂h_t already carries those paths)."""
+    if len(upstream) < 2:
+        return body
+    names = [b.split(" = ", 1)[0] for b in body]
+    texts = {b.split(" = ", 1)[0]: b.split(" = ", 1)[1] for b in body}
+
+    def needs(root):
+        seen, stack = set(), [root]
+        while stack:
+            n = stack.pop()
+            if n in seen or n not in texts:
+                continue
+            seen.add(n)
+            stack += list(_identifiers(texts[n]))
+        return seen
+    out = dict(texts)
+    for u2 in upstream:
+        if u2 not in texts:
+            continue
+        own = needs(u2)
+        for u in upstream:
+            if u == u2 or u2 not in needs(u):
+                continue
+            for n in needs(u) - own:
+                out[n] = re.sub(rf"(?<![\w.]){re.escape(u2)}(?![\w])", f"{u2}_frz", out[n])
+                note.latex_names.setdefault(f"{u2}_frz", note.latex_names.get(u2, u2))
+    return [f"{n} = {out[n]}" for n in names]
+
+
+def _split_terms(text: str) -> list:
+    """The top-level terms of a language expression, each with its sign: [('+', 'a * b'), ('-', 'c')]."""
+    out, depth, start, sign = [], 0, 0, "+"
+    k = 0
+    while k < len(text):
+        ch = text[k]
+        depth += ch == "("
+        depth -= ch == ")"
+        if depth == 0 and text.startswith((" + ", " - "), k):
+            out.append((sign, text[start:k]))
+            sign = text[k + 1]
+            start = k + 3
+            k += 3
+            continue
+        k += 1
+    out.append((sign, text[start:]))
     return out
 
 
@@ -1045,6 +1122,7 @@ def check_note(text: str, dims: dict | None = None) -> NoteReport:
                 fn, var = _lhs_name(head[0], note.known), _lhs_name(head[1], note.known)
                 if fn and var and name != var:
                     note.aliases[name] = (fn, var)
+                    note.alias_lines[name] = chain["links"][-1][1]
                     note.latex_names.setdefault(name, last.strip())
     for fn, var, v_tex, tex, line, link_line, f_tex in _claims_of(note):
         item = NoteClaim(line, strip_derivative_text(v_tex), tex.strip(), function=f_tex.strip(), link_line=link_line)
@@ -1093,7 +1171,8 @@ def check_note(text: str, dims: dict | None = None) -> NoteReport:
         item.verdict = result.verdict
         item.layout = getattr(result, "layout", None)
         if result.verdict == "wrong":
-            item.diagnosis = _in_note_names(note, "; ".join(_plain(d) for d in result.diagnosis))
+            item.diagnosis = _in_note_names(note, "; ".join(_plain(d) for d in result.diagnosis)).replace(
+                "∂f/∂", f"∂{_plain_name(note.latex_names.get(fn, fn))}/∂")
     return report
 
 

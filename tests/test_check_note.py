@@ -65,12 +65,16 @@ def test_seed_003_rnn_and_lstm_mistakes():
             continue
         # the RNN's tanh' taken at the wrong step: 1 - o_t^2 (tanh' is 1 - h_t^2), 1 - h_{t-1}^2
         # in ∂h_t/∂h_{t-1}; the LSTM's o^t where o^{t+1} belongs
-        assert "o_t^2" in c.claim or c.link_line in (187, 324), c
+        assert "o_t^2" in c.claim or c.link_line in (187, 192, 324), c
         if "o_t^2" in c.claim:
             assert c.diagnosis == "wrong point of evaluation: o^t where h_t belongs"
     lstm = [c for c in by_line[324]]
     assert lstm[0].verdict == "wrong" and "o^t where o^{t+1} belongs" in lstm[0].diagnosis
     assert [c.verdict for c in by_line[187]][-2:] == ["wrong", "wrong"]
+    # δ_t = (a_t − y_t)V^T + δ_{t+1}(W_hh)^T diag(1 − h_t^2): tanh' belongs at step t+1
+    assert by_line[192][0].verdict == "wrong" and by_line[192][0].diagnosis.startswith("the terms through h_t+1")
+    # δ_C^t = δ_C^{t+1} ⊙ f^{t+1} + δ_h^t ⊙ o^t ⊙ tanh'(C^t) holds (C^{t+1} counted directly only)
+    assert [c.verdict for c in by_line[361] + by_line[362]] == ["correct", "correct"]
     assert {c.verdict for c in by_line[33] + by_line[37] + by_line[69][:1]} == {"correct"}
     assert by_line[414][-1].claim == "-y^T+SoftMax(a)" and by_line[414][-1].verdict == "correct"
 
