@@ -33,7 +33,7 @@ def check(expr, wrt, claim, shapes=None, layout=None, sum_to_one=()):
     return check_claim(expr, wrt, claim, shapes, layout, sum_to_one)
 
 
-def check_note(text, dims=None):
+def check_note(text, dims=None, claim_timeout=60.0):
     """Judge every derivative claim of a Markdown/LaTeX note (see ``matcalc.note_check``)."""
     from .note_check import check_note as _check_note
-    return _check_note(text, dims)
+    return _check_note(text, dims, claim_timeout)

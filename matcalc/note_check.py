@@ -1105,8 +1105,13 @@ def _claims_of(note: _Note):
     return out
 
 
-def check_note(text: str, dims: dict | None = None) -> NoteReport:
-    """Judge every derivative claim of a Markdown/LaTeX note (see the module's docstring)."""
+def check_note(text: str, dims: dict | None = None, claim_timeout: float | None = 60.0) -> NoteReport:
+    """Judge every derivative claim of a Markdown/LaTeX note (see the module's docstring).
+
+    ``claim_timeout``: seconds for one claim (0/None: no limit); a claim that takes longer is
+    reported as not checked and the others are still judged.
+    """
+    from .limits import time_limit
     if not isinstance(text, str) or not text.strip():
         raise MatcalcError("the note is empty")
     note = _Note(text, dims)
@@ -1135,12 +1140,14 @@ def check_note(text: str, dims: dict | None = None) -> NoteReport:
         note.line = link_line
         note.vector_leaves = set()
         try:
-            result, expected, lang = _judge(note, fn, var, tex)
+            with time_limit(claim_timeout, "judging this claim"):
+                result, expected, lang = _judge(note, fn, var, tex)
         except _NotChecked as err:
             item.diagnosis = str(err)
             continue
-        except LimitError:
-            raise
+        except LimitError as err:
+            item.diagnosis = str(err)
+            continue
         except ShapeError as err:
             if "in the claim" not in err.message:
                 item.diagnosis = f"cannot build the problem: {err.message}"
