@@ -797,8 +797,13 @@ def _labels(source: str, var: str) -> list:
     if "softmax(" not in source or "log(" not in source and "logsoftmax(" not in source:
         return []
     assigned = {m.group(1) for m in re.finditer(r"^\s*(\w+)\s*=", source, re.M)}
-    return sorted(n for n in _identifiers(source) - assigned
-                  if n != var and n[:1] in "yYtTlL" and not n.startswith(("dL", "dl", "dJ")))
+    statements = [ln for ln in source.split("\n") if "log(" in ln]
+    leaves = set()
+    for ln in statements:             # the leaves beside the log: the labels (one-hot rows)
+        rhs = ln.split("=", 1)[1]
+        leaves |= {n for n in _identifiers(rhs) - assigned if n != var and not re.match(r"d\w+_d\w+", n)}
+    used_elsewhere = {n for ln in source.split("\n") if "log(" not in ln for n in _identifiers(ln.split("=", 1)[-1])}
+    return sorted(n for n in leaves if n not in used_elsewhere)
 
 
 def _shift_definitions(note: _Note, names) -> None:
@@ -1158,6 +1163,10 @@ def check_note(text: str, dims: dict | None = None, claim_timeout: float | None 
             if getattr(err, "repair", ""):
                 item.diagnosis = f"{err.repair} (as written the shapes cannot match: " \
                                  f"{err.message.replace('in the claim: ', '')})"
+                if err.repair.startswith("a matrix product where ⊙") and "*" in tex:
+                    item.verdict = "not_checked"   # the note writes '*' for both products
+                    item.diagnosis = ("'*' read as a matrix product the shapes cannot match; read as the "
+                                      "elementwise product the claim holds — the note uses '*' for both")
             item.expected = getattr(err, "expected", "")
             continue
         except MatcalcError as err:

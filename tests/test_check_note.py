@@ -195,3 +195,15 @@ def test_own_note_mean_and_regulariser():
     assert report.claims[1].diagnosis == "missing term: λw (a term of the gradient the claim does not have)"
     assert report.claims[2].diagnosis.startswith("transposed")
     assert report.to_json()["claims"][0]["layout"] is None
+
+
+def test_own_note_chain_across_displays():
+    # seed-002 style: each link in its own $$…$$ ending in '=', named results (g_2), '*' products
+    report, _ = verdicts("note_chain_rows.md")
+    got = [(c.link_line, c.verdict) for c in report.claims]
+    assert got == [(18, "correct"), (21, "correct"), (23, "wrong"), (27, "correct"), (28, "not_checked"),
+                   (29, "correct"), (32, "wrong"), (34, "correct")]
+    diag = {c.link_line: c.diagnosis for c in report.claims}
+    assert diag[23].startswith("off by a constant factor")
+    assert diag[32].startswith("the factors of a product in the wrong order")
+    assert "'*'" in diag[28]
