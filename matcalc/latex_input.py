@@ -118,7 +118,7 @@ class Result:
 def index_text(tex: str) -> str:
     """The identifier part for a sub/superscript: 1 -> 1, pred -> pred, t-1 -> tm1, (l) -> l."""
     tex = tex.strip()
-    if tex.startswith("(") and tex.endswith(")"):
+    if tex.startswith(("(", "[")) and tex.endswith((")", "]")):
         tex = tex[1:-1]
     out = []
     for t in tokenize(tex)[:-1]:
@@ -335,7 +335,7 @@ class LatexParser:
         start = self.tok
         sup = self.group_text().strip()
         compact = sup.replace(" ", "").replace("{", "").replace("}", "")
-        if compact in TRANSPOSE or compact in ("\\top", "\\mathsf{T}", "\\mathrm{T}", "\\intercal"):
+        if compact in TRANSPOSE or compact in ("\\top", "\\mathsfT", "\\mathrmT", "\\rmT", "\\intercal", "\\topT"):
             if getattr(node, "ones", None):
                 out = Lang(node.pos, node.text, ATOM)
                 out.ones = "row" if node.ones == "col" else "col"
@@ -520,8 +520,23 @@ class LatexParser:
             return self.bracketed()
         return self.primary()
 
+    def layer_index_ahead(self) -> bool:
+        """At ^{(l)T} / ^{[l]} / ^{[l-1]T}: a bracketed index, maybe followed by a transpose."""
+        if self.peek().text != "{" or self.peek(2).text not in ("(", "["):
+            return False
+        j, depth = self.i + 1, 0
+        while j < len(self.toks):
+            depth += self.toks[j].text == "{"
+            depth -= self.toks[j].text == "}"
+            if depth == 0:
+                break
+            j += 1
+        inner = self.tex[self.toks[self.i + 1].pos + 1:self.toks[j].pos] if j < len(self.toks) else ""
+        return bool(re.fullmatch(r"\s*[(\[][^()\[\]]+[)\]]\s*(T|\\top|'|\\intercal)?\s*", inner))
+
     def name(self, base: str, tok: Tok, taken=True, raw_len=None) -> Lang:
         sub = sup = None
+        transposed = False
         raw_start = tok.pos
         while True:
             if self.tok.text == "_" and sub is None:
@@ -539,6 +554,11 @@ class LatexParser:
                 self.take()
                 sub = self.take().text
                 self.take()
+            elif self.tok.text == "^" and sup is None and self.layer_index_ahead():
+                self.take()                   # W^{(2)T}, a^{[l-1]T}: a layer index, then a transpose
+                m = re.fullmatch(r"\s*[(\[](.+?)[)\]]\s*(T|\\top|'|\\intercal)?\s*", self.group_text())
+                sup = index_text(m.group(1))
+                transposed = bool(m.group(2))
             elif self.tok.text == "^" and sup is None and self.index_superscript(base, sub):
                 self.take()
                 sup = index_text(self.group_text())
@@ -550,7 +570,10 @@ class LatexParser:
                 sub = None
         ident = make_name(base, sub, sup)
         raw = self.tex[raw_start:self.toks[self.i - 1].pos + len(self.toks[self.i - 1].text)]
-        self.names.setdefault(ident, re.sub(r"_\{\s*\w+\s*,\s*\w+\s*\}", "", raw))
+        raw = re.sub(r"_\{\s*\w+\s*,\s*\w+\s*\}", "", raw)
+        self.names.setdefault(ident, re.sub(r"(\{[(\[][^{}]*[)\]])\s*(T|\\top|'|\\intercal)\}", r"\1}", raw))
+        if transposed:
+            return Lang(tok.pos, ident + "'", ATOM)
         return Lang(tok.pos, ident, ATOM)
 
     def index_superscript(self, base, sub) -> bool:
@@ -574,7 +597,7 @@ class LatexParser:
         compact = "".join(texts)
         if compact in TRANSPOSE or compact in ("\\top", "\\intercal", "-1", "-T", "-\\top", "\\mathsfT", "\\mathrmT"):
             return False
-        if compact.startswith("(") and compact.endswith(")"):
+        if compact.startswith(("(", "[")) and compact.endswith((")", "]")):
             return True
         try:
             idx = index_text(compact)
@@ -612,7 +635,7 @@ class LatexParser:
             arg = self.bracketed()
         elif self.tok.text in ("(", "[", r"\{", "{") or self.tok.kind == "cmd" and self.tok.text in OPEN:
             arg = self.bracketed()
-        elif fn in ("log", "exp", "tr", "diag", "tanh", "sigmoid") and self.tok.kind != "end":
+        elif fn in ("log", "exp", "tr", "diag", "tanh", "sigmoid", "det", "logdet") and self.tok.kind != "end":
             arg = self.postfix()                            # \log x, \exp x
         else:
             raise self.error(f"{fn} needs an argument in parentheses", tok)
@@ -723,6 +746,13 @@ class LatexParser:
                         num = r"\partial " + self.tex[start:last.pos + len(last.text)]
                     return self.call_derivative(num, den, t)
                 raise self.error("cannot read this fraction", t)
+        for _ in range(2):                                  # \frac12: two one-digit arguments
+            if self.tok.kind == "num" and self.tok.text.isdigit() and len(self.tok.text) > 1 and \
+                    self.tok.pos == self.toks[self.i - 1].pos + len(self.toks[self.i - 1].text):
+                tk = self.tok
+                self.toks[self.i] = Tok("num", tk.text[0], tk.pos)
+                self.toks.insert(self.i + 1, Tok("num", tk.text[1:], tk.pos + 1))
+                break
         num = self.group_tex_expression()
         den = self.group_tex_expression()
         if re.fullmatch(r"(\d+ \* )?[A-Za-z]\w*", den.text):       # \frac{1}{2m}: m is a number

@@ -48,3 +48,18 @@ def test_errors_point_at_the_token(tex, where):
     with pytest.raises(ParseError) as info:
         translate(tex)
     assert info.value.pos == where
+
+
+@pytest.mark.parametrize("tex,lang", [
+    (r"X^{\mathsf{T}}Y", "X' * Y"), (r"\frac12 \|Xw\|^2", "1 / 2 * norm2(X * w)^2"),
+    (r"\log \det X", "log(det(X))"), (r"W^{(2)T}", "W2'"), (r"a^{[l-1]T} \delta^{[l]}", "a_lm1' * delta_l"),
+    (r"\boldsymbol{\delta}^{(l)} \odot \sigma'(\mathbf{z}^{(l)})", "delta_l .* (sigmoid(z_l) .* (1 - sigmoid(z_l)))"),
+    (r"\frac{\partial}{\partial w}(w^T x)", None),
+])
+def test_more_notation(tex, lang):
+    if lang is None:
+        seen = []
+        out = translate(tex, derivative=lambda num, den, nabla: seen.append((num, den)) or "G").text
+        assert out == "G" and seen == [(r"\partial (w^T x)", r"\partial w")]
+    else:
+        assert translate(tex).text == lang
