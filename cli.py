@@ -208,7 +208,7 @@ def check_note_command(note, dims, scalars, fmt, timeout):
     """Check every derivative claim of a Markdown/LaTeX NOTE: exit 0 if all hold, 1 if one is wrong,
     2 if the note cannot be read."""
     from matcalc.limits import DEFAULT_TIMEOUT
-    from matcalc import note_check
+    from matcalc import note_check, note_report
     try:
         with click.open_file(note, encoding="utf-8") as fh:
             text = fh.read()
@@ -218,8 +218,8 @@ def check_note_command(note, dims, scalars, fmt, timeout):
         report = note_check.check_note(text, _parse_dims(dims, scalars),
                                        DEFAULT_TIMEOUT if timeout is None else timeout)
         output = (json.dumps(report.to_json(), indent=2, ensure_ascii=False) if fmt == "json" else
-                  note_check.report_markdown(text, report) if fmt == "markdown" else
-                  note_check.report_text(report))
+                  note_report.report_markdown(text, report) if fmt == "markdown" else
+                  note_report.report_text(report))
     except MatcalcError as err:
         _fail(err)
     except RecursionError:
