@@ -93,15 +93,20 @@ def main():
 @click.option("--convention", type=click.Choice(["sym", "cookbook"]), default="sym", show_default=True,
               help="Gradient w.r.t. a symmetric matrix: (G + Gᵀ)/2, or the Cookbook's G + Gᵀ − diag(G).")
 @click.option("--diagonal-vector", is_flag=True, help="A diagonal variable's gradient as the vector of its diagonal.")
+@click.option("--latex-input", "latex_input", is_flag=True,
+              help="EXPR is LaTeX (h = XW_1 + b_1 \\\\ f = \\|h - Y\\|_F^2), translated to the language.")
 def derive(expr, wrt, dims, scalars, layout, order, fmt, steps, method, standalone, do_check, sum_to_one,
            model, loss, initial, timeout, symmetric=(), spd=(), diagonal=(), convention="sym",
-           diagonal_vector=False):
+           diagonal_vector=False, latex_input=False):
     """Differentiate EXPR (a program in the contract language; with sequences x[t], h[t] = ...h[t-1]...,
     sum_t(...) for recurrent models)."""
     import matcalc
     from matcalc.limits import DEFAULT_TIMEOUT, time_limit
     try:
         with time_limit(DEFAULT_TIMEOUT if timeout is None else timeout):
+            if latex_input and expr:
+                from matcalc.latex_input import latex_to_language
+                expr = latex_to_language(expr)
             structure = _structure(symmetric, spd, diagonal)
             output, result = _derive(matcalc, expr, wrt, dims, scalars, layout, order, fmt, steps, method,
                                      standalone, do_check, sum_to_one, model, loss, initial,
@@ -166,7 +171,9 @@ def _render(d, fmt, steps, standalone, result) -> str:
 @main.command("check", context_settings={"ignore_unknown_options": True})
 @click.argument("expr")
 @click.option("--wrt", required=True, multiple=True, help="The variable the claim is the gradient (or Jacobian) for.")
-@click.option("--claim", required=True, help="The hand-derived result, in the same language.")
+@click.option("--claim", default=None, help="The hand-derived result, in the same language.")
+@click.option("--claim-latex", "claim_latex", default=None, help="The hand-derived result in LaTeX (2X^T(XW-Y)).")
+@click.option("--latex-input", "latex_input", is_flag=True, help="EXPR is LaTeX too.")
 @click.option("--dim", "dims", multiple=True, metavar="NAME=ROWS,COLS", help="Shape of a variable.")
 @click.option("--scalar", "scalars", multiple=True, metavar="NAME", help="Declare a scalar variable.")
 @click.option("--layout", type=click.Choice(["numerator", "denominator"]), default=None,
@@ -182,7 +189,8 @@ def _render(d, fmt, steps, standalone, result) -> str:
 @click.option("--convention", type=click.Choice(["sym", "cookbook"]), default="sym", show_default=True,
               help="Gradient w.r.t. a symmetric matrix: (G + Gᵀ)/2, or the Cookbook's G + Gᵀ − diag(G).")
 def check_command(expr, wrt, claim, dims, scalars, layout, sum_to_one, fmt, timeout, symmetric=(), spd=(),
-                  diagonal=(), convention="sym"):
+                  diagonal=(), convention="sym", claim_latex=None,
+                  latex_input=False):
     """Verify a hand-derived gradient: exit 0 if the claim is right, 1 if wrong (saying how), 2 on an
     input error."""
     import matcalc
@@ -190,6 +198,7 @@ def check_command(expr, wrt, claim, dims, scalars, layout, sum_to_one, fmt, time
     try:
         with time_limit(DEFAULT_TIMEOUT if timeout is None else timeout):
             shapes = _parse_dims(dims, scalars)
+            expr, claim = _latex_claim(expr, claim, claim_latex, latex_input, shapes)
             structure = _structure(symmetric, spd, diagonal)
             result = matcalc.check(expr, list(wrt), claim, shapes, layout, list(sum_to_one),
                                    **(dict(structure=structure, convention=convention) if structure else {}))
@@ -203,6 +212,51 @@ def check_command(expr, wrt, claim, dims, scalars, layout, sum_to_one, fmt, time
         _internal(err)
     click.echo(output)
     sys.exit(0 if result.verdict == "correct" else 1)
+
+
+def _latex_claim(expr, claim, claim_latex, latex_input, shapes=None):
+    """(program, claim) in the language, from --claim or --claim-latex (and --latex-input)."""
+    from matcalc.latex_input import claim_to_language, latex_to_language
+    if (claim is None) == (claim_latex is None):
+        raise MatcalcError("give the claim with --claim EXPR or --claim-latex LATEX (one of them)")
+    if latex_input:
+        expr = latex_to_language(expr)
+    if claim_latex is not None:
+        claim = claim_to_language(claim_latex, expr, shapes)
+    return expr, claim
+
+
+@main.command("check-note")
+@click.argument("note", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--dim", "dims", multiple=True, metavar="NAME=ROWS,COLS", help="Shape of a variable of the note.")
+@click.option("--scalar", "scalars", multiple=True, metavar="NAME", help="Declare a scalar variable.")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True)
+@click.option("--timeout", type=float, default=None, metavar="SECONDS",
+              help="Time for one claim; a slower one is listed as not checked (default 60; 0: no limit).")
+def check_note_command(note, dims, scalars, fmt, timeout):
+    """Check every derivative claim of a Markdown/LaTeX NOTE: exit 0 if all hold, 1 if one is wrong,
+    2 if the note cannot be read."""
+    from matcalc.limits import DEFAULT_TIMEOUT
+    from matcalc import note_check, note_report
+    try:
+        with click.open_file(note, encoding="utf-8") as fh:
+            text = fh.read()
+    except (OSError, UnicodeDecodeError) as err:
+        _fail(MatcalcError(f"cannot read the note {note}: {getattr(err, 'strerror', None) or err}"))
+    try:
+        report = note_check.check_note(text, _parse_dims(dims, scalars),
+                                       DEFAULT_TIMEOUT if timeout is None else timeout)
+        output = (json.dumps(report.to_json(), indent=2, ensure_ascii=False) if fmt == "json" else
+                  note_report.report_markdown(text, report) if fmt == "markdown" else
+                  note_report.report_text(report))
+    except MatcalcError as err:
+        _fail(err)
+    except RecursionError:
+        _fail(MatcalcError("expression too deeply nested"))
+    except Exception as err:  # noqa: BLE001 - a bug: one line, never a traceback
+        _internal(err)
+    click.echo(output)
+    sys.exit(report.exit_code)
 
 
 @main.command()

@@ -17,7 +17,7 @@ if not _os.path.isdir(_os.path.join(_os.path.dirname(__file__), "rules")) and \
 
 from .errors import MatcalcError, ParseError, ShapeError, UnsupportedError  # noqa: E402
 
-__all__ = ["derive", "check", "MatcalcError", "ParseError", "ShapeError", "UnsupportedError"]
+__all__ = ["derive", "check", "check_note", "MatcalcError", "ParseError", "ShapeError", "UnsupportedError"]
 __version__ = "0.1.0"
 
 
@@ -31,3 +31,9 @@ def check(expr, wrt, claim, shapes=None, layout=None, sum_to_one=(), **structure
     """Verify a hand-derived gradient or Jacobian (see ``matcalc.claims.check_claim``)."""
     from .claims import check_claim
     return check_claim(expr, wrt, claim, shapes, layout, sum_to_one, **structure)
+
+
+def check_note(text, dims=None, claim_timeout=60.0):
+    """Judge every derivative claim of a Markdown/LaTeX note (see ``matcalc.note_check``)."""
+    from .note_check import check_note as _check_note
+    return _check_note(text, dims, claim_timeout)

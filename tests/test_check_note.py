@@ -1,0 +1,209 @@
+"""check-note: the verdicts on the seed notes and on our own notes with planted mistakes."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+import matcalc
+
+DATA = os.path.join(os.path.dirname(__file__), "data")
+
+
+def verdicts(name):
+    with open(os.path.join(DATA, name), encoding="utf-8") as fh:
+        report = matcalc.check_note(fh.read())
+    return report, {(c.link_line, c.wrt, c.claim): c for c in report.claims}
+
+
+def wrong(report):
+    return sorted((c.link_line, c.wrt) for c in report.claims if c.verdict == "wrong")
+
+
+def test_seed_004_batch_mlp():
+    report, _ = verdicts("seed_004.md")
+    assert wrong(report) == [(93, "b_2"), (133, "W_1"), (149, "b_1"), (156, "W_1"), (157, "b_1"), (159, "b_2")]
+    by = {c.link_line: c for c in report.claims}
+    assert "not summed over the batch" in by[93].diagnosis and "1ᵀ" in by[93].diagnosis
+    assert "shapes that cannot match" in by[133].diagnosis
+    assert by[133].expected.startswith("2 X^{T}")
+    assert sum(c.verdict == "correct" for c in report.claims) == 8
+    assert report.exit_code == 1
+
+
+def test_seed_000_column_vectors_has_no_wrong_claim():
+    report, _ = verdicts("seed_000.md")
+    assert wrong(report) == []
+    assert sum(c.verdict == "correct" for c in report.claims) >= 10
+    assert report.convention == "column vectors"
+    by = {(c.link_line, c.claim): c for c in report.claims}
+    assert by[(142, r"(\frac{\partial{y}}{\partial{x}})^T\nabla_yf")].verdict == "correct"
+    assert all(c.verdict == "not_checked" for c in report.claims if "x_i" in c.wrt or "w_{ij}" in c.wrt)
+
+
+def test_seed_002_flags_only_real_mistakes():
+    report, _ = verdicts("seed_002.md")
+    # the softmax Jacobian written diagonal; δ_2 [a^1]^T and δ_1 [a^0]^T multiply the wrong way
+    # round for row vectors; δ_1 drops W^2
+    assert wrong(report) == [(42, "z^2"), (47, "W^2"), (58, "z^1"), (63, "W^1")]
+    by = {c.link_line: c for c in report.claims}
+    assert by[42].diagnosis.startswith("a diagonal Jacobian")
+    # chain-rule links with vector Jacobian factors are evaluated: δ_3 ∂z^3/∂z^2, δ_2 ∂z^2/∂z^1
+    assert by[40].verdict == by[41].verdict == by[56].verdict == "correct"
+    assert by[47].expected == "{a^1}^{T} {\\delta_2}"
+    assert all(c.diagnosis for c in report.claims if c.verdict != "correct")
+
+
+def test_seed_003_rnn_and_lstm_mistakes():
+    report, _ = verdicts("seed_003.md")
+    by_line: dict = {}
+    for c in report.claims:
+        by_line.setdefault(c.link_line, []).append(c)
+    for c in report.claims:
+        if c.verdict != "wrong":
+            continue
+        # the RNN's tanh' taken at the wrong step: 1 - o_t^2 (tanh' is 1 - h_t^2), 1 - h_{t-1}^2
+        # in ∂h_t/∂h_{t-1}; the LSTM's o^t where o^{t+1} belongs
+        assert "o_t^2" in c.claim or c.link_line in (187, 192, 324), c
+        if "o_t^2" in c.claim:
+            assert c.diagnosis == "wrong point of evaluation: o^t where h_t belongs"
+    lstm = [c for c in by_line[324]]
+    assert lstm[0].verdict == "wrong" and "o^t where o^{t+1} belongs" in lstm[0].diagnosis
+    assert [c.verdict for c in by_line[187]][-2:] == ["wrong", "wrong"]
+    # δ_t = (a_t − y_t)V^T + δ_{t+1}(W_hh)^T diag(1 − h_t^2): tanh' belongs at step t+1
+    assert by_line[192][0].verdict == "wrong" and by_line[192][0].diagnosis.startswith("the terms through h_t+1")
+    # δ_C^t = δ_C^{t+1} ⊙ f^{t+1} + δ_h^t ⊙ o^t ⊙ tanh'(C^t) holds (C^{t+1} counted directly only)
+    assert [c.verdict for c in by_line[361] + by_line[362]] == ["correct", "correct"]
+    assert {c.verdict for c in by_line[33] + by_line[37] + by_line[69][:1]} == {"correct"}
+    assert by_line[414][-1].claim == "-y^T+SoftMax(a)" and by_line[414][-1].verdict == "correct"
+
+
+def test_own_note_rows():
+    report, _ = verdicts("note_mlp_rows.md")
+    got = {(c.link_line, c.wrt): c for c in report.claims}
+    assert len(report.claims) == 12
+    assert [c.verdict for c in report.claims[-3:]] == ["correct"] * 3      # 1^T (P - T), \\sum_i, 1_n^T
+    assert wrong(report) == [(18, "c_2"), (20, "V"), (26, "U"), (32, "P")]
+    assert "not summed over the batch" in got[(18, "c_2")].diagnosis
+    assert "transposed" in got[(20, "V")].diagnosis
+    assert "factor" in got[(26, "U")].diagnosis
+    assert "sign" in got[(32, "P")].diagnosis
+    assert got[(20, "V")].expected == "H^{T} (P - T)"
+
+
+def test_own_note_columns():
+    report, _ = verdicts("note_columns.md")
+    got = [(c.link_line, c.claim, c.verdict) for c in report.claims]
+    assert got == [(7, "A x + A^T x", "correct"), (7, "2 A x", "wrong"), (8, "x x^T", "correct"),
+                   (12, "W^{-T}", "correct"), (12, "W^{-1}", "wrong"),
+                   (15, r"W^T \left( \nabla_y L \odot \sigma'(u) \right)", "correct"),
+                   (15, r"W^T \nabla_y L \odot \sigma'(u)", "wrong")]
+    assert "transpose" in report.claims[4].diagnosis
+
+
+def run_cli(*args, stdin=None):
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(DATA.rstrip("/").rsplit("/", 1)[0]) + "/..")
+    env["PYTHONPATH"] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return subprocess.run([sys.executable, "-m", "matcalc", *args], capture_output=True, text=True,
+                          env=env, input=stdin, timeout=300)
+
+
+def test_cli_formats_and_exit_codes():
+    note = os.path.join(DATA, "note_mlp_rows.md")
+    out = run_cli("check-note", note, "--format", "json")
+    assert out.returncode == 1
+    claims = json.loads(out.stdout)["claims"]
+    assert {"line", "wrt", "claim", "verdict", "diagnosis", "expected"} <= set(claims[0])
+    md = run_cli("check-note", note, "--format", "markdown")
+    assert md.returncode == 1 and "> ✗ matcalc" in md.stdout and "> ✓ matcalc" in md.stdout
+    assert md.stdout.count("\n> ") >= len(claims)
+    ok = run_cli("check-note", "-", stdin="$$f = \\|Xw - y\\|^2$$\n$$\\nabla_w f = 2X^T(Xw - y)$$\n")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    missing = run_cli("check-note", os.path.join(DATA, "no_such_note.md"))
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr
+
+
+def test_cli_claim_latex():
+    out = run_cli("check", "norm2(X*W - Y)^2", "--wrt", "W", "--claim-latex", r"2X^T(XW-Y)")
+    assert out.returncode == 0
+    bad = run_cli("check", "norm2(X*W - Y)^2", "--wrt", "W", "--claim-latex", r"2X^T(XW-Y) \odot")
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    der = run_cli("derive", "--latex-input", r"f = \|XW - Y\|_F^2", "--wrt", "W")
+    assert der.returncode == 0 and "∂f/∂W" in der.stdout
+
+
+def test_own_note_trace_batch():
+    report, _ = verdicts("note_trace_batch.md")
+    got = [(c.link_line, c.wrt, c.verdict) for c in report.claims]
+    assert got == [(21, "O", "correct"), (25, r"\Theta_2", "correct"), (30, "S", "correct"),
+                   (31, "Z", "correct"), (32, "Z", "wrong"), (36, r"\Theta_1", "wrong"),
+                   (38, r"\Theta_1", "correct"), (40, "Z", "wrong"), (42, "c_2", "correct"),
+                   (42, "c_1", "wrong")]
+    diag = {(c.link_line, c.wrt): c.diagnosis for c in report.claims}
+    assert diag[(32, "Z")].startswith("a matrix product where ⊙ belongs")
+    assert diag[(36, r"\Theta_1")].startswith("missing term")
+    assert diag[(40, "Z")] == "wrong point of evaluation: Z where S belongs"
+    assert diag[(42, "c_1")].startswith("not summed over the batch")
+    assert report.convention == "row vectors"
+
+
+def test_own_note_row_vector_chain():
+    report, _ = verdicts("note_rowvec_chain.md")
+    got = [(c.link_line, c.verdict) for c in report.claims]
+    assert got == [(13, "correct"), (14, "correct"), (15, "wrong"), (16, "correct"), (17, "correct"),
+                   (17, "correct"), (17, "correct"), (17, "wrong"), (18, "correct"), (19, "wrong"),
+                   (20, "wrong")]
+    diag = [c.diagnosis for c in report.claims]
+    assert diag[2].startswith("transposed") and diag[7].startswith("a transpose missing on Q")
+    assert diag[9].startswith("wrong sign") and diag[10].startswith("missing term")
+
+
+def test_seed_001_bold_vectors_numerator_layout():
+    # bold letters are the vectors, plain ones numbers; the note states numerator layout, so
+    # ∂z/∂w = x^T is right; '·' between vectors is ambiguous there, so nothing rests on it
+    report, _ = verdicts("seed_001.md")
+    assert wrong(report) == []
+    ok = {(c.link_line, c.claim) for c in report.claims if c.verdict == "correct"}
+    assert (344, r"\mathbf{x}^T") in ok and (358, "1") in ok
+
+
+def test_own_note_column_layer_generic_activation():
+    report, _ = verdicts("note_column_layer.md")
+    got = [(c.link_line, c.verdict) for c in report.claims]
+    assert got == [(12, "correct"), (13, "correct"), (13, "correct"), (14, "correct"), (14, "wrong"),
+                   (15, "correct"), (16, "correct"), (16, "wrong"), (17, "wrong"), (18, "wrong")]
+    diag = [c.diagnosis for c in report.claims]
+    assert diag[4].startswith("transposed") and diag[7].startswith("a transpose missing on M")
+    assert diag[8].startswith("off by a constant factor")
+    assert diag[9] == "wrong point of evaluation: h where a belongs"
+
+
+def test_own_note_chinese_batch():
+    report, _ = verdicts("note_batch_cn.md")
+    assert [c.verdict for c in report.claims] == ["correct"] * 5 + ["wrong"] * 4
+    diag = [c.diagnosis for c in report.claims[5:]]
+    assert diag[0].startswith("a transpose missing on P") and diag[1].startswith("transposed")
+    assert diag[2].startswith("not summed over the batch") and "factor 2 is missing" in diag[3]
+    assert report.claims[5].expected.startswith("2 P^{T}")
+
+
+def test_own_note_mean_and_regulariser():
+    # \frac{1}{2N}: N is a number (also the declared batch size); no layout stated: a row is wrong
+    report, _ = verdicts("note_mean_column.md")
+    assert [c.verdict for c in report.claims] == ["correct", "wrong", "wrong"]
+    assert report.claims[1].diagnosis == "missing term: λw (a term of the gradient the claim does not have)"
+    assert report.claims[2].diagnosis.startswith("transposed")
+    assert report.to_json()["claims"][0]["layout"] is None
+
+
+def test_own_note_chain_across_displays():
+    # seed-002 style: each link in its own $$…$$ ending in '=', named results (g_2), '*' products
+    report, _ = verdicts("note_chain_rows.md")
+    got = [(c.link_line, c.verdict) for c in report.claims]
+    assert got == [(18, "correct"), (21, "correct"), (23, "wrong"), (27, "correct"), (28, "not_checked"),
+                   (29, "correct"), (32, "wrong"), (34, "correct")]
+    diag = {c.link_line: c.diagnosis for c in report.claims}
+    assert diag[23].startswith("off by a constant factor")
+    assert diag[32].startswith("the factors of a product in the wrong order")
+    assert "'*'" in diag[28]

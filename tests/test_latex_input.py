@@ -1,0 +1,65 @@
+"""LaTeX input: translation of the note subset, numerical agreement with the language, errors."""
+import pytest
+
+import matcalc
+from matcalc.errors import ParseError
+from matcalc.latex_input import latex_to_language, translate
+
+CASES = [
+    (r"2X^T(Y_{pred}-Y)W_2^T \odot sigmoid'(h)",
+     "2 * X' * (Y_pred - Y) * W2' .* (sigmoid(h) .* (1 - sigmoid(h)))"),
+    (r"2h_{sigmoid}^T[(Y_{pred}-Y)]", "2 * h_sigmoid' * (Y_pred - Y)"),
+    (r"||Y-Y_{pred}||^2_F", "norm2(Y - Y_pred)^2"),
+    (r"\lVert Y - XW \rVert_F^2", "norm2(Y - X * W)^2"),
+    (r"X^{-T} + W^{-1}", "inv(X)' + inv(W)"),
+    (r"\operatorname{tr}(A^\top X)", "tr((A' * X))"),
+    (r"\tanh^2(C^\tau)", "tanh(C_tau) .^ 2"),
+    (r"\big(x^{(l)}-y\big)\odot f^\prime\big(u^{(l)}\big)", "(x_l - y) .* (1 - tanh(u_l) .^ 2)"),
+    (r"\frac{1}{2}\|a - b\|_2^2", "1 / 2 * norm2(a - b)^2"),
+    (r"\delta_2 * [a^1]^T_{colN(W^2)*1}", "delta2 * a1'"),
+    (r"XW1 + b1", "X * W1 + b1"),
+]
+
+
+@pytest.mark.parametrize("tex,lang", CASES)
+def test_translation(tex, lang):
+    assert translate(tex, known_names={"a1"}).text == lang
+
+
+def test_claim_latex_is_checked_numerically():
+    good = matcalc.check("norm2(X*W - Y)^2", ["W"], latex_to_language(r"2X^{\top}(XW - Y)"))
+    assert good.verdict == "correct"
+    bad = matcalc.check("norm2(X*W - Y)^2", ["W"], latex_to_language(r"2(XW - Y)^T X"))
+    assert bad.verdict == "wrong" and any("transpose" in d for d in bad.diagnosis)
+    logdet = matcalc.check("logdet(X)", ["X"], latex_to_language(r"X^{-T}"))
+    assert logdet.verdict == "correct"
+
+
+def test_program_from_latex():
+    src = latex_to_language(r"h = \sigma(XW_1 + b_1) \\ f = \|hW_2 - Y\|_F^2")
+    assert src == "h = sigmoid((X * W1 + b1))\nf = norm2(h * W2 - Y)^2"
+    d = matcalc.derive(src, wrt=["W1"], shapes={"b1": (1, "k")})
+    assert d.check().passed
+
+
+@pytest.mark.parametrize("tex,where", [(r"2X^T \star Y", 5), (r"\frac{1}{2}\lVert X", 19),
+                                       (r"norm(X)", 0), (r"W^{1/2}", 2)])
+def test_errors_point_at_the_token(tex, where):
+    with pytest.raises(ParseError) as info:
+        translate(tex)
+    assert info.value.pos == where
+
+
+@pytest.mark.parametrize("tex,lang", [
+    (r"X^{\mathsf{T}}Y", "X' * Y"), (r"\frac12 \|Xw\|^2", "1 / 2 * norm2(X * w)^2"),
+    (r"\log \det X", "log(det(X))"), (r"W^{(2)T}", "W2'"), (r"a^{[l-1]T} \delta^{[l]}", "a_lm1' * delta_l"),
+    (r"\boldsymbol{\delta}^{(l)} \odot \sigma'(\mathbf{z}^{(l)})", "delta_l .* (sigmoid(z_l) .* (1 - sigmoid(z_l)))"),
+    (r"\frac{\partial}{\partial w}(w^T x)", None),
+])
+def test_more_notation(tex, lang):
+    if lang is None:
+        seen = []
+        out = translate(tex, derivative=lambda num, den, nabla: seen.append((num, den)) or "G").text
+        assert out == "G" and seen == [(r"\partial (w^T x)", r"\partial w")]
+    else:
+        assert translate(tex).text == lang
