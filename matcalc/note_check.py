@@ -874,6 +874,12 @@ def _in_note_names(note, text: str) -> str:
             continue
         if shown != word:
             text = re.sub(rf"(?<![\w∂]){re.escape(word)}(?![\w])", lambda _m, t=shown: t, text)
+    # names the language spells otherwise (lambda_ is the variable λ_): replaced wherever they stand
+    from .parser import canonical_name
+    for word in sorted(names, key=len, reverse=True):
+        spelled = canonical_name(word)
+        if spelled != word and not spelled.isascii() and spelled in text:
+            text = text.replace(spelled, _plain_name(names[word]))
     # names printed side by side (λΘ1 as 'lambda_Theta1'): long names inside a word
     for word in sorted(names, key=len, reverse=True):
         if len(word) >= 3 and ("_" in word or any(ch.isdigit() for ch in word)) and word in text and \
