@@ -12,6 +12,7 @@ from sympy import MatrixSymbol, S, Symbol
 from sympy.matrices.expressions import ZeroMatrix
 
 from .codegen import RESERVED, NumpyCodegen, compile_source, module_source
+from .bptt_steps import _shaped_like
 from .engine import topological
 from .errors import DomainError
 from .ir import is_matrix
@@ -454,9 +455,13 @@ def bptt_source(d, func_name: str = "gradients", deltas: bool = False) -> str:
                 assignments.append((f"{seq_lists[n]}[{T} - 1]", "+=", g))
         for s in seq.states:
             if d.internal[s] in d.terminal.wrt:
-                assignments.append((layout.carry_py[s], "+=", d.terminal.gradient(d.internal[s]).xreplace(reps)))
+                carry = d.step_program.variables[d.carry[s]]
+                g = d.terminal.gradient(d.internal[s]).xreplace(reps)
+                assignments.append((layout.carry_py[s], "+=", _shaped_like(g, carry)))
         for v, py in layout.seed_py.items():
-            assignments.append((py, "=", d.terminal.gradient(d.internal[v]).xreplace(reps)))
+            seed = d.step_program.variables[d.seed[v]]
+            g = d.terminal.gradient(d.internal[v]).xreplace(reps)
+            assignments.append((py, "=", _shaped_like(g, seed)))
         lines += [_INDENT + b for b in _block(d, assignments, helpers)]
     delta_lists = {}
     if deltas:
