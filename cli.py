@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from matcalc.cli_support import Cli, ProgramCommand, checked_timeout, report
 from matcalc.errors import MatcalcError
 
 EXAMPLES = """\b
@@ -20,19 +21,6 @@ Examples:
   matcalc check "norm2(X*W - Y)^2" --wrt W --claim "X'*(X*W - Y)"
   matcalc rules --check
 """
-
-
-def _internal(err: Exception) -> None:
-    click.echo(f"matcalc: internal error: {type(err).__name__}: {err} (please report this input)", err=True)
-    sys.exit(3)
-
-
-def _fail(err: Exception) -> None:
-    click.echo(f"matcalc: {getattr(err, 'kind', 'error')}: {err}", err=True)
-    pointer = err.pointer() if isinstance(err, MatcalcError) else ""
-    if pointer:
-        click.echo(pointer, err=True)
-    sys.exit(2)
 
 
 def _parse_dims(dims, scalars) -> dict:
@@ -55,13 +43,13 @@ def _parse_dims(dims, scalars) -> dict:
     return shapes
 
 
-@click.group(epilog=EXAMPLES, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Cli, epilog=EXAMPLES, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="matcalc", message="matcalc %(version)s")
 def main():
     """matcalc: closed-form matrix calculus — gradients, derivations, NumPy code, checks."""
 
 
-@main.command(epilog=EXAMPLES, context_settings={"ignore_unknown_options": True})
+@main.command(cls=ProgramCommand, epilog=EXAMPLES)
 @click.argument("expr", required=False)
 @click.option("--wrt", multiple=True, help="Variable to differentiate with respect to (repeatable; default: all).")
 @click.option("--dim", "dims", multiple=True, metavar="NAME=ROWS,COLS",
@@ -94,15 +82,15 @@ def derive(expr, wrt, dims, scalars, layout, order, fmt, steps, method, standalo
     import matcalc
     from matcalc.limits import DEFAULT_TIMEOUT, time_limit
     try:
-        with time_limit(DEFAULT_TIMEOUT if timeout is None else timeout):
+        with time_limit(checked_timeout(timeout, DEFAULT_TIMEOUT)):
             output, result = _derive(matcalc, expr, wrt, dims, scalars, layout, order, fmt, steps, method,
                                      standalone, do_check, sum_to_one, model, loss, initial)
     except MatcalcError as err:
-        _fail(err)
+        report(err, fmt)
     except RecursionError:
-        _fail(MatcalcError("expression too deeply nested"))
+        report(MatcalcError("expression too deeply nested"), fmt)
     except Exception as err:  # noqa: BLE001 - a bug: say so in one line, never a traceback
-        _internal(err)
+        report(err, fmt, internal=True)
     click.echo(output)
     if result is not None:
         if fmt != "json":
@@ -142,7 +130,7 @@ def _render(d, fmt, steps, standalone, result) -> str:
     return d.text(steps=steps)
 
 
-@main.command("check", context_settings={"ignore_unknown_options": True})
+@main.command("check", cls=ProgramCommand)
 @click.argument("expr")
 @click.option("--wrt", required=True, multiple=True, help="The variable the claim is the gradient (or Jacobian) for.")
 @click.option("--claim", required=True, help="The hand-derived result, in the same language.")
@@ -161,17 +149,17 @@ def check_command(expr, wrt, claim, dims, scalars, layout, sum_to_one, fmt, time
     import matcalc
     from matcalc.limits import DEFAULT_TIMEOUT, time_limit
     try:
-        with time_limit(DEFAULT_TIMEOUT if timeout is None else timeout):
+        with time_limit(checked_timeout(timeout, DEFAULT_TIMEOUT)):
             shapes = _parse_dims(dims, scalars)
             result = matcalc.check(expr, list(wrt), claim, shapes, layout, list(sum_to_one))
             output = (json.dumps(result.to_json(), indent=2, ensure_ascii=False) if fmt == "json"
                       else result.text())
     except MatcalcError as err:
-        _fail(err)
+        report(err, fmt)
     except RecursionError:
-        _fail(MatcalcError("expression too deeply nested"))
+        report(MatcalcError("expression too deeply nested"), fmt)
     except Exception as err:  # noqa: BLE001 - a bug: one line, never a traceback
-        _internal(err)
+        report(err, fmt, internal=True)
     click.echo(output)
     sys.exit(0 if result.verdict == "correct" else 1)
 
