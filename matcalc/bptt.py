@@ -11,7 +11,7 @@ import numpy as np
 from sympy import MatrixSymbol, S, Symbol
 from sympy.matrices.expressions import ZeroMatrix
 
-from .codegen import RESERVED, NumpyCodegen, compile_source, module_source
+from .codegen import HELPERS, RESERVED, NumpyCodegen, compile_source, module_source
 from .bptt_steps import _shaped_like
 from .engine import topological
 from .errors import DomainError
@@ -29,7 +29,7 @@ class _Names:
 
     def __init__(self, taken):
         self.user = set(taken)
-        self.taken = set(taken) | RESERVED | set(self._BUILTINS)
+        self.taken = set(taken) | RESERVED | set(self._BUILTINS) | set(HELPERS)
         self.aliases: dict = {}      # builtin -> module-level alias, for builtins a parameter hides
 
     def builtin(self, name: str) -> str:
