@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import sys
 
 import click
@@ -12,6 +13,7 @@ import click
 from .errors import MatcalcError
 
 _NO_ARGS = getattr(click.exceptions, "NoArgsIsHelpError", ())   # click >= 8.2
+_LONG_OPTION = re.compile(r"--[A-Za-z][A-Za-z0-9-]*(=.*)?\Z", re.S)   # "--x'*x" is a program
 MAX_TIMEOUT = 1e6   # seconds (about 11.6 days); larger values overflow the system timer
 
 
@@ -76,11 +78,13 @@ def programs_last(command: click.Command, ctx, args: list[str]) -> list[str]:
         name = arg.split("=", 1)[0] if arg.startswith("--") else arg
         if name in table:
             options.append(arg)
-            if table[name] and "=" not in arg and i + 1 < len(args):
+            if table[name] and "=" not in arg:
+                if i + 1 == len(args):
+                    raise click.BadOptionUsage(name, f"Option '{name}' requires an argument.", ctx)
                 options.append(args[i + 1])
                 i += 1
-        elif arg.startswith("--") and len(arg) > 2 and arg[2:3].isalpha():
-            options.append(arg)     # an unknown long option: click says so
+        elif _LONG_OPTION.match(arg):
+            options.append(arg)     # an unknown long option (--fromat): click says so
         else:
             positional.append(arg)
         i += 1
