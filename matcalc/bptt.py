@@ -7,6 +7,8 @@ the code an expert writes by hand.
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 from sympy import MatrixSymbol, S, Symbol
 from sympy.matrices.expressions import ZeroMatrix
@@ -19,6 +21,7 @@ from .ir import is_matrix
 from .numeric import CheckResult, TOLERANCE, entry_derivative, rel_error
 
 _INDENT = "    "
+_TEMP = re.compile(r"_t\d+")
 
 
 class _Names:
@@ -47,7 +50,7 @@ class _Names:
     def __call__(self, base: str) -> str:
         base = "".join(c if c.isalnum() or c == "_" else "_" for c in base)
         name, k = base, 1
-        while name in self.taken:
+        while name in self.taken or _TEMP.fullmatch(name):   # _t1, _t2 …: the codegen's temporaries
             k += 1
             name = f"{base}{k}"
         self.taken.add(name)

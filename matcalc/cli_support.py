@@ -3,7 +3,6 @@ object with ``--format json``), and the option values click cannot check are che
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import sys
@@ -11,10 +10,10 @@ import sys
 import click
 
 from .errors import MatcalcError
+from .limits import check_timeout
 
 _NO_ARGS = getattr(click.exceptions, "NoArgsIsHelpError", ())   # click >= 8.2
 _LONG_OPTION = re.compile(r"--[A-Za-z][A-Za-z0-9-]*(=.*)?\Z", re.S)   # "--x'*x" is a program
-MAX_TIMEOUT = 1e6   # seconds (about 11.6 days); larger values overflow the system timer
 
 
 def error_json(kind: str, message: str, line: int | None = None, column: int | None = None) -> str:
@@ -47,8 +46,7 @@ def checked_timeout(value: float | None, default: float) -> float:
     """``--timeout``: a finite number of seconds in [0, MAX_TIMEOUT] (0: no limit)."""
     if value is None:
         return default
-    if not math.isfinite(value) or value < 0 or value > MAX_TIMEOUT:
-        raise MatcalcError(f"bad --timeout {value:g}: give seconds between 0 (no limit) and {MAX_TIMEOUT:g}")
+    check_timeout(value, "--timeout")
     return value
 
 

@@ -156,3 +156,15 @@ def test_subprocess_entry_point():
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
     proc = _subprocess([])
     assert proc.returncode == 2 and "Usage:" in proc.stderr
+
+
+@pytest.mark.parametrize("timeout", [float("nan"), float("inf"), -1, 1e300, 10**400, "5", True])
+def test_library_refuses_bad_timeouts(timeout):
+    with pytest.raises(matcalc.MatcalcError, match="timeout"):
+        matcalc.derive("sum(x)", timeout=timeout)
+
+
+def test_library_takes_numeric_timeouts():
+    import numpy as np
+    for timeout in (0, 2, 0.5, np.float32(3), np.int64(4)):
+        assert matcalc.derive("sum(x)", timeout=timeout).gradient("x") is not None
