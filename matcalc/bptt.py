@@ -326,18 +326,18 @@ def _initial_lines(d, layout, helpers: set) -> list[str]:
     lines, assignments = [], []
     for s in d.seq.states:
         py = layout.prev_py[s]
-        state = d.step_program.intermediates[d.internal[s]]
-        shape = _shape_code(d, state)
+        prev = d.step_program.variables[d.prev[s]]
         if init_prog is not None and s in d.init_name:
             value = init_prog.intermediates[d.init_name[s]]
-            if is_matrix(value) and value.shape != state.shape:
+            # a row h0 broadcast over the batch; a scalar h0 as the 1×1 matrix a scalar state is kept in
+            if is_matrix(prev) and (not is_matrix(value) or value.shape != prev.shape):
+                shape = _shape_code(d, prev)
                 tmp = layout.names(py + "_row")
                 assignments.append((tmp, "=", value))
                 lines.append((py, f"np.broadcast_to({tmp}, {shape}).astype({layout.dtype})"))
             else:
                 assignments.append((py, "=", value))
         else:
-            prev = d.step_program.variables[d.prev[s]]
             lines.append((py, f"np.zeros({_shape_code(d, prev)}, {layout.dtype})" if is_matrix(prev) else "0.0"))
     return [_INDENT + line for line in _block(d, assignments, helpers)] + \
         [f"{_INDENT}{py} = {code}" for py, code in lines]

@@ -115,8 +115,26 @@ def test_recurrent_programs_refuse_shapes_of_non_variables():
     "h[t] = tanh(x[t]*W + h[t-1]*U); f = norm2(h[T]*V - y)^2",               # issue 14.6
     "h[t] = tanh(x[t]*W + h[t-1]*U); c[t] = h[t]*2; f = norm2(c[T]*V - y)^2",  # a seeded value
     "h[t] = tanh(x[t]*W + h[t-1]*U); f = sum_t(sum(h[t])) + sum(h[T]*V)",
+    "h[0] = a; h[t] = tanh(x[t]*W + h[t-1]*U); f = norm2(h[T]*V - y)^2",     # a scalar initial value
 ])
 @pytest.mark.parametrize("fmt", ["text", "numpy", "latex", "markdown", "json"])
 def test_scalar_state_with_terminal_loss(program, fmt):
     result = CliRunner().invoke(main, ["derive", program, "--format", fmt, "--steps", "--check"])
     assert result.exit_code == 0, (result.stdout, result.stderr)
+
+
+def test_scalar_initial_value_against_a_loop_by_hand():
+    d = matcalc.derive("h[0] = a; h[t] = tanh(x[t]*W + h[t-1]*U); f = norm2(h[T]*V - y)^2")
+    rng = np.random.default_rng(3)
+    point = {"x": rng.standard_normal((4, 1, 1)), "W": rng.standard_normal((1, 1)), "U": rng.standard_normal((1, 1)),
+             "V": rng.standard_normal((3, 2)), "y": rng.standard_normal((3, 1)), "a": 0.3}
+
+    def by_hand(x, W, U, V, y, a):
+        h = a
+        for t in range(x.shape[0]):
+            h = np.tanh(x[t, 0, 0] * W[0, 0] + h * U[0, 0])
+        return np.sum((h * V - y) ** 2)
+    got = d.to_numpy()(**point)
+    assert got["a"].shape == ()
+    for n in ("W", "U", "V", "y", "a"):
+        assert np.allclose(got[n], _fd(by_hand, point, n), rtol=1e-6, atol=1e-8), n
