@@ -74,12 +74,14 @@ def recurrent(n: int, seed: int) -> collections.Counter:
     progress = Progress("recurrent", n)
     for k in range(n):
         program, shapes, _ = RecurrentGenerator(random.Random(seed * 1_000_003 + k)).recurrent()
-        outcome, detail = check_recurrent(program, shapes, seed=k)
-        counts[outcome] += 1
-        if outcome not in ("ok",):
-            counts[f"{outcome}: {detail[:70]}"] += 1
-        if outcome in ("wrong", "crash"):
-            print(f"  {outcome.upper()}: {program} {shapes}: {detail}", flush=True)
+        runs = [(shapes, "")] + ([(None, "default kinds ")] if k % 4 == 0 else [])   # also without shapes
+        for given, label in runs:
+            outcome, detail = check_recurrent(program, given, seed=k)
+            counts[outcome] += 1
+            if outcome not in ("ok",):
+                counts[f"{label}{outcome}: {detail[:70]}"] += 1
+            if outcome in ("wrong", "crash"):
+                print(f"  {outcome.upper()}: {program} {given}: {detail}", flush=True)
         progress(k + 1, counts)
     print(f"recurrent programs: {n} in {time.time() - t0:.0f} s")
     for key, value in sorted(counts.items()):

@@ -138,3 +138,19 @@ def test_scalar_initial_value_against_a_loop_by_hand():
     assert got["a"].shape == ()
     for n in ("W", "U", "V", "y", "a"):
         assert np.allclose(got[n], _fd(by_hand, point, n), rtol=1e-6, atol=1e-8), n
+
+
+def test_generated_recurrent_programs_with_default_kinds():
+    """Random recurrent programs without shapes (issue 14.6's neighbours): refused cleanly or right."""
+    import random
+    import sys
+    import os
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from recurrent_gen import RecurrentGenerator, check_recurrent
+    outcomes = []
+    for k in range(12):
+        program, _, _ = RecurrentGenerator(random.Random(1400 + k)).recurrent()
+        outcome, detail = check_recurrent(program, None, seed=k)
+        assert outcome in ("ok", "refused", "skipped"), (program, outcome, detail)
+        outcomes.append(outcome)
+    assert outcomes.count("ok") >= 3
