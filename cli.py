@@ -23,6 +23,16 @@ Examples:
 """
 
 
+def _internal(err: Exception) -> None:
+    """A bug, in one line (exit 3); commands with --format json call ``report`` themselves."""
+    report(err, "text", internal=True)
+
+
+def _fail(err: Exception) -> None:
+    """A user error, in one line and a caret line (exit 2)."""
+    report(err, "text")
+
+
 def _parse_dims(dims, scalars) -> dict:
     shapes: dict = {}
     for item in dims:
