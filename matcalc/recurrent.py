@@ -67,12 +67,12 @@ class RecurrentDerivation:
         for name in shapes:
             if name in seq.step_names and name not in seq.states:
                 raise UnknownNameError(f"a shape is given for {name!r}, which is computed by {name}[t] = ...")
-        unused = sorted(set(shapes) - self._user_names())
-        if unused:
-            raise UnknownNameError(f"a shape is given for {unused[0]!r}, which is not a variable of the expression")
         if not [x for x in seq.sequences if self._used_at_t(x)]:
             raise UnsupportedError("a recurrent program needs an input sequence x[t] (its length T is "
                                    "read from it at run time)")
+        unused = sorted(set(shapes) - self._user_names())
+        if unused:
+            raise UnknownNameError(f"a shape is given for {unused[0]!r}, which is not a variable of the expression")
         self.full_seq = seq
         self.step_program = self._parse_step(shapes)
         self.variables = self._variables(shapes)
