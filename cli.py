@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from matcalc.cli_support import Cli, ProgramCommand, checked_timeout, report
 from matcalc.errors import MatcalcError
 
 EXAMPLES = """\b
@@ -23,16 +24,13 @@ Examples:
 
 
 def _internal(err: Exception) -> None:
-    click.echo(f"matcalc: internal error: {type(err).__name__}: {err} (please report this input)", err=True)
-    sys.exit(3)
+    """A bug, in one line (exit 3); commands with --format json call ``report`` themselves."""
+    report(err, "text", internal=True)
 
 
 def _fail(err: Exception) -> None:
-    click.echo(f"matcalc: {getattr(err, 'kind', 'error')}: {err}", err=True)
-    pointer = err.pointer() if isinstance(err, MatcalcError) else ""
-    if pointer:
-        click.echo(pointer, err=True)
-    sys.exit(2)
+    """A user error, in one line and a caret line (exit 2)."""
+    report(err, "text")
 
 
 def _parse_dims(dims, scalars) -> dict:
@@ -55,13 +53,13 @@ def _parse_dims(dims, scalars) -> dict:
     return shapes
 
 
-@click.group(epilog=EXAMPLES, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Cli, epilog=EXAMPLES, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="matcalc", message="matcalc %(version)s")
 def main():
     """matcalc: closed-form matrix calculus — gradients, derivations, NumPy code, checks."""
 
 
-@main.command(epilog=EXAMPLES, context_settings={"ignore_unknown_options": True})
+@main.command(cls=ProgramCommand, epilog=EXAMPLES)
 @click.argument("expr", required=False)
 @click.option("--wrt", multiple=True, help="Variable to differentiate with respect to (repeatable; default: all).")
 @click.option("--dim", "dims", multiple=True, metavar="NAME=ROWS,COLS",
@@ -103,7 +101,7 @@ def derive(expr, wrt, dims, scalars, layout, order, fmt, steps, method, standalo
     import matcalc
     from matcalc.limits import DEFAULT_TIMEOUT, time_limit
     try:
-        with time_limit(DEFAULT_TIMEOUT if timeout is None else timeout):
+        with time_limit(checked_timeout(timeout, DEFAULT_TIMEOUT)):
             if latex_input and expr:
                 from matcalc.latex_input import latex_to_language
                 expr = latex_to_language(expr)
@@ -113,11 +111,11 @@ def derive(expr, wrt, dims, scalars, layout, order, fmt, steps, method, standalo
                                      dict(structure=structure, convention=convention,
                                           diagonal_vector=diagonal_vector) if structure else {})
     except MatcalcError as err:
-        _fail(err)
+        report(err, fmt)
     except RecursionError:
-        _fail(MatcalcError("expression too deeply nested"))
+        report(MatcalcError("expression too deeply nested"), fmt)
     except Exception as err:  # noqa: BLE001 - a bug: say so in one line, never a traceback
-        _internal(err)
+        report(err, fmt, internal=True)
     click.echo(output)
     if result is not None:
         if fmt != "json":
@@ -168,7 +166,7 @@ def _render(d, fmt, steps, standalone, result) -> str:
     return d.text(steps=steps)
 
 
-@main.command("check", context_settings={"ignore_unknown_options": True})
+@main.command("check", cls=ProgramCommand)
 @click.argument("expr")
 @click.option("--wrt", required=True, multiple=True, help="The variable the claim is the gradient (or Jacobian) for.")
 @click.option("--claim", default=None, help="The hand-derived result, in the same language.")
@@ -196,7 +194,7 @@ def check_command(expr, wrt, claim, dims, scalars, layout, sum_to_one, fmt, time
     import matcalc
     from matcalc.limits import DEFAULT_TIMEOUT, time_limit
     try:
-        with time_limit(DEFAULT_TIMEOUT if timeout is None else timeout):
+        with time_limit(checked_timeout(timeout, DEFAULT_TIMEOUT)):
             shapes = _parse_dims(dims, scalars)
             expr, claim = _latex_claim(expr, claim, claim_latex, latex_input, shapes)
             structure = _structure(symmetric, spd, diagonal)
@@ -205,11 +203,11 @@ def check_command(expr, wrt, claim, dims, scalars, layout, sum_to_one, fmt, time
             output = (json.dumps(result.to_json(), indent=2, ensure_ascii=False) if fmt == "json"
                       else result.text())
     except MatcalcError as err:
-        _fail(err)
+        report(err, fmt)
     except RecursionError:
-        _fail(MatcalcError("expression too deeply nested"))
+        report(MatcalcError("expression too deeply nested"), fmt)
     except Exception as err:  # noqa: BLE001 - a bug: one line, never a traceback
-        _internal(err)
+        report(err, fmt, internal=True)
     click.echo(output)
     sys.exit(0 if result.verdict == "correct" else 1)
 
@@ -226,7 +224,7 @@ def _latex_claim(expr, claim, claim_latex, latex_input, shapes=None):
     return expr, claim
 
 
-@main.command("check-note")
+@main.command("check-note", cls=ProgramCommand)
 @click.argument("note", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--dim", "dims", multiple=True, metavar="NAME=ROWS,COLS", help="Shape of a variable of the note.")
 @click.option("--scalar", "scalars", multiple=True, metavar="NAME", help="Declare a scalar variable.")
@@ -242,21 +240,20 @@ def check_note_command(note, dims, scalars, fmt, timeout):
         with click.open_file(note, encoding="utf-8") as fh:
             text = fh.read()
     except (OSError, UnicodeDecodeError) as err:
-        _fail(MatcalcError(f"cannot read the note {note}: {getattr(err, 'strerror', None) or err}"))
+        report(MatcalcError(f"cannot read the note {note}: {getattr(err, 'strerror', None) or err}"), fmt)
     try:
-        report = note_check.check_note(text, _parse_dims(dims, scalars),
-                                       DEFAULT_TIMEOUT if timeout is None else timeout)
-        output = (json.dumps(report.to_json(), indent=2, ensure_ascii=False) if fmt == "json" else
-                  note_report.report_markdown(text, report) if fmt == "markdown" else
-                  note_report.report_text(report))
+        result = note_check.check_note(text, _parse_dims(dims, scalars), checked_timeout(timeout, DEFAULT_TIMEOUT))
+        output = (json.dumps(result.to_json(), indent=2, ensure_ascii=False) if fmt == "json" else
+                  note_report.report_markdown(text, result) if fmt == "markdown" else
+                  note_report.report_text(result))
     except MatcalcError as err:
-        _fail(err)
+        report(err, fmt)
     except RecursionError:
-        _fail(MatcalcError("expression too deeply nested"))
+        report(MatcalcError("expression too deeply nested"), fmt)
     except Exception as err:  # noqa: BLE001 - a bug: one line, never a traceback
-        _internal(err)
+        report(err, fmt, internal=True)
     click.echo(output)
-    sys.exit(report.exit_code)
+    sys.exit(result.exit_code)
 
 
 @main.command()
@@ -297,6 +294,10 @@ def rules(do_check):
               help="Memory limit of a worker process (0: none).")
 def serve(host, port, open_browser, workers, timeout, memory_mb):
     """The local web page and its JSON API (needs the web extra: pip install 'matcalc[web]')."""
+    try:
+        timeout = checked_timeout(timeout, 30.0)
+    except MatcalcError as err:
+        _fail(err)
     try:
         from matcalc.web.app import serve as run
     except ImportError as err:

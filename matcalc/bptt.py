@@ -7,29 +7,50 @@ the code an expert writes by hand.
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 from sympy import MatrixSymbol, S, Symbol
 from sympy.matrices.expressions import ZeroMatrix
 
-from .codegen import RESERVED, NumpyCodegen, compile_source, module_source
+from .codegen import HELPERS, RESERVED, NumpyCodegen, compile_source, module_source
+from .bptt_steps import _shaped_like
 from .engine import topological
 from .errors import DomainError
 from .ir import is_matrix
 from .numeric import CheckResult, TOLERANCE, entry_derivative, rel_error
 
 _INDENT = "    "
+_TEMP = re.compile(r"_t\d+")
 
 
 class _Names:
-    """Python names, unique in the generated module."""
+    """Python names, unique in the generated module: none is a variable's name (the function's
+    parameters), so the user's ``T``, ``t``, ``dtype`` or ``range`` are never overwritten."""
+
+    _BUILTINS = ("range", "float")   # the builtins the generated functions call
 
     def __init__(self, taken):
-        self.taken = set(taken) | RESERVED | {"T", "t", "np"}
+        self.user = set(taken)
+        self.taken = set(taken) | RESERVED | set(self._BUILTINS) | set(HELPERS)
+        self.aliases: dict = {}      # builtin -> module-level alias, for builtins a parameter hides
+
+    def builtin(self, name: str) -> str:
+        """The name to call builtin ``name`` by: itself, or an alias when a variable hides it."""
+        if name not in self.user:
+            return name
+        if name not in self.aliases:
+            self.aliases[name] = self("_" + name)
+        return self.aliases[name]
+
+    def alias_source(self) -> str:
+        """Module-level lines binding the aliases ('' if none)."""
+        return "\n".join(f"{alias} = {name}" for name, alias in self.aliases.items())
 
     def __call__(self, base: str) -> str:
         base = "".join(c if c.isalnum() or c == "_" else "_" for c in base)
         name, k = base, 1
-        while name in self.taken:
+        while name in self.taken or _TEMP.fullmatch(name):   # _t1, _t2 …: the codegen's temporaries
             k += 1
             name = f"{base}{k}"
         self.taken.add(name)
@@ -47,6 +68,9 @@ class _Layout:
         self.d = d
         prog, plan, seq = d.step_program, d.step.plan, d.seq
         self.names = _Names(d.variables)
+        # the loop's own names: the sequence length, the step, the dtype, and the builtins
+        self.T, self.t, self.dtype = self.names("T"), self.names("t"), self.names("dtype")
+        self.range, self.float = self.names.builtin("range"), self.names.builtin("float")
         self.rep: dict = {}          # IR symbol / node -> Python-named symbol
         self.params = [n for n in d.variables if n not in seq.sequences]
         for n in self.params:
@@ -233,24 +257,60 @@ def _shape_code(d, value) -> str:
     return _codegen(d).shape(value) if is_matrix(value) else "()"
 
 
-def _header(d, func_name: str, doc: str) -> list[str]:
-    seq = d.seq
+def _header(d, layout, func_name: str, doc: str) -> list[str]:
+    """The signature, the arguments as float arrays, T, and a check of every argument's shape
+    (parameters as derived, sequences as (T, ...) with the step's shape; sizes agree)."""
+    seq, T = d.seq, layout.T
     params = list(d.variables)
     lines = [f"def {func_name}({', '.join(params)}):", f'{_INDENT}"""{doc}"""']
     for n in params:
         lines.append(f"{_INDENT}{n} = _float({n})")
-    lines.append(f"{_INDENT}dtype = np.result_type({', '.join(params)})")
+    lines.append(f"{_INDENT}{layout.dtype} = np.result_type({', '.join(params)})")
+    declared, ranks, dims = _declared_shapes(d)
+    arrays = ", ".join(f"{n!r}: {n}" for n in params)
+    raise_line = f"{_INDENT * 2}raise _shape_error({{{arrays}}}, {declared!r})"
+    lines.append(f"{_INDENT}if {' or '.join(ranks)}:")
+    lines.append(raise_line)
     first = next(x for x in seq.sequences if d._used_at_t(x))
-    lines.append(f"{_INDENT}T = {first}.shape[0]")
-    lines.append(f"{_INDENT}if T < 1:")
+    lines.append(f"{_INDENT}{T} = {first}.shape[0]")
+    lines.append(f"{_INDENT}if {T} < 1:")
     lines.append(f'{_INDENT * 2}raise ValueError("the sequences are empty (T = 0)")')
-    for x in seq.sequences:
-        v = d.variables[x]
-        ndim = 3 if is_matrix(v) else 1
-        lines.append(f"{_INDENT}if {x}.ndim != {ndim} or {x}.shape[0] != T:")
-        lines.append(f'{_INDENT * 2}raise ValueError("{x} must be a sequence of shape (T, ...) '
-                     f'with {ndim} axes and T = %d, got %s" % (T, {x}.shape))')
+    dims = [test.replace("{T}", T) for test in dims if test != f"{first}.shape[0] != {{T}}"]
+    if dims:
+        lines.append(f"{_INDENT}if {' or '.join(dims)}:")
+        lines.append(raise_line)
+    for n, v in d.variables.items():
+        if not is_matrix(v) and n not in seq.sequences:
+            lines.append(f"{_INDENT}{n} = {n}.reshape(())")
     return lines
+
+
+def _declared_shapes(d) -> tuple[dict, list[str], list[str]]:
+    """(name -> shape for the message, rank tests, size tests with ``{T}`` for the length)."""
+    sizes = _sizes(d)
+    size_names = {str(s) for s in sizes}
+    steps = "T"
+    while steps in size_names:
+        steps += "'"
+    declared, ranks, dims = {}, [], []
+    for n, v in d.variables.items():
+        sequence = n in d.seq.sequences
+        shape = tuple(v.shape) if is_matrix(v) else ()
+        declared[n] = ((steps,) if sequence else ()) + tuple(
+            int(s) if s.is_Integer else str(s) for s in shape)
+        if not declared[n]:
+            ranks.append(f"{n}.size != 1")
+            continue
+        ranks.append(f"{n}.ndim != {len(declared[n])}")
+        offset = 1 if sequence else 0
+        if sequence:
+            dims.append(f"{n}.shape[0] != {{T}}")
+        for i, s in enumerate(shape):
+            if s.is_Integer:
+                dims.append(f"{n}.shape[{i + offset}] != {int(s)}")
+            elif sizes[s] != f"{n}.shape[{i + offset}]":
+                dims.append(f"{n}.shape[{i + offset}] != {sizes[s]}")
+    return declared, ranks, dims
 
 
 def _block(d, assignments, helpers: set) -> list[str]:
@@ -266,19 +326,19 @@ def _initial_lines(d, layout, helpers: set) -> list[str]:
     lines, assignments = [], []
     for s in d.seq.states:
         py = layout.prev_py[s]
-        state = d.step_program.intermediates[d.internal[s]]
-        shape = _shape_code(d, state)
+        prev = d.step_program.variables[d.prev[s]]
         if init_prog is not None and s in d.init_name:
             value = init_prog.intermediates[d.init_name[s]]
-            if is_matrix(value) and value.shape != state.shape:
+            # a row h0 broadcast over the batch; a scalar h0 as the 1×1 matrix a scalar state is kept in
+            if is_matrix(prev) and (not is_matrix(value) or value.shape != prev.shape):
+                shape = _shape_code(d, prev)
                 tmp = layout.names(py + "_row")
                 assignments.append((tmp, "=", value))
-                lines.append((py, f"np.broadcast_to({tmp}, {shape}).astype(dtype)"))
+                lines.append((py, f"np.broadcast_to({tmp}, {shape}).astype({layout.dtype})"))
             else:
                 assignments.append((py, "=", value))
         else:
-            prev = d.step_program.variables[d.prev[s]]
-            lines.append((py, f"np.zeros({_shape_code(d, prev)}, dtype)" if is_matrix(prev) else "0.0"))
+            lines.append((py, f"np.zeros({_shape_code(d, prev)}, {layout.dtype})" if is_matrix(prev) else "0.0"))
     return [_INDENT + line for line in _block(d, assignments, helpers)] + \
         [f"{_INDENT}{py} = {code}" for py, code in lines]
 
@@ -305,7 +365,7 @@ def _last_values(d, layout) -> tuple[list[str], dict]:
             last_py[iv] = layout.value_py[layout.rep[d.step_program.named[iv]]]
         else:
             py = layout.names(v + "_last")
-            lines.append(f"{_INDENT}{py} = {v}[T - 1]")
+            lines.append(f"{_INDENT}{py} = {v}[{layout.T} - 1]")
             last_py[v] = py
     return lines, last_py
 
@@ -341,8 +401,9 @@ def bptt_source(d, func_name: str = "gradients", deltas: bool = False) -> str:
     layout = _Layout(d)
     names = layout.names
     seq = d.seq
-    helpers = {"_float"}
-    lines = _header(d, func_name, "Generated by matcalc: backpropagation through time; returns {"
+    helpers = {"_float", "_shape_error"}
+    T, t, dtype = layout.T, layout.t, layout.dtype
+    lines = _header(d, layout, func_name, "Generated by matcalc: backpropagation through time; returns {"
                     + ", ".join(repr(n) for n in d.wrt) + "}.")
     lines += _initial_lines(d, layout, helpers)
     bwd_deltas = layout.needed_deltas(keep_named=deltas)
@@ -359,12 +420,12 @@ def bptt_source(d, func_name: str = "gradients", deltas: bool = False) -> str:
     for py in list(lists) + list(prev_lists):
         lines.append(f"{_INDENT}{(lists.get(py) or prev_lists[py])} = []")
     # ---- forward loop
-    lines.append(f"{_INDENT}for t in range(T):")
+    lines.append(f"{_INDENT}for {t} in {layout.range}({T}):")
     body = []
     fwd_free = {s.name for _, e in forward for s in _free(e)}
     for x, py in layout.seq_py.items():
         if py in fwd_free:
-            body.append(f"{py} = {x}[t]")
+            body.append(f"{py} = {x}[{t}]")
     for s in cached_prev:
         body.append(f"{prev_lists[s]}.append({layout.prev_py[s]})")
     body += _block(d, [(py, "=", e) for py, e in forward], helpers)
@@ -377,13 +438,13 @@ def bptt_source(d, func_name: str = "gradients", deltas: bool = False) -> str:
     seq_lists = {n: names("d" + n + "_s") for n in d.wrt if n in seq.sequences}
     for n in d.wrt:
         if n in seq.sequences:
-            lines.append(f"{_INDENT}{seq_lists[n]} = [np.zeros_like({n}[0]) for _ in range(T)]")
+            lines.append(f"{_INDENT}{seq_lists[n]} = [np.zeros_like({n}[0]) for _ in {layout.range}({T})]")
         else:
             lines.append(f"{_INDENT}{grads[n]} = np.zeros_like({n})" if is_matrix(d.variables[n])
                          else f"{_INDENT}{grads[n]} = 0.0")
     for s in seq.states:
         carry = d.step_program.variables[d.carry[s]]
-        zero = f"np.zeros({_shape_code(d, carry)}, dtype)" if is_matrix(carry) else "0.0"
+        zero = f"np.zeros({_shape_code(d, carry)}, {dtype})" if is_matrix(carry) else "0.0"
         lines.append(f"{_INDENT}{layout.carry_py[s]} = {zero}")
     if terminal is not None and d.terminal is not None:
         lines += last_lines
@@ -394,36 +455,40 @@ def bptt_source(d, func_name: str = "gradients", deltas: bool = False) -> str:
             if n in grads and n not in seq.sequences:
                 assignments.append((grads[n], "+=", g))
             elif n in seq_lists:
-                assignments.append((f"{seq_lists[n]}[T - 1]", "+=", g))
+                assignments.append((f"{seq_lists[n]}[{T} - 1]", "+=", g))
         for s in seq.states:
             if d.internal[s] in d.terminal.wrt:
-                assignments.append((layout.carry_py[s], "+=", d.terminal.gradient(d.internal[s]).xreplace(reps)))
+                carry = d.step_program.variables[d.carry[s]]
+                g = d.terminal.gradient(d.internal[s]).xreplace(reps)
+                assignments.append((layout.carry_py[s], "+=", _shaped_like(g, carry)))
         for v, py in layout.seed_py.items():
-            assignments.append((py, "=", d.terminal.gradient(d.internal[v]).xreplace(reps)))
+            seed = d.step_program.variables[d.seed[v]]
+            g = d.terminal.gradient(d.internal[v]).xreplace(reps)
+            assignments.append((py, "=", _shaped_like(g, seed)))
         lines += [_INDENT + b for b in _block(d, assignments, helpers)]
     delta_lists = {}
     if deltas:
         for name, _, user in bwd_deltas:
             if user is not None:
                 delta_lists[user] = names(name + "_s")
-                lines.append(f"{_INDENT}{delta_lists[user]} = [None] * T")
+                lines.append(f"{_INDENT}{delta_lists[user]} = [None] * {T}")
     # ---- backward loop
-    lines.append(f"{_INDENT}for t in range(T - 1, -1, -1):")
+    lines.append(f"{_INDENT}for {t} in {layout.range}({T} - 1, -1, -1):")
     body = []
     for x, py in layout.seq_py.items():
         if py in used:
-            body.append(f"{py} = {x}[t]")
+            body.append(f"{py} = {x}[{t}]")
     for py in cached:
-        body.append(f"{py} = {lists[py]}[t]")
+        body.append(f"{py} = {lists[py]}[{t}]")
     for s in cached_prev:
-        body.append(f"{layout.prev_py[s]} = {prev_lists[s]}[t]")
+        body.append(f"{layout.prev_py[s]} = {prev_lists[s]}[{t}]")
     assignments = [(name, "=", e) for name, e, _ in bwd_deltas]
     carries = []
     for kind, n, e in layout.targets:
         if kind == "param" and n in grads:
             assignments.append((grads[n], "+=", e))
         elif kind == "sequence" and n in seq_lists:
-            assignments.append((f"{seq_lists[n]}[t]", "+=", e))
+            assignments.append((f"{seq_lists[n]}[{t}]", "+=", e))
         elif kind == "carry":
             nxt = names(layout.carry_py[n] + "_next")
             assignments.append((nxt, "=", e))
@@ -431,7 +496,7 @@ def bptt_source(d, func_name: str = "gradients", deltas: bool = False) -> str:
     body += _block(d, assignments, helpers)
     for name, _, user in bwd_deltas:
         if user in delta_lists:
-            body.append(f"{delta_lists[user]}[t] = {name}")
+            body.append(f"{delta_lists[user]}[{t}] = {name}")
     carried = {s for s, _ in carries}
     for s, nxt in carries:
         body.append(f"{layout.carry_py[s]} = {nxt}")
@@ -451,11 +516,17 @@ def bptt_source(d, func_name: str = "gradients", deltas: bool = False) -> str:
     out = []
     for n in d.wrt:
         value = f"np.stack({seq_lists[n]})" if n in seq_lists else grads[n]
-        out.append(f"{n!r}: np.asarray({value}, dtype)")
+        out.append(f"{n!r}: np.asarray({value}, {dtype})")
     for user, lst in delta_lists.items():
         out.append(f"'delta:{user}': np.stack({lst})")
     lines.append(f"{_INDENT}return {{{', '.join(out)}}}")
-    return module_source(["\n".join(lines) + "\n"], helpers)
+    return module_source(_parts(layout, lines), helpers)
+
+
+def _parts(layout, lines: list[str]) -> list[str]:
+    """The module's parts after the helpers: builtin aliases (if any), then the function."""
+    aliases = layout.names.alias_source()
+    return ([aliases] if aliases else []) + ["\n".join(lines) + "\n"]
 
 
 def loss_source(d, func_name: str = "loss") -> str:
@@ -463,20 +534,21 @@ def loss_source(d, func_name: str = "loss") -> str:
     layout = _Layout(d)
     names = layout.names
     seq = d.seq
-    helpers = {"_float"}
-    lines = _header(d, func_name, "Generated by matcalc: the loss, unrolled over the sequence.")
+    helpers = {"_float", "_shape_error"}
+    T, t, dtype = layout.T, layout.t, layout.dtype
+    lines = _header(d, layout, func_name, "Generated by matcalc: the loss, unrolled over the sequence.")
     lines += _initial_lines(d, layout, helpers)
     total = names("total")
     lines.append(f"{_INDENT}{total} = 0.0")
     for s in seq.states:
         carry = d.step_program.variables[d.carry[s]]
         lines.append(f"{_INDENT}{layout.carry_py[s]} = "
-                     + (f"np.zeros({_shape_code(d, carry)}, dtype)" if is_matrix(carry) else "0.0"))
+                     + (f"np.zeros({_shape_code(d, carry)}, {dtype})" if is_matrix(carry) else "0.0"))
     for v, py in layout.seed_py.items():
         seed = d.step_program.variables[d.seed[v]]
-        lines.append(f"{_INDENT}{py} = " + (f"np.zeros({_shape_code(d, seed)}, dtype)" if is_matrix(seed) else "0.0"))
-    lines.append(f"{_INDENT}for t in range(T):")
-    body = [f"{py} = {x}[t]" for x, py in layout.seq_py.items()]
+        lines.append(f"{_INDENT}{py} = " + (f"np.zeros({_shape_code(d, seed)}, {dtype})" if is_matrix(seed) else "0.0"))
+    lines.append(f"{_INDENT}for {t} in {layout.range}({T}):")
+    body = [f"{py} = {x}[{t}]" for x, py in layout.seq_py.items()]
     step_loss = names("step_loss")
     body += _block(d, [(py, "=", e) for py, e in layout.needed_forward(set(), everything=True)]
                    + [(step_loss, "=", layout.objective)], helpers)
@@ -489,8 +561,8 @@ def loss_source(d, func_name: str = "loss") -> str:
         lines += last_lines
         value = terminal.output.xreplace(_terminal_symbols(d, layout, last_py))
         lines += [_INDENT + b for b in _block(d, [(total, "+=", value)], helpers)]
-    lines.append(f"{_INDENT}return float({total})")
-    return module_source(["\n".join(lines) + "\n"], helpers)
+    lines.append(f"{_INDENT}return {layout.float}({total})")
+    return module_source(_parts(layout, lines), helpers)
 
 
 # ---------------------------------------------------------------- check

@@ -92,6 +92,13 @@ def terminal_at_last(d, expr):
     return expr.xreplace(reps)
 
 
+def _shaped_like(value, like):
+    """A scalar standing for a 1×1 matrix (a scalar state's adjoint) as that matrix."""
+    if is_matrix(like) and not is_matrix(value):
+        return ops.broadcast(value, like.shape)
+    return value
+
+
 def _core_rules(d) -> dict:
     """lhs -> (rule, rules) of the step program's own backprop steps."""
     out = {}
@@ -160,7 +167,7 @@ def build(d) -> list[Step]:
         for g, s in list(carries.items()) + list(seeds.items()):
             iv = d.internal[s]
             if terminal is not None and iv in terminal.wrt:
-                reps[g] = terminal_at_last(d, terminal.gradient(iv))
+                reps[g] = _shaped_like(terminal_at_last(d, terminal.gradient(iv)), g)
             else:
                 reps[g] = _zero(g)
         rhs = _without_zeros(textbook(tl.at(total, "T").xreplace(reps)))

@@ -46,6 +46,8 @@ def latex_name(name: str) -> str:
     from .parser import GREEK
     if any(ch in GREEK for ch in name):   # λ (lambda's one spelling), σ1 ...
         name = "".join(GREEK.get(ch, ch) for ch in name)
+    if name.rstrip("_") in _GREEK:          # lambda_ (a keyword escaped) is still λ
+        name = name.rstrip("_")
     base, sub = name, ""
     if "_" in name.strip("_"):
         base, sub = name.strip("_").split("_", 1)

@@ -70,6 +70,9 @@ class RecurrentDerivation:
         if not [x for x in seq.sequences if self._used_at_t(x)]:
             raise UnsupportedError("a recurrent program needs an input sequence x[t] (its length T is "
                                    "read from it at run time)")
+        unused = sorted(set(shapes) - self._user_names())
+        if unused:
+            raise UnknownNameError(f"a shape is given for {unused[0]!r}, which is not a variable of the expression")
         self.full_seq = seq
         self.step_program = self._parse_step(shapes)
         self.variables = self._variables(shapes)

@@ -336,9 +336,9 @@ def _dim(name, d, symbols):
         d = d.strip()
         if d == "?":   # an unknown size, for internal declarations (inferred from the uses)
             return Dim()
-        if d.isdigit():
+        if d.isascii() and d.isdigit():   # '²' and '３' are digits to str.isdigit, not sizes
             d = int(d)
-        elif d.isidentifier():
+        elif d.isascii() and d.isidentifier():   # the names of the language
             return symbols.setdefault(d, Dim(size_symbol(d)))
         else:
             raise ShapeError(f"bad size {d!r} in the shape of {name}: use a positive integer or a name")

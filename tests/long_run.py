@@ -2,6 +2,8 @@
 malformed inputs through the CLI.  Prints the counts.
 
     python tests/long_run.py [--programs 10000] [--recurrent 1000] [--fuzz 3000] [--seed 0]
+
+Progress goes to stderr (a line every 5 % of each part, and at least every 30 s).
 """
 from __future__ import annotations
 
@@ -23,10 +25,27 @@ from recurrent_gen import RecurrentGenerator, check_recurrent  # noqa: E402
 from test_properties import NASTY, VALID, _mutate  # noqa: E402
 
 
+class Progress:
+    """A progress line on stderr every 5 % of ``n`` items, and at least every 30 s."""
+
+    def __init__(self, label: str, n: int):
+        self.label, self.n, self.t0 = label, n, time.time()
+        self.every, self.last = max(1, n // 20), self.t0
+
+    def __call__(self, done: int, counts: collections.Counter) -> None:
+        now = time.time()
+        if done % self.every and now - self.last < 30 and done != self.n:
+            return
+        self.last = now
+        shown = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if ":" not in k)
+        print(f"[{self.label}] {done}/{self.n} in {now - self.t0:.0f} s ({shown})", file=sys.stderr, flush=True)
+
+
 def programs(n: int, seed: int) -> collections.Counter:
     counts: collections.Counter = collections.Counter()
     examples: dict = {}
     t0 = time.time()
+    progress = Progress("programs", n)
     for k in range(n):
         rnd = random.Random(seed * 1_000_003 + k)
         program, shapes = generate(rnd, rnd.randint(2, 5))
@@ -36,6 +55,7 @@ def programs(n: int, seed: int) -> collections.Counter:
             counts[f"{outcome}: {detail}"] += 1
         if outcome in ("wrong", "crash"):
             examples.setdefault(outcome, []).append((program, shapes, detail))
+        progress(k + 1, counts)
     print(f"programs: {n} in {time.time() - t0:.0f} s")
     for key in ("ok", "wrong", "crash", "refused", "skipped"):
         print(f"  {key:8} {counts[key]}")
@@ -51,14 +71,18 @@ def programs(n: int, seed: int) -> collections.Counter:
 def recurrent(n: int, seed: int) -> collections.Counter:
     counts: collections.Counter = collections.Counter()
     t0 = time.time()
+    progress = Progress("recurrent", n)
     for k in range(n):
         program, shapes, _ = RecurrentGenerator(random.Random(seed * 1_000_003 + k)).recurrent()
-        outcome, detail = check_recurrent(program, shapes, seed=k)
-        counts[outcome] += 1
-        if outcome not in ("ok",):
-            counts[f"{outcome}: {detail[:70]}"] += 1
-        if outcome in ("wrong", "crash"):
-            print(f"  {outcome.upper()}: {program} {shapes}: {detail}")
+        runs = [(shapes, "")] + ([(None, "default kinds ")] if k % 4 == 0 else [])   # also without shapes
+        for given, label in runs:
+            outcome, detail = check_recurrent(program, given, seed=k)
+            counts[outcome] += 1
+            if outcome not in ("ok",):
+                counts[f"{label}{outcome}: {detail[:70]}"] += 1
+            if outcome in ("wrong", "crash"):
+                print(f"  {outcome.upper()}: {program} {given}: {detail}", flush=True)
+        progress(k + 1, counts)
     print(f"recurrent programs: {n} in {time.time() - t0:.0f} s")
     for key, value in sorted(counts.items()):
         print(f"  {key}: {value}")
@@ -71,14 +95,16 @@ def fuzz(n: int, seed: int) -> collections.Counter:
     rnd = random.Random(seed)
     inputs = list(NASTY) + [_mutate(rnd, rnd.choice(VALID)) for _ in range(n)]
     t0 = time.time()
-    for text in inputs:
+    progress = Progress("malformed", len(inputs))
+    for k, text in enumerate(inputs):
         r = runner.invoke(cli, ["derive", text, "--timeout", "20"], catch_exceptions=True)
         clean = (r.exit_code in (0, 1, 2) and "Traceback" not in r.output and "internal error" not in r.output
                  and (r.exit_code != 2 or (r.stderr or "").startswith("matcalc: ")))
         counts["clean" if clean else "CRASH"] += 1
         counts[f"exit {r.exit_code}"] += 1
         if not clean:
-            print(f"  CRASH: {text!r}: exit {r.exit_code}: {r.output[-300:]}")
+            print(f"  CRASH: {text!r}: exit {r.exit_code}: {r.output[-300:]}", flush=True)
+        progress(k + 1, counts)
     print(f"malformed inputs: {len(inputs)} in {time.time() - t0:.0f} s")
     for key, value in sorted(counts.items()):
         print(f"  {key}: {value}")

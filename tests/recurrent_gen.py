@@ -12,7 +12,7 @@ import re
 import numpy as np
 
 import matcalc
-from matcalc.errors import UnsupportedError
+from matcalc.errors import MatcalcError, UnsupportedError
 from program_gen import Generator, _value, reference_gradient
 
 _INDEX = re.compile(r"\b([A-Za-z_]\w*)\[(t-1|t|T|0)\]")
@@ -127,15 +127,27 @@ def _rel(a, b) -> float:
     return float(np.max(np.abs(a - b), initial=0.0) / max(1.0, float(np.max(np.abs(b), initial=0.0))))
 
 
-def check_recurrent(program: str, shapes: dict, seed: int = 0, T: int = 3, tolerance: float = 1e-6):
-    """(outcome, detail) against the unrolled program's central differences."""
+def check_recurrent(program: str, shapes: dict | None, seed: int = 0, T: int = 3, tolerance: float = 1e-6):
+    """(outcome, detail) against the unrolled program's central differences.  ``shapes=None``:
+    the default kinds (the names' first letters, symbolic sizes), which may refuse the program."""
     try:
         d = matcalc.derive(program, shapes=shapes)
     except UnsupportedError as err:
         return "refused", str(err)[:80]
+    except MatcalcError as err:
+        if shapes is None:   # the default kinds need not fit a program written for declared shapes
+            return "refused", f"default kinds: {str(err)[:60]}"
+        return "crash", f"{type(err).__name__}: {err}"
     except Exception as err:  # noqa: BLE001 - a generated program is well typed
         return "crash", f"{type(err).__name__}: {err}"
     rng = np.random.default_rng(seed)
+    sizes: dict = {}
+
+    def concrete(shape) -> tuple:
+        return tuple(int(s) if s.is_Integer else sizes.setdefault(s, int(rng.integers(2, 4))) for s in shape)
+    default_kinds = shapes is None
+    if default_kinds:
+        shapes = {n: concrete(v.shape) if hasattr(v, "shape") else () for n, v in d.variables.items()}
     point = {n: 0.5 * rng.standard_normal(((T,) if n == "x" else ()) + tuple(s)) if s else
              float(0.5 * rng.standard_normal()) for n, s in shapes.items()}
     env = {k: v for k, v in point.items() if k != "x"}
@@ -144,14 +156,19 @@ def check_recurrent(program: str, shapes: dict, seed: int = 0, T: int = 3, toler
     zero = [s for s in d.full_seq.states if s not in d.full_seq.inits]
     for s in zero:
         prev = d.full_program.variables[d.prev[s]]
-        env[f"{s}__0"] = np.zeros(tuple(int(v) for v in prev.shape))
+        env[f"{s}__0"] = np.zeros(concrete(prev.shape))
     text = unroll(program, T, zero)
     try:
         got = d.to_numpy()(**point)
     except Exception as err:  # noqa: BLE001
         return "crash", f"{type(err).__name__}: {err}"
 
-    f0 = _value(text, env)
+    try:
+        f0 = _value(text, env)
+    except ValueError as err:   # 1×1 values are scalars to the reference (tr of a 1×1 matrix)
+        if not default_kinds:
+            raise
+        return "skipped", f"reference: {err}"
     if not np.isfinite(f0):
         return "skipped", "value not finite"
     noise = 1e-15 * abs(f0) / 1e-4   # the differences' own rounding error
