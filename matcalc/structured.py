@@ -27,6 +27,7 @@ from .engine import topological
 from .ir import Commutation, Vec, is_matrix
 
 STRUCTURE = (KroneckerProduct, DiagMatrix, Commutation, Vec)
+VEC_FORMS = (KroneckerProduct, Commutation, Vec)   # what makes a result worth a network
 MAX_TERMS = 64          # more terms than this: the plain generator
 _GUESS = 64             # a symbolic size, for choosing contraction orders
 
@@ -126,6 +127,8 @@ class Networks:
         if has_structure(e):
             raise Unstructured(type(e).__name__)
         rows, cols = self.index(e.shape[0]), self.index(e.shape[1])
+        if isinstance(e, Transpose):   # Mᵀ as M with its indices swapped: one array, shared
+            return [Term(Integer(1), [(e.arg, cols + rows)], rows, cols)]
         return [Term(Integer(1), [(e, rows + cols)], rows, cols)]
 
     def join(self, t: Term, u: Term, *pairs) -> Term:
@@ -227,7 +230,7 @@ class StructuredCodegen(NumpyCodegen):
     def function(self) -> str:
         self.networks = {}
         for key, expr in self.outputs.items():
-            if is_matrix(expr) and has_structure(expr):
+            if is_matrix(expr) and any(isinstance(n, VEC_FORMS) for n in topological(expr)):
                 builder = Networks()
                 try:
                     self.networks[expr] = (builder, builder.convert(expr))
@@ -273,51 +276,73 @@ class StructuredCodegen(NumpyCodegen):
         return name
 
     def write_networks(self, e, builder: Networks, terms: list) -> str:
-        out = self.emit_line(f"np.zeros({self.shape(e)}, order='F')", reuse=False)
-        for t in terms:
-            self.write_term(out, e, builder, t)
+        """The result: the largest full term's array as the base (no zeros, no copy when its
+        axes already run in the result's order), every other term added into a view."""
+        done = [(t,) + self.contract_term(builder, t) for t in terms]
+        base = None
+        for k, (t, code, ix, fresh) in enumerate(done):
+            labels = t.rows + t.cols
+            if fresh and len(set(labels)) == len(labels) == len(ix):
+                if base is None or ix == _c_order(t):
+                    base = k
+        if base is None:
+            out = self.emit_line(f"np.zeros({self.shape(e)})", reuse=False)
+        else:
+            t, code, ix, _ = done.pop(base)
+            order = _c_order(t)
+            if ix != order:
+                code = f"np.ascontiguousarray({self.transposed(code, ix, order)})"
+            out = self.emit_line(f"{self.paren(code)}.reshape({self.shape(e)})", reuse=False)
+            if t.coef == -1:
+                self.lines.append(f"np.negative({out}, out={out})")
+            elif t.coef != 1:
+                self.lines.append(f"{out} *= {self.operand(t.coef)}")
+        for t, code, ix, _ in done:
+            self.add_term(out, builder, t, code, ix)
         return out
 
-    def write_term(self, out: str, e, builder: Networks, t: Term):
+    def contract_term(self, builder: Networks, t: Term):
+        """(code, indices, fresh) of the term's array: coefficient on the smallest factor,
+        then pairwise contractions in the cheapest order."""
         size = builder.size
 
         def guess(i):
             s = size[i]
             return int(s) if isinstance(s, (int, Integer)) else _GUESS
-        out_ix = list(dict.fromkeys(t.rows + t.cols))
-        keep = set(out_ix)
-        factors = []
-        for f, ix in t.factors:
-            code = self.operand(f)
-            factors.append(self.shaped(code, f, builder, ix))
-        factors = [self.diagonal(c, ix) for c, ix in factors]
-        # the coefficient goes on the smallest factor; contracted indices nobody carries count
-        coef = t.coef
+        keep = set(t.rows + t.cols)
+        target = list(dict.fromkeys(_c_order(t)))
+        factors = [self.diagonal(*self.shaped(self.operand(f), f, builder, ix)) for f, ix in t.factors]
         factors = self.sum_out(factors, keep)
-        if factors:
-            for i, j in plan([ix for _, ix in factors], keep, guess):
-                a, b = factors[i], factors[j]
-                rest = [factors[k] for k in range(len(factors)) if k not in (i, j)]
-                needed = keep.union(*[set(ix) for _, ix in rest])
-                factors = self.sum_out(rest + [self.contract(a, b, needed, builder)], keep)
-            code, ix = factors[0]
-        else:
-            code, ix = None, []
-        # view of the result with the term's indices, diagonal where an index repeats
-        view = f"{out}.reshape({self.dims(builder, t.rows + t.cols)}, order='F')"
-        letters = {i: string.ascii_letters[k] for k, i in enumerate(out_ix)}
-        full = "".join(letters[i] for i in t.rows + t.cols)
-        missing = [i for i in out_ix if i not in ix]
+        if not factors:
+            return "1.0", [], False
+        fresh = False
+        for i, j in plan([ix for _, ix in factors], keep, guess):
+            a, b = factors[i], factors[j]
+            rest = [factors[k] for k in range(len(factors)) if k not in (i, j)]
+            needed = keep.union(*[set(ix) for _, ix in rest])
+            factors = self.sum_out(rest + [self.contract(a, b, needed, builder, target, last=not rest)], keep)
+            fresh = True
+        code, ix = factors[0]
+        return code, ix, fresh
+
+    def add_term(self, out: str, builder: Networks, t: Term, code: str, ix: list):
+        """out += the term, through a view of out with the term's indices (diagonal where an
+        index repeats; broadcast over indices no factor carries)."""
+        labels = _c_order(t)
+        uniq = list(dict.fromkeys(labels))
+        view = f"{out}.reshape({self.dims(builder, labels)})"
+        letters = {i: string.ascii_letters[k] for k, i in enumerate(uniq)}
+        full = "".join(letters[i] for i in labels)
+        missing = [i for i in uniq if i not in ix]
         target = "".join(letters[i] for i in missing + ix)
         if full != target:
             view = f"np.einsum('{full}->{target}', {view})"
-        negate = coef.could_extract_minus_sign() if hasattr(coef, "could_extract_minus_sign") else False
-        c = -coef if negate else coef
-        if code is None:
-            code = self.operand(c) if c != 1 else "1.0"
-        elif c != 1:
-            code = f"{self.operand(c)} * {code}"
-        self.lines.append(f"{self.emit_line(view, reuse=False)} {'-=' if negate else '+='} {code}")
+        op = "+="
+        if t.coef == -1:
+            op = "-="
+        elif t.coef != 1:
+            code = f"{self.operand(t.coef)} * {self.paren(code)}"
+        self.lines.append(f"{self.emit_line(view, reuse=False)} {op} {code}")
 
     def shaped(self, code: str, f, builder, ix):
         """The factor's array with one axis per index (column-major split of its entries)."""
@@ -351,16 +376,20 @@ class StructuredCodegen(NumpyCodegen):
             out.append((code, ix))
         return out
 
-    def contract(self, a, b, needed: set, builder):
-        """One pairwise step: a broadcast product, or a (batched) GEMM over shared indices."""
+    def contract(self, a, b, needed: set, builder, target: list, last: bool = False):
+        """One pairwise step: a broadcast product, or a (batched) GEMM over shared indices
+        (axes in the result's order where they belong to it)."""
         (ca, ia), (cb, ib) = a, b
+
+        def ordered(ix):
+            return sorted(ix, key=lambda i: target.index(i) if i in target else len(target))
         shared = [i for i in ia if i in ib]
-        batch = [i for i in shared if i in needed]
+        batch = ordered([i for i in shared if i in needed])
         summed = [i for i in shared if i not in needed]
-        left = [i for i in ia if i not in ib]
-        right = [i for i in ib if i not in ia]
+        left = ordered([i for i in ia if i not in ib])
+        right = ordered([i for i in ib if i not in ia])
         if not summed or (batch and not (left and right)):   # broadcast product (and row sums)
-            result = ia + right
+            result = sorted(ia + right, key=lambda i: target.index(i) if i in target else -1)
             pa = self.arranged(ca, ia, [i for i in result if i in ia], result)
             pb = self.arranged(cb, ib, [i for i in result if i in ib], result)
             code = f"{pa} * {pb}"
@@ -368,14 +397,14 @@ class StructuredCodegen(NumpyCodegen):
                 axes = tuple(result.index(i) for i in summed)
                 code = f"({code}).sum(axis={axes[0] if len(axes) == 1 else axes})"
                 result = [i for i in result if i not in summed]
-            return self.emit_line(code), result
+            return self.emit_line(code, reuse=not last), result
         A = self.matrix(ca, ia, batch, left, summed, builder)
         B = self.matrix(cb, ib, batch, summed, right, builder)
         result = batch + left + right
         code = f"{A} @ {B}"
         if batch or len(left) > 1 or len(right) > 1:
             code = f"({code}).reshape({self.dims(builder, result)})"
-        return self.emit_line(code), result
+        return self.emit_line(code, reuse=not last), result
 
     def transposed(self, code, ix, order) -> str:
         if order == ix:
@@ -401,6 +430,18 @@ class StructuredCodegen(NumpyCodegen):
             shape = ", ".join(self.size(_product(builder, g)) for g in groups)
             code = f"{self.paren(code)}.reshape(({shape},))"
         return self.paren(code)
+
+
+def _c_order(t: Term) -> list:
+    """The term's indices in the row-major order of its (rows, cols) matrix."""
+    return t.rows[::-1] + t.cols[::-1]
+
+
+def _volume(ix, guess) -> int:
+    v = 1
+    for i in ix:
+        v *= guess(i)
+    return v
 
 
 def _product(builder, group):
