@@ -1,6 +1,6 @@
 """matcalc benchmarks: generated code against hand-written NumPy, JAX and PyTorch.
 
-    python benchmarks/run.py [--quick] [--only gradients|bptt|hessian|derivation]
+    python benchmarks/run.py [--quick] [--large] [--only gradients|bptt|hessian|structured|derivation]
 
 Prints one table per workload family: the median time of each implementation (warm-up
 first, then repeated runs), and the ratios to matcalc's generated code.  JAX and PyTorch are
@@ -219,7 +219,8 @@ print(seconds, sum(len(topological(g, seen=seen)) for g in d.gradients.values())
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
-    parser.add_argument("--only", choices=["gradients", "bptt", "hessian", "derivation"], default=None)
+    parser.add_argument("--only", choices=["gradients", "bptt", "hessian", "structured", "derivation"], default=None)
+    parser.add_argument("--large", action="store_true", help="structured Hessians also at n = 5000")
     args = parser.parse_args(argv)
     repeats = 7 if args.quick else 31
     print("# matcalc benchmarks")
@@ -234,6 +235,10 @@ def main(argv=None):
                     bptt.rows(repeats, median_times, _jax(), _torch()))
     if args.only in (None, "hessian"):
         print_table("Closed-form Hessians (X 2000×d, float64)", hessian_rows((50, 200, 500), repeats), "hessian")
+    if args.only in (None, "structured"):
+        import structured
+        sizes = [(50, 5, 3), (200, 10, 5), (500, 20, 10)] + ([(5000, 20, 10)] if args.large else [])
+        structured.print_rows(structured.rows(sizes, max(5, repeats // 2), _jax(), _torch()))
     if args.only in (None, "derivation"):
         derivation_rows()
 

@@ -392,7 +392,7 @@ class StructuredCodegen(NumpyCodegen):
             result = sorted(ia + right, key=lambda i: target.index(i) if i in target else -1)
             pa = self.arranged(ca, ia, [i for i in result if i in ia], result)
             pb = self.arranged(cb, ib, [i for i in result if i in ib], result)
-            code = f"{pa} * {pb}"
+            code = " * ".join(sorted((pa, pb)))   # one spelling: equal products are shared
             if summed:
                 axes = tuple(result.index(i) for i in summed)
                 code = f"({code}).sum(axis={axes[0] if len(axes) == 1 else axes})"
