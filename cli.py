@@ -126,8 +126,23 @@ def _derive(matcalc, expr, wrt, dims, scalars, layout, order, fmt, steps, method
         raise MatcalcError("missing EXPR (or --model rnn|lstm|gru)")
     d = matcalc.derive(expr, wrt=list(wrt) or None, shapes=shapes, layout=layout, order=order,
                        sum_to_one=list(sum_to_one), method=method)
+    if not wrt:
+        _note_default_wrt(d.wrt)
     result = d.check() if do_check else None
     return _render(d, fmt, steps, standalone, result), result
+
+
+DATA_NAMES = {"X", "Y", "x", "y"}   # conventional names of data: rarely wanted as a --wrt
+
+
+def _note_default_wrt(names) -> None:
+    """Without --wrt every variable is differentiated (the library's default); when that
+    includes data such as X or Y, say so on stderr and show the --wrt for the parameters."""
+    data = [n for n in names if n in DATA_NAMES]
+    params = [n for n in names if n not in DATA_NAMES]
+    if data and params:
+        click.echo(f"note: no --wrt, so every variable is differentiated, data {', '.join(data)} included; "
+                   f"for the parameters only: {' '.join('--wrt ' + n for n in params)}", err=True)
 
 
 def _render(d, fmt, steps, standalone, result) -> str:
