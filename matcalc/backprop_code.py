@@ -50,9 +50,12 @@ class _Codegen(NumpyCodegen):
         for name in returned:
             last[name] = len(assignments)
         self.owned: set = set()
+        dies_at: dict = {}
+        for name, i in last.items():
+            dies_at.setdefault(i, set()).add(name)
         for i, (target, expr) in enumerate(assignments):
             start = len(self.lines)
-            dying = {n for n in self.owned if last.get(n) == i}
+            dying = {n for n in dies_at.get(i, ()) if n in self.owned}
             fused = self.fused(target, expr, dying)
             if fused is None:
                 simple = expr in self.temps or isinstance(expr, (MatrixSymbol, Symbol, _LEAVES))

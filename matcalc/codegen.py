@@ -242,7 +242,7 @@ class NumpyCodegen:
         """Code for e with its exact shape (temps for shared nodes)."""
         if e in self.temps:
             return self.temps[e]
-        if isinstance(e, MatrixSymbol) or e in self.variables.values():
+        if isinstance(e, MatrixSymbol) or e in self._variable_values():
             return e.name
         if isinstance(e, Symbol):  # a symbolic size, read off an argument's shape
             return self.size(e)
@@ -256,6 +256,14 @@ class NumpyCodegen:
             self.temps[e] = name
             return name
         return code
+
+    def _variable_values(self) -> set:
+        """The variables' symbols as a set (membership in O(1), not a scan per value)."""
+        cached = self.__dict__.get("_variable_set")
+        if cached is None or cached[0] is not self.variables or cached[1] != len(self.variables):
+            cached = (self.variables, len(self.variables), set(self.variables.values()))
+            self._variable_set = cached
+        return cached[2]
 
     def fresh(self) -> str:
         """A new temporary's name."""
