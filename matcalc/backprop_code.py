@@ -249,6 +249,8 @@ def backprop_source(d, func_name: str = "gradients") -> str:
     for _, expr in lines + list(outputs.items()):
         if any(isinstance(n, _Placeholder) for n in topological(expr)):
             raise ValueError("a placeholder is left in the delta code")   # the closed forms serve instead
+    from .symmetry import drop_symmetric_transposes
+    lines, outputs = drop_symmetric_transposes(lines, outputs)
     cg = _Codegen(program.variables, {}, func_name)
     body = cg.validation()
     results = {name: f"_out_{k}" for k, name in enumerate(outputs)}

@@ -136,3 +136,28 @@ def test_mixed_blocks_of_two_matrix_variables():
     hv = D.to_numpy(hvp=True)(**arrays, v_W=np.ones((3, 2)), v_V=np.eye(2))
     want_W = out["W"] @ vec(np.ones((3, 2))) + out["W,V"] @ vec(np.eye(2))
     assert rel_err(vec(hv["W"]), want_W) <= 1e-12
+
+
+@pytest.mark.parametrize("expr,shapes,ref", [
+    ("logdet(X'*X + eye(4))", {"X": (7, 4)}, lambda X: np.linalg.slogdet(X.T @ X + np.eye(4))[1]),
+    ("H = X'*X; f = logdet(H + lam*eye(3)) + sum(H.*H)", {"X": (6, 3), "lam": ()},
+     lambda X, lam: np.linalg.slogdet(X.T @ X + lam * np.eye(3))[1] + np.sum((X.T @ X) ** 2)),
+])
+def test_a_term_plus_its_transpose_is_one_gemm_when_symmetric(expr, shapes, ref):
+    d = matcalc.derive(expr, wrt=["X"], shapes=shapes)
+    src = d.numpy_source()
+    assert src.count(" @ ") == 2 and ".T)" not in src, src    # XᵀX once, X S once: no X Sᵀ
+    arrays = _point(shapes, 0)
+    if "lam" in arrays:
+        arrays["lam"] = abs(arrays["lam"]) + 1.0
+    want = fd_gradient(ref, arrays, "X")
+    assert rel_err(d.to_numpy()(**arrays)["X"], want) <= 1e-6
+
+
+def test_symmetry_is_proved_never_guessed():
+    from matcalc.build import parse
+    from matcalc.symmetry import is_symmetric
+    p = parse("sum(A'*A + B*C*B' + inv(C'*C) + tanh(A'*A) - D)", {"A": (4, 3), "B": (3, 3), "C": (3, 3), "D": (3, 3)})
+    A, B, C, D = (p.variables[n] for n in "ABCD")
+    assert is_symmetric(A.T * A) and is_symmetric((C.T * C).I) and not is_symmetric(B * C * B.T)
+    assert not is_symmetric(D) and not is_symmetric(A.T * A + D) and not is_symmetric(A.T * A * B)
