@@ -278,7 +278,7 @@ class StructuredCodegen(NumpyCodegen):
     def write_networks(self, e, builder: Networks, terms: list) -> str:
         """The result: the largest full term's array as the base (no zeros, no copy when its
         axes already run in the result's order), every other term added into a view."""
-        done = [(t,) + self.contract_term(builder, t) for t in terms]
+        done = self.finish_terms(builder, [(t, self.contract_term(builder, t, defer_last=True)) for t in terms])
         base = None
         for k, (t, code, ix, fresh) in enumerate(done):
             labels = t.rows + t.cols
@@ -301,9 +301,60 @@ class StructuredCodegen(NumpyCodegen):
             self.add_term(out, builder, t, code, ix)
         return out
 
-    def contract_term(self, builder: Networks, t: Term):
-        """(code, indices, fresh) of the term's array: coefficient on the smallest factor,
-        then pairwise contractions in the cheapest order."""
+    def finish_terms(self, builder: Networks, pending: list) -> list:
+        """(term, code, indices, fresh) of every term.  Terms whose last contraction is with
+        the same factor in the same roles are summed before it (Xᵀ A − Xᵀ B = Xᵀ(A − B)):
+        one GEMM for all of them."""
+        keys = []
+        for t, result in pending:
+            keys.append([] if result[0] != "pair" else
+                        [k for k in (_last_step_key(t, result[1], result[2]), _last_step_key(t, result[2], result[1]))
+                         if k is not None])
+        counts: dict = {}
+        for ks in keys:
+            for k in set(ks):
+                counts[k] = counts.get(k, 0) + 1
+        groups: dict = {}
+        done = []
+        for (t, result), ks in zip(pending, keys):
+            shared = [k for k in ks if counts[k] > 1]
+            if shared:
+                key = max(shared, key=lambda k: counts[k])
+                leaf, partner = (result[1], result[2]) if key == _last_step_key(t, result[1], result[2]) \
+                    else (result[2], result[1])
+                groups.setdefault(key, []).append((t, leaf, partner, result[3], result[4]))
+            elif result[0] == "pair":
+                _, a, b, needed, target = result
+                code, ix = self.contract(a, b, needed, builder, target, last=True)
+                done.append((t, code, ix, True))
+            else:
+                done.append((t,) + result[1:])
+        for members in groups.values():
+            t0, leaf, partner0, needed, target = members[0]
+            roles0 = _roles(t0, leaf, partner0[1])
+            pieces = []
+            for t, _, (code, ix), _, _ in members:
+                by_role = dict(zip(_roles(t, leaf_of(members, t), ix), ix))
+                code = self.transposed(code, ix, [by_role[r] for r in roles0])
+                ratio = t.coef / t0.coef
+                pieces.append((ratio, code))
+            total = ""
+            for ratio, code in pieces:
+                if not total:
+                    total = code if ratio == 1 else f"{self.operand(ratio)} * {self.paren(code)}"
+                elif ratio == -1:
+                    total += f" - {self.paren(code)}"
+                else:
+                    total += f" + {code}" if ratio == 1 else f" + {self.operand(ratio)} * {self.paren(code)}"
+            summed = (self.emit_line(total), list(partner0[1]))
+            code, ix = self.contract(leaf, summed, needed, builder, target, last=True)
+            done.append((t0, code, ix, True))
+        return done
+
+    def contract_term(self, builder: Networks, t: Term, defer_last: bool = False):
+        """("done", code, indices, fresh) of the term's array, contracted pairwise in the
+        cheapest order; with ``defer_last``, ("pair", a, b, needed, target): the last step's
+        operands, for ``finish_terms``."""
         size = builder.size
 
         def guess(i):
@@ -314,16 +365,18 @@ class StructuredCodegen(NumpyCodegen):
         factors = [self.diagonal(*self.shaped(self.operand(f), f, builder, ix)) for f, ix in t.factors]
         factors = self.sum_out(factors, keep)
         if not factors:
-            return "1.0", [], False
+            return "done", "1.0", [], False
         fresh = False
         for i, j in plan([ix for _, ix in factors], keep, guess):
             a, b = factors[i], factors[j]
             rest = [factors[k] for k in range(len(factors)) if k not in (i, j)]
             needed = keep.union(*[set(ix) for _, ix in rest])
+            if defer_last and not rest:
+                return "pair", a, b, needed, target
             factors = self.sum_out(rest + [self.contract(a, b, needed, builder, target, last=not rest)], keep)
             fresh = True
         code, ix = factors[0]
-        return code, ix, fresh
+        return "done", code, ix, fresh
 
     def add_term(self, out: str, builder: Networks, t: Term, code: str, ix: list):
         """out += the term, through a view of out with the term's indices (diagonal where an
@@ -430,6 +483,28 @@ class StructuredCodegen(NumpyCodegen):
             shape = ", ".join(self.size(_product(builder, g)) for g in groups)
             code = f"{self.paren(code)}.reshape(({shape},))"
         return self.paren(code)
+
+
+def _roles(t: Term, leaf, ix) -> tuple:
+    """Each index of ix as ('out', its place in the term's result) or ('sum', its place in the
+    leaf's indices) — how two terms' last steps are compared."""
+    places = {i: k for k, i in enumerate(dict.fromkeys(_c_order(t)))}
+    return tuple(("out", places[i]) if i in places else ("sum", leaf[1].index(i)) for i in ix)
+
+
+def _last_step_key(t: Term, leaf, partner):
+    """What must agree for two terms' last steps to share one contraction: the result's index
+    pattern, the leaf's code and roles, the partner's set of roles (None: no sharing)."""
+    places = {i: k for k, i in enumerate(dict.fromkeys(_c_order(t)))}
+    if any(i not in places and i not in leaf[1] for i in partner[1]) or len(set(leaf[1])) != len(leaf[1]):
+        return None
+    pattern = tuple(places[i] for i in _c_order(t))
+    return pattern, leaf[0], _roles(t, leaf, leaf[1]), tuple(sorted(_roles(t, leaf, partner[1])))
+
+
+def leaf_of(members, t):
+    """The leaf operand recorded for term t in a group."""
+    return next(leaf for m, leaf, _, _, _ in members if m is t)
 
 
 def _c_order(t: Term) -> list:
