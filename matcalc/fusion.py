@@ -93,43 +93,65 @@ def rewrite_forward(forward: list, groups: list) -> list:
 
 
 def fuse_backward(assignments: list, groups: list, grads: dict, names):
-    """(assignments, lines before the loop, lines after it): each group's parameter gradients
-    ``leftᵀ δ_k`` as one product with the concatenated deltas, and ``Σ_k δ_k P_kᵀ`` as one."""
+    """(assignments, lines before the loop, lines after it).  For each group whose parameter
+    gradients are ``leftᵀ δ_k``, the deltas are concatenated once per step; then every family of
+    gradient updates ``A δ_k`` sharing A (``hᵀ``, ``x[t]ᵀ``, the column sums ``𝟏ᵀ`` of the biases)
+    becomes one ``A [δ_1 … δ_m]`` into a concatenated accumulator, split after the loop, and a sum
+    ``Σ_k δ_k P_kᵀ`` one ``[δ_1 … δ_m][P_1 … P_m]ᵀ``."""
     assignments = list(assignments)
     before, after = [], []
-    concats: dict = {}
+    concats: dict = {}                 # deltas -> (symbol, offsets name)
+    owners = {v: k for k, v in grads.items()}
     for g in groups:
         if len(g.params) < 2 or any(p.name not in grads for p in g.params):
             continue
         found = {}
-        for i, (target, op, expr) in enumerate(assignments):
+        for target, op, expr in assignments:
             for p in g.params:
-                if target == grads[p.name] and op == "+=" and isinstance(expr, MatMul) and len(expr.args) == 2 \
-                        and expr.args[0] == Transpose(g.left) and isinstance(expr.args[1], MatrixSymbol):
-                    found[p.name] = (i, expr.args[1])
+                if target == grads[p.name] and op == "+=" and _product_with(expr, Transpose(g.left)) is not None:
+                    found[p.name] = _product_with(expr, Transpose(g.left))
         if len(found) != len(g.params):
             continue
-        deltas = tuple(found[p.name][1] for p in g.params)
-        if deltas not in concats:
-            defined = [i for i, (t, op, _) in enumerate(assignments) if op == "=" and t in {d.name for d in deltas}]
-            at = max(defined) + 1 if defined else min(i for i, _ in found.values())
-            sym = MatrixSymbol(names("d_cat"), deltas[0].shape[0], Add(*[d.shape[1] for d in deltas]))
-            assignments.insert(at, (sym.name, "=", Concat(*deltas)))
-            concats[deltas] = sym
-            found = {k: (i + (i >= at), d) for k, (i, d) in found.items()}
-        d_cat = concats[deltas]
-        acc = names("grad_" + g.cat.name)
-        before.append(f"{acc} = np.zeros({g.cat.name}.shape, dtype)")
-        first = min(i for i, _ in found.values())
-        drop = {i for i, _ in found.values()}
-        assignments = [a for i, a in enumerate(assignments) if i not in drop or i == first]
-        assignments[first] = (acc, "+=", MatMul(Transpose(g.left), d_cat))
-        after += [f"{grads[p.name]} += {g.columns(acc, k)}" for k, p in enumerate(g.params)]
+        deltas = tuple(found[p.name] for p in g.params)
+        if deltas in concats:
+            continue
+        defined = [i for i, (t, op, _) in enumerate(assignments) if op == "=" and t in {d.name for d in deltas}]
+        at = max(defined) + 1 if defined else 0
+        sym = MatrixSymbol(names("d_cat"), deltas[0].shape[0], Add(*[d.shape[1] for d in deltas]))
+        assignments.insert(at, (sym.name, "=", Concat(*deltas)))
+        concats[deltas] = (sym, g)
         wanted = {MatMul(d, Transpose(p)) for d, p in zip(deltas, g.params)}
-        start = next(i for i, (t, _, _) in enumerate(assignments) if t == d_cat.name)
-        for i in range(start + 1, len(assignments)):
+        for i in range(at + 1, len(assignments)):
             target, op, expr = assignments[i]
             if isinstance(expr, MatAdd) and wanted <= set(expr.args):
                 rest = [a for a in expr.args if a not in wanted]
-                assignments[i] = (target, op, MatAdd(*rest, MatMul(d_cat, Transpose(g.cat))))
+                assignments[i] = (target, op, MatAdd(*rest, MatMul(sym, Transpose(g.cat))))
+    for deltas, (sym, g) in concats.items():
+        families: dict = {}            # left factor -> {k: assignment index}
+        for i, (target, op, expr) in enumerate(assignments):
+            if op != "+=" or target not in owners or not isinstance(expr, MatMul) or len(expr.args) != 2:
+                continue
+            left, right = expr.args
+            if right in deltas:
+                families.setdefault(left, {})[deltas.index(right)] = i
+        drop = set()
+        for left, where in families.items():
+            if len(where) != len(deltas):
+                continue
+            acc = names("acc_" + sym.name)
+            before.append(f"{acc} = 0.0")
+            first = min(where.values())
+            targets = [assignments[where[k]][0] for k in range(len(deltas))]
+            assignments[first] = (acc, "+=", MatMul(left, sym))
+            drop |= set(where.values()) - {first}
+            after += [f"{t} += {g.columns(acc, k)}" for k, t in enumerate(targets)]
+        assignments = [a for i, a in enumerate(assignments) if i not in drop]
     return assignments, before, after
+
+
+def _product_with(expr, left):
+    """D when expr is ``left @ D`` for a symbol D, else None."""
+    if isinstance(expr, MatMul) and len(expr.args) == 2 and expr.args[0] == left \
+            and isinstance(expr.args[1], MatrixSymbol):
+        return expr.args[1]
+    return None

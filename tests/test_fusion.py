@@ -27,6 +27,7 @@ def test_recurrent_models_fuse_their_gemms(model):
         assert src.count("np.concatenate([Wf, Wi, Wa, Wo], axis=1)") == 1
         assert forward.count(" @ ") == 2          # h W_cat, and the output layer
         assert "d_cat @ cat_Wf_Wi_Wa_Wo.T" in backward and "h_prev.T @ d_cat" in backward
+        assert backward.count(".sum(axis=0") == 2   # the output bias and one for the four gates
     assert d.check().passed
 
 
