@@ -288,11 +288,9 @@ class StructuredCodegen(NumpyCodegen):
         if base is None:
             out = self.emit_line(f"np.zeros({self.shape(e)})", reuse=False)
         else:
-            t, code, ix, _ = done.pop(base)
-            order = _c_order(t)
-            if ix != order:
-                code = f"np.ascontiguousarray({self.transposed(code, ix, order)})"
-            out = self.emit_line(f"{self.paren(code)}.reshape({self.shape(e)})", reuse=False)
+            t, code, ix, _ = done.pop(base)   # C-contiguous, so every later reshape is a view
+            code = f"np.ascontiguousarray({self.transposed(code, ix, _c_order(t))})"
+            out = self.emit_line(f"{code}.reshape({self.shape(e)})", reuse=False)
             if t.coef == -1:
                 self.lines.append(f"np.negative({out}, out={out})")
             elif t.coef != 1:
