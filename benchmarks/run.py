@@ -24,6 +24,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import matcalc  # noqa: E402
 
 
+CLOCK = {"timer": time.process_time, "name": "CPU time"}   # --wall: time.perf_counter
+
+
 def median_times(fns: dict, repeats: int, warmup: int = 3, sample_seconds: float = 0.002,
                  slow_seconds: float = 0.05) -> dict:
     """Median seconds per call of each function, measured fairly: after a warm-up, the
@@ -48,10 +51,11 @@ def median_times(fns: dict, repeats: int, warmup: int = 3, sample_seconds: float
                 continue
             fn, n = fns[key], number[key]
             fn()   # untimed: the caches hold this function's data again, as in back-to-back calls
-            t0 = time.perf_counter()
+            clock = CLOCK["timer"]
+            t0 = clock()
             for _ in range(n):
                 fn()
-            samples[key].append((time.perf_counter() - t0) / n)
+            samples[key].append((clock() - t0) / n)
     return {k: statistics.median(v) for k, v in samples.items()}
 
 
@@ -222,10 +226,15 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
     parser.add_argument("--only", choices=["gradients", "bptt", "hessian", "structured", "derivation"], default=None)
     parser.add_argument("--large", action="store_true", help="structured Hessians also at n = 5000")
+    parser.add_argument("--wall", action="store_true",
+                        help="time with the wall clock (default: the process's CPU time, steadier on a shared machine)")
     args = parser.parse_args(argv)
+    if args.wall:
+        CLOCK.update(timer=time.perf_counter, name="wall time")
     repeats = 7 if args.quick else 31
     print("# matcalc benchmarks")
-    print(f"\n{environment()}; medians of {repeats} interleaved rounds after warm-up (each sample a batch of calls lasting ≥ 2 ms); "
+    print(f"\n{environment()}; {CLOCK['name']} (of all the process's threads); "
+          f"medians of {repeats} interleaved rounds after warm-up (each sample a batch of calls lasting ≥ 2 ms); "
           "ratios below 1 in the gen/jax and gen/torch columns mean matcalc's code is faster.")
     if args.only in (None, "gradients"):
         import gradients
