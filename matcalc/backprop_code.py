@@ -212,7 +212,8 @@ def backprop_source(d, func_name: str = "gradients") -> str:
         for node in topological(expr):
             if node in autos and node not in emitted:
                 emitted.add(node)
-                forward.append((autos[node].name, node.xreplace({k: v for k, v in autos.items() if k != node})))
+                # the node's operands with the other stages by name (not a copy of all stages per node)
+                forward.append((autos[node].name, node.func(*[a.xreplace(autos) for a in node.args])))
 
     for name, definition in program.definitions.items():
         emit_autos(definition)

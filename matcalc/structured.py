@@ -17,7 +17,7 @@ from __future__ import annotations
 import itertools
 import string
 
-from sympy import Integer, MatAdd, MatMul, Symbol, cancel, fraction
+from sympy import Integer, MatAdd, MatMul, cancel, fraction
 from sympy.matrices.expressions import (HadamardProduct, Identity, KroneckerProduct, OneMatrix,
                                         Transpose, ZeroMatrix)
 from sympy.matrices.expressions.diagonal import DiagMatrix
@@ -332,7 +332,7 @@ class StructuredCodegen(NumpyCodegen):
             roles0 = _roles(t0, leaf, partner0[1])
             pieces = []
             for t, _, (code, ix), _, _ in members:
-                by_role = dict(zip(_roles(t, leaf_of(members, t), ix), ix))
+                by_role = dict(zip(_roles(t, _leaf_of(members, t), ix), ix))
                 code = self.transposed(code, ix, [by_role[r] for r in roles0])
                 ratio = t.coef / t0.coef
                 pieces.append((ratio, code))
@@ -500,7 +500,7 @@ def _last_step_key(t: Term, leaf, partner):
     return pattern, leaf[0], _roles(t, leaf, leaf[1]), tuple(sorted(_roles(t, leaf, partner[1])))
 
 
-def leaf_of(members, t):
+def _leaf_of(members, t):
     """The leaf operand recorded for term t in a group."""
     return next(leaf for m, leaf, _, _, _ in members if m is t)
 
@@ -508,13 +508,6 @@ def leaf_of(members, t):
 def _c_order(t: Term) -> list:
     """The term's indices in the row-major order of its (rows, cols) matrix."""
     return t.rows[::-1] + t.cols[::-1]
-
-
-def _volume(ix, guess) -> int:
-    v = 1
-    for i in ix:
-        v *= guess(i)
-    return v
 
 
 def _product(builder, group):
