@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import matcalc  # noqa: E402
 
 
-CLOCK = {"timer": time.process_time, "name": "CPU time"}   # --wall: time.perf_counter
+CLOCK = {"timer": time.process_time, "name": "CPU time (of all the process's threads)"}   # --wall: perf_counter
 
 
 def median_times(fns: dict, repeats: int, warmup: int = 3, sample_seconds: float = 0.002,
@@ -236,7 +236,7 @@ def main(argv=None):
         CLOCK.update(timer=time.perf_counter, name="wall time")
     repeats = 7 if args.quick else 31
     print("# matcalc benchmarks")
-    print(f"\n{environment()}; {CLOCK['name']} (of all the process's threads); "
+    print(f"\n{environment()}; {CLOCK['name']}; "
           f"medians of {repeats} interleaved rounds after warm-up (each sample a batch of calls lasting ≥ 2 ms); "
           "ratios below 1 in the gen/jax and gen/torch columns mean matcalc's code is faster.")
     if args.only in (None, "gradients"):
