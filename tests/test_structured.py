@@ -161,3 +161,29 @@ def test_symmetry_is_proved_never_guessed():
     A, B, C, D = (p.variables[n] for n in "ABCD")
     assert is_symmetric(A.T * A) and is_symmetric((C.T * C).I) and not is_symmetric(B * C * B.T)
     assert not is_symmetric(D) and not is_symmetric(A.T * A + D) and not is_symmetric(A.T * A * B)
+
+
+@pytest.mark.parametrize("expr,shapes,wrt", [
+    ("logdet(X)", {"X": (3, 3)}, ["X"]),
+    ("tr(inv(X)*A)", {"X": (3, 3), "A": (3, 3)}, ["X"]),
+    ("-sum(Y .* logsoftmax(X*W + b))", {"X": (6, 3), "W": (3, 4), "b": (1, 4), "Y": (6, 4)}, ["W", "b"]),
+    ("sum(tanh(X*W1)*W2)", {"X": (5, 3), "W1": (3, 4), "W2": (4, 2)}, ["W1", "W2"]),
+    ("norm2(X'*X - A)^2", {"X": (4, 3), "A": (3, 3)}, ["X"]),
+    ("x'*X*X'*x", {"x": (3, 1), "X": (3, 2)}, ["X", "x"]),
+    ("sum((A*X*B) .^ 2)", {"A": (2, 3), "X": (3, 4), "B": (4, 2)}, ["X"]),
+    ("det(X)", {"X": (3, 3)}, ["X"]),
+])
+def test_matrix_hessians_and_hvps_without_structure(expr, shapes, wrt):
+    d = matcalc.derive(expr, wrt=wrt, shapes=shapes, order=2)
+    for src in (d.numpy_source(), d.hvp_source()):
+        assert not any(m in src for m in ("np.kron(", "_commutation(", "np.diagflat(")), src
+    assert d.check().passed                      # every block against differences of the gradient
+    rng = np.random.default_rng(0)
+    arrays = {k: rng.normal(size=s) for k, s in shapes.items()}
+    if shapes.get("X", (0, 1))[0] == shapes.get("X", (0, 1))[1]:
+        arrays["X"] = arrays["X"] + 3 * np.eye(shapes["X"][0])
+    v = {"v_" + n: rng.normal(size=shapes[n]) for n in wrt}
+    H, hv = d.to_numpy()(**arrays), d.to_numpy(hvp=True)(**arrays, **v)
+    for a in wrt:
+        want = sum(H[a if a == b else f"{a},{b}"] @ vec(v["v_" + b]) for b in wrt)
+        assert rel_err(vec(hv[a]), want) <= 1e-10, a
