@@ -150,8 +150,23 @@ def _derive(matcalc, expr, wrt, dims, scalars, layout, order, fmt, steps, method
         raise MatcalcError("missing EXPR (or --model rnn|lstm|gru)")
     d = matcalc.derive(expr, wrt=list(wrt) or None, shapes=shapes, layout=layout, order=order,
                        sum_to_one=list(sum_to_one), method=method, **(structured or {}))
+    if not wrt:
+        _note_default_wrt(d.wrt)
     result = d.check() if do_check else None
     return _render(d, fmt, steps, standalone, result), result
+
+
+DATA_NAMES = {"X", "Y", "x", "y"}   # conventional names of data: rarely wanted as a --wrt
+
+
+def _note_default_wrt(names) -> None:
+    """Without --wrt every variable is differentiated (the library's default); when that
+    includes data such as X or Y, say so on stderr and show the --wrt for the parameters."""
+    data = [n for n in names if n in DATA_NAMES]
+    params = [n for n in names if n not in DATA_NAMES]
+    if data and params:
+        click.echo(f"note: no --wrt, so every variable is differentiated, data {', '.join(data)} included; "
+                   f"for the parameters only: {' '.join('--wrt ' + n for n in params)}", err=True)
 
 
 def _render(d, fmt, steps, standalone, result) -> str:
@@ -193,6 +208,8 @@ def check_command(expr, wrt, claim, dims, scalars, layout, sum_to_one, fmt, time
     input error."""
     import matcalc
     from matcalc.limits import DEFAULT_TIMEOUT, time_limit
+    if (claim is None) == (claim_latex is None):
+        raise click.UsageError("give the claim with --claim EXPR or --claim-latex LATEX (one of them)")
     try:
         with time_limit(checked_timeout(timeout, DEFAULT_TIMEOUT)):
             shapes = _parse_dims(dims, scalars)

@@ -1,7 +1,9 @@
 """BPTT workloads: matcalc's generated loops against hand-written NumPy, JAX (lax.scan) and PyTorch.
 
 tanh RNN and LSTM (the templates of ``matcalc derive --model``), squared error per step,
-zero initial states, T = 32, B = 64, D = 32, H = 128, K = 10, float64.
+zero initial states, T = 32, B = 64, D = 32, H = 128, K = 10, float64.  The LSTM's hand
+baseline is an expert's fused-gate code (one GEMM per step on [Wf Wi Wa Wo], projections and
+parameter gradients over all steps at once); a second row compares with per-gate hand code.
 """
 from __future__ import annotations
 
@@ -95,6 +97,51 @@ def lstm_by_hand(x, y, Wf, Uf, bf, Wi, Ui, bi, Wa, Ua, ba, Wo, Uo, bo, V, c):
     return g
 
 
+def lstm_fused_by_hand(x, y, Wf, Uf, bf, Wi, Ui, bi, Wa, Ua, ba, Wo, Uo, bo, V, c):
+    """An expert's fused-gate LSTM BPTT: one GEMM per step on [Wf Wi Wa Wo] (forward and
+    backward), every input projection, output layer and parameter gradient one GEMM over all
+    steps outside the loops."""
+    T, B, D = x.shape
+    H, K = Wf.shape[0], V.shape[1]
+    W = np.concatenate([Wf, Wi, Wa, Wo], axis=1)
+    XU = (x.reshape(T * B, D) @ np.concatenate([Uf, Ui, Ua, Uo], axis=1)
+          + np.concatenate([bf, bi, ba, bo], axis=1)).reshape(T, B, 4 * H)
+    hs = np.zeros((T + 1, B, H))
+    C = np.zeros((B, H))
+    cache = []
+    for t in range(T):
+        G = XU[t] + hs[t] @ W
+        f, i, o = _sig(G[:, :H]), _sig(G[:, H:2 * H]), _sig(G[:, 3 * H:])
+        a = np.tanh(G[:, 2 * H:3 * H])
+        C_prev, C = C, C * f + i * a
+        tC = np.tanh(C)
+        hs[t + 1] = o * tC
+        cache.append((C_prev, f, i, a, o, tC))
+    Hs = hs[1:].reshape(T * B, H)
+    dZ = 2.0 * ((Hs @ V + c).reshape(T, B, K) - y)
+    dHout = (dZ.reshape(T * B, K) @ V.T).reshape(T, B, H)
+    dG = np.empty((T, B, 4 * H))
+    dh_next, dC_next = np.zeros((B, H)), np.zeros((B, H))
+    for t in range(T - 1, -1, -1):
+        C_prev, f, i, a, o, tC = cache[t]
+        dh = dHout[t] + dh_next
+        dC = dh * o * (1.0 - tC ** 2) + dC_next
+        g = dG[t]
+        g[:, :H] = dC * C_prev * f * (1.0 - f)
+        g[:, H:2 * H] = dC * a * i * (1.0 - i)
+        g[:, 2 * H:3 * H] = dC * i * (1.0 - a ** 2)
+        g[:, 3 * H:] = dh * tC * o * (1.0 - o)
+        dh_next = g @ W.T
+        dC_next = dC * f
+    dGf = dG.reshape(T * B, 4 * H)
+    gW, gU, gb = hs[:-1].reshape(T * B, H).T @ dGf, x.reshape(T * B, D).T @ dGf, dGf.sum(axis=0, keepdims=True)
+    out = {"V": Hs.T @ dZ.reshape(T * B, K), "c": dZ.sum(axis=(0, 1))[None, :]}
+    for k, gate in enumerate("fiao"):
+        cols = slice(k * H, (k + 1) * H)
+        out["W" + gate], out["U" + gate], out["b" + gate] = gW[:, cols], gU[:, cols], gb[:, cols]
+    return out
+
+
 def rnn_forward(x, y, Wx, Wh, b, V, c):
     h, total = np.zeros((x.shape[1], Wh.shape[0])), 0.0
     for t in range(x.shape[0]):
@@ -171,7 +218,9 @@ def _torch_loss(model, torch):
 def rows(repeats, median_times, jax=None, torch=None, sizes=None):
     sizes = sizes or SIZES
     out = []
-    for model in ("rnn", "lstm"):
+    for model in ("rnn", "lstm", "lstm, per-gate hand"):
+        per_gate = model.endswith("hand")
+        model = model.split(",")[0]
         rng = np.random.default_rng(0)
         point = _point(model, rng, **sizes)
         expr, shapes, labels = template(model, "squared", "zeros")
@@ -179,7 +228,7 @@ def rows(repeats, median_times, jax=None, torch=None, sizes=None):
         d = matcalc.derive(expr, shapes=shapes, sum_to_one=labels)
         generated = d.to_numpy()
         derive_s = time.perf_counter() - t0
-        hand = rnn_by_hand if model == "rnn" else lstm_by_hand
+        hand = rnn_by_hand if model == "rnn" else lstm_by_hand if per_gate else lstm_fused_by_hand
         got, want = generated(**point), hand(**point)
         for k in want:
             assert np.allclose(got[k], want[k], rtol=1e-9, atol=1e-9), f"{model}: generated {k} disagrees"
@@ -189,6 +238,9 @@ def rows(repeats, median_times, jax=None, torch=None, sizes=None):
                "forward": lambda: forward(**point)}
         times = median_times(fns, repeats)   # the NumPy implementations, interleaved
         params = {k: v for k, v in point.items() if k not in ("x", "y")}
+        if per_gate:
+            out.append((f"lstm BPTT, per-gate hand (h Wf, h Wi, … separately)", derive_s, times))
+            continue
         if jax is not None:
             jnp = jax.numpy
             grad = jax.jit(jax.grad(_jax_loss(model, jax)))
@@ -209,5 +261,6 @@ def rows(repeats, median_times, jax=None, torch=None, sizes=None):
             assert all(np.allclose(pt[k].grad.numpy(), want[k], rtol=1e-8, atol=1e-8) for k in want)
             times.update(median_times({"torch": run}, repeats))
         s = sizes
-        out.append((f"{model} BPTT T={s['T']} B={s['B']} D={s['D']} H={s['H']}", derive_s, times))
+        expert = " (fused-gate expert)" if model == "lstm" else ""
+        out.append((f"{model} BPTT T={s['T']} B={s['B']} D={s['D']} H={s['H']}{expert}", derive_s, times))
     return out

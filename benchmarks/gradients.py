@@ -94,8 +94,109 @@ def softmax_regression(rng):
             {k: v.shape for k, v in p.items()}, ["W", "b"], ["Y"], p, forward, hand, ref)
 
 
+def _softmax_rows(Z):
+    E = np.exp(Z - Z.max(axis=1, keepdims=True))
+    return E / E.sum(axis=1, keepdims=True)
+
+
+def _softmax_xp(xp, Z):
+    if xp.__name__ == "torch":
+        return xp.softmax(Z, dim=1)
+    E = xp.exp(Z - xp.max(Z, axis=1, keepdims=True))
+    return E / xp.sum(E, axis=1, keepdims=True)
+
+
+def attention(rng):
+    """Self-attention with a squared error, n = 256, d = 64."""
+    n, d = 256, 64
+    p = {"X": rng.standard_normal((n, d)) / 4, "Wq": rng.standard_normal((d, d)) / 8,
+         "Wk": rng.standard_normal((d, d)) / 8, "Wv": rng.standard_normal((d, d)) / 8,
+         "Y": rng.standard_normal((n, d))}
+
+    def forward(X, Wq, Wk, Wv, Y):
+        R = _softmax_rows((X @ Wq) @ (X @ Wk).T) @ (X @ Wv) - Y
+        return float(np.vdot(R, R))
+
+    def hand(X, Wq, Wk, Wv, Y):
+        Q, K, V = X @ Wq, X @ Wk, X @ Wv
+        A = _softmax_rows(Q @ K.T)
+        dR = 2.0 * (A @ V - Y)
+        dA = dR @ V.T
+        dS = A * (dA - (A * dA).sum(axis=1, keepdims=True))
+        return {"Wq": X.T @ (dS @ K), "Wk": X.T @ (dS.T @ Q), "Wv": X.T @ (A.T @ dR)}
+
+    def ref(xp, X, Wq, Wk, Wv, Y):
+        R = _softmax_xp(xp, (X @ Wq) @ (X @ Wk).T) @ (X @ Wv) - Y
+        return xp.sum(R * R)
+    return ("self-attention ‖softmax(XWq(XWk)ᵀ)XWv − Y‖², n=256 d=64",
+            "A = softmax(X*Wq*(X*Wk)'); f = norm2(A*X*Wv - Y)^2", {k: v.shape for k, v in p.items()},
+            ["Wq", "Wk", "Wv"], (), p, forward, hand, ref)
+
+
+def attention_sum(rng):
+    """sum(softmax(X Wq (X Wk)ᵀ) X Wv), n = 256, d = 64: rank-1 adjoints."""
+    n, d = 256, 64
+    p = {"X": rng.standard_normal((n, d)) / 4, "Wq": rng.standard_normal((d, d)) / 8,
+         "Wk": rng.standard_normal((d, d)) / 8, "Wv": rng.standard_normal((d, d)) / 8}
+
+    def forward(X, Wq, Wk, Wv):
+        return float(np.sum(_softmax_rows((X @ Wq) @ (X @ Wk).T) @ (X @ Wv)))
+
+    def hand(X, Wq, Wk, Wv):
+        Q, K = X @ Wq, X @ Wk
+        A = _softmax_rows(Q @ K.T)
+        v = X @ Wv.sum(axis=1)                      # dA = 𝟏 vᵀ: a row broadcast, kept as a vector
+        dS = A * (v[None, :] - (A @ v)[:, None])
+        col = X.T @ A.sum(axis=0)
+        return {"Wq": X.T @ (dS @ K), "Wk": X.T @ (dS.T @ Q),
+                "Wv": np.broadcast_to(col[:, None], Wv.shape)}
+
+    def ref(xp, X, Wq, Wk, Wv):
+        return xp.sum(_softmax_xp(xp, (X @ Wq) @ (X @ Wk).T) @ (X @ Wv))
+    return ("sum(softmax(XWq(XWk)ᵀ)XWv), n=256 d=64", "sum(softmax(X*Wq*(X*Wk)')*X*Wv)",
+            {k: v.shape for k, v in p.items()}, ["Wq", "Wk", "Wv"], (), p, forward, hand, ref)
+
+
+def logdet_gram(rng):
+    """logdet(XᵀX + I), X 1000×500."""
+    n, d = 1000, 500
+    p = {"X": rng.standard_normal((n, d)) / np.sqrt(n)}
+
+    def forward(X):
+        return float(np.linalg.slogdet(X.T @ X + np.eye(d))[1])
+
+    def hand(X):
+        return {"X": 2.0 * (X @ np.linalg.inv(X.T @ X + np.eye(d)))}
+
+    def ref(xp, X):
+        eye = xp.eye(d, dtype=X.dtype) if xp.__name__ == "torch" else xp.eye(d)
+        return xp.linalg.slogdet(X.T @ X + eye)[1]
+    return ("logdet(XᵀX + I), X 1000×500", "logdet(X'*X + eye(500))", {"X": (n, d)}, ["X"], (),
+            p, forward, hand, ref)
+
+
+def gaussian_nll(rng):
+    """Gaussian negative log-likelihood wrt the covariance: logdet(S) + tr(S⁻¹AᵀA), A 2000×200."""
+    n, d = 2000, 200
+    B = rng.standard_normal((d, d)) / np.sqrt(d)
+    p = {"S": B @ B.T + np.eye(d), "A": rng.standard_normal((n, d))}
+
+    def forward(S, A):
+        return float(np.linalg.slogdet(S)[1] + np.trace(np.linalg.solve(S, A.T @ A)))
+
+    def hand(S, A):
+        Si = np.linalg.inv(S)
+        return {"S": Si - Si @ (A.T @ A) @ Si}     # S symmetric: Sᵀ = S
+
+    def ref(xp, S, A):
+        return xp.linalg.slogdet(S)[1] + xp.trace(xp.linalg.inv(S) @ (A.T @ A))
+    return ("Gaussian NLL wrt covariance, A 2000×200, S 200×200", "logdet(S) + tr(inv(S)*A'*A)",
+            {k: v.shape for k, v in p.items()}, ["S"], (), p, forward, hand, ref)
+
+
 WORKLOADS = [linreg, lambda r: mlp(r, 1024, 784, 256, 10, "sigmoid MLP 1024×784→256→10"),
-             lambda r: mlp(r, 32, 20, 16, 3, "sigmoid MLP 32×20→16→3"), softmax_regression]
+             lambda r: mlp(r, 32, 20, 16, 3, "sigmoid MLP 32×20→16→3"), softmax_regression,
+             attention, attention_sum, logdet_gram, gaussian_nll]
 
 
 def rows(repeats, median_times, jax=None, torch=None):

@@ -1,6 +1,6 @@
 """matcalc benchmarks: generated code against hand-written NumPy, JAX and PyTorch.
 
-    python benchmarks/run.py [--quick] [--only gradients|bptt|hessian|derivation]
+    python benchmarks/run.py [--quick] [--large] [--only gradients|bptt|hessian|structured|derivation]
 
 Prints one table per workload family: the median time of each implementation (warm-up
 first, then repeated runs), and the ratios to matcalc's generated code.  JAX and PyTorch are
@@ -22,6 +22,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import matcalc  # noqa: E402
+
+
+CLOCK = {"timer": time.process_time, "name": "CPU time (of all the process's threads)"}   # --wall: perf_counter
 
 
 def median_times(fns: dict, repeats: int, warmup: int = 3, sample_seconds: float = 0.002,
@@ -48,10 +51,11 @@ def median_times(fns: dict, repeats: int, warmup: int = 3, sample_seconds: float
                 continue
             fn, n = fns[key], number[key]
             fn()   # untimed: the caches hold this function's data again, as in back-to-back calls
-            t0 = time.perf_counter()
+            clock = CLOCK["timer"]
+            t0 = clock()
             for _ in range(n):
                 fn()
-            samples[key].append((time.perf_counter() - t0) / n)
+            samples[key].append((clock() - t0) / n)
     return {k: statistics.median(v) for k, v in samples.items()}
 
 
@@ -101,9 +105,10 @@ def hessian_rows(sizes, repeats):
         generated = deriv.to_numpy()
         derive_s = time.perf_counter() - t0
 
-        def hand():
+        def hand():   # an expert's syrk: (√v X)ᵀ(√v X), v = σ(1 − σ) ≥ 0
             s = 1.0 / (1.0 + np.exp(-(X @ w)))
-            return X.T @ (X * (s * (1.0 - s)))
+            Z = X * np.sqrt(s * (1.0 - s))
+            return Z.T @ Z
 
         H = generated(X=X, w=w, y=y)["w"]
         assert np.allclose(H, hand(), rtol=1e-10, atol=1e-10), "generated Hessian disagrees"
@@ -184,13 +189,16 @@ def derivation_rows():
     print("| L | seconds | DAG nodes of the gradients | generated code (chars) |")
     print("|---|---|---|---|")
     base = None
-    for L in (2, 4, 8, 16, 32, 64):
+    for L in (2, 4, 8, 16, 32, 64, 128):
         out = subprocess.run([sys.executable, "-c", _DEPTH_SCRIPT, str(L)], check=True, capture_output=True,
                              text=True, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         seconds, nodes, chars = out.stdout.split()
         seconds = float(seconds)
         base = seconds if L == 8 else base
         extra = f" ({seconds / base:.1f}× L=8)" if base and L > 8 else ""
+        if L == 128:
+            extra += f", {seconds / previous:.2f}× L=64"
+        previous = seconds
         print(f"| {L} | {seconds:.3f}{extra} | {nodes} | {chars} |")
 
 
@@ -207,10 +215,10 @@ for i in range(1, L + 1):
     prev = f"H{i}"
 lines.append(f"f = norm2({prev}*V - Y)^2")
 shapes.update(V=(f"d{L}", "k"), Y=("n", "k"))
-t0 = time.perf_counter()
+t0 = time.process_time()   # CPU time: steadier than the wall clock on a shared machine
 d = matcalc.derive("; ".join(lines), shapes=shapes)
 source = d.numpy_source()
-seconds = time.perf_counter() - t0
+seconds = time.process_time() - t0
 seen = set()
 print(seconds, sum(len(topological(g, seen=seen)) for g in d.gradients.values()), len(source))
 """
@@ -219,11 +227,17 @@ print(seconds, sum(len(topological(g, seen=seen)) for g in d.gradients.values())
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
-    parser.add_argument("--only", choices=["gradients", "bptt", "hessian", "derivation"], default=None)
+    parser.add_argument("--only", choices=["gradients", "bptt", "hessian", "structured", "derivation"], default=None)
+    parser.add_argument("--large", action="store_true", help="structured Hessians also at n = 5000")
+    parser.add_argument("--wall", action="store_true",
+                        help="time with the wall clock (default: the process's CPU time, steadier on a shared machine)")
     args = parser.parse_args(argv)
+    if args.wall:
+        CLOCK.update(timer=time.perf_counter, name="wall time")
     repeats = 7 if args.quick else 31
     print("# matcalc benchmarks")
-    print(f"\n{environment()}; medians of {repeats} interleaved rounds after warm-up (each sample a batch of calls lasting ≥ 2 ms); "
+    print(f"\n{environment()}; {CLOCK['name']}; "
+          f"medians of {repeats} interleaved rounds after warm-up (each sample a batch of calls lasting ≥ 2 ms); "
           "ratios below 1 in the gen/jax and gen/torch columns mean matcalc's code is faster.")
     if args.only in (None, "gradients"):
         import gradients
@@ -234,6 +248,10 @@ def main(argv=None):
                     bptt.rows(repeats, median_times, _jax(), _torch()))
     if args.only in (None, "hessian"):
         print_table("Closed-form Hessians (X 2000×d, float64)", hessian_rows((50, 200, 500), repeats), "hessian")
+    if args.only in (None, "structured"):
+        import structured
+        sizes = [(50, 5, 3), (200, 10, 5), (500, 20, 10)] + ([(5000, 20, 10)] if args.large else [])
+        structured.print_rows(structured.rows(sizes, max(5, repeats // 2), _jax(), _torch()))
     if args.only in (None, "derivation"):
         derivation_rows()
 

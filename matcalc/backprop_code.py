@@ -50,9 +50,12 @@ class _Codegen(NumpyCodegen):
         for name in returned:
             last[name] = len(assignments)
         self.owned: set = set()
+        dies_at: dict = {}
+        for name, i in last.items():
+            dies_at.setdefault(i, set()).add(name)
         for i, (target, expr) in enumerate(assignments):
             start = len(self.lines)
-            dying = {n for n in self.owned if last.get(n) == i}
+            dying = {n for n in dies_at.get(i, ()) if n in self.owned}
             fused = self.fused(target, expr, dying)
             if fused is None:
                 simple = expr in self.temps or isinstance(expr, (MatrixSymbol, Symbol, _LEAVES))
@@ -209,7 +212,8 @@ def backprop_source(d, func_name: str = "gradients") -> str:
         for node in topological(expr):
             if node in autos and node not in emitted:
                 emitted.add(node)
-                forward.append((autos[node].name, node.xreplace({k: v for k, v in autos.items() if k != node})))
+                # the node's operands with the other stages by name (not a copy of all stages per node)
+                forward.append((autos[node].name, node.func(*[a.xreplace(autos) for a in node.args])))
 
     for name, definition in program.definitions.items():
         emit_autos(definition)
@@ -246,6 +250,8 @@ def backprop_source(d, func_name: str = "gradients") -> str:
     for _, expr in lines + list(outputs.items()):
         if any(isinstance(n, _Placeholder) for n in topological(expr)):
             raise ValueError("a placeholder is left in the delta code")   # the closed forms serve instead
+    from .symmetry import drop_symmetric_transposes
+    lines, outputs = drop_symmetric_transposes(lines, outputs)
     cg = _Codegen(program.variables, {}, func_name)
     body = cg.validation()
     results = {name: f"_out_{k}" for k, name in enumerate(outputs)}

@@ -13,6 +13,7 @@ import numpy as np
 from sympy import MatrixSymbol, S, Symbol
 from sympy.matrices.expressions import ZeroMatrix
 
+from . import fusion
 from .codegen import HELPERS, RESERVED, NumpyCodegen, compile_source, module_source
 from .bptt_steps import _shaped_like
 from .engine import topological
@@ -246,6 +247,9 @@ class _LoopCodegen(NumpyCodegen):
             return e.name
         return super().value(e, top)
 
+    def _Concat(self, e):
+        return f"np.concatenate([{', '.join(self.value(a) for a in e.args)}], axis=1)"
+
 
 def _codegen(d) -> NumpyCodegen:
     cg = _LoopCodegen({}, {}, "")
@@ -413,6 +417,13 @@ def bptt_source(d, func_name: str = "gradients", deltas: bool = False) -> str:
     last_lines, last_py = _last_values(d, layout)
     hoisted, forward = _forward(d, layout, used | set(last_py.values()))
     lines += [_INDENT + b for b in _block(d, [(py, "=", e) for py, e in hoisted], helpers)]
+    # products sharing an operand: one GEMM; input projections: one GEMM before the loop
+    steps = {py: x for x, py in layout.seq_py.items() if is_matrix(d.variables[x])}
+    groups = fusion.find_groups(forward, set(layout.params), steps, names,
+                                lefts=set(steps) | set(layout.prev_py.values()))
+    fused_before, fused_inside = fusion.forward_lines(groups, t)
+    forward = fusion.rewrite_forward(forward, groups)
+    lines += [_INDENT + b for b in fused_before]
     cached = [py for py, _ in forward if py in used]
     cached_prev = [s for s, py in layout.prev_py.items() if py in used]
     lists = {py: names(py + "s") for py in cached}
@@ -428,6 +439,7 @@ def bptt_source(d, func_name: str = "gradients", deltas: bool = False) -> str:
             body.append(f"{py} = {x}[{t}]")
     for s in cached_prev:
         body.append(f"{prev_lists[s]}.append({layout.prev_py[s]})")
+    body += fused_inside
     body += _block(d, [(py, "=", e) for py, e in forward], helpers)
     for py in cached:
         body.append(f"{lists[py]}.append({py})")
@@ -473,6 +485,7 @@ def bptt_source(d, func_name: str = "gradients", deltas: bool = False) -> str:
                 delta_lists[user] = names(name + "_s")
                 lines.append(f"{_INDENT}{delta_lists[user]} = [None] * {T}")
     # ---- backward loop
+    loop_at = len(lines)
     lines.append(f"{_INDENT}for {t} in {layout.range}({T} - 1, -1, -1):")
     body = []
     for x, py in layout.seq_py.items():
@@ -493,6 +506,8 @@ def bptt_source(d, func_name: str = "gradients", deltas: bool = False) -> str:
             nxt = names(layout.carry_py[n] + "_next")
             assignments.append((nxt, "=", e))
             carries.append((n, nxt))
+    assignments, fused_before, fused_after = fusion.fuse_backward(assignments, groups, grads, names)
+    lines[loop_at:loop_at] = [_INDENT + b for b in fused_before]
     body += _block(d, assignments, helpers)
     for name, _, user in bwd_deltas:
         if user in delta_lists:
@@ -506,6 +521,7 @@ def bptt_source(d, func_name: str = "gradients", deltas: bool = False) -> str:
     for v, py in layout.seed_py.items():
         body.append(f"{py} = 0.0 * {py}")
     lines += [_INDENT * 2 + b for b in body or ["pass"]]
+    lines += [_INDENT + b for b in fused_after]
     # ---- through the initial values: the adjoint step 1 sent back
     init_prog = d._program("initial")
     if init_prog is not None and d.initial is not None:

@@ -242,7 +242,7 @@ class NumpyCodegen:
         """Code for e with its exact shape (temps for shared nodes)."""
         if e in self.temps:
             return self.temps[e]
-        if isinstance(e, MatrixSymbol) or e in self.variables.values():
+        if isinstance(e, MatrixSymbol) or e in self._variable_values():
             return e.name
         if isinstance(e, Symbol):  # a symbolic size, read off an argument's shape
             return self.size(e)
@@ -256,6 +256,14 @@ class NumpyCodegen:
             self.temps[e] = name
             return name
         return code
+
+    def _variable_values(self) -> set:
+        """The variables' symbols as a set (membership in O(1), not a scan per value)."""
+        cached = self.__dict__.get("_variable_set")
+        if cached is None or cached[0] is not self.variables or cached[1] != len(self.variables):
+            cached = (self.variables, len(self.variables), set(self.variables.values()))
+            self._variable_set = cached
+        return cached[2]
 
     def fresh(self) -> str:
         """A new temporary's name."""
@@ -358,7 +366,11 @@ class NumpyCodegen:
 
     def chain(self, mats, shape) -> str:
         """A product of matrices: ones become sums, diag() broadcasts, best order."""
-        # leading 1_{k×m}: column sums; trailing 1_{m×k}: row sums (then broadcast if k > 1)
+        # leading 1_{k×m}: column sums; trailing 1_{m×k}: row sums (then broadcast if k > 1);
+        # a sum pushed through a product first: 𝟏ᵀ(A B) = (𝟏ᵀA)B, a GEMV instead of a GEMM
+        pushed = self.pushed_sum(mats, shape)
+        if pushed is not None:
+            return pushed
         if len(mats) > 1 and isinstance(mats[0], OneMatrix):
             rest = self.chain(mats[1:], (mats[0].shape[1], shape[1]))
             code = f"{_atomic(rest)}.sum(axis=0, keepdims=True)"   # the method: no dispatch cost
@@ -395,6 +407,24 @@ class NumpyCodegen:
         if len(mats) == 1:
             return self.value(mats[0])
         return self.order([self.operand(m) for m in mats], [m.shape for m in mats])
+
+    def pushed_sum(self, mats, shape):
+        """𝟏ᵀ A B … as (𝟏ᵀA) B … and … A B 𝟏 as … A (B 𝟏): the sum of the outer factor
+        first, then the chain in its cheapest order (None unless the rest is a plain product)."""
+        plain = len(mats) > 2 and not any(isinstance(m, (OneMatrix, DiagMatrix)) for m in mats[1:-1])
+        if not plain:
+            return None
+        if isinstance(mats[0], OneMatrix) and not isinstance(mats[-1], (OneMatrix, DiagMatrix)):
+            first = f"{_atomic(self.value(mats[1]))}.sum(axis=0, keepdims=True)"
+            code = self.order([first] + [self.operand(m) for m in mats[2:]],
+                              [(1, mats[1].shape[1])] + [m.shape for m in mats[2:]])
+            return code if mats[0].shape[0] == 1 else f"np.broadcast_to({code}, {self._shape_of(shape)})"
+        if isinstance(mats[-1], OneMatrix) and not isinstance(mats[0], (OneMatrix, DiagMatrix)):
+            last = f"{_atomic(self.value(mats[-2]))}.sum(axis=1, keepdims=True)"
+            code = self.order([self.operand(m) for m in mats[:-2]] + [last],
+                              [m.shape for m in mats[:-2]] + [(mats[-2].shape[0], 1)])
+            return code if mats[-1].shape[1] == 1 else f"np.broadcast_to({code}, {self._shape_of(shape)})"
+        return None
 
     def _shape_of(self, shape) -> str:
         return f"({self.size(shape[0])}, {self.size(shape[1])})"

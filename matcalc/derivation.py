@@ -9,6 +9,7 @@ from .errors import MatcalcError, ShapeError, UnknownNameError, UnsupportedError
 from .ir import is_matrix, shape_of
 from .numeric import CheckResult, finite_difference_check, hessian_check
 from .simplify import textbook
+from .structured import StructuredCodegen
 
 
 class Derivation:
@@ -305,7 +306,7 @@ class Derivation:
                 raise
             except Exception:  # noqa: BLE001 - the closed forms always give the same values
                 pass
-        return NumpyCodegen(self.program.variables, self._results, func_name).source()
+        return StructuredCodegen(self.program.variables, self._results, func_name).source()
 
     def hvp_source(self, func_name: str = "hvp") -> str:
         """Source of hvp(**arrays, v_<name>=direction...) -> {name: (H v) in name's shape}, without H."""
@@ -329,7 +330,7 @@ class Derivation:
             outputs[a] = (ops.transpose(total) if is_matrix(like) and like.shape[0] == 1 and like.shape[1] != 1
                           else total if is_matrix(like) else ops.as_scalar(total))
         variables = {**self.program.variables, **{d.name: d for d in directions.values()}}
-        return NumpyCodegen(variables, outputs, func_name).source()
+        return StructuredCodegen(variables, outputs, func_name).source()
 
     def to_numpy(self, hvp: bool = False):
         """f(**arrays) -> {name: ndarray with the variable's shape}, all results in one pass.

@@ -16,6 +16,7 @@ from sympy.matrices.expressions.kronecker import KroneckerProduct
 from . import ops
 from .engine import _LEAVES
 from .ir import SumEntries, Vec, is_matrix
+from .symmetry import symmetric_transpose
 
 Rewrite = Callable[[object], object]
 
@@ -318,7 +319,7 @@ def sum_to_one(names: set) -> Rewrite:
 
 
 BASIC = [ones_product, zero_diagonal, hadamard_powers, diagonal_products, diagonal_sums, kronecker_contraction, kronecker_products,
-         kronecker_sums, diagonal_selection, sum_entries, positive_sums]
+         kronecker_sums, diagonal_selection, sum_entries, positive_sums, symmetric_transpose]
 
 
 def textbook(expr, sum_to_one_names=(), memo=None):

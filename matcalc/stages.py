@@ -176,5 +176,20 @@ def stage_names(stages: list[Stage]) -> dict:
 
 def total(segs: list[Segment], node, sum_to_one=(), memo=None):
     """Σ of the contributions to ``node`` over all segments (the chain rule's total)."""
-    parts = [seg.contributions[node] for seg in segs if node in seg.contributions]
+    parts = contributions_to(segs).get(node, [])
     return textbook(ops.add(*parts), sum_to_one, memo) if parts else None
+
+
+_CONTRIBUTIONS: list = [None, None, None]   # (segments list, its length, node -> contributions)
+
+
+def contributions_to(segs: list[Segment]) -> dict:
+    """node -> its contributions over ``segs``, in order (built once per segment list, so the
+    totals of all nodes cost linear time, not segments × nodes)."""
+    if _CONTRIBUTIONS[0] is not segs or _CONTRIBUTIONS[1] != len(segs):
+        index: dict = {}
+        for seg in segs:
+            for node, value in seg.contributions.items():
+                index.setdefault(node, []).append(value)
+        _CONTRIBUTIONS[:] = [segs, len(segs), index]
+    return _CONTRIBUTIONS[2]

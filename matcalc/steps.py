@@ -12,6 +12,8 @@ it names the catalogue identity it applied.  Every step holds numerically
 """
 from __future__ import annotations
 
+import heapq
+
 from dataclasses import dataclass, replace
 
 from sympy import Add, Identity, MatMul, Mul, Pow, S, Trace, Transpose
@@ -75,20 +77,29 @@ class Plan:
         inside another one (x Wx inside x Wx + h Wh) gets its delta from the outer one."""
         stages, segs = list(self.stages), list(self.segments)
         index = {s.node: i for i, s in enumerate(stages)}
-        parents = {i: {j for j, seg in enumerate(segs) if j != i and stages[i].node in seg.contributions}
-                   for i in range(len(stages))}
-        done, order = set(), []
-        while len(order) < len(stages):
-            ready = next((i for i in range(len(stages)) if i not in done and parents[i] <= done), None)
-            if ready is None:   # pragma: no cover - stages form a DAG
-                order += [i for i in range(len(stages)) if i not in done]
-                break
-            done.add(ready)
-            order.append(ready)
+        waiting = [0] * len(stages)            # contributing stages not yet placed
+        children: dict = {}
+        for j, seg in enumerate(segs):
+            for node in seg.contributions:
+                i = index.get(node)
+                if i is not None and i != j:
+                    waiting[i] += 1
+                    children.setdefault(j, []).append(i)
+        ready = [i for i in range(len(stages)) if not waiting[i]]
+        heapq.heapify(ready)
+        order = []
+        while ready:   # the lowest-numbered ready stage first: stable, linear up to the heap
+            j = heapq.heappop(ready)
+            order.append(j)
+            for i in children.get(j, ()):
+                waiting[i] -= 1
+                if not waiting[i]:
+                    heapq.heappush(ready, i)
+        if len(order) < len(stages):   # pragma: no cover - stages form a DAG
+            order += [i for i in range(len(stages)) if i not in set(order)]
         if order != list(range(len(stages))):
             self.stages = [stages[i] for i in order]
             self.segments = [segs[i] for i in order]
-        del index
 
     @property
     def f_name(self) -> str:

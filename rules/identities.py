@@ -146,3 +146,12 @@ def _sum_over_time(rng):
         return sum(np.sum((h @ v) ** 2) for h in hs)
     fd = (at(V + eps * E) - at(V - eps * E)) / (2 * eps)
     return _rel(fd, np.sum(grad * E))
+
+
+@identity("symmetric_transpose", r"S^T = S \ \text{for } S = A^T A + \lambda I,\ A S A^T,\ S^{-1},\ f_{\odot}(S)",
+          "definition of symmetry; (AB)^T = B^T A^T, (S^{-1})^T = (S^T)^{-1} (Matrix Cookbook (4), (2))")
+def _symmetric_transpose(rng):
+    A, B = rng.normal(size=(5, 3)), rng.normal(size=(4, 3))
+    S = A.T @ A + 0.5 * np.eye(3)
+    T = B @ np.linalg.inv(S) @ B.T
+    return max(_rel(S.T, S), _rel(np.linalg.inv(S).T, np.linalg.inv(S)), _rel(T.T, T), _rel(np.tanh(S).T, np.tanh(S)))

@@ -386,3 +386,12 @@ def test_conflicting_declarations_are_errors():
     for args in (["--dim", "x=3,1", "--dim", "x=4,1"], ["--scalar", "x", "--dim", "x=3,1"]):
         result = run("derive", "x'*x", *args)
         assert result.exit_code == 2 and "twice" in result.output
+
+
+def test_default_wrt_notes_the_data_on_stderr():
+    r = run("derive", LSQ, "--format", "json")
+    assert r.exit_code == 0
+    assert set(json.loads(r.stdout)["wrt"]) == {"X", "w", "y"}     # the library's default is kept
+    assert "--wrt w" in r.stderr and "data X, y" in r.stderr
+    r = run("derive", LSQ, "--wrt", "w")
+    assert r.exit_code == 0 and "note:" not in r.stderr
