@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import keyword
 
-from sympy import (Add, Integer, Mul, MatrixSymbol, Number,
+from sympy import (Add, Integer, Mul, MatrixSymbol, Number, Pow,
                    Rational, Symbol)
 from sympy.matrices.expressions import (MatMul, OneMatrix)
 from sympy.matrices.expressions.diagonal import DiagMatrix
 
-from . import ops, rules
+from . import ops, removable, rules
 from .engine import _LEAVES, topological
 from .bounds import nonnegative
 from .ir import Norm2, is_matrix
@@ -49,16 +49,24 @@ HELPERS = {
     K[(j + i * n).ravel(), (i + j * m).ravel()] = 1.0
     return K''',
     "_float": '''def _float(x):
-    """An array of a floating dtype (float32 stays float32, integers become float64)."""
+    """An array of a real floating dtype (float32 stays float32, integers become float64);
+    complex or non-numeric arrays are refused."""
     a = np.asarray(x)
-    return a if a.dtype.kind in "fc" else a.astype(np.float64)''',
+    if a.dtype.kind not in "biuf":
+        raise TypeError(f"arguments must be real numbers (one float dtype), got dtype {a.dtype}")
+    return a if a.dtype.kind == "f" else a.astype(np.float64)''',
     "_floats": '''def _floats(*xs):
-    """The arguments as arrays of one floating dtype (float32 stays float32, integers become
-    float64), so that in-place updates never change a value's precision."""
+    """The arguments as arrays of one real floating dtype (float32 stays float32, integers become
+    float64), so that in-place updates never change a value's precision; complex or non-numeric
+    arrays are refused."""
     arrays = [np.asarray(x) for x in xs]
+    for a in arrays:
+        if a.dtype.kind not in "biuf":
+            raise TypeError(f"arguments must be real numbers (one float dtype), got dtype {a.dtype}")
     dtype = np.result_type(*arrays)
-    dtype = dtype if dtype.kind in "fc" else np.dtype(np.float64)
+    dtype = dtype if dtype.kind == "f" else np.dtype(np.float64)
     return tuple(a.astype(dtype, copy=False) for a in arrays)''',
+    **removable.HELPERS,
     "_shape_error": '''def _shape_error(arrays, shapes):
     """The message for the first argument whose shape disagrees with its declared shape
     (a name stands for a size, which must agree across the arguments)."""
@@ -128,6 +136,8 @@ class NumpyCodegen:
         if isinstance(d, (Mul, Add)):   # vec sizes such as n*q
             joiner = " * " if isinstance(d, Mul) else " + "
             return "(" + joiner.join(self.size(a) for a in d.args) + ")"
+        if isinstance(d, Pow) and isinstance(d.exp, Integer) and d.exp > 0:   # n**2 (vec of an n×n)
+            return f"({self.size(d.base)} ** {int(d.exp)})"
         raise ValueError(f"size {d} is not the size of any variable")
 
     def shape(self, e) -> str:
@@ -348,6 +358,7 @@ class NumpyCodegen:
 
     def _MatMul(self, e):
         coeff, body = ops.split_coeff(e)
+        coeff, body = removable.absorb(coeff, body)   # det(M)·M⁻¹ → adj(M), r/‖r‖ → unit(r)
         mats = list(body.args) if isinstance(body, MatMul) else [body]
         code = self.chain(mats, e.shape)
         if coeff == -1:
@@ -435,6 +446,23 @@ class NumpyCodegen:
     def _Inverse(self, e):
         return f"np.linalg.inv({self.value(e.arg)})"
 
+    def _Adjugate(self, e):
+        self.helpers.add("_adjugate")
+        return f"_adjugate({self.value(e.arg)})"
+
+    def _Unit(self, e):
+        self.helpers |= {"_unit", "_norm2"}
+        return f"_unit({self.value(e.arg)})"
+
+    def _MatPow(self, e):
+        b, p = e.args
+        if not p.is_Integer:
+            from .errors import UnsupportedError
+            raise UnsupportedError(f"no NumPy translation for the matrix power {p}")
+        if p < 0:
+            return f"np.linalg.matrix_power(np.linalg.inv({self.value(b)}), {int(-p)})"
+        return f"np.linalg.matrix_power({self.value(b)}, {int(p)})"
+
     def _Determinant(self, e):
         return f"np.linalg.det({self.value(e.arg)})"
 
@@ -454,7 +482,8 @@ class NumpyCodegen:
         return f"np.sum({self.value(e.arg)})"
 
     def _Norm2(self, e):
-        return f"np.linalg.norm({self.value(e.arg)})"
+        self.helpers.add("_norm2")
+        return f"_norm2({self.value(e.arg)})"
 
     def _normalized(self, e, helper):
         self.helpers.add(helper)

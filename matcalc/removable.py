@@ -1,0 +1,112 @@
+"""Removable singularities of the generated code: products whose closed form divides by zero
+at points where the product itself is defined.
+
+- det(M)·(…M⁻¹…) becomes (…adj M…): ∂det X/∂X = adj(X)ᵀ exists where X is singular.
+- (…r…)/‖r‖ becomes (…unit(r)…) with unit(0) = 0 (the convention of relu'(0) = 0: ∂‖x‖/∂x at
+  x = 0 is taken as 0, a subgradient), computed with scaling so that no square over/underflows.
+
+Only products that are linear in one occurrence of the factor are rewritten (through matrix
+products, transposes, vec and Kronecker factors), so that moving the scalar onto it is exact.
+"""
+from __future__ import annotations
+
+from sympy import Basic, Integer, Mul, Pow, Determinant, Inverse
+from sympy.matrices.expressions import KroneckerProduct, MatMul, Transpose
+from sympy.matrices.expressions.matexpr import MatrixExpr
+
+from .ir import Norm2, Vec
+
+_LINEAR = (MatMul, Transpose, Vec, KroneckerProduct)
+
+HELPERS = {"_adjugate": '''def _adjugate(a):
+    """adj(a) = det(a)·inv(a), also where a is singular: from a = U S Vᵀ, adj(a) = det(U)det(V)·V adj(S) Uᵀ
+    with adj(S) = diag(∏_{j≠i} s_j) (products without division, so exact in rank n−1)."""
+    n = a.shape[0]
+    if n == 1:
+        return np.ones_like(a)
+    u, s, vt = np.linalg.svd(a)
+    ones = np.ones(1, s.dtype)
+    others = np.concatenate((ones, np.cumprod(s[:-1]))) * np.concatenate((np.cumprod(s[:0:-1])[::-1], ones))
+    sign = np.linalg.det(u) * np.linalg.det(vt)
+    return (sign * vt.T * others) @ u.T''',
+    "_norm2": '''def _norm2(x):
+    """Euclidean/Frobenius norm scaled by max|x| (no overflow or underflow of the squares)."""
+    m = np.max(np.abs(x))
+    if not 0.0 < m < np.inf:   # 0, inf or nan
+        return m
+    return m * np.sqrt(np.sum(np.square(x / m)))''',
+    "_unit": '''def _unit(x):
+    """x / ‖x‖ without over/underflow; 0 at x = 0 (the subgradient convention, like relu'(0) = 0)."""
+    m = np.max(np.abs(x))
+    if not 0.0 < m < np.inf:
+        return np.zeros_like(x) if m == 0.0 else x / _norm2(x)
+    y = x / m
+    return y / np.sqrt(np.sum(np.square(y)))''',
+}
+
+
+class Unit(MatrixExpr):
+    """r / ‖r‖, 0 at r = 0 (only made by the code generator)."""
+
+    def __new__(cls, arg):
+        return Basic.__new__(cls, arg)
+
+    @property
+    def arg(self):
+        return self.args[0]
+
+    @property
+    def shape(self):
+        return self.arg.shape
+
+
+class Adjugate(MatrixExpr):
+    """adj(M) = det(M)·M⁻¹ (only made by the code generator)."""
+
+    def __new__(cls, arg):
+        return Basic.__new__(cls, arg)
+
+    @property
+    def arg(self):
+        return self.args[0]
+
+    @property
+    def shape(self):
+        return self.arg.shape
+
+
+def absorb(coeff, body):
+    """(coeff', body') with every factor det(M) / ‖r‖⁻¹ of the scalar ``coeff`` that can be moved
+    onto a single linear M⁻¹ / r in the matrix ``body`` moved there (as adj(M) / unit(r))."""
+    changed = True
+    while changed:
+        changed = False
+        factors = Mul.make_args(coeff)
+        for i, fac in enumerate(factors):
+            base, exp = (fac.base, fac.exp) if isinstance(fac, Pow) else (fac, Integer(1))
+            if isinstance(base, Determinant) and exp.is_Integer and exp > 0:
+                target, into, left = Inverse(base.arg), Adjugate(base.arg), base ** (exp - 1)
+            elif isinstance(base, Norm2) and exp.is_Integer and exp < 0:
+                target, into, left = base.arg, Unit(base.arg), base ** (exp + 1)
+            else:
+                continue
+            if _linear_occurrences(body, target) != 1:
+                continue
+            coeff = Mul(*(list(factors[:i]) + [left] + list(factors[i + 1:])))
+            body = body.xreplace({target: into})
+            changed = True
+            break
+    return coeff, body
+
+
+def _linear_occurrences(e, target) -> int:
+    """How many times ``target`` occurs in ``e``; -1 if an occurrence is not reached through
+    linear operations only (then moving a scalar onto it would be wrong)."""
+    if e == target:
+        return 1
+    if not isinstance(e, _LINEAR):
+        return -1 if e.has(target) else 0
+    counts = [_linear_occurrences(a, target) for a in e.args]
+    if -1 in counts:
+        return -1
+    return sum(counts)

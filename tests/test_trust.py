@@ -1,0 +1,165 @@
+"""Issue 14 (part B): reproducers of crashes, wrong numbers at special points, and their
+neighbours — every generated value is compared with an independent NumPy computation."""
+import warnings
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import matcalc
+from matcalc.cli import main
+
+
+def run(*args):
+    result = CliRunner().invoke(main, list(args))
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise AssertionError(f"the CLI raised {result.exception!r}") from result.exception
+    return result
+
+
+# ---------------------------------------------------------------- 4: symbolic squared sizes
+@pytest.mark.parametrize("expr", ["tr(A)", "tr(X'*A*X)", "logdet(X) - tr(S*X)"])
+def test_hessian_with_a_squared_symbolic_size_checks(expr):
+    result = run("derive", expr, "--order", "2", "--check")
+    assert result.exit_code == 0, result.stderr
+    assert "check passed" in result.stdout + result.stderr
+
+
+def test_hessian_code_of_a_squared_symbolic_size_runs():
+    d = matcalc.derive("tr(X'*A*X)", wrt=["X"], order=2)
+    X, A = np.random.default_rng(0).standard_normal((2, 3, 3))
+    H = d.to_numpy()(X=X, A=A)["X"]
+    assert H.shape == (9, 9)
+    np.testing.assert_allclose(H, np.kron(np.eye(3), A + A.T), atol=1e-12)
+    assert run("derive", "tr(A)", "--order", "2", "--format", "numpy").exit_code == 0
+
+
+# ---------------------------------------------------------------- 8: a matrix times itself in a claim
+def test_claim_with_a_matrix_power_is_judged():
+    result = run("check", "norm2(X*w - y)^2", "--wrt", "w", "--claim", "2*X*(X*w - y)", "--dim", "X=n,n")
+    assert result.exit_code == 1, result.stderr
+    assert "transpose" in result.stdout
+    result = run("check", "tr(X*X*X)", "--wrt", "X", "--claim", "3*(X*X)'")
+    assert result.exit_code == 0, result.stderr
+    result = run("check", "tr(X*X*X)", "--wrt", "X", "--claim", "3*X*X")
+    assert result.exit_code == 1, result.stderr
+
+
+def test_matrix_power_code():
+    from sympy import MatPow, MatrixSymbol
+    from matcalc.codegen import NumpyCodegen, compile_source
+    X = MatrixSymbol("X", 3, 3)
+    x = np.random.default_rng(1).standard_normal((3, 3)) + 3 * np.eye(3)
+    for p in (2, 3, -2):
+        f = compile_source(NumpyCodegen({"X": X}, {"v": MatPow(X, p)}, "f").source(), "f")
+        np.testing.assert_allclose(f(X=x)["v"], np.linalg.matrix_power(x, p) if p > 0 else
+                                   np.linalg.matrix_power(np.linalg.inv(x), -p), rtol=1e-10)
+
+
+# ---------------------------------------------------------------- 12: det at a singular matrix
+def _adj(a):
+    """Adjugate by cofactors (independent of the generated code)."""
+    n = a.shape[0]
+    c = np.empty_like(a)
+    for i in range(n):
+        for j in range(n):
+            c[i, j] = (-1) ** (i + j) * np.linalg.det(np.delete(np.delete(a, i, 0), j, 1)) if n > 1 else 1.0
+    return c.T
+
+
+def test_det_gradient_at_a_singular_matrix():
+    f = matcalc.derive("det(X)", wrt=["X"], shapes={"X": (2, 2)}).to_numpy()
+    np.testing.assert_allclose(f(X=np.array([[1.0, 2.0], [2.0, 4.0]]))["X"], [[4, -2], [-2, 1]], atol=1e-12)
+    f = matcalc.derive("det(X)", wrt=["X"]).to_numpy()
+    rng = np.random.default_rng(2)
+    for n, rank in ((1, 0), (3, 2), (4, 3), (4, 2), (5, 5)):
+        a = rng.standard_normal((n, rank)) @ rng.standard_normal((rank, n))
+        np.testing.assert_allclose(f(X=a)["X"], _adj(a).T, atol=1e-10)
+
+
+@pytest.mark.parametrize("expr, grad", [
+    ("det(A*X)", lambda A, X: A.T @ _adj(A @ X).T),
+    ("det(X)^2", lambda A, X: 2 * np.linalg.det(X) * _adj(X).T),
+    ("3*det(X) + tr(A*X)", lambda A, X: 3 * _adj(X).T + A.T),
+    ("det(X')", lambda A, X: _adj(X).T),
+])
+def test_det_neighbours_at_singular_matrices(expr, grad):
+    rng = np.random.default_rng(3)
+    A = rng.standard_normal((4, 4))
+    X = rng.standard_normal((4, 3)) @ rng.standard_normal((3, 4))
+    shapes = {"X": (4, 4), "A": (4, 4)} if "A" in expr else {"X": (4, 4)}
+    f = matcalc.derive(expr, wrt=["X"], shapes=shapes).to_numpy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = f(X=X, A=A)["X"] if "A" in expr else f(X=X)["X"]
+    np.testing.assert_allclose(got, grad(A, X), atol=1e-9)
+
+
+def test_det_gradient_away_from_singular_matches_the_closed_form():
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((5, 5))
+    f = matcalc.derive("det(X)", wrt=["X"]).to_numpy()
+    np.testing.assert_allclose(f(X=X)["X"], np.linalg.det(X) * np.linalg.inv(X).T, rtol=1e-10)
+
+
+# ---------------------------------------------------------------- 13: norm2 over/underflow, value at 0
+@pytest.mark.parametrize("scale", [1e200, 1e-200, 1.0, 1e-320])
+def test_norm2_gradient_is_scaled(scale):
+    f = matcalc.derive("norm2(x)", wrt=["x"]).to_numpy()
+    x = np.array([[scale], [scale], [0.0]])
+    np.testing.assert_allclose(f(x=x)["x"], [[0.5 ** 0.5], [0.5 ** 0.5], [0]], rtol=1e-12)
+
+
+def test_norm2_value_and_gradient_at_zero_and_extremes():
+    d = matcalc.derive("norm2(A*x - y)", wrt=["x", "A", "y"])
+    f = d.to_numpy()
+    A, x, y = np.eye(3), np.zeros((3, 1)), np.zeros((3, 1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = f(A=A, x=x, y=y)
+    for v in got.values():
+        assert np.all(v == 0)        # the documented convention: ∂‖r‖/∂r = 0 at r = 0
+    X = np.full((2, 3), 1e-200)
+    g = matcalc.derive("norm2(X)", wrt=["X"]).to_numpy()(X=X)["X"]
+    np.testing.assert_allclose(g, np.full((2, 3), 6 ** -0.5), rtol=1e-12)
+    from matcalc.codegen import NumpyCodegen, compile_source
+    from sympy import MatrixSymbol
+    from matcalc.ir import Norm2
+    v = MatrixSymbol("v", 3, 1)
+    value = compile_source(NumpyCodegen({"v": v}, {"n": Norm2(v)}, "value").source(), "value")
+    assert value(v=np.array([[3e200], [4e200], [0.0]]))["n"] == pytest.approx(5e200)
+    assert value(v=np.array([[3e-200], [4e-200], [0.0]]))["n"] == pytest.approx(5e-200)
+    assert value(v=np.zeros((3, 1)))["n"] == 0.0
+
+
+def test_norm2_through_a_chain():
+    """∂‖W x‖/∂x = Wᵀ W x / ‖W x‖ at huge values."""
+    f = matcalc.derive("norm2(W*x)", wrt=["x"]).to_numpy()
+    rng = np.random.default_rng(5)
+    W, x = rng.standard_normal((4, 3)), rng.standard_normal((3, 1))
+    want = W.T @ W @ x / np.linalg.norm(W @ x)
+    np.testing.assert_allclose(f(W=W, x=x * 1e250)["x"], want, rtol=1e-12)
+    np.testing.assert_allclose(f(W=W, x=x * 1e-250)["x"], want, rtol=1e-12)
+
+
+# ---------------------------------------------------------------- 14: complex arrays refused
+@pytest.mark.parametrize("expr, wrt, order", [("norm2(X*w - y)^2", "w", 1), ("sum(sigmoid(X*w))", "X", 2),
+                                              ("sigmoid(W*x)", "x", 1)])
+def test_generated_functions_refuse_complex(expr, wrt, order):
+    d = matcalc.derive(expr, wrt=[wrt], order=order, layout="numerator" if expr.startswith("sigmoid") else None)
+    f = d.to_numpy()
+    args = {"X": np.ones((3, 3)), "w": np.ones((3, 1)), "y": np.ones((3, 1)), "W": np.ones((3, 3)),
+            "x": np.ones((3, 1))}
+    args = {k: v for k, v in args.items() if k in d.program.variables}
+    f(**args)
+    for name in args:
+        bad = dict(args, **{name: args[name] + 1j})
+        with pytest.raises(TypeError, match="real"):
+            f(**bad)
+
+
+def test_recurrent_code_refuses_complex():
+    d = matcalc.derive("h[t] = tanh(x[t]*W + h[t-1]*V); f = sum_t(sum(h[t]))", wrt=["W"])
+    f = d.to_numpy()
+    with pytest.raises(TypeError, match="real"):
+        f(x=np.ones((4, 2, 3)) + 1j, W=np.ones((3, 3)), V=np.ones((3, 3)))
