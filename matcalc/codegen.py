@@ -260,7 +260,7 @@ class NumpyCodegen:
         if isinstance(e, (_LEAVES, Number)):
             return code
         shared = self.uses.get(e, 0) > 1
-        if shared or top:
+        if shared or top or _too_deep(code):   # Python's parser/compiler bound an expression's depth
             name = self.fresh()
             self.lines.append(f"{name} = {code}")
             self.temps[e] = name
@@ -320,13 +320,25 @@ class NumpyCodegen:
             src = _broadcast_source(body) if loose and is_matrix(body) else None
             code = self.operand(src) if src is not None else self.operand(body)
             pieces.append(("- " if neg else "+ ") + code if pieces else ("-" if neg else "") + code)
-        return " ".join(pieces)
+        return self.chunked(pieces, " ")
+
+    def chunked(self, pieces, joiner: str) -> str:
+        """``joiner.join(pieces)``; a long run of operands is accumulated over several lines
+        (``_t = a + b …; _t = _t + c …``) so that no line nests deeper than Python allows."""
+        if len(pieces) <= _WIDE:
+            return joiner.join(pieces)
+        name = self.fresh()
+        self.lines.append(f"{name} = {joiner.join(pieces[:_WIDE])}")
+        for k in range(_WIDE, len(pieces), _WIDE):
+            rest = joiner.join(pieces[k:k + _WIDE])
+            self.lines.append(f"{name} = {name}{' ' if joiner == ' ' else joiner}{rest}")
+        return name
 
     def _Add(self, e):
         return self.signed_sum(e.args)
 
     def _Mul(self, e):
-        return " * ".join(self.operand(a) for a in e.args)
+        return self.chunked([self.operand(a) for a in e.args], " * ")
 
     def _Pow(self, e):
         b, p = e.args
@@ -340,7 +352,7 @@ class NumpyCodegen:
         return f"{self.operand(b)} ** {self.operand(p)}"
 
     def _HadamardProduct(self, e):
-        code = " * ".join(self.loose(a) for a in e.args)
+        code = self.chunked([self.loose(a) for a in e.args], " * ")
         if all(_broadcast_source(a) is not None for a in e.args):
             code = f"np.broadcast_to({code}, {self.shape(e)}).copy()"
         return code
@@ -436,7 +448,12 @@ class NumpyCodegen:
             left, right = build(i, k), build(k + 1, j)
             left = left if i == k else f"({left})"
             right = right if k + 1 == j else f"({right})"
-            return f"{left} @ {right}"
+            code = f"{left} @ {right}"
+            if j - i >= 2 and _too_deep(code):   # a long chain: its parts on lines of their own
+                name = self.fresh()
+                self.lines.append(f"{name} = {code}")
+                return name
+            return code
         return build(0, n - 1)
 
     # ------------------------------------------------------------ other operations
@@ -525,6 +542,28 @@ class NumpyCodegen:
 
     def _DiagonalOf(self, e):
         return f"np.diagonal({self.value(e.args[0])}).reshape(-1, 1)"
+
+
+_WIDE = 32          # operands of one sum/product on one line
+_DEEP = 24          # brackets nested in one generated expression
+_LONG = 1500        # characters of one generated expression
+
+
+def _too_deep(code: str) -> bool:
+    """Is a generated expression too long or too deeply bracketed to nest inside another?
+    (Python's parser allows 200 nested brackets, its compiler about a thousand levels.)"""
+    if len(code) > _LONG:
+        return True
+    if code.count("(") + code.count("[") <= _DEEP:
+        return False
+    depth = deepest = 0
+    for ch in code:
+        if ch in "([":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in ")]":
+            depth -= 1
+    return deepest > _DEEP
 
 
 def _wrapped(parts, joiner: str, indent: int, width: int = 96) -> str:
