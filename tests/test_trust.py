@@ -163,3 +163,93 @@ def test_recurrent_code_refuses_complex():
     f = d.to_numpy()
     with pytest.raises(TypeError, match="real"):
         f(x=np.ones((4, 2, 3)) + 1j, W=np.ones((3, 3)), V=np.ones((3, 3)))
+
+
+# ---------------------------------------------------------------- 5: deep programs compile
+def _nested(depth):
+    s = "x"
+    for k in range(depth):
+        s = f"({s}*2+{k})"
+    return f"sum({s})"
+
+
+def _chain(n, link="tanh(W*h{p})"):
+    body = "; ".join(f"h{i} = " + link.format(p=i - 1) for i in range(2, n + 1))
+    return f"h1 = tanh(W*x); {body}; f = sum(h{n})"
+
+
+def test_deeply_nested_expression_checks():
+    d = matcalc.derive(_nested(126))
+    r = d.check()
+    assert r.passed, r
+    x = np.random.default_rng(0).standard_normal((4, 1))
+    np.testing.assert_allclose(d.to_numpy()(x=x)["x"], np.full((4, 1), 2.0 ** 126))
+
+
+def test_long_statement_chain_checks():
+    r = matcalc.derive(_chain(101), wrt=["W"]).check()
+    assert r.passed, r
+
+
+def test_wide_sums_and_chains_compile():
+    from matcalc.codegen import _too_deep
+    assert _too_deep("(" * 30 + "x" + ")" * 30) and not _too_deep("(x) + (y)")
+    expr = " + ".join(f"sum(sigmoid(X*a{i}))" for i in range(40))
+    d = matcalc.derive(expr, wrt=["X"], shapes={"X": (3, 2), **{f"a{i}": () for i in range(40)}})
+    assert d.check().passed
+    long_chain = "tr(" + "*".join(["A", "B"] * 40) + ")"
+    d = matcalc.derive(long_chain, wrt=["A"], shapes={"A": (2, 2), "B": (2, 2)})
+    assert d.check().passed
+
+
+# ---------------------------------------------------------------- 11: badly conditioned checks
+BADLY_CONDITIONED = {
+    "power": "tr(" + "*".join(["A"] * 200) + ")",
+    "nested det": "det(X*det(X*det(X*det(X*det(X)))))",
+    "tanh chain": _chain(50),
+}
+
+
+@pytest.mark.parametrize("name", list(BADLY_CONDITIONED))
+def test_correct_gradient_of_a_badly_conditioned_function_passes(name):
+    d = matcalc.derive(BADLY_CONDITIONED[name])
+    for seed in (0, 1):
+        r = d.check(seed=seed)
+        assert r.passed, (seed, str(r))
+
+
+@pytest.mark.parametrize("name", list(BADLY_CONDITIONED))
+@pytest.mark.parametrize("wrong", ["scaled", "transposed", "one entry"])
+def test_wrong_gradient_of_a_badly_conditioned_function_fails(name, wrong):
+    from matcalc.numeric import finite_difference_check
+    d = matcalc.derive(BADLY_CONDITIONED[name])
+    right = d.to_numpy()
+
+    def spoiled(**point):
+        out = dict(right(**point))
+        for k, g in out.items():
+            g = np.array(g, dtype=float)
+            if wrong == "scaled":
+                g = g * (1 + 1e-4)
+            elif wrong == "transposed" and g.shape[0] == g.shape[1] and g.shape[0] > 1:
+                g = g.T
+            else:
+                g.flat[0] += 1e-3 * max(1.0, np.max(np.abs(g)))
+            out[k] = g
+        return out
+    r = finite_difference_check(d.program, d._results, spoiled, seed=0)
+    assert not r.passed, str(r)
+
+
+def test_overflowing_check_is_silent():
+    d = matcalc.derive("sum(exp(exp(exp(X))))")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert d.check().passed
+    result = run("derive", "sum(exp(1000*x))", "--check")
+    assert result.exit_code == 0 and "Warning" not in result.stderr
+
+
+def test_recurrent_check_of_a_long_sequence_passes():
+    d = matcalc.derive("h[t] = tanh(x[t]*W + h[t-1]*V); f = sum_t(sum(h[t]))")
+    assert d.check(points=3).passed
