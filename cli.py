@@ -87,8 +87,10 @@ def main():
               help="With --model: initial states of zeros, or parameters h0 (and C0) to differentiate.")
 @click.option("--timeout", type=float, default=None, metavar="SECONDS",
               help="Stop with exit 2 when the work takes longer (default 60; 0: no limit).")
+@click.option("--memory-limit", "memory_limit", default=None, metavar="SIZE",
+              help="Refuse (exit 2) a check or result array larger than SIZE, e.g. 8G (default 4G; 0: no limit).")
 def derive(expr, wrt, dims, scalars, layout, order, fmt, steps, method, standalone, do_check, sum_to_one,
-           model, loss, initial, timeout):
+           model, loss, initial, timeout, memory_limit):
     """Differentiate EXPR (a program in the contract language; with sequences x[t], h[t] = ...h[t-1]...,
     sum_t(...) for recurrent models)."""
     import matcalc
@@ -96,11 +98,13 @@ def derive(expr, wrt, dims, scalars, layout, order, fmt, steps, method, standalo
     try:
         with time_limit(DEFAULT_TIMEOUT if timeout is None else timeout):
             output, result = _derive(matcalc, expr, wrt, dims, scalars, layout, order, fmt, steps, method,
-                                     standalone, do_check, sum_to_one, model, loss, initial)
+                                     standalone, do_check, sum_to_one, model, loss, initial, memory_limit)
     except MatcalcError as err:
         _fail(err)
     except RecursionError:
         _fail(MatcalcError("expression too deeply nested"))
+    except MemoryError:
+        _fail(MatcalcError("out of memory (a lower --memory-limit refuses such requests before they start)"))
     except Exception as err:  # noqa: BLE001 - a bug: say so in one line, never a traceback
         _internal(err)
     click.echo(output)
@@ -112,8 +116,10 @@ def derive(expr, wrt, dims, scalars, layout, order, fmt, steps, method, standalo
 
 
 def _derive(matcalc, expr, wrt, dims, scalars, layout, order, fmt, steps, method, standalone, do_check,
-            sum_to_one, model, loss, initial):
+            sum_to_one, model, loss, initial, memory_limit=None):
     """(output text, check result or None)."""
+    from matcalc.memory import DEFAULT_MEMORY_LIMIT, parse_limit
+    limit = DEFAULT_MEMORY_LIMIT if memory_limit is None else parse_limit(memory_limit)
     shapes = _parse_dims(dims, scalars)
     if model is not None:
         from matcalc.models import template
@@ -125,7 +131,7 @@ def _derive(matcalc, expr, wrt, dims, scalars, layout, order, fmt, steps, method
     elif not expr:
         raise MatcalcError("missing EXPR (or --model rnn|lstm|gru)")
     d = matcalc.derive(expr, wrt=list(wrt) or None, shapes=shapes, layout=layout, order=order,
-                       sum_to_one=list(sum_to_one), method=method)
+                       sum_to_one=list(sum_to_one), method=method, memory_limit=limit)
     result = d.check() if do_check else None
     return _render(d, fmt, steps, standalone, result), result
 
@@ -155,7 +161,9 @@ def _render(d, fmt, steps, standalone, result) -> str:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--timeout", type=float, default=None, metavar="SECONDS",
               help="Stop with exit 2 when the work takes longer (default 60; 0: no limit).")
-def check_command(expr, wrt, claim, dims, scalars, layout, sum_to_one, fmt, timeout):
+@click.option("--memory-limit", "memory_limit", default=None, metavar="SIZE",
+              help="Refuse (exit 2) an array larger than SIZE, e.g. 8G (default 4G; 0: no limit).")
+def check_command(expr, wrt, claim, dims, scalars, layout, sum_to_one, fmt, timeout, memory_limit):
     """Verify a hand-derived gradient: exit 0 if the claim is right, 1 if wrong (saying how), 2 on an
     input error."""
     import matcalc
@@ -163,13 +171,17 @@ def check_command(expr, wrt, claim, dims, scalars, layout, sum_to_one, fmt, time
     try:
         with time_limit(DEFAULT_TIMEOUT if timeout is None else timeout):
             shapes = _parse_dims(dims, scalars)
-            result = matcalc.check(expr, list(wrt), claim, shapes, layout, list(sum_to_one))
+            from matcalc.memory import DEFAULT_MEMORY_LIMIT, parse_limit
+            limit = DEFAULT_MEMORY_LIMIT if memory_limit is None else parse_limit(memory_limit)
+            result = matcalc.check(expr, list(wrt), claim, shapes, layout, list(sum_to_one), memory_limit=limit)
             output = (json.dumps(result.to_json(), indent=2, ensure_ascii=False) if fmt == "json"
                       else result.text())
     except MatcalcError as err:
         _fail(err)
     except RecursionError:
         _fail(MatcalcError("expression too deeply nested"))
+    except MemoryError:
+        _fail(MatcalcError("out of memory (a lower --memory-limit refuses such requests before they start)"))
     except Exception as err:  # noqa: BLE001 - a bug: one line, never a traceback
         _internal(err)
     click.echo(output)

@@ -27,7 +27,7 @@ def derive(*args, **kwargs):
     return _derive(*args, **kwargs)
 
 
-def check(expr, wrt, claim, shapes=None, layout=None, sum_to_one=()):
+def check(expr, wrt, claim, shapes=None, layout=None, sum_to_one=(), **kwargs):
     """Verify a hand-derived gradient or Jacobian (see ``matcalc.claims.check_claim``)."""
     from .claims import check_claim
-    return check_claim(expr, wrt, claim, shapes, layout, sum_to_one)
+    return check_claim(expr, wrt, claim, shapes, layout, sum_to_one, **kwargs)

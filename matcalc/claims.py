@@ -23,6 +23,7 @@ from .build import parse
 from .codegen import NumpyCodegen, compile_source
 from .errors import LimitError, MatcalcError, UnknownNameError
 from .ir import is_matrix, shape_of
+from .memory import DEFAULT_MEMORY_LIMIT, guard
 from .numeric import DomainSampler
 
 MAX_EDITS = 40          # nodes of the claim tried for single edits
@@ -98,7 +99,8 @@ class _Claims:
                                claim_text, self.claim_stmts[0].pos)
         self.claim_ast = self.claim_stmts[0].expr
         self.claim = self.build(self.claim_ast, user=True)
-        sampler = DomainSampler(self.program, d.sum_to_one, seed=0)
+        sampler = DomainSampler(self.program, d.sum_to_one, seed=0,
+                                memory_limit=getattr(d, "memory_limit", DEFAULT_MEMORY_LIMIT))
         self.points = []
         for k, sizes in enumerate(((3, 4, 5, 2, 6), (2, 5, 3, 4, 2), (4, 2, 6, 3, 5))):   # sizes differ per point
             sampler.sizes = {s: sizes[(i + k) % len(sizes)] for i, s in enumerate(self.program.size_symbols)}
@@ -138,6 +140,9 @@ class _Claims:
         key = (expr, id(points))
         if points is None and key in self._cache:
             return self._cache[key]
+        bound = {s: 6 for s in self.program.size_symbols}   # the largest size a point draws
+        guard({"v": expr}, bound, getattr(self.d, "memory_limit", DEFAULT_MEMORY_LIMIT),
+              {"v": "a value the check evaluates"}, " at the check's sizes")
         fn = compile_source(NumpyCodegen(self.program.variables, {"v": expr}, "value").source(), "value")
         with np.errstate(all="ignore"):
             out = [np.asarray(fn(**p)["v"], dtype=float) for p in (points or self.points)]
@@ -332,7 +337,8 @@ def _counterexample(c: _Claims) -> dict | None:
     choices = [{s: k for s in syms} for k in (1, 2, 3)] + \
         [{s: 2 + (i + k) % 3 for i, s in enumerate(syms)} for k in range(3)]
     for sizes in choices:
-        sampler = DomainSampler(program, c.d.sum_to_one, seed=7)
+        sampler = DomainSampler(program, c.d.sum_to_one, seed=7,
+                                memory_limit=getattr(c.d, "memory_limit", DEFAULT_MEMORY_LIMIT))
         sampler.sizes = sizes
         for _ in range(5):
             try:
@@ -358,15 +364,16 @@ def _counterexample(c: _Claims) -> dict | None:
 
 # ---------------------------------------------------------------- entry point
 def check_claim(expr: str, wrt, claim: str, shapes: dict | None = None, layout: str | None = None,
-                sum_to_one=()) -> ClaimResult:
-    """Verify ``claim`` as ∂f/∂wrt (or the Jacobian in ``layout``) of the program ``expr``."""
+                sum_to_one=(), memory_limit=DEFAULT_MEMORY_LIMIT) -> ClaimResult:
+    """Verify ``claim`` as ∂f/∂wrt (or the Jacobian in ``layout``) of the program ``expr``
+    (arrays over ``memory_limit`` bytes are refused before they are built)."""
     from .derivation import derive
     names = [wrt] if isinstance(wrt, str) else list(wrt or [])
     if len(names) != 1:
         raise MatcalcError("check one variable at a time: --wrt NAME")
     if not isinstance(claim, str) or not claim.strip():
         raise MatcalcError("the claim is empty: --claim \"EXPR\"")
-    d = derive(expr, wrt=names, shapes=shapes, layout=layout, sum_to_one=sum_to_one)
+    d = derive(expr, wrt=names, shapes=shapes, layout=layout, sum_to_one=sum_to_one, memory_limit=memory_limit)
     if getattr(d, "recurrent", False):
         raise MatcalcError("claims about recurrent programs are not supported yet")
     name = names[0]

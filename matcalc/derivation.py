@@ -7,6 +7,7 @@ from .build import Program, parse
 from .codegen import NumpyCodegen, RESERVED, compile_source
 from .errors import MatcalcError, ShapeError, UnknownNameError, UnsupportedError
 from .ir import is_matrix, shape_of
+from .memory import DEFAULT_MEMORY_LIMIT, guard
 from .numeric import CheckResult, finite_difference_check, hessian_check
 from .simplify import textbook
 
@@ -284,11 +285,24 @@ class Derivation:
         variables = {**self.program.variables, **{d.name: d for d in directions.values()}}
         return NumpyCodegen(variables, outputs, func_name).source()
 
+    memory_limit = DEFAULT_MEMORY_LIMIT   # bytes of one array (None: no limit); see matcalc.memory
+
+    def result_labels(self) -> dict:
+        """Result key -> what it is, for messages: the gradient ∂f/∂X, the Hessian block ∂²f/∂X∂Aᵀ …"""
+        if self.order == 2:
+            return {k: f"the Hessian block ∂²f/∂{k.partition(',')[0]}∂{k.partition(',')[2] or k}ᵀ"
+                    for k in self._results}
+        kind = "the gradient" if self.layout is None else f"the Jacobian ({self.layout} layout)"
+        return {k: f"{kind} ∂f/∂{k}" for k in self._results}
+
     def to_numpy(self, hvp: bool = False):
         """f(**arrays) -> {name: ndarray with the variable's shape}, all results in one pass.
 
         hvp=True (order 2): hvp(**arrays, v_x=...) -> {"x": H v}, never forming H.
+        Refused (LimitError) when declared sizes make an array over ``memory_limit`` bytes.
         """
+        if not hvp:
+            guard(self._results, {}, self.memory_limit, self.result_labels())
         if hvp:
             return compile_source(self.hvp_source(), "hvp")
         if self._function is None:
@@ -297,11 +311,13 @@ class Derivation:
 
     def check(self, seed: int = 0, points: int = 2) -> CheckResult:
         """Compare the generated NumPy results with central finite differences."""
+        limit, labels = self.memory_limit, self.result_labels()
         if self.order == 2:
             return hessian_check(self.program, self._first, self._results, self.to_numpy(),
-                                 self.sum_to_one, seed, points)
+                                 self.sum_to_one, seed, points, memory_limit=limit, labels=labels)
         return finite_difference_check(self.program, self._results, self.to_numpy(),
-                                       self.sum_to_one, seed, points, layout=self.layout)
+                                       self.sum_to_one, seed, points, layout=self.layout,
+                                       memory_limit=limit, labels=labels)
 
     def __repr__(self) -> str:
         return self.text()
@@ -343,7 +359,8 @@ def _as_list(wrt) -> list[str] | None:
 
 
 def derive(expr: str, wrt=None, shapes: dict | None = None, layout: str | None = None,
-           order: int = 1, sum_to_one=(), method: str = "backprop", timeout: float | None = None) -> Derivation:
+           order: int = 1, sum_to_one=(), method: str = "backprop", timeout: float | None = None,
+           memory_limit=DEFAULT_MEMORY_LIMIT) -> Derivation:
     """Differentiate ``expr`` (a program in the contract language).
 
     wrt: variable names (default: every variable); shapes: name -> () / (rows, cols)
@@ -352,11 +369,19 @@ def derive(expr: str, wrt=None, shapes: dict | None = None, layout: str | None =
     S − Y.  layout selects a Jacobian (numerator or denominator layout);
     method (backprop | trace | jacobian) is how ``steps`` present the derivation.
     timeout: seconds after which a ``LimitError`` stops the derivation (main thread only).
+    memory_limit: bytes of the largest array that ``to_numpy()`` results or ``check()`` may build
+    (default 4 GiB; None: no limit); a request over it is refused with a ``LimitError``.
     """
     if timeout:
         from .limits import time_limit
         with time_limit(timeout):
-            return derive(expr, wrt, shapes, layout, order, sum_to_one, method)
+            return derive(expr, wrt, shapes, layout, order, sum_to_one, method, memory_limit=memory_limit)
+    d = _derive(expr, wrt, shapes, layout, order, sum_to_one, method)
+    d.memory_limit = memory_limit
+    return d
+
+
+def _derive(expr, wrt, shapes, layout, order, sum_to_one, method):
     from . import parser as P
     from .sequence import is_recurrent
     try:

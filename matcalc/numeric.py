@@ -12,6 +12,7 @@ from .codegen import NumpyCodegen, compile_source
 from .engine import _LEAVES, topological
 from .errors import DomainError
 from .ir import Elementwise, LogDet, ScalarFunction, is_matrix
+from .memory import DEFAULT_MEMORY_LIMIT, guard
 
 TOLERANCE = 1e-6
 _STENCIL = ((-2, 1.0 / 12), (-1, -8.0 / 12), (1, 8.0 / 12), (2, -1.0 / 12))
@@ -140,8 +141,9 @@ def rel_error(a, b) -> float:
 class DomainSampler:
     """Random points where every function of the program is defined and smooth."""
 
-    def __init__(self, program, sum_to_one=(), seed: int = 0):
+    def __init__(self, program, sum_to_one=(), seed: int = 0, memory_limit=DEFAULT_MEMORY_LIMIT):
         self.program = program
+        self.memory_limit = memory_limit
         self.rng = np.random.default_rng(seed)
         self.sum_to_one = set(sum_to_one)
         self.positive: set[str] = set()
@@ -164,11 +166,19 @@ class DomainSampler:
                 conditions[f"pos{len(conditions)}"] = node.base
         conditions["value"] = program.output   # finite: no overflow at the point
         self.conditions = conditions
-        self.sizes = {s: _SIZE_CHOICES[i % len(_SIZE_CHOICES)] for i, s in enumerate(program.size_symbols)}
+        self.sizes = {s: max(_SIZE_CHOICES) for s in program.size_symbols}   # the largest, for the guard
         self._probe = None
         if conditions:
+            self.guard(conditions)
             src = NumpyCodegen(program.variables, conditions, "conditions").source()
             self._probe = compile_source(src, "conditions")
+        self.sizes = {s: _SIZE_CHOICES[i % len(_SIZE_CHOICES)] for i, s in enumerate(program.size_symbols)}
+
+    def guard(self, outputs: dict, labels=None) -> None:
+        """Refuse (LimitError) arrays over the memory limit that evaluating ``outputs`` at this
+        sampler's sizes would build."""
+        guard(outputs, self.sizes, self.memory_limit, labels or {k: "the function" for k in outputs},
+              " at the check's sizes")
 
     def _mark(self, expr, bucket):
         for node in topological(expr):
@@ -230,17 +240,20 @@ class DomainSampler:
 
 
 def finite_difference_check(program, results: dict, gradient_fn, sum_to_one=(), seed: int = 0,
-                            points: int = 2, tolerance: float = TOLERANCE, layout=None) -> CheckResult:
+                            points: int = 2, tolerance: float = TOLERANCE, layout=None,
+                            memory_limit=DEFAULT_MEMORY_LIMIT, labels=None) -> CheckResult:
     """Compare gradient_fn(**point)[name] with 4th-order central differences of the function.
 
     Gradients compare entry by entry; Jacobians (layout given) column by column of
     ∂vec(f)/∂vec(x) (column-major vec), transposed for the denominator layout.  Where the plain
     differences disagree, steps adapt and the tolerance widens by their estimated error
     (see ``compare_derivatives``), so a badly conditioned function does not fail a right result.
+    Arrays over ``memory_limit`` bytes are refused before anything is evaluated.
     """
+    sampler = DomainSampler(program, sum_to_one, seed, memory_limit)
+    sampler.guard({**results, "f": program.output}, {**(labels or {}), "f": "the function"})
     value_src = NumpyCodegen(program.variables, {"f": program.output}, "value").source()
     value_fn = compile_source(value_src, "value")
-    sampler = DomainSampler(program, sum_to_one, seed)
     rng = np.random.default_rng(seed + 1)
     tally = Tally(tolerance)
     with np.errstate(all="ignore"):   # an overflow shows as a non-finite value, not as warnings
@@ -310,12 +323,16 @@ class Tally:
 
 
 def hessian_check(program, gradients: dict, blocks: dict, hessian_fn, sum_to_one=(), seed: int = 0,
-                  points: int = 2, tolerance: float = TOLERANCE) -> CheckResult:
+                  points: int = 2, tolerance: float = TOLERANCE, memory_limit=DEFAULT_MEMORY_LIMIT,
+                  labels=None) -> CheckResult:
     """Hessian blocks against central differences of the gradient, which is itself first
     compared with central differences of the function (so nothing is taken on trust)."""
+    sampler = DomainSampler(program, sum_to_one, seed, memory_limit)
+    sampler.guard({**blocks, **{f"∇{k}": v for k, v in gradients.items()}},
+                  {**(labels or {}), **{f"∇{k}": f"the gradient ∂f/∂{k}" for k in gradients}})
     grad_fn = compile_source(NumpyCodegen(program.variables, gradients, "grad").source(), "grad")
-    first = finite_difference_check(program, gradients, grad_fn, sum_to_one, seed, points, tolerance)
-    sampler = DomainSampler(program, sum_to_one, seed)
+    first = finite_difference_check(program, gradients, grad_fn, sum_to_one, seed, points, tolerance,
+                                    memory_limit=memory_limit)
     rng = np.random.default_rng(seed + 2)
     tally = Tally(tolerance)
     for k, v in first.errors.items():
