@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from sympy import Integer
+from sympy import Integer, MatrixSymbol
 
 from .engine import topological
 from .errors import LimitError, MatcalcError
@@ -49,7 +49,7 @@ def guard(outputs: dict, sizes: dict, limit, labels: dict | None = None, what: s
     seen: set = set()
     for key, expr in outputs.items():
         for node in topological(expr, seen=seen):
-            if not is_matrix(node):
+            if not is_matrix(node) or isinstance(node, MatrixSymbol):   # variables: the caller's arrays
                 continue
             n = entries(node.shape, sizes)
             if n is not None and (worst is None or n > worst[0]):

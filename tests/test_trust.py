@@ -259,3 +259,62 @@ def test_overflowing_check_is_silent():
 def test_recurrent_check_of_a_long_sequence_passes():
     d = matcalc.derive("h[t] = tanh(x[t]*W + h[t-1]*V); f = sum_t(sum(h[t]))")
     assert d.check(points=3).passed
+
+
+# ---------------------------------------------------------------- 10: memory limit
+def test_hessian_check_over_the_memory_limit_is_refused():
+    result = run("derive", "sum(sigmoid(X*w))", "--dim", "X=300,300", "--wrt", "X", "--order", "2", "--check")
+    assert result.exit_code == 2
+    line = result.stderr.strip()
+    assert "\n" not in line and "Hessian" in line and "90000×90000" in line and "GiB" in line
+
+
+@pytest.mark.parametrize("args, shown", [
+    (["derive", "sigmoid(W*x)", "--dim", "W=2000,2000", "--wrt", "W", "--layout", "numerator", "--check"],
+     "2000×4000000"),
+    (["check", "norm2(x*x')^2", "--wrt", "x", "--claim", "4*(x'*x)*x", "--dim", "x=100000,1"], "100000×100000"),
+    (["derive", "sum(sigmoid(X*w))", "--dim", "X=30,30", "--wrt", "X", "--order", "2", "--check",
+      "--memory-limit", "1M"], "900×900"),
+])
+def test_arrays_over_the_limit_are_refused(args, shown):
+    result = run(*args)
+    assert result.exit_code == 2, result.stderr
+    assert shown in result.stderr and "memory limit" in result.stderr
+
+
+def test_memory_limit_option_and_argument():
+    assert run("derive", "sum(sigmoid(X*w))", "--dim", "X=30,30", "--wrt", "X", "--order", "2",
+               "--memory-limit", "0").exit_code == 0
+    for bad in ("12x", "-1", "nan", ""):
+        result = run("derive", "sum(X)", "--memory-limit", bad)
+        assert result.exit_code == 2 and "memory-limit" in result.stderr, (bad, result.stderr)
+    d = matcalc.derive("sum(sigmoid(X*w))", wrt=["X"], shapes={"X": (40, 40), "w": (40, 1)}, order=2,
+                       memory_limit=2 ** 20)
+    with pytest.raises(matcalc.errors.LimitError, match="1600×1600"):
+        d.to_numpy()
+    with pytest.raises(matcalc.errors.LimitError):
+        d.check()
+    d.memory_limit = None
+    assert d.to_numpy()(X=np.ones((40, 40)), w=np.ones((40, 1)))["X"].shape == (1600, 1600)
+
+
+def test_memory_parse_and_estimate():
+    from sympy import Symbol
+    from matcalc.memory import entries, parse_limit
+    assert parse_limit("4G") == 4 * 2 ** 30 and parse_limit("1.5GiB") == 3 * 2 ** 29
+    assert parse_limit("512M") == 2 ** 29 and parse_limit("1000") == 1000 and parse_limit("0") is None
+    n = Symbol("n")
+    assert entries((n ** 2, 3), {n: 5}) == 75 and entries((n, 1), {}) is None
+
+
+def test_refused_request_stays_small():
+    """Peak memory of a refused request (the issue's 60 GiB Hessian) stays far below 1 GiB."""
+    import resource
+    import subprocess
+    import sys
+    code = ("import resource, matcalc\n"
+            "d = matcalc.derive('sum(sigmoid(X*w))', wrt=['X'], shapes={'X': (300, 300)}, order=2)\n"
+            "try:\n    d.check()\nexcept matcalc.errors.LimitError:\n    pass\n"
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert int(out.stdout.split()[-1]) < 1024 * 1024   # KiB on Linux
