@@ -338,7 +338,8 @@ class NumpyCodegen:
         return self.signed_sum(e.args)
 
     def _Mul(self, e):
-        return self.chunked([self.operand(a) for a in e.args], " * ")
+        args = removable.absorb_factors(e.args)   # det(M)·tr(M⁻¹…) → tr(adj(M)…)
+        return self.chunked([self.operand(a) for a in args if a != 1], " * ") or "1.0"
 
     def _Pow(self, e):
         b, p = e.args

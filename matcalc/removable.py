@@ -5,18 +5,20 @@ at points where the product itself is defined.
 - (…r…)/‖r‖ becomes (…unit(r)…) with unit(0) = 0 (the convention of relu'(0) = 0: ∂‖x‖/∂x at
   x = 0 is taken as 0, a subgradient), computed with scaling so that no square over/underflows.
 
-Only products that are linear in one occurrence of the factor are rewritten (through matrix
-products, transposes, vec and Kronecker factors), so that moving the scalar onto it is exact.
+Only products that are linear in one occurrence of the factor are rewritten (through matrix,
+Kronecker and Hadamard products, transposes, vec, traces and sums of entries), so that moving
+the scalar onto it is exact.
 """
 from __future__ import annotations
 
 from sympy import Basic, Integer, Mul, Pow, Determinant, Inverse
+from sympy import HadamardProduct, Trace
 from sympy.matrices.expressions import KroneckerProduct, MatMul, Transpose
 from sympy.matrices.expressions.matexpr import MatrixExpr
 
-from .ir import Norm2, Vec
+from .ir import Norm2, SumEntries, Vec
 
-_LINEAR = (MatMul, Transpose, Vec, KroneckerProduct)
+_LINEAR = (MatMul, Transpose, Vec, KroneckerProduct, Trace, SumEntries, HadamardProduct)
 
 HELPERS = {"_adjugate": '''def _adjugate(a):
     """adj(a) = det(a)·inv(a), also where a is singular: from a = U S Vᵀ, adj(a) = det(U)det(V)·V adj(S) Uᵀ
@@ -78,10 +80,17 @@ class Adjugate(MatrixExpr):
 def absorb(coeff, body):
     """(coeff', body') with every factor det(M) / ‖r‖⁻¹ of the scalar ``coeff`` that can be moved
     onto a single linear M⁻¹ / r in the matrix ``body`` moved there (as adj(M) / unit(r))."""
+    factors = absorb_factors(list(Mul.make_args(coeff)) + [body])
+    return Mul(*factors[:-1]), factors[-1]
+
+
+def absorb_factors(factors: list) -> list:
+    """The factors of a product with each det(M)ᵏ (k ≥ 1) / ‖r‖⁻ᵏ moved, one power at a time,
+    onto another factor that holds M⁻¹ / r exactly once and linearly (as adj(M) / unit(r))."""
+    factors = list(factors)
     changed = True
     while changed:
         changed = False
-        factors = Mul.make_args(coeff)
         for i, fac in enumerate(factors):
             base, exp = (fac.base, fac.exp) if isinstance(fac, Pow) else (fac, Integer(1))
             if isinstance(base, Determinant) and exp.is_Integer and exp > 0:
@@ -90,13 +99,15 @@ def absorb(coeff, body):
                 target, into, left = base.arg, Unit(base.arg), base ** (exp + 1)
             else:
                 continue
-            if _linear_occurrences(body, target) != 1:
-                continue
-            coeff = Mul(*(list(factors[:i]) + [left] + list(factors[i + 1:])))
-            body = body.xreplace({target: into})
-            changed = True
-            break
-    return coeff, body
+            for j, other in enumerate(factors):
+                if j != i and _linear_occurrences(other, target) == 1:
+                    factors[j] = other.xreplace({target: into})
+                    factors[i] = left
+                    changed = True
+                    break
+            if changed:
+                break
+    return factors
 
 
 def _linear_occurrences(e, target) -> int:

@@ -96,6 +96,23 @@ def test_det_neighbours_at_singular_matrices(expr, grad):
     np.testing.assert_allclose(got, grad(A, X), atol=1e-9)
 
 
+@pytest.mark.parametrize("expr, wrt, want", [
+    ("det(a*X)", "a", lambda X, A: np.sum(_adj(X).T * X)),                 # tr(adj(aX) X) at a = 1
+    ("det(X)*tr(A*X)", "X", lambda X, A: np.trace(A @ X) * _adj(X).T + np.linalg.det(X) * A.T),
+    ("det(X)*sum(X)", "X", lambda X, A: np.sum(X) * _adj(X).T + np.linalg.det(X)),
+])
+def test_scalar_products_with_a_determinant_at_singular_matrices(expr, wrt, want):
+    X = np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [0.5, -1.0, 2.0]])
+    A = np.random.default_rng(6).standard_normal((3, 3))
+    d = matcalc.derive(expr, wrt=[wrt])
+    args = {k: v for k, v in {"a": 1.0, "X": X, "A": A}.items() if k in d.program.variables}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = d.to_numpy()(**args)[wrt]
+    np.testing.assert_allclose(got, want(X, A), atol=1e-9)
+    assert d.check().passed
+
+
 def test_det_gradient_away_from_singular_matches_the_closed_form():
     rng = np.random.default_rng(4)
     X = rng.standard_normal((5, 5))
