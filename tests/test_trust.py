@@ -44,6 +44,10 @@ def test_claim_with_a_matrix_power_is_judged():
     assert result.exit_code == 0, result.stderr
     result = run("check", "tr(X*X*X)", "--wrt", "X", "--claim", "3*X*X")
     assert result.exit_code == 1, result.stderr
+    result = run("check", "tr(inv(X)*inv(X))", "--wrt", "X", "--claim", "-2*(inv(X)*inv(X)*inv(X))'")
+    assert result.exit_code == 0, result.stdout
+    result = run("check", "tr(inv(X)*inv(X))", "--wrt", "X", "--claim", "-2*inv(X)*inv(X)*inv(X)")
+    assert result.exit_code == 1 and "transpose" in result.stdout, result.stdout
 
 
 def test_matrix_power_code():
@@ -335,3 +339,16 @@ def test_refused_request_stays_small():
             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert int(out.stdout.split()[-1]) < 1024 * 1024   # KiB on Linux
+
+
+@pytest.mark.parametrize("expr", ["sum(exp(exp(exp(X))))", "sum(exp(100*x))^3"])
+def test_badly_conditioned_hessians_check(expr):
+    from matcalc.numeric import hessian_check
+    d = matcalc.derive(expr, order=2)
+    assert d.check().passed
+    right = d.to_numpy()
+
+    def spoiled(**point):
+        return {k: np.asarray(v) * (1 + 1e-4) for k, v in right(**point).items()}
+    r = hessian_check(d.program, d._first, d._results, spoiled)
+    assert not r.passed, str(r)
