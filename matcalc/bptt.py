@@ -514,8 +514,27 @@ def sample(d, rng, T: int, scale: float) -> dict:
     return point
 
 
+def _guard_sizes(d, steps: int) -> None:
+    """Refuse a check whose random arguments (symbolic sizes ≤ 3, ``steps`` steps) would be too big
+    to draw: the entry limit of the non-recurrent check, then the memory limit."""
+    from .errors import LimitError
+    from .memory import DEFAULT_MEMORY_LIMIT, show_bytes
+    from .numeric import MAX_ENTRIES_TO_EVALUATE
+    limit = getattr(d, "memory_limit", DEFAULT_MEMORY_LIMIT)
+    for n, v in d.variables.items():
+        shape = [int(s) if s.is_Integer else 3 for s in v.shape] if is_matrix(v) else [1]
+        count = int(np.prod(shape)) * (steps if n in d.seq.sequences else 1)
+        if int(np.prod(shape)) > MAX_ENTRIES_TO_EVALUATE:
+            raise LimitError(f"{n} has {'×'.join(map(str, shape))} entries, too many to evaluate numerically; "
+                             "declare symbolic sizes (--dim X=n,d) for the check")
+        if limit and count * 8 > limit:
+            raise LimitError(f"{n} would be an array of {count} entries ({show_bytes(count * 8)}) in the check, "
+                             f"over the memory limit of {show_bytes(limit)} (memory_limit / --memory-limit)")
+
+
 def check(d, seed: int = 0, points: int = 2, tolerance: float = TOLERANCE) -> CheckResult:
     """Compare the BPTT gradients with central differences of the unrolled forward pass."""
+    _guard_sizes(d, 2 + points)
     loss = compile_source(loss_source(d), "loss")
     grad = d.to_numpy()
     rng = np.random.default_rng(seed)

@@ -352,3 +352,9 @@ def test_badly_conditioned_hessians_check(expr):
         return {k: np.asarray(v) * (1 + 1e-4) for k, v in right(**point).items()}
     r = hessian_check(d.program, d._first, d._results, spoiled)
     assert not r.passed, str(r)
+
+
+def test_recurrent_check_refuses_huge_arguments():
+    result = run("derive", "h[t] = tanh(x[t]*W + h[t-1]*V); f = sum_t(sum(h[t]))", "--dim", "V=30000,30000",
+                 "--dim", "W=3,30000", "--dim", "x=1,3", "--check")
+    assert result.exit_code == 2 and "too many to evaluate" in result.stderr, result.stderr
