@@ -166,18 +166,18 @@ class DomainSampler:
                 conditions[f"pos{len(conditions)}"] = node.base
         conditions["value"] = program.output   # finite: no overflow at the point
         self.conditions = conditions
-        self.sizes = {s: max(_SIZE_CHOICES) for s in program.size_symbols}   # the largest, for the guard
+        self.sizes = {s: _SIZE_CHOICES[i % len(_SIZE_CHOICES)] for i, s in enumerate(program.size_symbols)}
         self._probe = None
         if conditions:
-            self.guard(conditions)
+            self.guard(conditions, largest=True)   # callers may draw at other small sizes
             src = NumpyCodegen(program.variables, conditions, "conditions").source()
             self._probe = compile_source(src, "conditions")
-        self.sizes = {s: _SIZE_CHOICES[i % len(_SIZE_CHOICES)] for i, s in enumerate(program.size_symbols)}
 
-    def guard(self, outputs: dict, labels=None) -> None:
+    def guard(self, outputs: dict, labels=None, largest: bool = False) -> None:
         """Refuse (LimitError) arrays over the memory limit that evaluating ``outputs`` at this
-        sampler's sizes would build."""
-        guard(outputs, self.sizes, self.memory_limit, labels or {k: "the function" for k in outputs},
+        sampler's sizes (``largest``: at the largest size it draws) would build."""
+        sizes = {s: max(_SIZE_CHOICES) for s in self.sizes} if largest else self.sizes
+        guard(outputs, sizes, self.memory_limit, labels or {k: "the function" for k in outputs},
               " at the check's sizes")
 
     def _mark(self, expr, bucket):
