@@ -236,7 +236,8 @@ class DomainSampler:
             if self.valid(p):
                 return p
         raise DomainError("could not find a random point inside the function's domain "
-                          "(away from kinks such as relu at 0, with positive arguments of log/sqrt)")
+                          "(away from kinks such as relu at 0, with positive arguments of log/sqrt, "
+                          "and a finite value)")
 
 
 def finite_difference_check(program, results: dict, gradient_fn, sum_to_one=(), seed: int = 0,
@@ -312,7 +313,9 @@ class Tally:
         worst = max(self.errors.values(), default=0.0)
         used = max(self.limits.values(), default=self.tolerance)
         passed, note = not self.failed, ""
-        if self.estimate > _RESOLVED:
+        if not np.isfinite(worst):
+            note = "a derived value is not finite at a check point (overflow, or a wrong shape)"
+        elif self.estimate > _RESOLVED:
             passed = False
             note = (f"inconclusive: finite differences cannot resolve the derivative here (estimated "
                     f"relative error {self.estimate:.1e}); the function is too badly conditioned to check")
