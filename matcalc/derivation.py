@@ -1,6 +1,7 @@
 """``derive``: program text -> Derivation (results, steps, printers, NumPy code, check)."""
 from __future__ import annotations
 
+import re
 
 from . import engine, notes, ops, printing
 from .build import Program, parse
@@ -347,7 +348,13 @@ def _jsonable(d):
 
 def _shape_text(v) -> str:
     s = shape_of(v)
-    return "(scalar)" if s == () else f"({s[0]}×{s[1]})"
+    return "(scalar)" if s == () else f"({_size_text(s[0])}×{_size_text(s[1])})"
+
+
+def _size_text(d) -> str:
+    """A size as printed: n**2 (the vec of an n×n matrix) as n²."""
+    sup = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+    return re.sub(r"\*\*(\d+)", lambda m: m.group(1).translate(sup), str(d))
 
 
 def _as_list(wrt) -> list[str] | None:

@@ -33,6 +33,7 @@ def test_hessian_code_of_a_squared_symbolic_size_runs():
     assert H.shape == (9, 9)
     np.testing.assert_allclose(H, np.kron(np.eye(3), A + A.T), atol=1e-12)
     assert run("derive", "tr(A)", "--order", "2", "--format", "numpy").exit_code == 0
+    assert "(n²×n²)" in run("derive", "tr(A)", "--order", "2").stdout
 
 
 # ---------------------------------------------------------------- 8: a matrix times itself in a claim
