@@ -5,9 +5,9 @@ at points where the product itself is defined.
 - (…r…)/‖r‖ becomes (…unit(r)…) with unit(0) = 0 (the convention of relu'(0) = 0: ∂‖x‖/∂x at
   x = 0 is taken as 0, a subgradient), computed with scaling so that no square over/underflows.
 
-Only products that are linear in one occurrence of the factor are rewritten (through matrix,
-Kronecker and Hadamard products, transposes, vec, traces and sums of entries), so that moving
-the scalar onto it is exact.
+The scalar moves onto one occurrence that the product is linear in (reached through matrix,
+Kronecker and Hadamard products, transposes, vec, traces and sums of entries only), so that
+moving it is exact.
 """
 from __future__ import annotations
 
@@ -86,7 +86,8 @@ def absorb(coeff, body):
 
 def absorb_factors(factors: list) -> list:
     """The factors of a product with each det(M)ᵏ (k ≥ 1) / ‖r‖⁻ᵏ moved, one power at a time,
-    onto another factor that holds M⁻¹ / r exactly once and linearly (as adj(M) / unit(r))."""
+    onto an occurrence of M⁻¹ / r in another factor that the product is linear in (as adj(M) /
+    unit(r)): c·g(…, r, …) = g(…, c·r, …) for g linear in that slot."""
     factors = list(factors)
     changed = True
     while changed:
@@ -100,9 +101,9 @@ def absorb_factors(factors: list) -> list:
             else:
                 continue
             for j, other in enumerate(factors):
-                if j != i and _linear_occurrences(other, target) == 1:
-                    factors[j] = other.xreplace({target: into})
-                    factors[i] = left
+                moved = _replace_one(other, target, into) if j != i else None
+                if moved is not None:
+                    factors[j], factors[i] = moved, left
                     changed = True
                     break
             if changed:
@@ -110,14 +111,15 @@ def absorb_factors(factors: list) -> list:
     return factors
 
 
-def _linear_occurrences(e, target) -> int:
-    """How many times ``target`` occurs in ``e``; -1 if an occurrence is not reached through
-    linear operations only (then moving a scalar onto it would be wrong)."""
+def _replace_one(e, target, into):
+    """``e`` with one occurrence of ``target`` reached through linear operations only replaced by
+    ``into``, or None if there is none."""
     if e == target:
-        return 1
+        return into
     if not isinstance(e, _LINEAR):
-        return -1 if e.has(target) else 0
-    counts = [_linear_occurrences(a, target) for a in e.args]
-    if -1 in counts:
-        return -1
-    return sum(counts)
+        return None
+    for k, a in enumerate(e.args):
+        moved = _replace_one(a, target, into)
+        if moved is not None:
+            return e.func(*e.args[:k], moved, *e.args[k + 1:])
+    return None

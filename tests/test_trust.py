@@ -359,3 +359,17 @@ def test_recurrent_check_refuses_huge_arguments():
     result = run("derive", "h[t] = tanh(x[t]*W + h[t-1]*V); f = sum_t(sum(h[t]))", "--dim", "V=30000,30000",
                  "--dim", "W=3,30000", "--dim", "x=1,3", "--check")
     assert result.exit_code == 2 and "too many to evaluate" in result.stderr, result.stderr
+
+
+def test_norm2_hessian_at_huge_values():
+    """(I − u uᵀ)/‖x‖ with u = x/‖x‖: ‖x‖⁻³ x xᵀ is computed as unit(x) unit(x)ᵀ / ‖x‖."""
+    d = matcalc.derive("norm2(x)", order=2)
+    f = d.to_numpy()
+    for scale in (1e200, 1.0, 1e-200):
+        x = np.array([[1.0], [2.0], [0.5]])
+        u = x / np.linalg.norm(x)
+        want = (np.eye(3) - u @ u.T) / np.linalg.norm(x)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            got = f(x=x * scale)["x"]
+        np.testing.assert_allclose(got * scale, want, rtol=1e-12, atol=1e-15)
