@@ -93,9 +93,11 @@ def main():
 @click.option("--diagonal-vector", is_flag=True, help="A diagonal variable's gradient as the vector of its diagonal.")
 @click.option("--latex-input", "latex_input", is_flag=True,
               help="EXPR is LaTeX (h = XW_1 + b_1 \\\\ f = \\|h - Y\\|_F^2), translated to the language.")
+@click.option("--memory-limit", "memory_limit", default=None, metavar="SIZE",
+              help="Refuse (exit 2) a check or result array larger than SIZE, e.g. 8G (default 4G; 0: no limit).")
 def derive(expr, wrt, dims, scalars, layout, order, fmt, steps, method, standalone, do_check, sum_to_one,
            model, loss, initial, timeout, symmetric=(), spd=(), diagonal=(), convention="sym",
-           diagonal_vector=False, latex_input=False):
+           diagonal_vector=False, latex_input=False, memory_limit=None):
     """Differentiate EXPR (a program in the contract language; with sequences x[t], h[t] = ...h[t-1]...,
     sum_t(...) for recurrent models)."""
     import matcalc
@@ -109,11 +111,14 @@ def derive(expr, wrt, dims, scalars, layout, order, fmt, steps, method, standalo
             output, result = _derive(matcalc, expr, wrt, dims, scalars, layout, order, fmt, steps, method,
                                      standalone, do_check, sum_to_one, model, loss, initial,
                                      dict(structure=structure, convention=convention,
-                                          diagonal_vector=diagonal_vector) if structure else {})
+                                          diagonal_vector=diagonal_vector) if structure else {},
+                                     memory_limit)
     except MatcalcError as err:
         report(err, fmt)
     except RecursionError:
         report(MatcalcError("expression too deeply nested"), fmt)
+    except MemoryError:
+        report(MatcalcError("out of memory (a lower --memory-limit refuses such requests before they start)"), fmt)
     except Exception as err:  # noqa: BLE001 - a bug: say so in one line, never a traceback
         report(err, fmt, internal=True)
     click.echo(output)
@@ -136,8 +141,10 @@ def _structure(symmetric, spd, diagonal) -> dict:
 
 
 def _derive(matcalc, expr, wrt, dims, scalars, layout, order, fmt, steps, method, standalone, do_check,
-            sum_to_one, model, loss, initial, structured=None):
+            sum_to_one, model, loss, initial, structured=None, memory_limit=None):
     """(output text, check result or None)."""
+    from matcalc.memory import DEFAULT_MEMORY_LIMIT, parse_limit
+    limit = DEFAULT_MEMORY_LIMIT if memory_limit is None else parse_limit(memory_limit)
     shapes = _parse_dims(dims, scalars)
     if model is not None:
         from matcalc.models import template
@@ -149,7 +156,8 @@ def _derive(matcalc, expr, wrt, dims, scalars, layout, order, fmt, steps, method
     elif not expr:
         raise MatcalcError("missing EXPR (or --model rnn|lstm|gru)")
     d = matcalc.derive(expr, wrt=list(wrt) or None, shapes=shapes, layout=layout, order=order,
-                       sum_to_one=list(sum_to_one), method=method, **(structured or {}))
+                       sum_to_one=list(sum_to_one), method=method, memory_limit=limit,
+                       **(structured or {}))
     if not wrt:
         _note_default_wrt(d.wrt)
     result = d.check() if do_check else None
@@ -201,9 +209,11 @@ def _render(d, fmt, steps, standalone, result) -> str:
 @click.option("--diagonal", multiple=True, metavar="NAME", help="NAME is a diagonal matrix.")
 @click.option("--convention", type=click.Choice(["sym", "cookbook"]), default="sym", show_default=True,
               help="Gradient w.r.t. a symmetric matrix: (G + Gᵀ)/2, or the Cookbook's G + Gᵀ − diag(G).")
+@click.option("--memory-limit", "memory_limit", default=None, metavar="SIZE",
+              help="Refuse (exit 2) a check or result array larger than SIZE, e.g. 8G (default 4G; 0: no limit).")
 def check_command(expr, wrt, claim, dims, scalars, layout, sum_to_one, fmt, timeout, symmetric=(), spd=(),
                   diagonal=(), convention="sym", claim_latex=None,
-                  latex_input=False):
+                  latex_input=False, memory_limit=None):
     """Verify a hand-derived gradient: exit 0 if the claim is right, 1 if wrong (saying how), 2 on an
     input error."""
     import matcalc
@@ -215,7 +225,9 @@ def check_command(expr, wrt, claim, dims, scalars, layout, sum_to_one, fmt, time
             shapes = _parse_dims(dims, scalars)
             expr, claim = _latex_claim(expr, claim, claim_latex, latex_input, shapes)
             structure = _structure(symmetric, spd, diagonal)
-            result = matcalc.check(expr, list(wrt), claim, shapes, layout, list(sum_to_one),
+            from matcalc.memory import DEFAULT_MEMORY_LIMIT, parse_limit
+            limit = DEFAULT_MEMORY_LIMIT if memory_limit is None else parse_limit(memory_limit)
+            result = matcalc.check(expr, list(wrt), claim, shapes, layout, list(sum_to_one), memory_limit=limit,
                                    **(dict(structure=structure, convention=convention) if structure else {}))
             output = (json.dumps(result.to_json(), indent=2, ensure_ascii=False) if fmt == "json"
                       else result.text())
@@ -223,6 +235,8 @@ def check_command(expr, wrt, claim, dims, scalars, layout, sum_to_one, fmt, time
         report(err, fmt)
     except RecursionError:
         report(MatcalcError("expression too deeply nested"), fmt)
+    except MemoryError:
+        report(MatcalcError("out of memory (a lower --memory-limit refuses such requests before they start)"), fmt)
     except Exception as err:  # noqa: BLE001 - a bug: one line, never a traceback
         report(err, fmt, internal=True)
     click.echo(output)

@@ -27,10 +27,10 @@ def derive(*args, **kwargs):
     return _derive(*args, **kwargs)
 
 
-def check(expr, wrt, claim, shapes=None, layout=None, sum_to_one=(), **structure):
+def check(expr, wrt, claim, shapes=None, layout=None, sum_to_one=(), **kwargs):
     """Verify a hand-derived gradient or Jacobian (see ``matcalc.claims.check_claim``)."""
     from .claims import check_claim
-    return check_claim(expr, wrt, claim, shapes, layout, sum_to_one, **structure)
+    return check_claim(expr, wrt, claim, shapes, layout, sum_to_one, **kwargs)
 
 
 def check_note(text, dims=None, claim_timeout=60.0):

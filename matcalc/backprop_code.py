@@ -12,7 +12,7 @@ import numpy as np
 from sympy import HadamardProduct, MatAdd, MatMul, MatrixSymbol, S, Symbol
 from sympy.matrices.expressions import ZeroMatrix
 
-from . import ops, rules
+from . import ops, removable, rules
 from .codegen import _GUESS, RESERVED, NumpyCodegen, _broadcast_source, _negative, module_source
 from .derivation import shaped
 from .engine import _LEAVES, topological
@@ -88,7 +88,7 @@ class _Codegen(NumpyCodegen):
             terms = list(e.args)
         elif isinstance(e, MatMul):
             coeff, body = ops.split_coeff(e)
-            if coeff == 1:
+            if coeff == 1 or removable.absorb(coeff, body)[1] is not body:   # adj(M), unit(r): emit's
                 return None
             terms, updates = [body], [("*=", coeff)]
         elif isinstance(e, Elementwise) and rules.FUNCTIONS[e.name].numpy_inplace:
@@ -157,7 +157,7 @@ def _constant(node) -> bool:
     f = node.func if isinstance(node, ast.Call) else None
     return isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "np" and \
         f.attr in _CONSTANTS
-_FRESH_HELPERS = {"_sigmoid", "_softmax", "_logsoftmax", "_commutation"}
+_FRESH_HELPERS = {"_sigmoid", "_softmax", "_logsoftmax", "_commutation", "_adjugate", "_unit"}
 
 
 def _fresh(node) -> bool:

@@ -19,7 +19,7 @@ from .bptt_steps import _shaped_like
 from .engine import topological
 from .errors import DomainError
 from .ir import is_matrix
-from .numeric import CheckResult, TOLERANCE, entry_derivative, rel_error
+from .numeric import CheckResult, TOLERANCE, Tally, compare_derivatives
 
 _INDENT = "    "
 _TEMP = re.compile(r"_t\d+")
@@ -602,12 +602,31 @@ def sample(d, rng, T: int, scale: float) -> dict:
     return point
 
 
+def _guard_sizes(d, steps: int) -> None:
+    """Refuse a check whose random arguments (symbolic sizes ≤ 3, ``steps`` steps) would be too big
+    to draw: the entry limit of the non-recurrent check, then the memory limit."""
+    from .errors import LimitError
+    from .memory import DEFAULT_MEMORY_LIMIT, show_bytes
+    from .numeric import MAX_ENTRIES_TO_EVALUATE
+    limit = getattr(d, "memory_limit", DEFAULT_MEMORY_LIMIT)
+    for n, v in d.variables.items():
+        shape = [int(s) if s.is_Integer else 3 for s in v.shape] if is_matrix(v) else [1]
+        count = int(np.prod(shape)) * (steps if n in d.seq.sequences else 1)
+        if int(np.prod(shape)) > MAX_ENTRIES_TO_EVALUATE:
+            raise LimitError(f"{n} has {'×'.join(map(str, shape))} entries, too many to evaluate numerically; "
+                             "declare symbolic sizes (--dim X=n,d) for the check")
+        if limit and count * 8 > limit:
+            raise LimitError(f"{n} would be an array of {count} entries ({show_bytes(count * 8)}) in the check, "
+                             f"over the memory limit of {show_bytes(limit)} (memory_limit / --memory-limit)")
+
+
 def check(d, seed: int = 0, points: int = 2, tolerance: float = TOLERANCE) -> CheckResult:
     """Compare the BPTT gradients with central differences of the unrolled forward pass."""
+    _guard_sizes(d, 2 + points)
     loss = compile_source(loss_source(d), "loss")
     grad = d.to_numpy()
     rng = np.random.default_rng(seed)
-    errors: dict = {}
+    tally = Tally(tolerance)
     for k in range(points):
         T = 3 + k
         for attempt in range(40):
@@ -620,18 +639,21 @@ def check(d, seed: int = 0, points: int = 2, tolerance: float = TOLERANCE) -> Ch
                 break
         else:
             raise DomainError("could not find a point where the loss is finite for the check")
-        got = grad(**point)
-        for n in d.wrt:
-            x0 = np.asarray(point[n], dtype=float)
-            g = np.asarray(got[n], dtype=float)
-            idx = list(np.ndindex(*x0.shape)) if x0.shape else [()]
-            if len(idx) > 200:
-                idx = [idx[i] for i in rng.choice(len(idx), 200, replace=False)]
-            fd = [float(entry_derivative(lambda x, n=n: loss(**{**point, n: x}), x0, i, 1e-4)) for i in idx]
-            if g.shape != x0.shape:
-                errors[n] = float("inf")
-                continue
-            errors[n] = max(errors.get(n, 0.0), rel_error(np.array([g[i] for i in idx]), np.array(fd)))
-    worst = max(errors.values(), default=0.0)
-    return CheckResult(worst, bool(worst <= tolerance), errors, tolerance,
-                       note=f"finite differences of the unrolled loss at T = 3..{2 + points}")
+        with np.errstate(all="ignore"):   # an overflow shows as a non-finite value, not as warnings
+            got = grad(**point)
+            for n in d.wrt:
+                x0 = np.asarray(point[n], dtype=float)
+                g = np.asarray(got[n], dtype=float)
+                idx = list(np.ndindex(*x0.shape)) if x0.shape else [()]
+                if len(idx) > 200:
+                    idx = [idx[i] for i in rng.choice(len(idx), 200, replace=False)]
+                if g.shape != x0.shape:
+                    tally.add(n, float("inf"), tolerance, 0.0)
+                    continue
+                tally.add(n, *compare_derivatives(
+                    lambda x, n=n: np.asarray(loss(**{**point, n: x}), dtype=float).reshape(1), x0, idx,
+                    [g[i].reshape(1) for i in idx], tolerance, rng, 1e-4,
+                    claimed_fn=lambda x, n=n: np.asarray(grad(**{**point, n: x})[n], dtype=float)))
+    result = tally.result()
+    result.note = result.note or f"finite differences of the unrolled loss at T = 3..{2 + points}"
+    return result

@@ -23,6 +23,7 @@ from .build import parse
 from .codegen import NumpyCodegen, compile_source
 from .errors import LimitError, MatcalcError, UnknownNameError
 from .ir import is_matrix, shape_of
+from .memory import DEFAULT_MEMORY_LIMIT, guard
 from .numeric import DomainSampler
 
 MAX_EDITS = 40          # nodes of the claim tried for single edits
@@ -99,7 +100,8 @@ class _Claims:
                                claim_text, self.claim_stmts[0].pos)
         self.claim_ast = self.claim_stmts[0].expr
         self.claim = self.build(self.claim_ast, user=True)
-        sampler = DomainSampler(self.program, d.sum_to_one, seed=0)
+        sampler = DomainSampler(self.program, d.sum_to_one, seed=0,
+                                memory_limit=getattr(d, "memory_limit", DEFAULT_MEMORY_LIMIT))
         self.points = []
         for k, sizes in enumerate(((3, 4, 5, 2, 6), (2, 5, 3, 4, 2), (4, 2, 6, 3, 5))):   # sizes differ per point
             sampler.sizes = {s: sizes[(i + k) % len(sizes)] for i, s in enumerate(self.program.size_symbols)}
@@ -140,6 +142,9 @@ class _Claims:
         key = (expr, id(points))
         if points is None and key in self._cache:
             return self._cache[key]
+        bound = {s: 6 for s in self.program.size_symbols}   # the largest size a point draws
+        guard({"v": expr}, bound, getattr(self.d, "memory_limit", DEFAULT_MEMORY_LIMIT),
+              {"v": "a value the check evaluates"}, " at the check's sizes")
         fn = compile_source(NumpyCodegen(self.program.variables, {"v": expr}, "value").source(), "value")
         with np.errstate(all="ignore"):
             out = [np.asarray(fn(**p)["v"], dtype=float) for p in (points or self.points)]
@@ -334,7 +339,8 @@ def _counterexample(c: _Claims) -> dict | None:
     choices = [{s: k for s in syms} for k in (1, 2, 3)] + \
         [{s: 2 + (i + k) % 3 for i, s in enumerate(syms)} for k in range(3)]
     for sizes in choices:
-        sampler = DomainSampler(program, c.d.sum_to_one, seed=7)
+        sampler = DomainSampler(program, c.d.sum_to_one, seed=7,
+                                memory_limit=getattr(c.d, "memory_limit", DEFAULT_MEMORY_LIMIT))
         sampler.sizes = sizes
         for _ in range(5):
             try:
@@ -360,10 +366,12 @@ def _counterexample(c: _Claims) -> dict | None:
 
 # ---------------------------------------------------------------- entry point
 def check_claim(expr: str, wrt, claim: str, shapes: dict | None = None, layout: str | None = None,
-                sum_to_one=(), structure: dict | None = None, convention: str = "sym") -> ClaimResult:
+                sum_to_one=(), structure: dict | None = None, convention: str = "sym",
+                memory_limit=DEFAULT_MEMORY_LIMIT) -> ClaimResult:
     """Verify ``claim`` as ∂f/∂wrt (or the Jacobian in ``layout``) of the program ``expr``;
     ``structure``/``convention`` as in ``derive`` (the claim is then judged at structured points
-    against the structured gradient)."""
+    against the structured gradient); arrays over ``memory_limit`` bytes are refused before they
+    are built."""
     from .derivation import derive
     names = [wrt] if isinstance(wrt, str) else list(wrt or [])
     if len(names) != 1:
@@ -371,7 +379,7 @@ def check_claim(expr: str, wrt, claim: str, shapes: dict | None = None, layout: 
     if not isinstance(claim, str) or not claim.strip():
         raise MatcalcError("the claim is empty: --claim \"EXPR\"")
     d = derive(expr, wrt=names, shapes=shapes, layout=layout, sum_to_one=sum_to_one, structure=structure,
-               convention=convention)
+               convention=convention, memory_limit=memory_limit)
     if getattr(d, "recurrent", False):
         raise MatcalcError("claims about recurrent programs are not supported yet")
     name = d.wrt[0]   # its one spelling (lambda -> λ)

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import keyword
 
-from sympy import (Add, Integer, Mul, MatrixSymbol, Number,
+from sympy import (Add, Integer, Mul, MatrixSymbol, Number, Pow,
                    Rational, Symbol)
 from sympy.matrices.expressions import (MatMul, OneMatrix)
 from sympy.matrices.expressions.diagonal import DiagMatrix
 
-from . import ops, rules
+from . import ops, removable, rules
 from .engine import _LEAVES, topological
 from .bounds import nonnegative
 from .ir import Norm2, is_matrix
@@ -49,16 +49,24 @@ HELPERS = {
     K[(j + i * n).ravel(), (i + j * m).ravel()] = 1.0
     return K''',
     "_float": '''def _float(x):
-    """An array of a floating dtype (float32 stays float32, integers become float64)."""
+    """An array of a real floating dtype (float32 stays float32, integers become float64);
+    complex or non-numeric arrays are refused."""
     a = np.asarray(x)
-    return a if a.dtype.kind in "fc" else a.astype(np.float64)''',
+    if a.dtype.kind not in "biuf":
+        raise TypeError(f"arguments must be real numbers (one float dtype), got dtype {a.dtype}")
+    return a if a.dtype.kind == "f" else a.astype(np.float64)''',
     "_floats": '''def _floats(*xs):
-    """The arguments as arrays of one floating dtype (float32 stays float32, integers become
-    float64), so that in-place updates never change a value's precision."""
+    """The arguments as arrays of one real floating dtype (float32 stays float32, integers become
+    float64), so that in-place updates never change a value's precision; complex or non-numeric
+    arrays are refused."""
     arrays = [np.asarray(x) for x in xs]
+    for a in arrays:
+        if a.dtype.kind not in "biuf":
+            raise TypeError(f"arguments must be real numbers (one float dtype), got dtype {a.dtype}")
     dtype = np.result_type(*arrays)
-    dtype = dtype if dtype.kind in "fc" else np.dtype(np.float64)
+    dtype = dtype if dtype.kind == "f" else np.dtype(np.float64)
     return tuple(a.astype(dtype, copy=False) for a in arrays)''',
+    **removable.HELPERS,
     "_shape_error": '''def _shape_error(arrays, shapes):
     """The message for the first argument whose shape disagrees with its declared shape
     (a name stands for a size, which must agree across the arguments)."""
@@ -128,6 +136,8 @@ class NumpyCodegen:
         if isinstance(d, (Mul, Add)):   # vec sizes such as n*q
             joiner = " * " if isinstance(d, Mul) else " + "
             return "(" + joiner.join(self.size(a) for a in d.args) + ")"
+        if isinstance(d, Pow) and isinstance(d.exp, Integer) and d.exp > 0:   # n**2 (vec of an n×n)
+            return f"({self.size(d.base)} ** {int(d.exp)})"
         raise ValueError(f"size {d} is not the size of any variable")
 
     def shape(self, e) -> str:
@@ -250,7 +260,7 @@ class NumpyCodegen:
         if isinstance(e, (_LEAVES, Number)):
             return code
         shared = self.uses.get(e, 0) > 1
-        if shared or top:
+        if shared or top or _too_deep(code):   # Python's parser/compiler bound an expression's depth
             name = self.fresh()
             self.lines.append(f"{name} = {code}")
             self.temps[e] = name
@@ -318,13 +328,26 @@ class NumpyCodegen:
             src = _broadcast_source(body) if loose and is_matrix(body) else None
             code = self.operand(src) if src is not None else self.operand(body)
             pieces.append(("- " if neg else "+ ") + code if pieces else ("-" if neg else "") + code)
-        return " ".join(pieces)
+        return self.chunked(pieces, " ")
+
+    def chunked(self, pieces, joiner: str) -> str:
+        """``joiner.join(pieces)``; a long run of operands is accumulated over several lines
+        (``_t = a + b …; _t = _t + c …``) so that no line nests deeper than Python allows."""
+        if len(pieces) <= _WIDE:
+            return joiner.join(pieces)
+        name = self.fresh()
+        self.lines.append(f"{name} = {joiner.join(pieces[:_WIDE])}")
+        for k in range(_WIDE, len(pieces), _WIDE):
+            rest = joiner.join(pieces[k:k + _WIDE])
+            self.lines.append(f"{name} = {name}{' ' if joiner == ' ' else joiner}{rest}")
+        return name
 
     def _Add(self, e):
         return self.signed_sum(e.args)
 
     def _Mul(self, e):
-        return " * ".join(self.operand(a) for a in e.args)
+        args = removable.absorb_factors(e.args)   # det(M)·tr(M⁻¹…) → tr(adj(M)…)
+        return self.chunked([self.operand(a) for a in args if a != 1], " * ") or "1.0"
 
     def _Pow(self, e):
         b, p = e.args
@@ -338,7 +361,7 @@ class NumpyCodegen:
         return f"{self.operand(b)} ** {self.operand(p)}"
 
     def _HadamardProduct(self, e):
-        code = " * ".join(self.loose(a) for a in e.args)
+        code = self.chunked([self.loose(a) for a in e.args], " * ")
         if all(_broadcast_source(a) is not None for a in e.args):
             code = f"np.broadcast_to({code}, {self.shape(e)}).copy()"
         return code
@@ -356,6 +379,7 @@ class NumpyCodegen:
 
     def _MatMul(self, e):
         coeff, body = ops.split_coeff(e)
+        coeff, body = removable.absorb(coeff, body)   # det(M)·M⁻¹ → adj(M), r/‖r‖ → unit(r)
         mats = list(body.args) if isinstance(body, MatMul) else [body]
         code = self.chain(mats, e.shape)
         if coeff == -1:
@@ -455,7 +479,12 @@ class NumpyCodegen:
             left, right = build(i, k), build(k + 1, j)
             left = left if i == k else f"({left})"
             right = right if k + 1 == j else f"({right})"
-            return f"{left} @ {right}"
+            code = f"{left} @ {right}"
+            if j - i >= 2 and _too_deep(code):   # a long chain: its parts on lines of their own
+                name = self.fresh()
+                self.lines.append(f"{name} = {code}")
+                return name
+            return code
         return build(0, n - 1)
 
     # ------------------------------------------------------------ other operations
@@ -464,6 +493,23 @@ class NumpyCodegen:
 
     def _Inverse(self, e):
         return f"np.linalg.inv({self.value(e.arg)})"
+
+    def _Adjugate(self, e):
+        self.helpers.add("_adjugate")
+        return f"_adjugate({self.value(e.arg)})"
+
+    def _Unit(self, e):
+        self.helpers |= {"_unit", "_norm2"}
+        return f"_unit({self.value(e.arg)})"
+
+    def _MatPow(self, e):
+        b, p = e.args
+        if not p.is_Integer:
+            from .errors import UnsupportedError
+            raise UnsupportedError(f"no NumPy translation for the matrix power {p}")
+        if p < 0:
+            return f"np.linalg.matrix_power(np.linalg.inv({self.value(b)}), {int(-p)})"
+        return f"np.linalg.matrix_power({self.value(b)}, {int(p)})"
 
     def _Determinant(self, e):
         return f"np.linalg.det({self.value(e.arg)})"
@@ -484,7 +530,8 @@ class NumpyCodegen:
         return f"np.sum({self.value(e.arg)})"
 
     def _Norm2(self, e):
-        return f"np.linalg.norm({self.value(e.arg)})"
+        self.helpers.add("_norm2")
+        return f"_norm2({self.value(e.arg)})"
 
     def _normalized(self, e, helper):
         self.helpers.add(helper)
@@ -526,6 +573,28 @@ class NumpyCodegen:
 
     def _DiagonalOf(self, e):
         return f"np.diagonal({self.value(e.args[0])}).reshape(-1, 1)"
+
+
+_WIDE = 32          # operands of one sum/product on one line
+_DEEP = 24          # brackets nested in one generated expression
+_LONG = 1500        # characters of one generated expression
+
+
+def _too_deep(code: str) -> bool:
+    """Is a generated expression too long or too deeply bracketed to nest inside another?
+    (Python's parser allows 200 nested brackets, its compiler about a thousand levels.)"""
+    if len(code) > _LONG:
+        return True
+    if code.count("(") + code.count("[") <= _DEEP:
+        return False
+    depth = deepest = 0
+    for ch in code:
+        if ch in "([":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in ")]":
+            depth -= 1
+    return deepest > _DEEP
 
 
 def _wrapped(parts, joiner: str, indent: int, width: int = 96) -> str:

@@ -1,12 +1,14 @@
 """``derive``: program text -> Derivation (results, steps, printers, NumPy code, check)."""
 from __future__ import annotations
 
+import re
 
 from . import engine, notes, ops, printing
 from .build import Program, parse
 from .codegen import NumpyCodegen, RESERVED, compile_source
 from .errors import MatcalcError, ShapeError, UnknownNameError, UnsupportedError
 from .ir import is_matrix, shape_of
+from .memory import DEFAULT_MEMORY_LIMIT, guard
 from .numeric import CheckResult, finite_difference_check, hessian_check
 from .simplify import textbook
 from .structured import StructuredCodegen
@@ -332,11 +334,24 @@ class Derivation:
         variables = {**self.program.variables, **{d.name: d for d in directions.values()}}
         return StructuredCodegen(variables, outputs, func_name).source()
 
+    memory_limit = DEFAULT_MEMORY_LIMIT   # bytes of one array (None: no limit); see matcalc.memory
+
+    def result_labels(self) -> dict:
+        """Result key -> what it is, for messages: the gradient ∂f/∂X, the Hessian block ∂²f/∂X∂Aᵀ …"""
+        if self.order == 2:
+            return {k: f"the Hessian block ∂²f/∂{k.partition(',')[0]}∂{k.partition(',')[2] or k}ᵀ"
+                    for k in self._results}
+        kind = "the gradient" if self.layout is None else f"the Jacobian ({self.layout} layout)"
+        return {k: f"{kind} ∂f/∂{k}" for k in self._results}
+
     def to_numpy(self, hvp: bool = False):
         """f(**arrays) -> {name: ndarray with the variable's shape}, all results in one pass.
 
         hvp=True (order 2): hvp(**arrays, v_x=...) -> {"x": H v}, never forming H.
+        Refused (LimitError) when declared sizes make an array over ``memory_limit`` bytes.
         """
+        if not hvp:
+            guard(self._results, {}, self.memory_limit, self.result_labels())
         if hvp:
             return compile_source(self.hvp_source(), "hvp")
         if self._function is None:
@@ -348,11 +363,13 @@ class Derivation:
         if getattr(self.program, "structure", {}):
             from .structure import check
             return check(self, seed, points)
+        limit, labels = self.memory_limit, self.result_labels()
         if self.order == 2:
             return hessian_check(self.program, self._first, self._results, self.to_numpy(),
-                                 self.sum_to_one, seed, points)
+                                 self.sum_to_one, seed, points, memory_limit=limit, labels=labels)
         return finite_difference_check(self.program, self._results, self.to_numpy(),
-                                       self.sum_to_one, seed, points, layout=self.layout)
+                                       self.sum_to_one, seed, points, layout=self.layout,
+                                       memory_limit=limit, labels=labels)
 
     def __repr__(self) -> str:
         return self.text()
@@ -382,7 +399,13 @@ def _jsonable(d):
 
 def _shape_text(v) -> str:
     s = shape_of(v)
-    return "(scalar)" if s == () else f"({s[0]}×{s[1]})"
+    return "(scalar)" if s == () else f"({_size_text(s[0])}×{_size_text(s[1])})"
+
+
+def _size_text(d) -> str:
+    """A size as printed: n**2 (the vec of an n×n matrix) as n²."""
+    sup = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+    return re.sub(r"\*\*(\d+)", lambda m: m.group(1).translate(sup), str(d))
 
 
 def _as_list(wrt) -> list[str] | None:
@@ -395,7 +418,8 @@ def _as_list(wrt) -> list[str] | None:
 
 def derive(expr: str, wrt=None, shapes: dict | None = None, layout: str | None = None,
            order: int = 1, sum_to_one=(), method: str = "backprop", timeout: float | None = None,
-           structure: dict | None = None, convention: str = "sym", diagonal_vector: bool = False) -> Derivation:
+           structure: dict | None = None, convention: str = "sym", diagonal_vector: bool = False,
+           memory_limit=DEFAULT_MEMORY_LIMIT) -> Derivation:
     """Differentiate ``expr`` (a program in the contract language).
 
     wrt: variable names (default: every variable); shapes: name -> () / (rows, cols)
@@ -407,12 +431,21 @@ def derive(expr: str, wrt=None, shapes: dict | None = None, layout: str | None =
     structure: name -> "symmetric" | "spd" | "diagonal" (see matcalc.structure); convention:
     "sym" ((G + Gᵀ)/2, default) or "cookbook" (G + Gᵀ − diag(diag(G))) for symmetric ones;
     diagonal_vector: a diagonal variable's gradient as the vector of its diagonal.
+    memory_limit: bytes of the largest array that ``to_numpy()`` results or ``check()`` may build
+    (default 4 GiB; None: no limit); a request over it is refused with a ``LimitError``.
     """
     if timeout:
         from .limits import time_limit
         with time_limit(timeout):
             return derive(expr, wrt, shapes, layout, order, sum_to_one, method, None, structure, convention,
-                          diagonal_vector)
+                          diagonal_vector, memory_limit)
+    d = _derive(expr, wrt, shapes, layout, order, sum_to_one, method, structure, convention, diagonal_vector)
+    d.memory_limit = memory_limit
+    return d
+
+
+def _derive(expr, wrt, shapes, layout, order, sum_to_one, method, structure=None, convention="sym",
+            diagonal_vector=False):
     from . import parser as P
     from .sequence import is_recurrent
     from .structure import normalize, validate
