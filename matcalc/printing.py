@@ -247,6 +247,8 @@ class Printer:
             return body, MUL
         if coeff == -1:
             return f"{st.minus}{body}", NEG
+        if st is LANGUAGE and body and isinstance(coeff, Rational) and not isinstance(coeff, Integer):
+            return self._fraction_product(coeff, body, factors)
         ctext, cprec = self.print(coeff)
         if cprec < MUL or (isinstance(coeff, Rational) and not isinstance(coeff, Integer) and st is not LATEX):
             ctext = self.paren(ctext)
@@ -255,6 +257,17 @@ class Printer:
         tight = st is UNICODE and not ctext[-1:].isalpha() and not re.match(r"[a-z]{2}", body)
         joiner = "*" if st is LANGUAGE else ("" if tight else st.mul or " ")
         return f"{ctext}{joiner}{body}", MUL
+
+    def _fraction_product(self, coeff, body, factors) -> tuple[str, int]:
+        """(p/q)·body in the language: body/q, p*body/q, or a short exact decimal (0.5*body)."""
+        p, q = int(coeff.p), int(coeff.q)
+        if abs(p) != 1:
+            decimal = _short_decimal(p, q)
+            if decimal is not None:
+                return f"{decimal}*{body}", (NEG if p < 0 else MUL)
+        sign = "-" if p < 0 else ""
+        top = body if abs(p) == 1 else f"{abs(p)}*{body}"
+        return f"{sign}{top}/{q}", (NEG if p < 0 else MUL)
 
     def _MatMul(self, e):
         coeff, body = ops.split_coeff(e)
@@ -405,6 +418,19 @@ class Printer:
         if self.style is LANGUAGE:
             return f"0*ones({r},{c})", MUL
         return (r"\mathbf{0}" if self.style is LATEX else "0"), ATOM
+
+
+def _short_decimal(p: int, q: int) -> str | None:
+    """p/q as an exact decimal of at most 4 characters (5/2 -> 2.5), else None."""
+    m = q
+    for f in (2, 5):
+        while m % f == 0:
+            m //= f
+    if m != 1:
+        return None
+    text = repr(p / q)
+    digits = text.lstrip("-")
+    return text if len(digits) <= 4 and Rational(text) == Rational(p, q) else None
 
 
 def to_language(expr, names=None) -> str:

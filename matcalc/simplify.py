@@ -16,6 +16,7 @@ from sympy.matrices.expressions.kronecker import KroneckerProduct
 from . import ops
 from .engine import _LEAVES
 from .entrywise_algebra import entrywise_islands
+from .matrix_algebra import REWRITES as MATRIX_REWRITES
 from .ir import SumEntries, Vec, is_matrix
 
 Rewrite = Callable[[object], object]
@@ -320,7 +321,7 @@ def sum_to_one(names: set) -> Rewrite:
 
 BASIC = [ones_product, zero_diagonal, hadamard_powers, diagonal_products, diagonal_sums, kronecker_contraction, kronecker_products,
          kronecker_sums, diagonal_selection, sum_entries, positive_sums]
-BASIC += [entrywise_islands]
+BASIC += [entrywise_islands] + MATRIX_REWRITES
 
 
 def textbook(expr, sum_to_one_names=(), memo=None):
