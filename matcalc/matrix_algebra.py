@@ -64,7 +64,7 @@ def integral_floats(node):
     """A float coefficient with an integral value is that integer (1.0 X = X)."""
     if isinstance(node, MatMul):
         c, body = ops.split_coeff(node)
-        if isinstance(c, Float) and c == int(c):
+        if isinstance(c, Float) and float(c).is_integer():
             return ops.scale(Integer(int(c)), body)
     return None
 
