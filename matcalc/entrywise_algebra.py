@@ -170,6 +170,22 @@ def _classes(x):
     return list(dict.fromkeys(found))
 
 
+def _orientations(x, u) -> list:
+    """Signs o for which σ(o·u) may be written: those of x's σ(±u), else of its exp(±k·u)."""
+    sig = {_canonical(e.args[0])[0] for e in x.atoms(_opaque("sigmoid")) if _canonical(e.args[0])[1] == u}
+    if sig:
+        return sorted(sig)
+    found = set()
+    for e in x.atoms(sp.exp):
+        k, v = e.args[0].as_coeff_Mul()
+        if not k.is_Integer:
+            k, v = S.One, e.args[0]
+        sign, v = _canonical(v)
+        if v == u:
+            found.add(1 if sign * k > 0 else -1)
+    return sorted(found) or [1]
+
+
 def _exp_power(e, classes):
     """exp(k·u) as (u, k) for a class u, else None."""
     k, u = e.args[0].as_coeff_Mul()
@@ -192,9 +208,29 @@ def _substitute(x, classes, exp_of, sigmoid_of):
     return x.replace(lambda e: isinstance(e, _opaque("sigmoid")), sig_repl)
 
 
+def _positive_factors(y):
+    """−s(s − 1) -> s(1 − s): sums inside a product written with fewer minus signs."""
+    if isinstance(y, Add):
+        return Add(*[_positive_factors(a) for a in y.args])
+    if not isinstance(y, Mul):
+        return y
+    sign, out = 1, []
+    for f in y.args:
+        base, p = (f.base, f.exp) if isinstance(f, Pow) and f.exp.is_Integer else (f, 1)
+        if isinstance(base, Add) and base.could_extract_minus_sign():
+            f, sign = (-base) ** p, sign * (-1) ** p
+        out.append(f)
+    return sign * Mul(*out)
+
+
 def _tidy(y):
-    yield sp.cancel(y)
-    yield sp.factor(y)
+    """Factored forms of y (products are kept as products: σ(1 − σ), not σ − σ²)."""
+    f = sp.factor(sp.cancel(y))
+    yield _positive_factors(f)
+    if isinstance(f, Mul):   # a product of sums only, expanded: (1 − t)(1 + t) -> 1 − t²
+        c, rest = f.as_coeff_Mul()
+        if all(isinstance(a.base if isinstance(a, Pow) else a, Add) for a in Mul.make_args(rest)):
+            yield c * sp.expand(rest)
 
 
 def _plain_forms(x, tr):
@@ -212,10 +248,10 @@ def _sigma_forms(x, tr):
     classes = _classes(x)
     if not classes or len(classes) > 3:
         return
-    for flips in range(2 ** len(classes)):
+    import itertools
+    for signs in itertools.product(*[_orientations(x, u) for u in classes]):
         extra, sym = {}, {}
-        for i, u in enumerate(classes):
-            o = -1 if flips >> i & 1 else 1
+        for u, o in zip(classes, signs):
             s_ = Dummy("s", positive=True)
             sym[u] = (s_, o)
             extra[s_] = Elementwise("sigmoid", _Back(tr, {}).as_matrix(o * u))

@@ -144,14 +144,14 @@ def _collections(node, depth):
     g = _common_scalar(coeffs)
     if g != 1 and g != 0:
         inner = ops.add(*[ops.scale(c / g, ops.matmul(*f)) for c, f in terms])
-        yield ops.scale(g, _best(inner, depth + 1))
+        yield ops.scale(g, _best(inner, depth + 1)), not g.is_Integer
     by_coeff: dict = {}
     for c, f in terms:
         by_coeff.setdefault(c, []).append(ops.matmul(*f))
     if len(by_coeff) < len(terms):
         parts = [ops.scale(c, _best(ops.add(*bodies), depth + 1) if len(bodies) > 1 else bodies[0])
                  for c, bodies in by_coeff.items()]
-        yield ops.add(*parts)
+        yield ops.add(*parts), False
     for side in (0, -1):
         groups: dict = {}
         for c, f in terms:
@@ -164,11 +164,12 @@ def _collections(node, depth):
             inner = ops.add(*[ops.scale(c, ops.matmul(*(f[1:] if side == 0 else f[:-1]))) for c, f in members])
             inner = _best(inner, depth + 1)
             merged = ops.matmul(key, inner) if side == 0 else ops.matmul(inner, key)
-            yield ops.add(merged, *rest)
+            yield ops.add(merged, *rest), False
 
 
 def _cost(expr) -> tuple:
-    """Printed length, then the number of terms (a factored sum reads better in its context)."""
+    """Printed length, then the number of terms: a fraction or symbol factored out of a sum
+    (c·(A + B)) merges with its context's coefficient (Xᵀ(σ − y)/8)."""
     return _length(expr), len(expr.args) if isinstance(expr, MatAdd) else 1
 
 
@@ -177,9 +178,9 @@ def _best(expr, depth=0):
     if not isinstance(expr, MatAdd) or depth > 2:
         return expr
     best, n = expr, _cost(expr)
-    for cand in _collections(expr, depth):
+    for cand, tie_ok in _collections(expr, depth):
         m = _cost(cand)
-        if m < n:
+        if m < n if tie_ok else m[0] < n[0]:
             best, n = cand, m
     return best
 
