@@ -360,6 +360,47 @@ def _length(expr) -> int:
     return len("".join(to_language(expr).split()))
 
 
+_CACHE: dict = {}        # island -> simplified island or None (a pure function of the node)
+_CACHE_SIZE = 4096
+
+
 def entrywise_islands(node):
     """Rewrite: an entrywise island replaced by its shortest equal scalar-algebra form."""
-    return simplify_island(node, _length)
+    if node in _CACHE:
+        return _CACHE[node]
+    out = simplify_island(node, _length)
+    if len(_CACHE) >= _CACHE_SIZE:
+        _CACHE.clear()
+    _CACHE[node] = out
+    return out
+
+
+def _member(node) -> bool:
+    return is_matrix(node) and _is_entrywise(node)
+
+
+def maximal_islands(expr, memo: dict | None = None):
+    """expr with each maximal entrywise island simplified (islands inside its operands first);
+    sub-islands are not simplified on their own (the whole island is one scalar function)."""
+    from .simplify import _rebuild
+    from .engine import _LEAVES
+    memo = {} if memo is None else memo
+
+    def visit(node, inside):
+        key = (node, inside)
+        if key in memo:
+            return memo[key]
+        if isinstance(node, _LEAVES) or not node.args:
+            out = node
+        else:
+            member = _member(node)
+            args = [visit(a, member and _member(a) and a.shape == node.shape) for a in node.args]
+            out = _rebuild(node, args)
+            if member and not inside:
+                out = entrywise_islands(out) or out
+        memo[key] = out
+        return out
+    try:
+        return visit(expr, False)
+    except RecursionError:
+        return expr

@@ -15,7 +15,7 @@ from sympy.matrices.expressions.kronecker import KroneckerProduct
 
 from . import ops
 from .engine import _LEAVES
-from .entrywise_algebra import entrywise_islands
+from .entrywise_algebra import maximal_islands
 from .matrix_algebra import REWRITES as MATRIX_REWRITES
 from .ir import SumEntries, Vec, is_matrix
 
@@ -321,7 +321,7 @@ def sum_to_one(names: set) -> Rewrite:
 
 BASIC = [ones_product, zero_diagonal, hadamard_powers, diagonal_products, diagonal_sums, kronecker_contraction, kronecker_products,
          kronecker_sums, diagonal_selection, sum_entries, positive_sums]
-BASIC += [entrywise_islands] + MATRIX_REWRITES
+BASIC += MATRIX_REWRITES
 
 
 def textbook(expr, sum_to_one_names=(), memo=None):
@@ -331,9 +331,9 @@ def textbook(expr, sum_to_one_names=(), memo=None):
     if sum_to_one_names:
         rewrites.insert(0, sum_to_one(set(sum_to_one_names)))
     memo = {} if memo is None else memo   # one pass of the rewrites is a function of the node:
-    out = rewrite(expr, rewrites, memo)   # its memo serves every pass and every result
-    for _ in range(3):
-        again = rewrite(out, rewrites, memo)
+    out = rewrite(maximal_islands(expr), rewrites, memo)   # its memo serves every pass and every result
+    for _ in range(4):
+        again = rewrite(maximal_islands(out), rewrites, memo)   # entrywise islands as scalar algebra
         if again == out:
             break
         out = again
