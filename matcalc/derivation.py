@@ -47,7 +47,7 @@ class Derivation:
         self._results = {}
         for n in self.wrt:
             J = textbook(jacobian(self.program.output, self.program.variables[n]), self.sum_to_one, memo)
-            self._results[n] = J if self.layout == "numerator" else ops.transpose(J)
+            self._results[n] = J if self.layout == "numerator" else textbook(ops.transpose(J), self.sum_to_one, memo)
         self.records = []
 
     # ------------------------------------------------------------ results

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 from sympy import (Integer, Mul, Pow, Rational)
-from sympy.matrices.expressions import (HadamardPower, MatAdd, MatMul, OneMatrix)
+from sympy.matrices.expressions import (HadamardPower, MatAdd, MatMul, OneMatrix, Transpose)
 
 from . import ops, rules
 from .ir import (is_matrix)
@@ -76,7 +76,14 @@ class Printer:
 
     def operand(self, expr, min_prec: int) -> str:
         text, prec = self.print(expr)
+        if prec < min_prec and self.style is not LATEX and self._transposed_sum(expr) and min_prec <= POSTFIX:
+            return self.paren(self.print(ops.transpose(expr))[0]) + self.style.transpose  # (x - m)ᵀ
         return self.paren(text) if prec < min_prec else text
+
+    def _transposed_sum(self, e) -> bool:
+        """A sum of transposed terms (xᵀ − mᵀ), printed (x − m)ᵀ where it needs parentheses."""
+        return isinstance(e, MatAdd) and e not in self.names and \
+            all(isinstance(ops.split_coeff(t)[1], Transpose) for t in e.args)
 
     def symbol(self, name: str) -> str:
         return latex_name(name) if self.style is LATEX else name
