@@ -87,8 +87,9 @@ def main():
               help="With --model: initial states of zeros, or parameters h0 (and C0) to differentiate.")
 @click.option("--timeout", type=float, default=None, metavar="SECONDS",
               help="Stop with exit 2 when the work takes longer (default 60; 0: no limit).")
+@click.option("--expand", is_flag=True, help="Print results fully inlined (no names for repeated parts).")
 def derive(expr, wrt, dims, scalars, layout, order, fmt, steps, method, standalone, do_check, sum_to_one,
-           model, loss, initial, timeout):
+           model, loss, initial, timeout, expand):
     """Differentiate EXPR (a program in the contract language; with sequences x[t], h[t] = ...h[t-1]...,
     sum_t(...) for recurrent models)."""
     import matcalc
@@ -96,7 +97,7 @@ def derive(expr, wrt, dims, scalars, layout, order, fmt, steps, method, standalo
     try:
         with time_limit(DEFAULT_TIMEOUT if timeout is None else timeout):
             output, result = _derive(matcalc, expr, wrt, dims, scalars, layout, order, fmt, steps, method,
-                                     standalone, do_check, sum_to_one, model, loss, initial)
+                                     standalone, do_check, sum_to_one, model, loss, initial, expand)
     except MatcalcError as err:
         _fail(err)
     except RecursionError:
@@ -112,7 +113,7 @@ def derive(expr, wrt, dims, scalars, layout, order, fmt, steps, method, standalo
 
 
 def _derive(matcalc, expr, wrt, dims, scalars, layout, order, fmt, steps, method, standalone, do_check,
-            sum_to_one, model, loss, initial):
+            sum_to_one, model, loss, initial, expand=False):
     """(output text, check result or None)."""
     shapes = _parse_dims(dims, scalars)
     if model is not None:
@@ -126,6 +127,7 @@ def _derive(matcalc, expr, wrt, dims, scalars, layout, order, fmt, steps, method
         raise MatcalcError("missing EXPR (or --model rnn|lstm|gru)")
     d = matcalc.derive(expr, wrt=list(wrt) or None, shapes=shapes, layout=layout, order=order,
                        sum_to_one=list(sum_to_one), method=method)
+    d.expand = expand
     result = d.check() if do_check else None
     return _render(d, fmt, steps, standalone, result), result
 

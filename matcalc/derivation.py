@@ -147,7 +147,31 @@ class Derivation:
     # ------------------------------------------------------------ printing
     def result_text(self, key: str, style=printing.UNICODE, use_names=True) -> str:
         """A result (gradient, Jacobian or Hessian block 'x' / 'x,y') printed in ``style``."""
-        return printing.Printer(style, self.names if use_names else None)(self._results[key])
+        return printing.Printer(style, self.display_names if use_names else None)(self._results[key])
+
+    expand = False   # True: results printed fully inlined (no names matcalc chose)
+
+    @property
+    def chosen_names(self) -> dict:
+        """Subexpression -> name matcalc chose for the results' repeated subexpressions."""
+        if getattr(self, "_chosen", None) is None:
+            from .naming import choose_names
+            taken = set(self.program.variables) | set(self.program.intermediates) | set(self.wrt)
+            self._chosen = choose_names(list(self._results.values()), self._names_without_output(), taken)
+        return self._chosen
+
+    @property
+    def display_names(self) -> dict:
+        """Names the printed results use: the user's intermediates, and matcalc's unless ``expand``."""
+        user = self._names_without_output()
+        return user if self.expand else {**user, **self.chosen_names}
+
+    def named(self, key: str, style=printing.LANGUAGE) -> dict:
+        """{"where": [[name, definition], ...], "result": text} of a result written with names."""
+        from .naming import where_block
+        names = {**self._names_without_output(), **self.chosen_names}
+        where = where_block([self._results[key]], names, style)
+        return {"where": [list(w) for w in where], "result": printing.Printer(style, names)(self._results[key])}
 
     def result_label(self, key: str, style=printing.UNICODE) -> str:
         """∂f/∂W, or ∂²f/∂x∂yᵀ for a Hessian block."""
@@ -173,6 +197,13 @@ class Derivation:
             lines.append("")
             lines.append("results:")
         names = self._names_without_output()
+        if not self.expand and self.chosen_names:
+            from .naming import where_block
+            shown = {**names, **self.chosen_names}
+            chosen = [w for w in where_block(list(self._results.values()), shown, printing.UNICODE)
+                      if w[0] in self.chosen_names.values()]
+            lines.append("where " + "; ".join(f"{n} = {t}" for n, t in chosen))
+            names = shown
         for name, delta in self.deltas.items():
             if self.program.intermediates[name] is not self.program.output:
                 lines.append(f"∂f/∂{name} = {printing.to_unicode(delta, names)}   (delta)")
@@ -211,6 +242,12 @@ class Derivation:
                 for key in self._results]
         defs = self._definitions(printing.LATEX)
         rows.extend(d.replace(" = ", " &= ", 1) for d in defs)
+        if not self.expand and self.chosen_names:
+            from .naming import where_block
+            shown = {**self._names_without_output(), **self.chosen_names}
+            rows.extend(f"{printing.latex_name(n)} &= {t}"
+                        for n, t in where_block(list(self._results.values()), shown, printing.LATEX)
+                        if n in self.chosen_names.values())
         return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
 
     def markdown(self, steps: bool = True) -> str:
@@ -228,7 +265,8 @@ class Derivation:
             shaped = self._results[key] if self.layout or self.order == 2 else self.program.variables[key]
             return {"shape": [_jsonable(d) for d in shape_of(shaped)],
                     "result": self.result_text(key, printing.LANGUAGE, use_names=False),
-                    "latex": self.result_text(key, printing.LATEX, use_names=False)}
+                    "latex": self.result_text(key, printing.LATEX, use_names=False),
+                    "named": self.named(key)}
         out = {"function": self.program.source, "wrt": {n: entry(n) for n in self.wrt}}
         mixed = [k for k in self._results if "," in k]
         if mixed:
@@ -343,7 +381,8 @@ def _as_list(wrt) -> list[str] | None:
 
 
 def derive(expr: str, wrt=None, shapes: dict | None = None, layout: str | None = None,
-           order: int = 1, sum_to_one=(), method: str = "backprop", timeout: float | None = None) -> Derivation:
+           order: int = 1, sum_to_one=(), method: str = "backprop", timeout: float | None = None,
+           expand: bool = False) -> Derivation:
     """Differentiate ``expr`` (a program in the contract language).
 
     wrt: variable names (default: every variable); shapes: name -> () / (rows, cols)
@@ -352,7 +391,12 @@ def derive(expr: str, wrt=None, shapes: dict | None = None, layout: str | None =
     S − Y.  layout selects a Jacobian (numerator or denominator layout);
     method (backprop | trace | jacobian) is how ``steps`` present the derivation.
     timeout: seconds after which a ``LimitError`` stops the derivation (main thread only).
+    expand: print results fully inlined, without the names matcalc chooses for repeated parts.
     """
+    if expand:
+        d = derive(expr, wrt, shapes, layout, order, sum_to_one, method, timeout)
+        d.expand = True
+        return d
     if timeout:
         from .limits import time_limit
         with time_limit(timeout):
