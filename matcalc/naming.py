@@ -6,12 +6,12 @@ occurs at least twice across the results (counted as printed, Xᵀ counting X) a
 text is at least ``MIN_LENGTH`` characters; the one saving the most text is named first
 (a value such as σ(z), softmax(z) or X⁻¹ counts 1.5 times: p = σ(Xw + b), then Xᵀ(p − y)),
 at most ``MAX_NAMES`` of them.  A name is taken from what the value is (p = σ(·),
-s = softmax(·), h = tanh(·), q for a scalar, r for a sum, t otherwise), never one of the
+s = softmax(·), h = tanh(·), d for a delta (an entrywise product), t otherwise), never one of the
 program's names.
 """
 from __future__ import annotations
 
-from sympy.matrices.expressions import MatAdd, MatMul, Transpose
+from sympy.matrices.expressions import HadamardProduct
 
 from . import printing
 from .engine import _LEAVES, topological
@@ -41,11 +41,10 @@ def _occurrences(exprs, cut) -> dict:
 
 
 def _candidate(node) -> bool:
-    if isinstance(node, _LEAVES) or not getattr(node, "args", ()) or isinstance(node, Transpose):
-        return False
-    if is_matrix(node) and isinstance(node, MatMul) and sum(is_matrix(a) for a in node.args) == 1:
-        return False   # c·X: a scaled name reads no better
-    return is_matrix(node) or not node.is_number
+    """Values a textbook names: σ(z), softmax(z), X⁻¹ (p, s) and entrywise products (deltas,
+    δ = (W₂ᵀδ₂) ⊙ h ⊙ (1 − h)); sums and plain products are left inline (Hᵀ(HW₂ + b₂ − Y))."""
+    from sympy import Inverse
+    return isinstance(node, (Elementwise, Softmax, Inverse, HadamardProduct))
 
 
 _VALUE_BONUS = 1.5   # a value (σ(z), softmax(z), X⁻¹) is named before a sum that contains it: p − y
@@ -63,8 +62,8 @@ def _stem(node) -> str:
         return "s"
     if not is_matrix(node):
         return "q"
-    if isinstance(node, MatAdd):
-        return "r"
+    if isinstance(node, HadamardProduct):
+        return "d"
     return "t"
 
 
@@ -79,7 +78,7 @@ def choose_names(results: list, user_names: dict, taken: set) -> dict:
         for node, c in counts.items():
             if c < 2 or node in names or not _candidate(node):
                 continue
-            n = len(printing.to_language(node, {k: v for k, v in names.items() if k != node}).replace(" ", ""))
+            n = len(printing.to_unicode(node, {k: v for k, v in names.items() if k != node}).replace(" ", ""))
             if n < MIN_LENGTH:
                 continue
             g = (c - 1) * n * (_VALUE_BONUS if _is_value(node) else 1)
