@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sympy import (Integer, Mul, Pow, Rational)
+from sympy import (Integer, Inverse, Mul, Pow, Rational)
 from sympy.matrices.expressions import (HadamardPower, MatAdd, MatMul, OneMatrix, Transpose)
 
 from . import ops, rules
@@ -342,6 +342,9 @@ class Printer:
         return self._power(e.base, e.exp, ".^")
 
     def _Transpose(self, e):
+        if isinstance(e.arg, Inverse) and self.style is not LANGUAGE and e.arg not in self.names:
+            sup = "^{-T}" if self.style is LATEX else "⁻ᵀ"     # (X⁻¹)ᵀ = X⁻ᵀ
+            return f"{self.operand(e.arg.arg, ATOM)}{sup}", POSTFIX
         return f"{self.operand(e.arg, ATOM)}{self.style.transpose}", POSTFIX
 
     def _Inverse(self, e):
