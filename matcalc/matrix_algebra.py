@@ -69,6 +69,39 @@ def integral_floats(node):
     return None
 
 
+# ---------------------------------------------------------------- symmetry
+def is_symmetric(e) -> bool:
+    """Proved symmetric from its structure: I, diag(v), XᵀX, B M Bᵀ (M symmetric), A + Aᵀ, sums,
+    scalings, inverses and entrywise functions of symmetric matrices.  False means not proved."""
+    from sympy import Identity, OneMatrix, ZeroMatrix
+    from sympy.matrices.expressions import HadamardProduct
+    if not is_matrix(e) or e.shape[0] != e.shape[1]:
+        return False
+    if isinstance(e, (Identity, DiagMatrix, ZeroMatrix, OneMatrix)) or e.shape == (1, 1):
+        return True
+    if isinstance(e, (Inverse, Elementwise)):
+        return is_symmetric(e.arg)
+    if isinstance(e, (MatAdd, HadamardProduct)):
+        if all(is_symmetric(t) for t in e.args):
+            return True
+        return isinstance(e, MatAdd) and set(ops.transpose(e).args) == set(e.args)
+    if isinstance(e, MatMul):
+        _, body = ops.split_coeff(e)
+        f = list(body.args) if isinstance(body, MatMul) else [body]
+        k = len(f)
+        if any(ops.transpose(f[i]) != f[k - 1 - i] for i in range(k // 2)):
+            return False
+        return k % 2 == 0 or is_symmetric(f[k // 2])
+    return False
+
+
+def symmetric_transpose(node):
+    """Mᵀ = M for a matrix proved symmetric (X M⁻ᵀ + X M⁻¹ = 2X M⁻¹ with M = XᵀX + λI)."""
+    if isinstance(node, Transpose) and is_symmetric(node.arg):
+        return node.arg
+    return None
+
+
 # ---------------------------------------------------------------- softmax
 def softmax_products(node):
     """e^z/Σe^z = softmax(z) for a column z, one factor 1/Σe^z per factor e^z, (e^z)ᵀ or diag(e^z)."""
@@ -193,5 +226,5 @@ def collect_terms(node):
     return None if out == node else out
 
 
-REWRITES = [inverse_of_inverse, inverse_of_transpose, inverse_pairs, determinant_of_inverse, integral_floats,
+REWRITES = [symmetric_transpose, inverse_of_inverse, inverse_of_transpose, inverse_pairs, determinant_of_inverse, integral_floats,
             softmax_products, collect_terms]

@@ -6,7 +6,8 @@ occurs at least twice across the results (counted as printed, Xᵀ counting X) a
 text is at least ``MIN_LENGTH`` characters; the one saving the most text is named first
 (a value such as σ(z), softmax(z) or X⁻¹ counts 1.5 times: p = σ(Xw + b), then Xᵀ(p − y)),
 at most ``MAX_NAMES`` of them.  A name is taken from what the value is (p = σ(·),
-s = softmax(·), h = tanh(·), d for a delta (an entrywise product), t otherwise), never one of the
+s = softmax(·), h = tanh(·), d for a delta (an entrywise product), K for an
+inverse, t otherwise; upper case for a matrix), never one of the
 program's names.
 """
 from __future__ import annotations
@@ -56,6 +57,17 @@ def _is_value(node) -> bool:
 
 
 def _stem(node) -> str:
+    """p for a vector σ(z), P for a matrix one (likewise s/S, h/H, d/D); K for an inverse."""
+    stem = _lower_stem(node)
+    if is_matrix(node) and 1 not in tuple(node.shape):
+        return stem.upper()
+    return stem
+
+
+def _lower_stem(node) -> str:
+    from sympy import Inverse
+    if isinstance(node, Inverse):
+        return "k"
     if isinstance(node, Elementwise):
         return _STEMS.get(node.name, "t")
     if isinstance(node, Softmax):

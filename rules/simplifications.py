@@ -159,3 +159,14 @@ def _collect_terms(rng):
     shapes = {"A": (4, 4), "x": (4, 1), "b": (4, 1), "q": ()}
     return _check_rewrite(collect_terms, lambda: _island("f = A'*x/(2*q) + A*x/(2*q) - b/q", shapes),
                           _normal(shapes, positive={"q"}), rng)
+
+
+@identity("simplify:symmetric_transpose",
+          r"M^T = M \text{ for } M = X^TX + \lambda I,\ A + A^T,\ B S B^T (S = S^T),\ M^{-1} (M = M^T)",
+          "(AB)ᵀ = BᵀAᵀ, (A + B)ᵀ = Aᵀ + Bᵀ, (M⁻¹)ᵀ = (Mᵀ)⁻¹: symmetry proved from the structure",
+          domain="only where the structure proves M = Mᵀ")
+def _symmetric_transpose(rng):
+    from matcalc.matrix_algebra import symmetric_transpose
+    shapes = {"X": (5, 3), "c": ()}
+    return _check_rewrite(symmetric_transpose, lambda: _island("f = inv(X'*X + c*eye(3))'", shapes),
+                          _normal(shapes, positive={"c"}), rng)
