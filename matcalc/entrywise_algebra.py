@@ -328,6 +328,20 @@ def _fold_linear(scalar, exp_z, softmax_z):
     return ops.as_scalar(ops.matmul(*args))
 
 
+def _may_simplify(x) -> bool:
+    """Could scalar algebra shorten x?  Not when every operand and function application occurs
+    once and nothing is divided (a product of distinct factors is already simplest)."""
+    seen = set()
+    for node in sp.preorder_traversal(x):
+        if isinstance(node, Pow) and node.exp.is_number and (node.exp < 0 or not node.exp.is_Integer):
+            return True
+        if isinstance(node, (Dummy, sp.exp, sp.log, sp.tanh)) or type(node).__name__.startswith("mc_"):
+            if node in seen:
+                return True
+            seen.add(node)
+    return False
+
+
 def simplify_island(node, length):
     """The shortest equal form of an entrywise island (by ``length``), or None."""
     if not is_matrix(node) or not _is_entrywise(node) or isinstance(node, Elementwise) \
@@ -338,8 +352,9 @@ def simplify_island(node, length):
     if tr.ops < 2 or tr.ops > _MAX_OPS:
         return None
     best, best_len = None, length(node)
-    candidates = []
-    for form in (_plain_forms, _sigma_forms, _tanh_forms, _softmax_forms):
+    candidates = [(x, {})]   # SymPy's automatic simplification alone ((√x)² = x)
+    forms = (_plain_forms, _sigma_forms, _tanh_forms, _softmax_forms) if _may_simplify(x) else ()
+    for form in forms:
         try:
             candidates.extend(form(x, tr))
         except (sp.PolynomialError, ValueError, TypeError):
