@@ -145,9 +145,11 @@ class Derivation:
         return verify(self.plan, self.steps, seed)
 
     # ------------------------------------------------------------ printing
-    def result_text(self, key: str, style=printing.UNICODE, use_names=True) -> str:
-        """A result (gradient, Jacobian or Hessian block 'x' / 'x,y') printed in ``style``."""
-        return printing.Printer(style, self.display_names if use_names else None)(self._results[key])
+    def result_text(self, key: str, style=printing.UNICODE, use_names=True, chosen=False) -> str:
+        """A result (gradient, Jacobian or Hessian block 'x' / 'x,y') printed in ``style``, with
+        the user's names (``use_names``) and those matcalc chose (``chosen``, unless ``expand``)."""
+        names = (self.display_names if chosen else self.names) if use_names else None
+        return printing.Printer(style, names)(self._results[key])
 
     expand = False   # True: results printed fully inlined (no names matcalc chose)
 
@@ -238,7 +240,7 @@ class Derivation:
         if steps:
             blocks = [b for _, b in notes.steps_latex_blocks(self)] + [self.latex()]
             return "\n".join(f"\\[\n{b}\n\\]" for b in blocks)
-        rows = [self.result_label(key, printing.LATEX) + " &= " + self.result_text(key, printing.LATEX)
+        rows = [self.result_label(key, printing.LATEX) + " &= " + self.result_text(key, printing.LATEX, chosen=True)
                 for key in self._results]
         defs = self._definitions(printing.LATEX)
         rows.extend(d.replace(" = ", " &= ", 1) for d in defs)
