@@ -303,22 +303,26 @@ class Printer:
 
     def _HadamardProduct(self, e):
         args = self._elide_broadcasts(e.args, e.shape)
-        if self.style is LANGUAGE:
-            return self._language_hadamard(args)
-        return self.style.hadamard.join(self.operand(a, MUL + 1) for a in args), MUL
+        if self.style is LATEX:
+            return self.style.hadamard.join(self.operand(a, MUL + 1) for a in args), MUL
+        return self._hadamard_quotient(args)
 
-    def _language_hadamard(self, args):
-        """A ⊙ B ⊘ C as `A .* B ./ C` (`*`, `.*`, `./` associate left: a leading product needs no
-        parentheses)."""
+    def _hadamard_quotient(self, args):
+        """A ⊙ B ⊘ C (language `A .* B ./ C`: `*`, `.*`, `./` associate left, so a leading
+        product needs no parentheses there)."""
         def inverse(a):
             return isinstance(a, HadamardPower) and a.exp.is_number and a.exp < 0
         top = [a for a in args if not inverse(a)]
         bottom = [ops.hpow(a.base, -a.exp) for a in args if inverse(a)]
         if not top:
             top, bottom = list(args), []
-        top.sort(key=lambda a: self.print(a)[1] != MUL)
-        text = self.operand(top[0], MUL) + "".join(" .* " + self.operand(a, MUL + 1) for a in top[1:])
-        return text + "".join(" ./ " + self.operand(b, MUL + 1) for b in bottom), MUL
+        lead = MUL + 1
+        if self.style is LANGUAGE:
+            top.sort(key=lambda a: self.print(a)[1] != MUL)
+            lead = MUL
+        over = " ./ " if self.style is LANGUAGE else " ⊘ "
+        text = self.operand(top[0], lead) + "".join(self.style.hadamard + self.operand(a, MUL + 1) for a in top[1:])
+        return text + "".join(over + self.operand(b, MUL + 1) for b in bottom), MUL
 
     def _Pow(self, e):
         b, p = e.args
