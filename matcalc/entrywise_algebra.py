@@ -129,7 +129,7 @@ class _Back:
             base = self(x.base)
             if x.exp == Rational(1, 2):
                 return Elementwise("sqrt", base)
-            return ops.hpow(base, x.exp)
+            return ops.hpow(base, self.scalar(x.exp))
         name = _function_name(x)
         if name is None:
             raise ValueError(f"cannot translate {x} back")
@@ -363,6 +363,8 @@ def simplify_island(node, length):
         try:
             m = _Back(tr, extra).as_matrix(cand)
         except (ValueError, TypeError):
+            continue
+        if m.atoms(Dummy):   # never a symbol of the translation in a result
             continue
         n = length(m)
         if n < best_len:

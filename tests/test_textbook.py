@@ -190,4 +190,4 @@ def test_median_ratio_and_time():
         worst_time = max(worst_time, time.perf_counter() - start)
         ratios.append(sum(_length(results[n]) for n in wrt) / sum(_length(answers[n]) for n in wrt))
     assert float(np.median(ratios)) <= 1.0
-    assert worst_time < 5.0   # generous: the shared CI machine is slow; typical worst is well under 1 s
+    assert worst_time < 10.0   # a guard against blow-ups only (shared, loaded machines); typically < 1 s
