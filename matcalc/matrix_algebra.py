@@ -5,7 +5,7 @@ uses is a catalogue entry with a numerical self-test (rules/simplifications.py).
 """
 from __future__ import annotations
 
-from sympy import Determinant, Float, Identity, Integer, Inverse, Mul, Pow, S, Transpose
+from sympy import Determinant, Float, Identity, Integer, Inverse, Mul, Pow, Transpose
 from sympy.matrices.expressions import MatAdd, MatMul
 from sympy.matrices.expressions.diagonal import DiagMatrix
 
