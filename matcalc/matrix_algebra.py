@@ -52,7 +52,9 @@ def inverse_pairs(node):
 
 
 def determinant_of_inverse(node):
-    """det(X⁻¹) = 1/det X; logdet(X⁻¹) = −logdet X."""
+    """det(X⁻¹) = 1/det X, logdet(X⁻¹) = −logdet X; det(Xᵀ) = det X, logdet(Xᵀ) = logdet X."""
+    if isinstance(node, (Determinant, LogDet)) and isinstance(node.arg, Transpose):
+        return type(node)(node.arg.arg)
     if isinstance(node, Determinant) and isinstance(node.arg, Inverse):
         return Pow(Determinant(node.arg.arg), -1)
     if isinstance(node, LogDet) and isinstance(node.arg, Inverse):

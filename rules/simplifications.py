@@ -142,12 +142,14 @@ def _inverse_pairs(rng):
     return _check_rewrite(inverse_pairs, lambda: _island("f = A*inv(X)'*X'*B", shapes), _normal(shapes), rng)
 
 
-@identity("simplify:det_of_inverse", r"\det(X^{-1}) = \frac{1}{\det X},\quad \log\det(X^{-1}) = -\log\det X",
-          "Matrix Cookbook (18)", domain="X invertible")
+@identity("simplify:det_of_inverse", r"\det(X^{-1}) = \frac{1}{\det X},\quad \log\det(X^{-1}) = -\log\det X,"
+          r"\quad \det(X^T) = \det X",
+          "Matrix Cookbook (18), (19)", domain="X invertible")
 def _det_of_inverse(rng):
     from matcalc.matrix_algebra import determinant_of_inverse
     shapes = {"X": (3, 3)}
-    return _check_rewrite(determinant_of_inverse, lambda: _island("f = det(inv(X))", shapes), _normal(shapes), rng)
+    return max(_check_rewrite(determinant_of_inverse, lambda: _island(f"f = {text}", shapes), _normal(shapes), rng)
+               for text in ("det(inv(X))", "det(X')"))
 
 
 @identity("simplify:collect_terms",
