@@ -32,8 +32,9 @@ class Derivation:
         targets = [program.variables[n] for n in self.wrt]
         adjoints, raw_steps = engine.backward(program.output, targets)
         memo: dict = {}
-        self._results = {n: shaped(textbook(engine.gradient(adjoints, program.variables[n]), self.sum_to_one, memo),
-                                   program.variables[n])
+        keep = frozenset(self._names_without_output())   # the user's named values stay whole
+        self._results = {n: shaped(textbook(engine.gradient(adjoints, program.variables[n]), self.sum_to_one, memo,
+                                            keep), program.variables[n])
                          for n in self.wrt}
         self.records = raw_steps   # the engine's rule applications, node by node
         self._function = None

@@ -42,8 +42,8 @@ def _is_entrywise(node) -> bool:
 class _Translation:
     """Matrix island -> scalar SymPy expression, remembering each leaf."""
 
-    def __init__(self, shape):
-        self.shape = shape
+    def __init__(self, shape, keep=frozenset()):
+        self.shape, self.keep = shape, keep
         self.leaves: dict = {}      # original -> Dummy
         self.back: dict = {}        # Dummy -> original
         self.ops = 0
@@ -61,7 +61,7 @@ class _Translation:
         c, body = ops.split_coeff(e)
         if c != 1 and isinstance(body, MatMul):
             return self.scalar(c) * self.leaf(body)
-        if e.shape != self.shape or not _is_entrywise(e):
+        if e.shape != self.shape or not _is_entrywise(e) or e in self.keep:
             return self.leaf(e)
         self.ops += 1
         if isinstance(e, HadamardProduct):
@@ -223,6 +223,15 @@ def _positive_factors(y):
     return sign * Mul(*out)
 
 
+def _function_of(tr, name, u):
+    """name(u) back in the IR: entrywise over the island when u has a matrix operand, else a
+    scalar function (σ(b) of a scalar b stays a scalar)."""
+    back = _Back(tr, {})
+    if any(is_matrix(tr.back[d]) for d in u.atoms(Dummy) if d in tr.back):
+        return Elementwise(name, back.as_matrix(u))
+    return ScalarFunction(name, back.scalar(u))
+
+
 def _tidy(y):
     """Factored forms of y (products are kept as products: σ(1 − σ), not σ − σ²)."""
     f = sp.factor(sp.cancel(y))
@@ -254,7 +263,7 @@ def _sigma_forms(x, tr):
         for u, o in zip(classes, signs):
             s_ = Dummy("s", positive=True)
             sym[u] = (s_, o)
-            extra[s_] = Elementwise("sigmoid", _Back(tr, {}).as_matrix(o * u))
+            extra[s_] = _function_of(tr, "sigmoid", o * u)
 
         def exp_of(u, k):
             s_, o = sym[u]
@@ -282,7 +291,7 @@ def _tanh_forms(x, tr):
     extra, subs = {}, {}
     for u, Q in symbols.items():
         t = Dummy("t", real=True)
-        extra[t] = Elementwise("tanh", _Back(tr, {}).as_matrix(u))
+        extra[t] = _function_of(tr, "tanh", u)
         subs[Q] = (1 + t) / (1 - t)
     for z in _tidy(y.subs(subs)):
         yield z, extra
@@ -342,12 +351,24 @@ def _may_simplify(x) -> bool:
     return False
 
 
-def simplify_island(node, length):
-    """The shortest equal form of an entrywise island (by ``length``), or None."""
+def _with_content(candidates):
+    """Each candidate preceded by its numeric content taken out of a sum, 2(a − b) for 2a − 2b
+    (SymPy distributes numbers over sums; on equal length the factored form wins)."""
+    for cand, extra in candidates:
+        if isinstance(cand, Add):
+            c, rest = cand.as_content_primitive()
+            if c != 1 and isinstance(rest, Add):
+                yield Mul(c, rest, evaluate=False), extra
+        yield cand, extra
+
+
+def simplify_island(node, length, keep=frozenset()):
+    """The shortest equal form of an entrywise island (by ``length``), or None; values in
+    ``keep`` are operands, never simplified into their surroundings."""
     if not is_matrix(node) or not _is_entrywise(node) or isinstance(node, Elementwise) \
             and not _is_entrywise(node.arg):
         return None
-    tr = _Translation(node.shape)
+    tr = _Translation(node.shape, keep)
     x = tr.matrix(node)
     if tr.ops < 2 or tr.ops > _MAX_OPS:
         return None
@@ -359,7 +380,7 @@ def simplify_island(node, length):
             candidates.extend(form(x, tr))
         except (sp.PolynomialError, ValueError, TypeError):
             pass
-    for cand, extra in candidates:
+    for cand, extra in _with_content(candidates):
         try:
             m = _Back(tr, extra).as_matrix(cand)
         except (ValueError, TypeError):
@@ -381,14 +402,15 @@ _CACHE: dict = {}        # island -> simplified island or None (a pure function 
 _CACHE_SIZE = 4096
 
 
-def entrywise_islands(node):
+def entrywise_islands(node, keep=frozenset()):
     """Rewrite: an entrywise island replaced by its shortest equal scalar-algebra form."""
-    if node in _CACHE:
-        return _CACHE[node]
-    out = simplify_island(node, _length)
+    key = (node, keep)
+    if key in _CACHE:
+        return _CACHE[key]
+    out = simplify_island(node, _length, keep)
     if len(_CACHE) >= _CACHE_SIZE:
         _CACHE.clear()
-    _CACHE[node] = out
+    _CACHE[key] = out
     return out
 
 
@@ -396,7 +418,7 @@ def _member(node) -> bool:
     return is_matrix(node) and _is_entrywise(node)
 
 
-def maximal_islands(expr, memo: dict | None = None):
+def maximal_islands(expr, memo: dict | None = None, keep=frozenset()):
     """expr with each maximal entrywise island simplified (islands inside its operands first);
     sub-islands are not simplified on their own (the whole island is one scalar function)."""
     from .simplify import _rebuild
@@ -407,14 +429,14 @@ def maximal_islands(expr, memo: dict | None = None):
         key = (node, inside)
         if key in memo:
             return memo[key]
-        if isinstance(node, _LEAVES) or not node.args:
+        if isinstance(node, _LEAVES) or not node.args or node in keep:
             out = node
         else:
             member = _member(node)
             args = [visit(a, member and _member(a) and a.shape == node.shape) for a in node.args]
             out = _rebuild(node, args)
             if member and not inside:
-                out = entrywise_islands(out) or out
+                out = entrywise_islands(out, keep) or out
         memo[key] = out
         return out
     try:
