@@ -407,7 +407,10 @@ def entrywise_islands(node, keep=frozenset()):
     key = (node, keep)
     if key in _CACHE:
         return _CACHE[key]
-    out = simplify_island(node, _length, keep)
+    try:
+        out = simplify_island(node, _length, keep)
+    except Exception:  # noqa: BLE001 - best effort: the island as written is always right
+        out = None
     if len(_CACHE) >= _CACHE_SIZE:
         _CACHE.clear()
     _CACHE[key] = out

@@ -80,7 +80,15 @@ def _lower_stem(node) -> str:
 
 
 def choose_names(results: list, user_names: dict, taken: set) -> dict:
-    """{subexpression: name} chosen for the repeated subexpressions of ``results``."""
+    """{subexpression: name} chosen for the repeated subexpressions of ``results`` (none when
+    the results cannot be walked: names are a presentation, never a reason to fail)."""
+    try:
+        return _choose(results, user_names, taken)
+    except Exception:  # noqa: BLE001
+        return {}
+
+
+def _choose(results: list, user_names: dict, taken: set) -> dict:
     chosen: dict = {}
     used = set(taken)
     for _ in range(MAX_NAMES):
