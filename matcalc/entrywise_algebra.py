@@ -18,6 +18,7 @@ from sympy import Add, Dummy, Mul, Number, Pow, Rational, S
 from sympy.matrices.expressions import HadamardPower, HadamardProduct, MatAdd, MatMul, OneMatrix
 
 from . import ops
+from .errors import MatcalcError
 from .ir import Elementwise, ScalarFunction, SumEntries, Softmax, is_matrix
 
 _MAX_OPS = 60          # larger islands are left as written (bounded derivation time)
@@ -409,6 +410,8 @@ def entrywise_islands(node, keep=frozenset()):
         return _CACHE[key]
     try:
         out = simplify_island(node, _length, keep)
+    except MatcalcError:   # a time limit
+        raise
     except Exception:  # noqa: BLE001 - best effort: the island as written is always right
         out = None
     if len(_CACHE) >= _CACHE_SIZE:

@@ -10,6 +10,7 @@ from sympy.matrices.expressions import MatAdd, MatMul
 from sympy.matrices.expressions.diagonal import DiagMatrix
 
 from . import ops
+from .errors import MatcalcError
 from .ir import Elementwise, LogDet, Softmax, SumEntries, is_matrix
 
 
@@ -226,6 +227,8 @@ def collect_terms(node):
         return None
     try:
         out = _best(node)
+    except MatcalcError:   # a time limit
+        raise
     except Exception:  # noqa: BLE001 - best effort: the sum as written is always right
         return None
     return None if out == node else out

@@ -15,6 +15,7 @@ from __future__ import annotations
 from sympy.matrices.expressions import HadamardProduct
 
 from . import printing
+from .errors import MatcalcError
 from .engine import _LEAVES, topological
 from .ir import Elementwise, Softmax, is_matrix
 
@@ -84,6 +85,8 @@ def choose_names(results: list, user_names: dict, taken: set) -> dict:
     the results cannot be walked: names are a presentation, never a reason to fail)."""
     try:
         return _choose(results, user_names, taken)
+    except MatcalcError:   # a time limit
+        raise
     except Exception:  # noqa: BLE001
         return {}
 
