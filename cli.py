@@ -95,9 +95,10 @@ def main():
               help="EXPR is LaTeX (h = XW_1 + b_1 \\\\ f = \\|h - Y\\|_F^2), translated to the language.")
 @click.option("--memory-limit", "memory_limit", default=None, metavar="SIZE",
               help="Refuse (exit 2) a check or result array larger than SIZE, e.g. 8G (default 4G; 0: no limit).")
+@click.option("--expand", is_flag=True, help="Print results fully inlined (no names for repeated parts).")
 def derive(expr, wrt, dims, scalars, layout, order, fmt, steps, method, standalone, do_check, sum_to_one,
            model, loss, initial, timeout, symmetric=(), spd=(), diagonal=(), convention="sym",
-           diagonal_vector=False, latex_input=False, memory_limit=None):
+           diagonal_vector=False, latex_input=False, memory_limit=None, expand=False):
     """Differentiate EXPR (a program in the contract language; with sequences x[t], h[t] = ...h[t-1]...,
     sum_t(...) for recurrent models)."""
     import matcalc
@@ -112,7 +113,7 @@ def derive(expr, wrt, dims, scalars, layout, order, fmt, steps, method, standalo
                                      standalone, do_check, sum_to_one, model, loss, initial,
                                      dict(structure=structure, convention=convention,
                                           diagonal_vector=diagonal_vector) if structure else {},
-                                     memory_limit)
+                                     memory_limit, expand)
     except MatcalcError as err:
         report(err, fmt)
     except RecursionError:
@@ -141,7 +142,8 @@ def _structure(symmetric, spd, diagonal) -> dict:
 
 
 def _derive(matcalc, expr, wrt, dims, scalars, layout, order, fmt, steps, method, standalone, do_check,
-            sum_to_one, model, loss, initial, structured=None, memory_limit=None):
+            sum_to_one, model, loss, initial, structured=None, memory_limit=None,
+            expand=False):
     """(output text, check result or None)."""
     from matcalc.memory import DEFAULT_MEMORY_LIMIT, parse_limit
     limit = DEFAULT_MEMORY_LIMIT if memory_limit is None else parse_limit(memory_limit)
@@ -158,6 +160,7 @@ def _derive(matcalc, expr, wrt, dims, scalars, layout, order, fmt, steps, method
     d = matcalc.derive(expr, wrt=list(wrt) or None, shapes=shapes, layout=layout, order=order,
                        sum_to_one=list(sum_to_one), method=method, memory_limit=limit,
                        **(structured or {}))
+    d.expand = expand
     if not wrt:
         _note_default_wrt(d.wrt)
     result = d.check() if do_check else None

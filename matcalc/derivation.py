@@ -37,8 +37,9 @@ class Derivation:
         targets = [program.variables[n] for n in self.wrt]
         adjoints, raw_steps = engine.backward(program.output, targets)
         memo: dict = {}
-        self._results = {n: shaped(textbook(engine.gradient(adjoints, program.variables[n]), self.sum_to_one, memo),
-                                   program.variables[n])
+        keep = frozenset(self._names_without_output())   # the user's named values stay whole
+        self._results = {n: shaped(textbook(engine.gradient(adjoints, program.variables[n]), self.sum_to_one, memo,
+                                            keep), program.variables[n])
                          for n in self.wrt}
         structure = getattr(program, "structure", {})
         if structure:
@@ -63,7 +64,7 @@ class Derivation:
         self._results = {}
         for n in self.wrt:
             J = textbook(jacobian(self.program.output, self.program.variables[n]), self.sum_to_one, memo)
-            self._results[n] = J if self.layout == "numerator" else ops.transpose(J)
+            self._results[n] = J if self.layout == "numerator" else textbook(ops.transpose(J), self.sum_to_one, memo)
         self.records = []
 
     # ------------------------------------------------------------ results
@@ -161,9 +162,35 @@ class Derivation:
         return verify(self.plan, self.steps, seed)
 
     # ------------------------------------------------------------ printing
-    def result_text(self, key: str, style=printing.UNICODE, use_names=True) -> str:
-        """A result (gradient, Jacobian or Hessian block 'x' / 'x,y') printed in ``style``."""
-        return printing.readable(self._results[key], self.names if use_names else None, style)
+    def result_text(self, key: str, style=printing.UNICODE, use_names=True, chosen=False) -> str:
+        """A result (gradient, Jacobian or Hessian block 'x' / 'x,y') printed in ``style``, with
+        the user's names (``use_names``) and those matcalc chose (``chosen``, unless ``expand``)."""
+        names = (self.display_names if chosen else self.names) if use_names else None
+        return printing.readable(self._results[key], names, style)
+
+    expand = False   # True: results printed fully inlined (no names matcalc chose)
+
+    @property
+    def chosen_names(self) -> dict:
+        """Subexpression -> name matcalc chose for the results' repeated subexpressions."""
+        if getattr(self, "_chosen", None) is None:
+            from .naming import choose_names
+            taken = set(self.program.variables) | set(self.program.intermediates) | set(self.wrt)
+            self._chosen = choose_names(list(self._results.values()), self._names_without_output(), taken)
+        return self._chosen
+
+    @property
+    def display_names(self) -> dict:
+        """Names the printed results use: the user's intermediates, and matcalc's unless ``expand``."""
+        user = self._names_without_output()
+        return user if self.expand else {**user, **self.chosen_names}
+
+    def named(self, key: str, style=printing.LANGUAGE) -> dict:
+        """{"where": [[name, definition], ...], "result": text} of a result written with names."""
+        from .naming import where_block
+        names = {**self._names_without_output(), **self.chosen_names}
+        where = where_block([self._results[key]], names, style)
+        return {"where": [list(w) for w in where], "result": printing.Printer(style, names)(self._results[key])}
 
     def result_label(self, key: str, style=printing.UNICODE) -> str:
         """∂f/∂W, or ∂²f/∂x∂yᵀ for a Hessian block."""
@@ -189,6 +216,13 @@ class Derivation:
             lines.append("")
             lines.append("results:")
         names = self._names_without_output()
+        if not self.expand and self.chosen_names:
+            from .naming import where_block
+            shown = {**names, **self.chosen_names}
+            chosen = [w for w in where_block(list(self._results.values()), shown, printing.UNICODE)
+                      if w[0] in self.chosen_names.values()]
+            lines.append("where " + "; ".join(f"{n} = {t}" for n, t in chosen))
+            names = shown
         for name, delta in self.deltas.items():
             if self.program.intermediates[name] is not self.program.output:
                 lines.append(f"∂f/∂{name} = {printing.to_unicode(delta, names)}   (delta)")
@@ -248,10 +282,16 @@ class Derivation:
         if steps:
             blocks = [b for _, b in notes.steps_latex_blocks(self)] + [self.latex()]
             return "\n".join(f"\\[\n{b}\n\\]" for b in blocks)
-        rows = [self.result_label(key, printing.LATEX) + " &= " + self.result_text(key, printing.LATEX)
+        rows = [self.result_label(key, printing.LATEX) + " &= " + self.result_text(key, printing.LATEX, chosen=True)
                 for key in self._results]
         defs = self._definitions(printing.LATEX)
         rows.extend(d.replace(" = ", " &= ", 1) for d in defs)
+        if not self.expand and self.chosen_names:
+            from .naming import where_block
+            shown = {**self._names_without_output(), **self.chosen_names}
+            rows.extend(f"{printing.latex_name(n)} &= {t}"
+                        for n, t in where_block(list(self._results.values()), shown, printing.LATEX)
+                        if n in self.chosen_names.values())
         return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
 
     def markdown(self, steps: bool = True) -> str:
@@ -273,7 +313,8 @@ class Derivation:
                 else self.program.variables[key]
             return {"shape": [_jsonable(d) for d in shape_of(shaped)],
                     "result": self.result_text(key, printing.LANGUAGE, use_names=False),
-                    "latex": self.result_text(key, printing.LATEX, use_names=False)}
+                    "latex": self.result_text(key, printing.LATEX, use_names=False),
+                    "named": self.named(key)}
         out = {"function": self.program.source, "wrt": {n: entry(n) for n in self.wrt}}
         structure = getattr(self.program, "structure", {})
         if structure:   # which space each structured gradient is in
@@ -419,7 +460,7 @@ def _as_list(wrt) -> list[str] | None:
 def derive(expr: str, wrt=None, shapes: dict | None = None, layout: str | None = None,
            order: int = 1, sum_to_one=(), method: str = "backprop", timeout: float | None = None,
            structure: dict | None = None, convention: str = "sym", diagonal_vector: bool = False,
-           memory_limit=DEFAULT_MEMORY_LIMIT) -> Derivation:
+           memory_limit=DEFAULT_MEMORY_LIMIT, expand: bool = False) -> Derivation:
     """Differentiate ``expr`` (a program in the contract language).
 
     wrt: variable names (default: every variable); shapes: name -> () / (rows, cols)
@@ -433,7 +474,13 @@ def derive(expr: str, wrt=None, shapes: dict | None = None, layout: str | None =
     diagonal_vector: a diagonal variable's gradient as the vector of its diagonal.
     memory_limit: bytes of the largest array that ``to_numpy()`` results or ``check()`` may build
     (default 4 GiB; None: no limit); a request over it is refused with a ``LimitError``.
+    expand: print results fully inlined, without the names matcalc chooses for repeated parts.
     """
+    if expand:
+        d = derive(expr, wrt, shapes, layout, order, sum_to_one, method, timeout, structure, convention,
+                   diagonal_vector, memory_limit)
+        d.expand = True
+        return d
     if timeout:
         from .limits import time_limit
         with time_limit(timeout):

@@ -78,7 +78,7 @@ _TOKEN = re.compile(
   | (?P<num>(?:[0-9]+(?:\.(?![*/^'])[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)
   | (?P<commutation>K_\{\s*[A-Za-z0-9_]+\s*,\s*[A-Za-z0-9_]+\s*\})
   | (?P<name>[A-Za-z_\u0391-\u03a9\u03b1-\u03c9][A-Za-z0-9_\u0391-\u03a9\u03b1-\u03c9]*)
-  | (?P<op>\.\*|\./|\.\^|\^∘|⁻¹|[-+*/^'(),;=\[\]−⊙⊘ᵀ‖⊗])
+  | (?P<op>\.\*|\./|\.\^|\^∘|⁻¹|⁻ᵀ|[-+*/^'(),;=\[\]−⊙⊘ᵀ‖⊗])
   | (?P<ones>𝟏(?:[₀-₉]+|_\{[A-Za-z0-9_]+\})?)
   | (?P<identity>𝕀(?:[₀-₉]+|_\{[A-Za-z0-9_]+\})?)
     """,
@@ -276,9 +276,11 @@ class _Parser:
 
     def postfix(self) -> Node:
         node = self.primary()
-        while self.at("'", "⁻¹"):
+        while self.at("'", "⁻¹", "⁻ᵀ"):
             t = self.take()
             node = Transpose(t.pos, node) if t.text == "'" else Call(t.pos, "inv", (node,))
+            if t.text == "⁻ᵀ":   # X⁻ᵀ, as printed: (X⁻¹)ᵀ
+                node = Transpose(t.pos, node)
         return node
 
     def primary(self) -> Node:

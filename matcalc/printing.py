@@ -12,8 +12,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from sympy import (Integer, Mul, Pow, Rational)
-from sympy.matrices.expressions import (MatAdd, MatMul, OneMatrix, Transpose)
+from sympy import (Integer, Inverse, Mul, Pow, Rational)
+from sympy.matrices.expressions import (HadamardPower, MatAdd, MatMul, OneMatrix, Transpose)
 
 from . import ops, rules
 from .ir import (is_matrix)
@@ -89,7 +89,14 @@ class Printer:
 
     def operand(self, expr, min_prec: int) -> str:
         text, prec = self.print(expr)
+        if prec < min_prec and self.style is not LATEX and self._transposed_sum(expr) and min_prec <= POSTFIX:
+            return self.paren(self.print(ops.transpose(expr))[0]) + self.style.transpose  # (x - m)ᵀ
         return self.paren(text) if prec < min_prec else text
+
+    def _transposed_sum(self, e) -> bool:
+        """A sum of transposed terms (xᵀ − mᵀ), printed (x − m)ᵀ where it needs parentheses."""
+        return isinstance(e, MatAdd) and e not in self.names and \
+            all(isinstance(ops.split_coeff(t)[1], Transpose) for t in e.args)
 
     def symbol(self, name: str) -> str:
         return latex_name(name) if self.style is LATEX else name
@@ -261,6 +268,8 @@ class Printer:
             return body, MUL
         if coeff == -1:
             return f"{st.minus}{body}", NEG
+        if st is LANGUAGE and body and isinstance(coeff, Rational) and not isinstance(coeff, Integer):
+            return self._fraction_product(coeff, body, factors)
         ctext, cprec = self.print(coeff)
         if cprec < MUL or (isinstance(coeff, Rational) and not isinstance(coeff, Integer) and st is not LATEX):
             ctext = self.paren(ctext)
@@ -269,6 +278,17 @@ class Printer:
         tight = st is UNICODE and not ctext[-1:].isalpha() and not re.match(r"[a-z]{2}", body)
         joiner = "*" if st is LANGUAGE else ("" if tight else st.mul or " ")
         return f"{ctext}{joiner}{body}", MUL
+
+    def _fraction_product(self, coeff, body, factors) -> tuple[str, int]:
+        """(p/q)·body in the language: body/q, p*body/q, or a short exact decimal (0.5*body)."""
+        p, q = int(coeff.p), int(coeff.q)
+        if abs(p) != 1:
+            decimal = _short_decimal(p, q)
+            if decimal is not None:
+                return f"{decimal}*{body}", (NEG if p < 0 else MUL)
+        sign = "-" if p < 0 else ""
+        top = body if abs(p) == 1 else f"{abs(p)}*{body}"
+        return f"{sign}{top}/{q}", (NEG if p < 0 else MUL)
 
     def _MatMul(self, e):
         coeff, body = ops.split_coeff(e)
@@ -303,7 +323,26 @@ class Printer:
 
     def _HadamardProduct(self, e):
         args = self._elide_broadcasts(e.args, e.shape)
-        return self.style.hadamard.join(self.operand(a, MUL + 1) for a in args), MUL
+        if self.style is LATEX:
+            return self.style.hadamard.join(self.operand(a, MUL + 1) for a in args), MUL
+        return self._hadamard_quotient(args)
+
+    def _hadamard_quotient(self, args):
+        """A ⊙ B ⊘ C (language `A .* B ./ C`: `*`, `.*`, `./` associate left, so a leading
+        product needs no parentheses there)."""
+        def inverse(a):
+            return isinstance(a, HadamardPower) and a.exp.is_number and a.exp < 0
+        top = [a for a in args if not inverse(a)]
+        bottom = [ops.hpow(a.base, -a.exp) for a in args if inverse(a)]
+        if not top:
+            top, bottom = list(args), []
+        lead = MUL + 1
+        if self.style is LANGUAGE:
+            top.sort(key=lambda a: self.print(a)[1] != MUL)
+            lead = MUL
+        over = " ./ " if self.style is LANGUAGE else " ⊘ "
+        text = self.operand(top[0], lead) + "".join(self.style.hadamard + self.operand(a, MUL + 1) for a in top[1:])
+        return text + "".join(over + self.operand(b, MUL + 1) for b in bottom), MUL
 
     def _Pow(self, e):
         b, p = e.args
@@ -327,6 +366,9 @@ class Printer:
         return self._power(e.base, e.exp, ".^")
 
     def _Transpose(self, e):
+        if isinstance(e.arg, Inverse) and self.style is not LANGUAGE and e.arg not in self.names:
+            sup = "^{-T}" if self.style is LATEX else "⁻ᵀ"     # (X⁻¹)ᵀ = X⁻ᵀ
+            return f"{self.operand(e.arg.arg, ATOM)}{sup}", POSTFIX
         return f"{self.operand(e.arg, ATOM)}{self.style.transpose}", POSTFIX
 
     def _Inverse(self, e):
@@ -494,6 +536,19 @@ def readable(expr, names=None, style=None) -> str:
         printer = Printer(style, names)
         printer.sized = True
         return printer(expr)
+
+
+def _short_decimal(p: int, q: int) -> str | None:
+    """p/q as an exact decimal of at most 4 characters (5/2 -> 2.5), else None."""
+    m = q
+    for f in (2, 5):
+        while m % f == 0:
+            m //= f
+    if m != 1:
+        return None
+    text = repr(p / q)
+    digits = text.lstrip("-")
+    return text if len(digits) <= 4 and Rational(text) == Rational(p, q) else None
 
 
 def to_language(expr, names=None) -> str:

@@ -15,6 +15,8 @@ from sympy.matrices.expressions.kronecker import KroneckerProduct
 
 from . import ops
 from .engine import _LEAVES
+from .entrywise_algebra import maximal_islands
+from .matrix_algebra import REWRITES as MATRIX_REWRITES
 from .ir import SumEntries, Vec, is_matrix
 from .symmetry import symmetric_transpose
 
@@ -320,18 +322,21 @@ def sum_to_one(names: set) -> Rewrite:
 
 BASIC = [ones_product, zero_diagonal, hadamard_powers, diagonal_products, diagonal_sums, kronecker_contraction, kronecker_products,
          kronecker_sums, diagonal_selection, sum_entries, positive_sums, symmetric_transpose]
+BASIC += MATRIX_REWRITES
 
 
-def textbook(expr, sum_to_one_names=(), memo=None):
+def textbook(expr, sum_to_one_names=(), memo=None, keep=frozenset()):
     """The textbook-form rewrites, repeated until nothing changes (a rewrite can build
-    nodes that other rewrites then simplify, e.g. diag(a)diag(b) -> diag(a ⊙ b))."""
+    nodes that other rewrites then simplify, e.g. diag(a)diag(b) -> diag(a ⊙ b)); entrywise
+    islands are simplified as scalar algebra, the values in ``keep`` (the user's named
+    intermediates) kept whole so that results still read with their names."""
     rewrites = list(BASIC)
     if sum_to_one_names:
         rewrites.insert(0, sum_to_one(set(sum_to_one_names)))
     memo = {} if memo is None else memo   # one pass of the rewrites is a function of the node:
-    out = rewrite(expr, rewrites, memo)   # its memo serves every pass and every result
-    for _ in range(3):
-        again = rewrite(out, rewrites, memo)
+    out = rewrite(maximal_islands(expr, keep=keep), rewrites, memo)   # its memo serves every pass and every result
+    for _ in range(4):
+        again = rewrite(maximal_islands(out, keep=keep), rewrites, memo)   # entrywise islands as scalar algebra
         if again == out:
             break
         out = again

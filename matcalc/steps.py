@@ -123,6 +123,12 @@ class Plan:
                     out.append(r)
         return tuple(out)
 
+    @property
+    def kept(self) -> frozenset:
+        """The user's named values: simplification keeps them whole (results read with names)."""
+        return frozenset(v for v in self.program.intermediates.values()
+                         if v is not self.program.output and not isinstance(v, _LEAVES))
+
     def closed_deltas(self) -> dict:
         """name -> δ of each user-named intermediate in closed form (δ's and names substituted)."""
         from .simplify import rewrite, textbook
@@ -132,7 +138,7 @@ class Plan:
             value = self.total(stage.node)
             if value is None:
                 continue
-            closed = textbook(rewrite(value, [], memo), self.sum_to_one, self.memo)
+            closed = textbook(rewrite(value, [], memo), self.sum_to_one, self.memo, self.kept)
             memo[stage.delta] = closed
             if not stage.auto:
                 out[stage.name] = closed
@@ -164,9 +170,23 @@ def _main_rule(rule_ids: tuple, fallback: str) -> tuple:
 
 
 # ================================================================ backprop
+def _simplified_delta(plan: Plan, stage, value, closed: dict):
+    """The delta with the deltas above substituted and simplified, when that reads shorter
+    than ``value`` (δ_u1 = δ_u2 ⊙ u2 ⊙ u3 = u2 − y), else None; ``closed`` collects them."""
+    from .simplify import rewrite, textbook
+    inline = textbook(rewrite(value, [], closed), plan.sum_to_one, plan.memo, plan.kept)
+    closed[stage.delta] = inline
+    if any(isinstance(a, _Placeholder) for a in inline.free_symbols) or inline == value:
+        return None
+    short = printing.to_unicode(inline, plan.names)
+    return inline if len(short) < len(printing.to_unicode(value, plan.names)) else None
+
+
 def backprop(plan: Plan) -> list[Step]:
-    """Named deltas from the output down, each variable's gradient when complete."""
+    """Named deltas from the output down, each variable's gradient when complete; a delta
+    that simplifies once the deltas above are substituted is followed by its simple form."""
     steps: list[Step] = []
+    closed: dict = {sym: plan.program.intermediates[n] for n, sym in plan.program.named.items()}
     for i, seg in enumerate(plan.segments):
         stage = seg.stage
         if i > 0:
@@ -174,8 +194,12 @@ def backprop(plan: Plan) -> list[Step]:
             if len(plan.parents(stage.node)) > 1:
                 rules = ("chain_rule", *rules)
             rules = _main_rule(rules, "chain_rule")
-            steps.append(Step(stage.delta, plan.total(stage.node), rules[0], rules,
+            value = plan.total(stage.node)
+            steps.append(Step(stage.delta, value, rules[0], rules,
                               section=f"delta of {{{stage.name}}}"))
+            simple = _simplified_delta(plan, stage, value, closed) if value is not None else None
+            if simple is not None:
+                steps.append(Step(None, simple, "simplify:entrywise_scalar", ("simplify:entrywise_scalar",)))
         for var in plan.completed_after(i):
             rules = _main_rule(plan.rules_to(var), "chain_rule")
             steps.append(Step(plan.result_symbol(var), plan.total(var), rules[0], rules))

@@ -19,7 +19,7 @@ CASES = {
     "hadamard": ("X .* Y", "X", {"X": (2, 3), "Y": (2, 3)}, lambda X, Y: X * Y, "diag(vec(Y))"),
     "sigmoid_layer": ("sigmoid(W*X)", "W", {"W": (2, 3), "X": (3, 4)}, lambda W, X: _sig(W @ X), None),
     "square": ("X*X", "X", {"X": (3, 3)}, lambda X: X @ X, "Xᵀ ⊗ 𝕀₃ + 𝕀₃ ⊗ X"),
-    "inverse": ("inv(X)", "X", {"X": (3, 3)}, lambda X: np.linalg.inv(X), "−((X⁻¹)ᵀ ⊗ X⁻¹)"),
+    "inverse": ("inv(X)", "X", {"X": (3, 3)}, lambda X: np.linalg.inv(X), "−(X⁻ᵀ ⊗ X⁻¹)"),
     "sum": ("sum(X)", "X", {"X": (2, 3)}, lambda X: np.sum(X), "𝟏ᵀ"),
     "trace": ("tr(A*X)", "X", {"A": (3, 2), "X": (2, 3)}, lambda A, X: np.trace(A @ X), "vec(Aᵀ)ᵀ"),
     "matrix_times_vector": ("X*w", "X", {"X": (3, 2), "w": (2, 1)}, lambda X, w: X @ w, "wᵀ ⊗ 𝕀₃"),
