@@ -30,6 +30,7 @@ class Backend:
     helpers: dict = field(default_factory=dict)   # helper name -> source
     constructors: tuple = ("ones", "zeros", "eye")  # NumPy calls that get dtype=_dtype
     reserved: tuple = ()              # module names a user variable must not shadow
+    tensor_numbers: bool = False      # do its functions need a tensor where NumPy takes a number?
 
 
 _JAX_HELPERS = {
@@ -102,9 +103,9 @@ _TORCH_HELPERS = {
     for a in xs[1:]:
         dtype = torch.promote_types(dtype, a.dtype)
     return dtype''',
-    "_step": '''def _step(x):
-    """Heaviside step with step(0) = 0."""
-    return (x > 0).to(x.dtype)''',
+    "_heaviside": '''def _heaviside(x, at_zero):
+    """Heaviside step: 0 below zero, 1 above, at_zero at zero."""
+    return torch.heaviside(x, torch.as_tensor(at_zero, dtype=x.dtype))''',
     "_logaddexp": '''def _logaddexp(a, b):
     """log(exp(a) + exp(b)) without overflow; a Python number becomes a tensor like the other."""
     a = a if isinstance(a, torch.Tensor) else torch.as_tensor(a, dtype=b.dtype)
@@ -162,13 +163,14 @@ TORCH = Backend(
     "torch", "import numpy as np\nimport torch", "torch",
     {**{n: f"torch.{n}" for n in _SAME},
      "vdot": None,                    # written as torch.sum(a * b): torch.vdot takes 1-D only
-     "asarray": "torch.as_tensor", "heaviside": "_step", "logaddexp": "_logaddexp",
+     "asarray": "torch.as_tensor", "heaviside": "_heaviside", "logaddexp": "_logaddexp",
      "maximum": "_maximum", "minimum": "_minimum", "broadcast_to": "_broadcast",
      "power": "torch.pow", "result_type": "_result_type"},
     "torch.linalg",
     methods={"copy": ("clone", {}), "sum": ("sum", {"axis": "dim", "keepdims": "keepdim"})},
     helpers={**_TORCH_HELPERS, "_shape_error": _SHAPE_ERROR},
     reserved=("torch", "np"),
+    tensor_numbers=True,
 )
 
 BACKENDS = {b.name: b for b in (NUMPY, JAX, TORCH)}

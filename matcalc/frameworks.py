@@ -55,4 +55,4 @@ def function(d, backend: str, hvp: bool = False):
 def value_function(d, backend: str):
     """The compiled value function (see ``value_source``)."""
     require(backend)
-    return compile_source(value_source(d, backend), "loss" if hasattr(d, "loss_source") else "value")
+    return compile_source(value_source(d, backend), "value")

@@ -147,6 +147,9 @@ class _Rewriter(ast.NodeTransformer):
         if name not in b.calls:
             raise UnsupportedError(f"no {b.name} translation for np.{'.'.join(path)} in the generated code")
         target = b.calls[name]
+        if b.tensor_numbers and name not in b.constructors and name not in ("asarray", "broadcast_to") \
+                and node.args and _constant(node.args[0]):   # exp(0.5): a tensor of the arguments' dtype
+            node.args[0] = self._tensor(node.args[0])
         if target is None and name == "vdot":    # real arrays: <a, b> = sum(a * b)
             return ast.Call(func=_dotted(f"{b.ns}.sum"),
                             args=[ast.BinOp(left=node.args[0], op=ast.Mult(), right=node.args[1])], keywords=[])
@@ -160,10 +163,16 @@ class _Rewriter(ast.NodeTransformer):
             node.args.append(_name(_DTYPE))
         return node
 
+    def _tensor(self, value):
+        return ast.Call(func=_dotted(self.b.calls["asarray"]), args=[value],
+                        keywords=[ast.keyword(arg="dtype", value=_name(_DTYPE))])
+
     def _name_call(self, node: ast.Call):
         f = node.func.id
         if f == "_sigmoid":            # _sigmoid(x, out): no out in a functional backend
             node.args = node.args[:1]
+            if self.b.tensor_numbers and _constant(node.args[0]):
+                node.args[0] = self._tensor(node.args[0])
         elif f == "_commutation":
             node.args.append(_name(_DTYPE))
         elif f == "float" and len(node.args) == 1:   # the loss as an array: differentiable, jit-able
@@ -199,6 +208,11 @@ class _Rewriter(ast.NodeTransformer):
             return ast.Call(func=ast.Attribute(value=node.value, attr="numel", ctx=ast.Load()),
                             args=[], keywords=[])
         return node
+
+
+def _constant(node) -> bool:
+    """An expression of numbers only (no name: not an array)."""
+    return not any(isinstance(n, ast.Name) for n in ast.walk(node))
 
 
 def _assigns(stmt, name: str) -> bool:
