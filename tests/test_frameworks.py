@@ -3,7 +3,8 @@
 Every problem of the problem set, random programs (the property generator) and the
 recurrent models; plus jit / vmap / torch.compile, dtypes, shape errors and the sharded run.
 Without a framework these tests skip; in CI (env CI set) they fail instead.
-``MATCALC_FRAMEWORK_PROGRAMS=1000`` runs the property over more random programs.
+``MATCALC_FRAMEWORK_PROGRAMS=1000`` runs the property over more random programs,
+``MATCALC_FRAMEWORK_POINTS=2`` each problem at both of its points.
 """
 import os
 import random
@@ -22,7 +23,8 @@ from program_gen import generate, point_for
 
 TOL = 1e-10
 BACKENDS = ["jax", "torch"]
-PROGRAMS = int(os.environ.get("MATCALC_FRAMEWORK_PROGRAMS", "30"))
+PROGRAMS = int(os.environ.get("MATCALC_FRAMEWORK_PROGRAMS", "12"))
+POINTS = int(os.environ.get("MATCALC_FRAMEWORK_POINTS", "1"))   # points per problem
 IDS = [p["id"] for p in PROBLEMS]
 
 
@@ -36,7 +38,7 @@ def _derive(problem):
 def test_problem_matches_autodiff(problem, backend):
     framework(backend)
     d = _derive(problem)
-    for point in points(problem):
+    for point in points(problem)[:POINTS]:
         worst, where = worst_difference(d, backend, point)
         assert worst <= TOL, f"{where}: {worst:.2e}"
         want = d.to_numpy()(**point)   # and the NumPy function's results
@@ -213,13 +215,25 @@ def test_missing_framework_is_a_clear_error(monkeypatch):
 
 
 # ---------------------------------------------------------------- beyond one device
-def test_sharded_batch_gradient_equals_single_device():
-    framework("jax")
-    script = os.path.join(os.path.dirname(__file__), "..", "benchmarks", "sharded.py")
+def _data_parallel(*flags):
+    script = os.path.join(os.path.dirname(__file__), "..", "benchmarks", "data_parallel.py")
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
            "PYTHONPATH": os.pathsep.join([os.path.join(os.path.dirname(__file__), ".."),
                                           os.environ.get("PYTHONPATH", "")])}
-    out = subprocess.run([sys.executable, script, "--check"], env=env, capture_output=True, text=True,
-                         timeout=300)
+    out = subprocess.run([sys.executable, script, "--check", "--batch", "256", *flags], env=env,
+                         capture_output=True, text=True, timeout=300)   # XLA_FLAGS: before jax loads
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "devices: 4" in out.stdout and "equal" in out.stdout, out.stdout
+    return out.stdout
+
+
+def test_sharded_batch_gradient_equals_single_device():
+    framework("jax")
+    out = _data_parallel()
+    assert "devices: 4" in out and "(equal)" in out, out
+
+
+def test_torch_distributed_gradient_equals_single_process():
+    framework("jax")
+    framework("torch")
+    out = _data_parallel("--torch")
+    assert "gloo, 2 processes" in out and "DIFFERENT" not in out, out
