@@ -31,6 +31,7 @@ class Backend:
     constructors: tuple = ("ones", "zeros", "eye")  # NumPy calls that get dtype=_dtype
     reserved: tuple = ()              # module names a user variable must not shadow
     tensor_numbers: bool = False      # do its functions need a tensor where NumPy takes a number?
+    transposed_dot: str = ""          # helper for a @ b with a transposed operand ("" : a.T @ b)
 
 
 _JAX_HELPERS = {
@@ -63,6 +64,10 @@ _JAX_HELPERS = {
     "_dtype_of": '''def _dtype_of(*xs):
     """The floating dtype of the (converted) arguments; the default float without any."""
     return xs[0].dtype if xs else jnp.result_type(float)''',
+    "_dot": '''def _dot(a, b, ta, tb):
+    """a @ b with a (ta) or b (tb) transposed, as one dot_general: XLA on a CPU would copy a
+    transposed operand before multiplying."""
+    return jax.lax.dot_general(a, b, (((0 if ta else 1,), (1 if tb else 0,)), ((), ())))''',
 }
 
 _TORCH_HELPERS = {
@@ -157,6 +162,7 @@ JAX = Backend(
     methods={},
     helpers={**_JAX_HELPERS, "_shape_error": _SHAPE_ERROR},
     reserved=("jax", "jnp", "np"),
+    transposed_dot="_dot",
 )
 
 TORCH = Backend(

@@ -196,6 +196,19 @@ class _Rewriter(ast.NodeTransformer):
                 k.arg = renames.get(k.arg, k.arg)
         return node
 
+    def visit_BinOp(self, node: ast.BinOp):
+        """``a.T @ b`` as the backend's transposed product where it has one (no transpose copy)."""
+        node.left, node.right = self.visit(node.left), self.visit(node.right)
+        if not (isinstance(node.op, ast.MatMult) and self.b.transposed_dot):
+            return node
+        ta, tb = _transposed(node.left), _transposed(node.right)
+        if not (ta or tb):
+            return node
+        a = node.left.value if ta else node.left
+        b = node.right.value if tb else node.right
+        return ast.Call(func=_name(self.b.transposed_dot),
+                        args=[a, b, ast.Constant(ta), ast.Constant(tb)], keywords=[])
+
     # ------------------------------------------------------------ attributes
     def visit_Attribute(self, node: ast.Attribute):
         path = _np_path(node)
@@ -208,6 +221,10 @@ class _Rewriter(ast.NodeTransformer):
             return ast.Call(func=ast.Attribute(value=node.value, attr="numel", ctx=ast.Load()),
                             args=[], keywords=[])
         return node
+
+
+def _transposed(node) -> bool:
+    return isinstance(node, ast.Attribute) and node.attr == "T"
 
 
 def _constant(node) -> bool:

@@ -237,3 +237,16 @@ def test_torch_distributed_gradient_equals_single_process():
     framework("torch")
     out = _data_parallel("--torch")
     assert "gloo, 2 processes" in out and "DIFFERENT" not in out, out
+
+
+@pytest.mark.parametrize("fmt, imports", [("jax", "import jax.numpy as jnp"), ("torch", "import torch")])
+def test_cli_format_prints_the_module(fmt, imports):
+    from click.testing import CliRunner
+    from matcalc.cli import main
+    out = CliRunner().invoke(main, ["derive", "sum(sigmoid(X*w))", "--dim", "X=n,d", "--dim", "w=d,1",
+                                    "--format", fmt])
+    assert out.exit_code == 0, out.output
+    assert imports in out.output and "def gradients(X, w):" in out.output
+    compile(out.output, "<cli>", "exec")
+    bad = CliRunner().invoke(main, ["derive", "sum(exp(torch))", "--dim", "torch=2,1", "--format", "torch"])
+    assert bad.exit_code == 2 and "torch" in bad.output and "Traceback" not in bad.output
