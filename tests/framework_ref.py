@@ -100,8 +100,8 @@ def reference(d, backend: str, point: dict, directions: dict | None = None) -> d
                 return {a: sum(out[a if a == b else f"{a},{b}"] @ np.asarray(directions[b], float).reshape(-1, order="F")
                                for b in d.wrt).reshape(shapes[a], order="F") for a in d.wrt}
             return out
-        grads = jax.grad(lambda *a: f(*a), argnums=tuple(names.index(n) for n in d.wrt))(
-            *[x[n] for n in names])
+        grads = jax.jit(jax.grad(lambda *a: f(*a), argnums=tuple(names.index(n) for n in d.wrt)))(
+            *[x[n] for n in names])   # jit: one compilation, not one per operation
         return {n: np.asarray(g) for n, g in zip(d.wrt, grads)}
     import torch
     if layout is not None:
@@ -139,6 +139,9 @@ def reference(d, backend: str, point: dict, directions: dict | None = None) -> d
 def generated(d, backend: str, point: dict, hvp: bool = False, directions: dict | None = None) -> dict:
     kw = {"hvp": True} if hvp else {}
     fn = d.to_jax(**kw) if backend == "jax" else d.to_torch(**kw)
+    if backend == "jax":   # jit-ed, as it is meant to run (and one compilation is quicker)
+        import jax
+        fn = jax.jit(fn)
     args = inputs(backend, {**point, **{f"v_{k}": v for k, v in (directions or {}).items()}})
     return {k: to_numpy(v) for k, v in fn(**args).items()}
 
