@@ -32,6 +32,7 @@ class Backend:
     reserved: tuple = ()              # module names a user variable must not shadow
     tensor_numbers: bool = False      # do its functions need a tensor where NumPy takes a number?
     transposed_dot: str = ""          # helper for a @ b with a transposed operand ("" : a.T @ b)
+    scan_loops: str = ""              # the scan for BPTT loops (matcalc.scan); "": Python loops
 
 
 _JAX_HELPERS = {
@@ -163,6 +164,7 @@ JAX = Backend(
     helpers={**_JAX_HELPERS, "_shape_error": _SHAPE_ERROR},
     reserved=("jax", "jnp", "np"),
     transposed_dot="_dot",
+    scan_loops="jax.lax",
 )
 
 TORCH = Backend(

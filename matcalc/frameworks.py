@@ -2,7 +2,7 @@
 
 ``source(d, "jax")`` is a standalone module (imports jax, jax.numpy and numpy) defining the
 same function as ``d.numpy_source()`` — same signature, same results — in the framework:
-jit-able and vmap-able in JAX (shapes are static; BPTT loops unroll under jit),
+jit-able and vmap-able in JAX (shapes are static; the BPTT loops are ``jax.lax.scan``s),
 torch.compile-able in PyTorch.  Results keep the arguments' floating dtype.
 """
 from __future__ import annotations

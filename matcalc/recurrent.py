@@ -425,7 +425,7 @@ class RecurrentDerivation:
         return self._function
 
     def jax_source(self) -> str:
-        """The BPTT function for JAX (a Python loop: unrolled by jax.jit); see matcalc.frameworks."""
+        """The BPTT function for JAX (the loops as jax.lax.scan); see matcalc.frameworks."""
         from .frameworks import source
         return source(self, "jax")
 

@@ -26,6 +26,9 @@ def translate(source: str, backend: Backend | str) -> str:
     tree = ast.parse(source)
     functions = [n for n in tree.body if isinstance(n, ast.FunctionDef) and not n.name.startswith("_")]
     _refuse_shadowing(functions, backend)
+    if backend.scan_loops:
+        from .scan import loops_to_scan
+        functions = [loops_to_scan(f, backend.scan_loops) for f in functions]
     rewriter = _Rewriter(backend)
     functions = [rewriter.visit(f) for f in functions]
     used = {n.id for f in functions for n in ast.walk(f) if isinstance(n, ast.Name)}
@@ -43,6 +46,8 @@ def _is_local(name: str, functions) -> bool:
     for f in functions:
         for node in ast.walk(f):
             if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Store):
+                return True
+            if isinstance(node, ast.FunctionDef) and (node.name == name or name in {a.arg for a in node.args.args}):
                 return True
     return False
 
@@ -91,8 +96,14 @@ class _Rewriter(ast.NodeTransformer):
         self.b = backend
 
     # ------------------------------------------------------------ function level
+    depth = 0
+
     def visit_FunctionDef(self, node: ast.FunctionDef):
+        self.depth += 1
         self.generic_visit(node)
+        self.depth -= 1
+        if self.depth:   # a function inside the generated one (a scan's step): no prologue
+            return node
         body = node.body
         params = [a.arg for a in node.args.args]
         header = next((i + 1 for i, s in enumerate(body) if _assigns(s, "dtype")), None)

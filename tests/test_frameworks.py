@@ -103,6 +103,17 @@ def test_recurrent_models_match_autodiff(model, loss, backend):
     point = sample(d, np.random.default_rng(0), 4, 0.7)
     worst, where = worst_difference(d, backend, point)
     assert worst <= TOL, f"{where}: {worst:.2e}"
+    if backend == "jax":   # both loops as scans: one compiled step each, whatever T
+        assert d.jax_source().count("jax.lax.scan(") == 2 and "for t in" not in d.jax_source()
+
+
+def test_a_loop_of_another_shape_stays_a_loop():
+    import ast
+    from matcalc.scan import loops_to_scan
+    src = ("def f(x, T, dtype):\n    s = 0.0\n    for t in range(T):\n        s = s + t * x[t]\n"
+           "    return s\n")   # t used as a number: no scan
+    func = loops_to_scan(ast.parse(src).body[0])
+    assert isinstance(func.body[1], ast.For)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
