@@ -132,6 +132,15 @@ class _Rewriter(ast.NodeTransformer):
         self.generic_visit(node)
         return node
 
+    def visit_Assign(self, node: ast.Assign):
+        """``z1 = 0.5`` (a named constant, a scalar state's zero start) is a tensor of the
+        arguments' dtype where the backend's functions take no numbers."""
+        self.generic_visit(node)
+        if self.b.tensor_numbers and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) \
+                and _constant(node.value):
+            node.value = self._tensor(node.value)
+        return node
+
     # ------------------------------------------------------------ calls
     def visit_Call(self, node: ast.Call):
         node.args = [self.visit(a) for a in node.args]
@@ -239,8 +248,15 @@ def _transposed(node) -> bool:
 
 
 def _constant(node) -> bool:
-    """An expression of numbers only (no name: not an array)."""
-    return not any(isinstance(n, ast.Name) for n in ast.walk(node))
+    """An expression of numbers only (not an array): 0.5, -2.0, 1.0 / 3.0, float('inf')."""
+    if isinstance(node, ast.Constant):
+        return isinstance(node.value, (int, float)) and not isinstance(node.value, bool)
+    if isinstance(node, ast.UnaryOp):
+        return _constant(node.operand)
+    if isinstance(node, ast.BinOp):
+        return _constant(node.left) and _constant(node.right)
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "float" and \
+        len(node.args) == 1 and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
 
 
 def _assigns(stmt, name: str) -> bool:

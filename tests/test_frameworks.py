@@ -259,3 +259,21 @@ def test_cli_format_prints_the_module(fmt, imports):
     compile(out.output, "<cli>", "exec")
     bad = CliRunner().invoke(main, ["derive", "sum(exp(torch))", "--dim", "torch=2,1", "--format", "torch"])
     assert bad.exit_code == 2 and "torch" in bad.output and "Traceback" not in bad.output
+
+
+REGRESSIONS = [   # found by the long property run
+    ("z1 = 0.5; f = sin((c - det((Q)' * (Q) + eye(2))) * (exp(z1)))", {"c": (), "Q": (1, 2)}),
+    ("h[t] = tanh(h[t-1]*a + x[t]); f = sum_t(h[t].^2)", {"a": (), "x": (), "h": ()}),   # a scalar state
+]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("program, shapes", REGRESSIONS)
+def test_regressions(program, shapes, backend):
+    framework(backend)
+    from matcalc.bptt import sample
+    d = matcalc.derive(program, shapes=shapes)
+    rng = np.random.default_rng(0)
+    point = sample(d, rng, 3, 0.5) if hasattr(d, "loss_source") else point_for(shapes, rng)
+    worst, where = worst_difference(d, backend, point)
+    assert worst <= TOL, f"{where}: {worst:.2e}"
