@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 _SAME = {"exp", "log", "sin", "cos", "tanh", "sqrt", "abs", "sign", "square", "reciprocal",
          "sum", "trace", "kron", "diagflat", "diagonal", "stack", "zeros_like", "reshape",
          "broadcast_to", "negative", "minimum", "maximum", "power", "heaviside", "logaddexp",
-         "vdot", "asarray", "ones", "zeros", "eye", "result_type"}
+         "vdot", "asarray", "ones", "zeros", "eye", "result_type",
+         "add", "subtract", "multiply", "divide", "matmul", "einsum", "log1p", "expm1", "transpose"}
 _LINALG = {"inv", "det", "slogdet", "norm"}
 
 

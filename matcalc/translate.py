@@ -132,6 +132,17 @@ class _Rewriter(ast.NodeTransformer):
         self.generic_visit(node)
         return node
 
+    def visit_Expr(self, node: ast.Expr):
+        """``np.f(..., out=a)`` as a statement writes a: in a functional backend ``a = f(...)``."""
+        call = node.value
+        out = next((k.value for k in call.keywords if k.arg == "out"), None) if isinstance(call, ast.Call) else None
+        if out is None:
+            self.generic_visit(node)
+            return node
+        if not isinstance(out, ast.Name):
+            raise UnsupportedError(f"no {self.b.name} translation for an update of {ast.unparse(out)} in place")
+        return ast.Assign(targets=[_name(out.id, store=True)], value=self.visit(call), lineno=node.lineno)
+
     def visit_Assign(self, node: ast.Assign):
         """``z1 = 0.5`` (a named constant, a scalar state's zero start) is a tensor of the
         arguments' dtype where the backend's functions take no numbers."""

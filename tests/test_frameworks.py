@@ -277,3 +277,16 @@ def test_regressions(program, shapes, backend):
     point = sample(d, rng, 3, 0.5) if hasattr(d, "loss_source") else point_for(shapes, rng)
     worst, where = worst_difference(d, backend, point)
     assert worst <= TOL, f"{where}: {worst:.2e}"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_update_in_place_becomes_an_assignment(backend):
+    framework(backend)
+    from matcalc.codegen import compile_source
+    from matcalc.translate import translate
+    src = ("import numpy as np\n\n\ndef gradients(x):\n    u = x * 2.0\n    np.exp(u, out=u)\n"
+           "    np.add(u, x, out=u)\n    return {'x': u}\n")
+    fn = compile_source(translate(src, backend), "gradients")
+    x = np.array([[0.5], [-1.0]])
+    got = to_numpy(fn(**inputs(backend, {"x": x}))["x"])
+    assert rel(got, np.exp(2.0 * x) + x) <= TOL
