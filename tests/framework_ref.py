@@ -132,7 +132,7 @@ def reference(d, backend: str, point: dict, directions: dict | None = None) -> d
         return out
     leaves = {n: v.clone().requires_grad_(True) for n, v in x.items()}
     value = f(**leaves)
-    if not value.requires_grad:   # a constant function (the program cancels its variables)
+    if not getattr(value, "requires_grad", False):   # a constant function (the program cancels its variables)
         return {n: np.zeros(shapes[n]) for n in d.wrt}
     grads = torch.autograd.grad(value, [leaves[n] for n in d.wrt], allow_unused=True)
     return {n: (np.zeros(shapes[n]) if g is None else to_numpy(g)) for n, g in zip(d.wrt, grads)}

@@ -262,6 +262,7 @@ def test_cli_format_prints_the_module(fmt, imports):
 
 
 REGRESSIONS = [   # found by the long property run
+    ("z1 = a - a; f = z1", {"a": ()}),   # a constant function
     ("z1 = 0.5; f = sin((c - det((Q)' * (Q) + eye(2))) * (exp(z1)))", {"c": (), "Q": (1, 2)}),
     ("h[t] = tanh(h[t-1]*a + x[t]); f = sum_t(h[t].^2)", {"a": (), "x": (), "h": ()}),   # a scalar state
 ]
