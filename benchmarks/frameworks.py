@@ -1,6 +1,6 @@
 """matcalc's generated JAX and PyTorch code against the frameworks' own autodiff.
 
-    python benchmarks/frameworks.py [--quick] [--only gradients|bptt|hessian] [--compile]
+    python benchmarks/frameworks.py [--quick] [--only gradients|bptt|hessian] [--compile] [--threads N]
 
 Per workload (the gradient workloads of gradients.py, the BPTT models of bptt.py, the
 logistic-regression Hessians of run.py): the median time of
@@ -190,9 +190,13 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
     parser.add_argument("--only", choices=["gradients", "bptt", "hessian"], default=None)
     parser.add_argument("--compile", action="store_true", help="also torch.compile (inductor) both torch functions")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch's intra-op threads (1 keeps timings steady on a busy machine)")
     args = parser.parse_args(argv)
     repeats = 7 if args.quick else 31
     jax, torch = _jax(), _torch()
+    if torch is not None and args.threads:
+        torch.set_num_threads(args.threads)
     print("# matcalc's JAX and PyTorch code against the frameworks' autodiff")
     print(f"\n{environment()}; CPU only; medians of {repeats} interleaved rounds after warm-up; "
           "ratios below 1 mean matcalc's code is faster.")
