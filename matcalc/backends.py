@@ -15,7 +15,8 @@ _SAME = {"exp", "log", "sin", "cos", "tanh", "sqrt", "abs", "sign", "square", "r
          "sum", "trace", "kron", "diagflat", "diagonal", "stack", "zeros_like", "reshape",
          "broadcast_to", "negative", "minimum", "maximum", "power", "heaviside", "logaddexp",
          "vdot", "asarray", "ones", "zeros", "eye", "result_type",
-         "add", "subtract", "multiply", "divide", "matmul", "einsum", "log1p", "expm1", "transpose"}
+         "add", "subtract", "multiply", "divide", "matmul", "einsum", "log1p", "expm1", "transpose",
+         "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "diag", "max", "min"}
 _LINALG = {"inv", "det", "slogdet", "norm"}
 
 
@@ -34,6 +35,7 @@ class Backend:
     tensor_numbers: bool = False      # do its functions need a tensor where NumPy takes a number?
     transposed_dot: str = ""          # helper for a @ b with a transposed operand ("" : a.T @ b)
     scan_loops: str = ""              # the scan for BPTT loops (matcalc.scan); "": Python loops
+    keywords: dict = field(default_factory=dict)  # keyword renames in calls of its functions
 
 
 _JAX_HELPERS = {
@@ -174,12 +176,13 @@ TORCH = Backend(
      "vdot": None,                    # written as torch.sum(a * b): torch.vdot takes 1-D only
      "asarray": "torch.as_tensor", "heaviside": "_heaviside", "logaddexp": "_logaddexp",
      "maximum": "_maximum", "minimum": "_minimum", "broadcast_to": "_broadcast",
-     "power": "torch.pow", "result_type": "_result_type"},
+     "power": "torch.pow", "result_type": "_result_type", "max": "torch.amax", "min": "torch.amin"},
     "torch.linalg",
     methods={"copy": ("clone", {}), "sum": ("sum", {"axis": "dim", "keepdims": "keepdim"})},
     helpers={**_TORCH_HELPERS, "_shape_error": _SHAPE_ERROR},
     reserved=("torch", "np"),
     tensor_numbers=True,
+    keywords={"axis": "dim", "keepdims": "keepdim"},
 )
 
 BACKENDS = {b.name: b for b in (NUMPY, JAX, TORCH)}

@@ -185,6 +185,8 @@ class _Rewriter(ast.NodeTransformer):
             return ast.Call(func=_dotted(f"{b.ns}.sum"),
                             args=[ast.BinOp(left=node.args[0], op=ast.Mult(), right=node.args[1])], keywords=[])
         node.func = _dotted(target)
+        for k in node.keywords:
+            k.arg = b.keywords.get(k.arg, k.arg)
         if name in b.constructors or name == "asarray":   # constants take the arguments' dtype
             if len(node.args) == 2:
                 node.keywords.append(ast.keyword(arg="dtype", value=node.args.pop()))
