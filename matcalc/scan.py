@@ -10,6 +10,7 @@ scan with ``reverse=True``.  A loop of any other shape is left as it is (a Pytho
 from __future__ import annotations
 
 import ast
+import copy
 
 
 class _Skip(Exception):
@@ -22,8 +23,8 @@ def loops_to_scan(func: ast.FunctionDef, namespace: str = "jax.lax") -> ast.Func
     for k, stmt in enumerate(func.body):
         if isinstance(stmt, ast.For):
             try:
-                counter += 1
-                new, made = _convert(stmt, func, body, func.body[k + 1:], arrays, counter, namespace)
+                counter += 1   # on a copy: a loop left as it is keeps its own statements
+                new, made = _convert(copy.deepcopy(stmt), func, body, func.body[k + 1:], arrays, counter, namespace)
             except _Skip:
                 body.append(stmt)
                 continue
@@ -82,6 +83,13 @@ def _direction(loop: ast.For) -> bool:
     raise _Skip
 
 
+def _is_list(node) -> bool:
+    """[], [... for _ in range(T)], [None] * T."""
+    if isinstance(node, ast.BinOp):
+        return isinstance(node.op, ast.Mult) and isinstance(node.left, ast.List)
+    return isinstance(node, (ast.List, ast.ListComp))
+
+
 def _is_t(node) -> bool:
     return isinstance(node, ast.Name) and node.id == "t"
 
@@ -93,7 +101,7 @@ def _convert(loop: ast.For, func, before: list, after: list, arrays: set, k: int
     if "dtype" not in defined or "T" not in defined:
         raise _Skip
     lists = {s.targets[0].id for s in before if isinstance(s, ast.Assign) and len(s.targets) == 1
-             and isinstance(s.targets[0], ast.Name) and isinstance(s.value, (ast.List, ast.ListComp, ast.BinOp))}
+             and isinstance(s.targets[0], ast.Name) and _is_list(s.value)}
     lists -= arrays
     xs, ys, out_lists, stmts = {}, [], [], []     # xs: array name -> slice name
     for stmt in loop.body:

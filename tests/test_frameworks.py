@@ -311,3 +311,15 @@ def test_numpy_calls_of_the_table_run_in_the_framework(backend):
         want = compile_source(src, "gradients")(x)["v"]
         got = to_numpy(fn(**inputs(backend, {"x": x}))["v"])
         assert rel(got, want) <= TOL, e
+
+
+def test_a_loop_that_reuses_a_temporary_name_is_still_a_scan():
+    framework("jax")
+    program = ("h[t] = sigmoid(x[t]*U + h[t-1]*W + C2); h[0] = h0; "
+               "f = sum_t(((a) / ((a)^2 + 1)) / (exp(.5))) + det((W2)' * (W2) + eye(2)) + sum_t(sum(h[t]))")
+    shapes = {"x": (1, 2), "U": (2, 3), "W": (3, 3), "C2": (1, 3), "h0": (1, 3), "a": (), "W2": (2, 2)}
+    d = matcalc.derive(program, shapes=shapes)
+    assert d.jax_source().count("jax.lax.scan(") == 2   # _t1 = A + B before the loop is no list
+    from matcalc.bptt import sample
+    worst, where = worst_difference(d, "jax", sample(d, np.random.default_rng(0), 3, 0.5))
+    assert worst <= TOL, f"{where}: {worst:.2e}"
