@@ -68,7 +68,7 @@ def main():
 @click.option("--layout", type=click.Choice(["numerator", "denominator"]), default=None,
               help="Jacobian layout (for vector/matrix functions).")
 @click.option("--order", type=int, default=1, show_default=True, help="1: gradient, 2: Hessian.")
-@click.option("--format", "fmt", type=click.Choice(["text", "latex", "markdown", "numpy", "json"]),
+@click.option("--format", "fmt", type=click.Choice(["text", "latex", "markdown", "numpy", "jax", "torch", "json"]),
               default="text", show_default=True)
 @click.option("--steps", is_flag=True, help="Show the derivation step by step (Markdown notes always do).")
 @click.option("--method", type=click.Choice(["backprop", "trace", "jacobian"]), default="backprop",
@@ -125,7 +125,7 @@ def derive(expr, wrt, dims, scalars, layout, order, fmt, steps, method, standalo
     click.echo(output)
     if result is not None:
         if fmt != "json":
-            click.echo(str(result), err=fmt == "numpy")
+            click.echo(str(result), err=fmt in ("numpy", "jax", "torch"))
         if not result.passed:
             sys.exit(1)
 
@@ -189,6 +189,8 @@ def _render(d, fmt, steps, standalone, result) -> str:
         return d.markdown()
     if fmt == "numpy":
         return d.numpy_source()
+    if fmt in ("jax", "torch"):   # the same function for JAX / PyTorch (the framework need not be installed)
+        return d.jax_source() if fmt == "jax" else d.torch_source()
     return d.text(steps=steps)
 
 

@@ -399,6 +399,27 @@ class Derivation:
             self._function = compile_source(self.numpy_source(), "gradients")
         return self._function
 
+    # ------------------------------------------------------------ JAX / PyTorch
+    def jax_source(self, hvp: bool = False) -> str:
+        """The NumPy function's module for JAX (jit-able, vmap-able); see matcalc.frameworks."""
+        from .frameworks import source
+        return source(self, "jax", hvp)
+
+    def torch_source(self, hvp: bool = False) -> str:
+        """The NumPy function's module for PyTorch (torch.compile-able); see matcalc.frameworks."""
+        from .frameworks import source
+        return source(self, "torch", hvp)
+
+    def to_jax(self, hvp: bool = False):
+        """Like to_numpy(), taking and returning JAX arrays (float64 needs jax_enable_x64)."""
+        from .frameworks import function
+        return function(self, "jax", hvp)
+
+    def to_torch(self, hvp: bool = False):
+        """Like to_numpy(), taking and returning torch tensors of the arguments' dtype."""
+        from .frameworks import function
+        return function(self, "torch", hvp)
+
     def check(self, seed: int = 0, points: int = 2) -> CheckResult:
         """Compare the generated NumPy results with central finite differences."""
         if getattr(self.program, "structure", {}):

@@ -427,6 +427,26 @@ class RecurrentDerivation:
             self._function = compile_source(self.numpy_source(), "gradients")
         return self._function
 
+    def jax_source(self) -> str:
+        """The BPTT function for JAX (the loops as jax.lax.scan); see matcalc.frameworks."""
+        from .frameworks import source
+        return source(self, "jax")
+
+    def torch_source(self) -> str:
+        """The BPTT function for PyTorch; see matcalc.frameworks."""
+        from .frameworks import source
+        return source(self, "torch")
+
+    def to_jax(self):
+        """Like to_numpy(), taking and returning JAX arrays."""
+        from .frameworks import function
+        return function(self, "jax")
+
+    def to_torch(self):
+        """Like to_numpy(), taking and returning torch tensors."""
+        from .frameworks import function
+        return function(self, "torch")
+
     def numpy_source_with_deltas(self) -> str:
         from .bptt import bptt_source
         return bptt_source(self, "gradients", deltas=True)
