@@ -16,7 +16,7 @@ _SAME = {"exp", "log", "sin", "cos", "tanh", "sqrt", "abs", "sign", "square", "r
          "broadcast_to", "negative", "minimum", "maximum", "power", "heaviside", "logaddexp",
          "vdot", "asarray", "ones", "zeros", "eye", "result_type",
          "add", "subtract", "multiply", "divide", "matmul", "einsum", "log1p", "expm1", "transpose",
-         "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "diag", "max", "min"}
+         "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "diag", "max", "min", "concatenate"}
 _LINALG = {"inv", "det", "slogdet", "norm"}
 
 
@@ -39,6 +39,29 @@ class Backend:
 
 
 _JAX_HELPERS = {
+    "_norm2": '''def _norm2(x):
+    """Euclidean/Frobenius norm scaled by max|x| (no overflow or underflow of the squares)."""
+    m = jnp.max(jnp.abs(x))
+    ok = (m > 0) & jnp.isfinite(m)
+    safe = jnp.where(ok, m, 1)
+    return jnp.where(ok, safe * jnp.sqrt(jnp.sum(jnp.square(x / safe))), m)''',
+    "_unit": '''def _unit(x):
+    """x / ‖x‖ without over/underflow; 0 at x = 0."""
+    m = jnp.max(jnp.abs(x))
+    ok = (m > 0) & jnp.isfinite(m)
+    y = x / jnp.where(ok, m, 1)
+    n = jnp.sqrt(jnp.sum(jnp.square(y)))
+    return jnp.where(ok, y / jnp.where(ok, n, 1), jnp.where(m == 0, jnp.zeros_like(x), x / m))''',
+    "_adjugate": '''def _adjugate(a):
+    """adj(a) = det(a)·inv(a), also where a is singular (from the SVD; see matcalc.removable)."""
+    n = a.shape[0]
+    if n == 1:
+        return jnp.ones_like(a)
+    u, s, vt = jnp.linalg.svd(a)
+    ones = jnp.ones(1, s.dtype)
+    others = jnp.concatenate((ones, jnp.cumprod(s[:-1]))) * jnp.concatenate((jnp.cumprod(s[:0:-1])[::-1], ones))
+    sign = jnp.linalg.det(u) * jnp.linalg.det(vt)
+    return (sign * vt.T * others) @ u.T''',
     "_sigmoid": '''def _sigmoid(x, out=None):
     """Logistic function (jax.nn.sigmoid: stable, no overflow)."""
     return jax.nn.sigmoid(x)''',
@@ -75,6 +98,31 @@ _JAX_HELPERS = {
 }
 
 _TORCH_HELPERS = {
+    "_norm2": '''def _norm2(x):
+    """Euclidean/Frobenius norm scaled by max|x| (no overflow or underflow of the squares)."""
+    m = torch.amax(torch.abs(x))
+    ok = (m > 0) & torch.isfinite(m)
+    safe = torch.where(ok, m, torch.ones_like(m))
+    return torch.where(ok, safe * torch.sqrt(torch.sum(torch.square(x / safe))), m)''',
+    "_unit": '''def _unit(x):
+    """x / ‖x‖ without over/underflow; 0 at x = 0."""
+    m = torch.amax(torch.abs(x))
+    ok = (m > 0) & torch.isfinite(m)
+    y = x / torch.where(ok, m, torch.ones_like(m))
+    n = torch.sqrt(torch.sum(torch.square(y)))
+    return torch.where(ok, y / torch.where(ok, n, torch.ones_like(n)),
+                       torch.where(m == 0, torch.zeros_like(x), x / m))''',
+    "_adjugate": '''def _adjugate(a):
+    """adj(a) = det(a)·inv(a), also where a is singular (from the SVD; see matcalc.removable)."""
+    n = a.shape[0]
+    if n == 1:
+        return torch.ones_like(a)
+    u, s, vt = torch.linalg.svd(a)
+    ones = torch.ones(1, dtype=s.dtype)
+    after = torch.flip(torch.cumprod(torch.flip(s[1:], (0,)), 0), (0,))
+    others = torch.cat((ones, torch.cumprod(s[:-1], 0))) * torch.cat((after, ones))
+    sign = torch.linalg.det(u) * torch.linalg.det(vt)
+    return (sign * vt.T * others) @ u.T''',
     "_sigmoid": '''def _sigmoid(x, out=None):
     """Logistic function (torch.sigmoid: stable, no overflow)."""
     return torch.sigmoid(x)''',
@@ -176,7 +224,8 @@ TORCH = Backend(
      "vdot": None,                    # written as torch.sum(a * b): torch.vdot takes 1-D only
      "asarray": "torch.as_tensor", "heaviside": "_heaviside", "logaddexp": "_logaddexp",
      "maximum": "_maximum", "minimum": "_minimum", "broadcast_to": "_broadcast",
-     "power": "torch.pow", "result_type": "_result_type", "max": "torch.amax", "min": "torch.amin"},
+     "power": "torch.pow", "result_type": "_result_type", "max": "torch.amax", "min": "torch.amin",
+     "concatenate": "torch.cat"},
     "torch.linalg",
     methods={"copy": ("clone", {}), "sum": ("sum", {"axis": "dim", "keepdims": "keepdim"})},
     helpers={**_TORCH_HELPERS, "_shape_error": _SHAPE_ERROR},

@@ -22,6 +22,8 @@ from .errors import MatcalcError
 from .ir import Elementwise, ScalarFunction, SumEntries, Softmax, is_matrix
 
 _MAX_OPS = 60          # larger islands are left as written (bounded derivation time)
+_MAX_TREE = 2000       # nor are islands whose written-out tree (operands included) is larger: a
+                       # deep chain shares subexpressions, and measuring by printing would blow up
 _DIRECT = {"exp": sp.exp, "log": sp.log, "tanh": sp.tanh}
 _OPAQUE: dict = {}     # name -> SymPy undefined function for functions kept whole
 
@@ -369,6 +371,8 @@ def simplify_island(node, length, keep=frozenset()):
     if not is_matrix(node) or not _is_entrywise(node) or isinstance(node, Elementwise) \
             and not _is_entrywise(node.arg):
         return None
+    if _tree_size(node, _MAX_TREE) > _MAX_TREE:
+        return None
     tr = _Translation(node.shape, keep)
     x = tr.matrix(node)
     if tr.ops < 2 or tr.ops > _MAX_OPS:
@@ -392,6 +396,27 @@ def simplify_island(node, length, keep=frozenset()):
         if n < best_len:
             best, best_len = m, n
     return best
+
+
+def _tree_size(expr, cap: int) -> int:
+    """Nodes of expr written out as a tree (shared subexpressions counted each time), capped just
+    above ``cap``; linear in the DAG's size."""
+    sizes: dict = {}
+
+    def size(node) -> int:
+        if node in sizes:
+            return sizes[node]
+        total = 1
+        for a in node.args:
+            total += size(a)
+            if total > cap:
+                break
+        sizes[node] = min(total, cap + 1)
+        return sizes[node]
+    try:
+        return size(expr)
+    except RecursionError:
+        return cap + 1
 
 
 def _length(expr) -> int:

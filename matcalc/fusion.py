@@ -74,7 +74,9 @@ def forward_lines(groups: list, t: str = "t") -> tuple[list[str], list[str]]:
     for g in groups:
         if g.offsets is not None:
             before.append(f"{g.cat.name} = np.concatenate([{', '.join(p.name for p in g.params)}], axis=1)")
-            before.append(f"{g.offsets} = np.cumsum([0, {', '.join(p.name + '.shape[1]' for p in g.params)}])")
+            widths = [p.name + ".shape[1]" for p in g.params]
+            ends = ["0"] + [" + ".join(widths[:k + 1]) for k in range(len(widths))]
+            before.append(f"{g.offsets} = ({', '.join(ends)})")   # static sizes: plain Python ints
         if g.sequence:
             x = g.sequence
             before.append(f"{g.all_steps} = ({x}.reshape(-1, {x}.shape[2]) @ {g.cat.name})"
@@ -139,9 +141,10 @@ def fuse_backward(assignments: list, groups: list, grads: dict, names):
             if len(where) != len(deltas):
                 continue
             acc = names("acc_" + sym.name)
-            before.append(f"{acc} = 0.0")
             first = min(where.values())
             targets = [assignments[where[k]][0] for k in range(len(deltas))]
+            # zeros of the accumulator's own shape and dtype (a loop carry keeps one shape: lax.scan)
+            before.append(f"{acc} = np.concatenate([{', '.join(f'np.zeros_like({t})' for t in targets)}], axis=1)")
             assignments[first] = (acc, "+=", MatMul(left, sym))
             drop |= set(where.values()) - {first}
             after += [f"{t} += {g.columns(acc, k)}" for k, t in enumerate(targets)]

@@ -255,8 +255,8 @@ def test_cli_format_prints_the_module(fmt, imports):
     out = CliRunner().invoke(main, ["derive", "sum(sigmoid(X*w))", "--dim", "X=n,d", "--dim", "w=d,1",
                                     "--format", fmt])
     assert out.exit_code == 0, out.output
-    assert imports in out.output and "def gradients(X, w):" in out.output
-    compile(out.output, "<cli>", "exec")
+    assert imports in out.stdout and "def gradients(X, w):" in out.stdout
+    compile(out.stdout, "<cli>", "exec")   # stdout only: the default-wrt note goes to stderr
     bad = CliRunner().invoke(main, ["derive", "sum(exp(torch))", "--dim", "torch=2,1", "--format", "torch"])
     assert bad.exit_code == 2 and "torch" in bad.output and "Traceback" not in bad.output
 
