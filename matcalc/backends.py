@@ -183,27 +183,9 @@ _TORCH_HELPERS = {
     return torch.broadcast_to(torch.as_tensor(x, dtype=dtype), shape)''',
 }
 
-# helpers shared by the framework backends: the argument checks read shapes, not NumPy
-_SHAPE_ERROR = '''def _shape_error(arrays, shapes):
-    """The message for the first argument whose shape disagrees with its declared shape
-    (a name stands for a size, which must agree across the arguments)."""
-    sizes = {}
-    for name, want in shapes.items():
-        got = tuple(getattr(arrays[name], "shape", ()))
-        if want == ():
-            if int(np.prod(got)) != 1:
-                return ValueError(f"{name} must be a scalar, got shape {got}")
-            continue
-        shown = "(" + ", ".join(map(str, want)) + ")"
-        if len(got) != len(want):
-            return ValueError(f"{name} must have shape {shown}, got {got}")
-        for w, g in zip(want, got):
-            if isinstance(w, str) and sizes.setdefault(w, g) != g:
-                return ValueError(f"{name} must have shape {shown} with {w} = {sizes[w]} "
-                                  f"(from the arguments before it), got {got}")
-            if isinstance(w, int) and w != g:
-                return ValueError(f"{name} must have shape {shown}, got {got}")
-    return ValueError("the arguments' shapes disagree with the declared shapes")'''
+# the argument checks read shapes only, so the NumPy helper serves every backend
+from .codegen import HELPERS as _NUMPY_HELPERS  # noqa: E402
+_SHAPE_ERROR = _NUMPY_HELPERS["_shape_error"]
 
 NUMPY = Backend("numpy", "import numpy as np", "np", {n: f"np.{n}" for n in _SAME}, "np.linalg")
 

@@ -72,9 +72,9 @@ HELPERS = {
     (a name stands for a size, which must agree across the arguments)."""
     sizes = {}
     for name, want in shapes.items():
-        got = np.shape(arrays[name])
+        got = tuple(getattr(arrays[name], "shape", ()))   # NumPy, JAX and torch arrays alike
         if want == ():
-            if np.size(arrays[name]) != 1:
+            if int(np.prod(got)) != 1:
                 return ValueError(f"{name} must be a scalar, got shape {got}")
             continue
         shown = "(" + ", ".join(map(str, want)) + ")"

@@ -47,34 +47,27 @@ HELPERS = {"_adjugate": '''def _adjugate(a):
 }
 
 
-class Unit(MatrixExpr):
+class _OnOneMatrix(MatrixExpr):
+    """A code-generator node of one matrix argument, with its shape."""
+
+    def __new__(cls, arg):
+        return Basic.__new__(cls, arg)
+
+    @property
+    def arg(self):
+        return self.args[0]
+
+    @property
+    def shape(self):
+        return self.arg.shape
+
+
+class Unit(_OnOneMatrix):
     """r / ‖r‖, 0 at r = 0 (only made by the code generator)."""
 
-    def __new__(cls, arg):
-        return Basic.__new__(cls, arg)
 
-    @property
-    def arg(self):
-        return self.args[0]
-
-    @property
-    def shape(self):
-        return self.arg.shape
-
-
-class Adjugate(MatrixExpr):
+class Adjugate(_OnOneMatrix):
     """adj(M) = det(M)·M⁻¹ (only made by the code generator)."""
-
-    def __new__(cls, arg):
-        return Basic.__new__(cls, arg)
-
-    @property
-    def arg(self):
-        return self.args[0]
-
-    @property
-    def shape(self):
-        return self.arg.shape
 
 
 def absorb(coeff, body):
