@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from sympy import Basic, Integer, Mul, Pow, Determinant, Inverse
 from sympy import HadamardProduct, Trace
-from sympy.matrices.expressions import KroneckerProduct, MatMul, Transpose
+from sympy.matrices.expressions import KroneckerProduct, MatAdd, MatMul, Transpose
 from sympy.matrices.expressions.matexpr import MatrixExpr
 
 from .ir import Norm2, SumEntries, Vec
@@ -74,6 +74,14 @@ def absorb(coeff, body):
     """(coeff', body') with every factor det(M) / ‖r‖⁻¹ of the scalar ``coeff`` that can be moved
     onto a single linear M⁻¹ / r in the matrix ``body`` moved there (as adj(M) / unit(r))."""
     factors = absorb_factors(list(Mul.make_args(coeff)) + [body])
+    if factors[-1] is body and isinstance(body, MatAdd):   # c·(a + b) = c·a + c·b, each absorbed
+        terms, moved = [], False
+        for term in body.args:
+            c, t = absorb(coeff, term)
+            moved = moved or t is not term
+            terms.append(t if c == 1 else MatMul(c, t))
+        if moved:
+            return Integer(1), MatAdd(*terms)
     return Mul(*factors[:-1]), factors[-1]
 
 

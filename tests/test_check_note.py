@@ -156,7 +156,9 @@ def test_own_note_row_vector_chain():
                    (20, "wrong")]
     diag = [c.diagnosis for c in report.claims]
     assert diag[2].startswith("transposed") and diag[7].startswith("a transpose missing on Q")
-    assert diag[9].startswith("wrong sign") and diag[10].startswith("missing term")
+    # the softmax Jacobian written diagonal: named as such (with simplified expected forms the
+    # dropped −ssᵀ part no longer reads as a separate missing term)
+    assert diag[9].startswith("wrong sign") and "diagonal Jacobian" in diag[10]
 
 
 def test_seed_001_bold_vectors_numerator_layout():
