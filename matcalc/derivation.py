@@ -38,8 +38,9 @@ class Derivation:
         adjoints, raw_steps = engine.backward(program.output, targets)
         memo: dict = {}
         keep = frozenset(self._names_without_output())   # the user's named values stay whole
+        self._cancelled: list = []   # islands that scalar algebra rewrote (see numpy_source)
         self._results = {n: shaped(textbook(engine.gradient(adjoints, program.variables[n]), self.sum_to_one, memo,
-                                            keep), program.variables[n])
+                                            keep, self._cancelled), program.variables[n])
                          for n in self.wrt}
         structure = getattr(program, "structure", {})
         if structure:
@@ -341,7 +342,11 @@ class Derivation:
         Gradients are written delta by delta, as the backprop steps read (constants applied
         once); Jacobians and Hessians from their closed forms.
         """
-        if self.layout is None and self.order == 1 and self.wrt and not getattr(self.program, "structure", {}):
+        # where scalar algebra cancelled a chain-rule product (BCE's 1/σ against σ(1 − σ), an exp
+        # ratio), the deltas would evaluate the uncancelled form, which over/underflows at large
+        # arguments (−0.0 for a gradient of −1): the simplified closed forms are written instead
+        if self.layout is None and self.order == 1 and self.wrt and not getattr(self.program, "structure", {}) \
+                and not getattr(self, "_cancelled", None):
             from .backprop_code import backprop_source
             try:
                 return backprop_source(self, func_name)

@@ -22,6 +22,7 @@ from .errors import MatcalcError
 from .ir import Elementwise, ScalarFunction, SumEntries, Softmax, is_matrix
 
 _MAX_OPS = 60          # larger islands are left as written (bounded derivation time)
+_MAX_DEGREE = 8       # nor are powers above this (cancel/factor of a degree-37 rational took minutes)
 _MAX_TREE = 2000       # nor are islands whose written-out tree (operands included) is larger: a
                        # deep chain shares subexpressions, and measuring by printing would blow up
 _DIRECT = {"exp": sp.exp, "log": sp.log, "tanh": sp.tanh}
@@ -379,7 +380,8 @@ def simplify_island(node, length, keep=frozenset()):
         return None
     best, best_len = None, length(node)
     candidates = [(x, {})]   # SymPy's automatic simplification alone ((√x)² = x)
-    forms = (_plain_forms, _sigma_forms, _tanh_forms, _softmax_forms) if _may_simplify(x) else ()
+    forms = (_plain_forms, _sigma_forms, _tanh_forms, _softmax_forms) \
+        if _may_simplify(x) and _degree(x) <= _MAX_DEGREE else ()
     for form in forms:
         try:
             candidates.extend(form(x, tr))
@@ -396,6 +398,12 @@ def simplify_island(node, length, keep=frozenset()):
         if n < best_len:
             best, best_len = m, n
     return best
+
+
+def _degree(x) -> int:
+    """The largest |numeric exponent| of a power in the scalar expression x (0 if none)."""
+    exponents = [abs(p.exp) for p in x.atoms(Pow) if p.exp.is_Number]
+    return int(max(exponents, default=0))
 
 
 def _tree_size(expr, cap: int) -> int:
@@ -449,7 +457,23 @@ def _member(node) -> bool:
     return is_matrix(node) and _is_entrywise(node)
 
 
-def maximal_islands(expr, memo: dict | None = None, keep=frozenset()):
+def _nonlinear(expr) -> frozenset:
+    """The entrywise functions, scalar functions and negative powers in expr: a cancellation or
+    recombination changes them; rearranging signs or factors does not."""
+    seen, found, stack = set(), set(), [expr]
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        if isinstance(node, (Elementwise, ScalarFunction)) or \
+                isinstance(node, (HadamardPower, Pow)) and getattr(node.args[1], "is_negative", False):
+            found.add(node)
+        stack.extend(getattr(node, "args", ()))
+    return frozenset(found)
+
+
+def maximal_islands(expr, memo: dict | None = None, keep=frozenset(), changed: list | None = None):
     """expr with each maximal entrywise island simplified (islands inside its operands first);
     sub-islands are not simplified on their own (the whole island is one scalar function)."""
     from .simplify import _rebuild
@@ -467,7 +491,11 @@ def maximal_islands(expr, memo: dict | None = None, keep=frozenset()):
             args = [visit(a, member and _member(a) and a.shape == node.shape) for a in node.args]
             out = _rebuild(node, args)
             if member and not inside:
-                out = entrywise_islands(out, keep) or out
+                simpler = entrywise_islands(out, keep)
+                if simpler is not None and simpler != out:
+                    if changed is not None and _nonlinear(simpler) != _nonlinear(out):
+                        changed.append(out)   # functions cancelled or recombined: the caller learns of it
+                    out = simpler
         memo[key] = out
         return out
     try:

@@ -325,18 +325,19 @@ BASIC = [ones_product, zero_diagonal, hadamard_powers, diagonal_products, diagon
 BASIC += MATRIX_REWRITES
 
 
-def textbook(expr, sum_to_one_names=(), memo=None, keep=frozenset()):
+def textbook(expr, sum_to_one_names=(), memo=None, keep=frozenset(), changed: list | None = None):
     """The textbook-form rewrites, repeated until nothing changes (a rewrite can build
     nodes that other rewrites then simplify, e.g. diag(a)diag(b) -> diag(a ⊙ b)); entrywise
     islands are simplified as scalar algebra, the values in ``keep`` (the user's named
-    intermediates) kept whole so that results still read with their names."""
+    intermediates) kept whole so that results still read with their names; ``changed`` (a list)
+    collects the islands that scalar algebra rewrote."""
     rewrites = list(BASIC)
     if sum_to_one_names:
         rewrites.insert(0, sum_to_one(set(sum_to_one_names)))
     memo = {} if memo is None else memo   # one pass of the rewrites is a function of the node:
-    out = rewrite(maximal_islands(expr, keep=keep), rewrites, memo)   # its memo serves every pass and every result
+    out = rewrite(maximal_islands(expr, keep=keep, changed=changed), rewrites, memo)   # its memo serves every pass and every result
     for _ in range(4):
-        again = rewrite(maximal_islands(out, keep=keep), rewrites, memo)   # entrywise islands as scalar algebra
+        again = rewrite(maximal_islands(out, keep=keep, changed=changed), rewrites, memo)   # entrywise islands as scalar algebra
         if again == out:
             break
         out = again
