@@ -47,6 +47,17 @@ def _torch_compiled(torch, fn):
     return torch.compile(fn)
 
 
+def _torch_times(torch, gen_t, eager, ts, want, label, repeats, compile_torch):
+    """Generated torch vs torch autograd (eager; compiled too with compile_torch), both checked."""
+    _close({k: _np(v) for k, v in gen_t(**ts).items()}, want, label)
+    _close({k: _np(v) for k, v in eager().items()}, want, label)
+    fns = {"gen-torch": lambda: gen_t(**ts), "torch": eager}
+    if compile_torch:
+        gen_c, eager_c = _torch_compiled(torch, gen_t), _torch_compiled(torch, eager)
+        fns.update({"gen-torch-c": lambda: gen_c(**ts), "torch-c": eager_c})
+    return _time(fns, repeats, None)
+
+
 def gradient_rows(repeats, jax, torch, compile_torch):
     import gradients
     out = []
@@ -73,13 +84,7 @@ def gradient_rows(repeats, jax, torch, compile_torch):
                           ((n, ts[n].detach().clone() if n in wrt else ts[n]) for n in names)}
                 ref(torch, *[leaves[n] for n in names]).backward()
                 return {w: leaves[w].grad for w in wrt}
-            _close({k: _np(v) for k, v in gen_t(**ts).items()}, want, label)
-            _close({k: _np(v) for k, v in eager().items()}, want, label)
-            fns = {"gen-torch": lambda: gen_t(**ts), "torch": eager}
-            if compile_torch:
-                gen_c, eager_c = _torch_compiled(torch, gen_t), _torch_compiled(torch, eager)
-                fns.update({"gen-torch-c": lambda: gen_c(**ts), "torch-c": eager_c})
-            times.update(_time(fns, repeats, None))
+            times.update(_torch_times(torch, gen_t, eager, ts, want, label, repeats, compile_torch))
         out.append((label, times))
     return out
 
@@ -117,13 +122,7 @@ def bptt_rows(repeats, jax, torch, compile_torch, sizes=None):
                 pt = {k: ts[k].detach().clone().requires_grad_() for k in params}
                 tloss(pt, ts["x"], ts["y"]).backward()
                 return {k: v.grad for k, v in pt.items()}
-            _close({k: _np(v) for k, v in gen_t(**ts).items()}, want, label)
-            _close({k: _np(v) for k, v in eager().items()}, want, label)
-            fns = {"gen-torch": lambda: gen_t(**ts), "torch": eager}
-            if compile_torch:
-                gen_c, eager_c = _torch_compiled(torch, gen_t), _torch_compiled(torch, eager)
-                fns.update({"gen-torch-c": lambda: gen_c(**ts), "torch-c": eager_c})
-            times.update(_time(fns, repeats, None))
+            times.update(_torch_times(torch, gen_t, eager, ts, want, label, repeats, compile_torch))
         out.append((label, times))
     return out
 

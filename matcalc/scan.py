@@ -130,25 +130,25 @@ def _convert(loop: ast.For, func, before: list, after: list, arrays: set, k: int
                 continue
         stmts.append(stmt)
     # per-step reads a[t] of arrays (arguments, earlier loops' outputs) become the scan's inputs
+    def per_step(v):
+        """The scan input standing for a per-step read a[t], or None if v is not one."""
+        if not (isinstance(v, ast.Subscript) and _is_t(v.slice) and isinstance(v.value, ast.Name)
+                and isinstance(v.ctx, ast.Load)):
+            return None
+        name = v.value.id
+        if name not in defined or (name in lists and name not in arrays):
+            raise _Skip
+        xs.setdefault(name, f"_x{k}_{name}")
+        return ast.Name(xs[name], ast.Load())
+
     for stmt in stmts:
         for node in ast.walk(stmt):
             for field, value in ast.iter_fields(node):
-                if isinstance(value, ast.Subscript) and _is_t(value.slice) and isinstance(value.value, ast.Name) \
-                        and isinstance(value.ctx, ast.Load):
-                    name = value.value.id
-                    if name not in defined or (name in lists and name not in arrays):
-                        raise _Skip
-                    xs.setdefault(name, f"_x{k}_{name}")
-                    setattr(node, field, ast.Name(xs[name], ast.Load()))
-                elif isinstance(value, list):
+                if isinstance(value, list):
                     for i, v in enumerate(value):
-                        if isinstance(v, ast.Subscript) and _is_t(v.slice) and isinstance(v.value, ast.Name) \
-                                and isinstance(v.ctx, ast.Load):
-                            name = v.value.id
-                            if name not in defined or (name in lists and name not in arrays):
-                                raise _Skip
-                            xs.setdefault(name, f"_x{k}_{name}")
-                            value[i] = ast.Name(xs[name], ast.Load())
+                        value[i] = per_step(v) or v
+                elif per_step(value) is not None:
+                    setattr(node, field, ast.Name(xs[value.value.id], ast.Load()))
     if "t" in _loaded(stmts):
         raise _Skip   # t used otherwise than as an index
     assigned = _stored(stmts)

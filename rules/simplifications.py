@@ -58,6 +58,11 @@ def _normal(shapes, positive=()):
     return draw
 
 
+
+def _island_rewrite(text, shapes, rng):
+    """Self-test of the entrywise-island simplifier on the last statement of ``text``."""
+    return _check_rewrite(_simplify_island, lambda: _island(text, shapes), _normal(shapes), rng)
+
 @identity("simplify:entrywise_scalar",
           r"F(A_1,\dots,A_k) \text{ entrywise} = f(a_1,\dots,a_k) \text{ entry by entry: } "
           r"\frac{1-y}{1-\sigma}\,\sigma(1-\sigma) - \frac{y}{\sigma}\,\sigma(1-\sigma) = \sigma - y",
@@ -66,7 +71,7 @@ def _normal(shapes, positive=()):
 def _entrywise_scalar(rng):
     shapes = {"y": (5, 1), "X": (5, 3), "w": (3, 1)}
     text = "s = sigmoid(X*w); f = ((1 - y) ./ (1 - s) - y ./ s) .* s .* (1 - s)"
-    return _check_rewrite(_simplify_island, lambda: _island(text, shapes), _normal(shapes), rng)
+    return _island_rewrite(text, shapes, rng)
 
 
 @identity("simplify:sigmoid_exp",
@@ -76,7 +81,7 @@ def _entrywise_scalar(rng):
 def _sigmoid_exp(rng):
     shapes = {"X": (4, 3), "w": (3, 1), "y": (4, 1)}
     text = "f = y - exp(X*w) ./ (1 + exp(X*w))"
-    return _check_rewrite(_simplify_island, lambda: _island(text, shapes), _normal(shapes), rng)
+    return _island_rewrite(text, shapes, rng)
 
 
 @identity("simplify:tanh_exp",
@@ -85,7 +90,7 @@ def _sigmoid_exp(rng):
 def _tanh_exp(rng):
     shapes = {"A": (4, 3), "x": (3, 1)}
     text = "f = 4*(exp(A*x) + exp(-A*x)).^(-2)"
-    return _check_rewrite(_simplify_island, lambda: _island(text, shapes), _normal(shapes), rng)
+    return _island_rewrite(text, shapes, rng)
 
 
 @identity("simplify:softmax_exp",
@@ -95,7 +100,7 @@ def _tanh_exp(rng):
 def _softmax_exp(rng):
     shapes = {"W": (4, 3), "x": (3, 1), "u": (4, 1)}
     text = "f = (u/sum(exp(W*x)) - (u'*exp(W*x))/sum(exp(W*x))^2) .* exp(W*x)"
-    return _check_rewrite(_simplify_island, lambda: _island(text, shapes), _normal(shapes), rng)
+    return _island_rewrite(text, shapes, rng)
 
 
 @identity("simplify:softmax_products",

@@ -22,6 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from click.testing import CliRunner  # noqa: E402
 
 from matcalc.cli import main  # noqa: E402
+from matcalc.cli_support import _wants_json  # noqa: E402
 
 PROGRAMS = [   # valid programs, with their variables (for --wrt / --dim / --claim)
     ("norm2(X*w - y)^2", ["X", "w", "y"]),
@@ -106,12 +107,7 @@ def generate(rnd: random.Random):
 
 def _json_mode(args) -> bool:
     """Whether --format json is among the options (before any ``--``)."""
-    for k, arg in enumerate(args):
-        if arg == "--":
-            return False
-        if arg == "--format=json" or (arg == "--format" and args[k + 1:k + 2] == ["json"]):
-            return True
-    return False
+    return _wants_json(list(args))
 
 
 def judge(args, result, garbage) -> list[str]:
