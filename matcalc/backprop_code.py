@@ -14,9 +14,9 @@ from sympy.matrices.expressions import ZeroMatrix
 
 from . import ops, removable, rules
 from .codegen import _GUESS, RESERVED, NumpyCodegen, _broadcast_source, _negative, module_source
-from .derivation import shaped
 from .engine import _LEAVES, topological
 from .ir import Elementwise, is_matrix
+from .ops import shaped
 
 
 class _Codegen(NumpyCodegen):
@@ -250,7 +250,6 @@ def backprop_source(d, func_name: str = "gradients") -> str:
     for _, expr in lines + list(outputs.items()):
         if any(isinstance(n, _Placeholder) for n in topological(expr)):
             raise ValueError("a placeholder is left in the delta code")   # the closed forms serve instead
-    from .symmetry import drop_symmetric_transposes
     lines, outputs = drop_symmetric_transposes(lines, outputs)
     cg = _Codegen(program.variables, {}, func_name)
     body = cg.validation()
@@ -298,3 +297,26 @@ def _place_constants(backward, outputs):
         for n, e in out_uses:
             outputs[n] = scale(c, e)
     return backward, outputs
+
+
+def drop_symmetric_transposes(lines: list, outputs: dict):
+    """Generated code's (name, expr) lines and results with Sᵀ -> S for every S proved
+    symmetric, through the earlier lines' names: X d + X dᵀ becomes 2 X d (one GEMM)."""
+    from sympy.matrices.expressions import Transpose
+    from .simplify import rewrite
+    from .symmetry import is_symmetric
+    known: set = set()
+
+    def drop(expr):
+        frozen = frozenset(known)
+
+        def rule(node):
+            return node.arg if isinstance(node, Transpose) and is_symmetric(node.arg, frozen) else None
+        return rewrite(expr, [rule], {}) if is_matrix(expr) else expr
+    out = []
+    for name, expr in lines:
+        expr = drop(expr)
+        if is_symmetric(expr, frozenset(known)):
+            known.add(name)
+        out.append((name, expr))
+    return out, {k: drop(e) for k, e in outputs.items()}

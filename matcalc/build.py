@@ -37,11 +37,6 @@ class Program:
     definitions: dict = field(default_factory=dict)   # name -> value in variables and earlier names
     opaque_output: object = None
 
-    def inline(self, expr):
-        """An expression in named symbols with every name replaced by its value."""
-        from .simplify import rewrite   # rebuilt with our constructors: canonical products and sums
-        return rewrite(expr, [], {sym: self.intermediates[n] for n, sym in self.named.items()})
-
     def shape(self, name: str) -> tuple:
         return shape_of(self.variables[name])
 

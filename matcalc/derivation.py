@@ -10,6 +10,7 @@ from .errors import MatcalcError, ShapeError, UnknownNameError, UnsupportedError
 from .ir import is_matrix, shape_of
 from .memory import DEFAULT_MEMORY_LIMIT, guard
 from .numeric import CheckResult, finite_difference_check, hessian_check
+from .ops import shaped
 from .simplify import textbook
 from .structured import StructuredCodegen
 
@@ -574,16 +575,10 @@ def _derive_recurrent(expr, statements, wrt, shapes, layout, order, sum_to_one, 
     if layout is not None or order != 1:
         raise UnsupportedError("a recurrent program has gradients only (no --layout or --order 2)")
     seq = analyse(expr, statements)
-    d = RecurrentDerivation(seq, shapes, _as_list(wrt), sum_to_one or (), method)
+    d = RecurrentDerivation(seq, shapes, _as_list(wrt), sum_to_one or (), method, core=Derivation)
     for name in d.variables:
         if name in RESERVED or name.startswith("_"):
             raise UnknownNameError(f"{name!r} cannot be used as a variable name (reserved)")
     return d
 
 
-def shaped(result, like):
-    """A zero gradient of a matrix variable as a zero matrix of its shape (tr(N − Nᵀ) -> 0_{2×2})."""
-    from sympy.matrices.expressions import ZeroMatrix
-    if is_matrix(like) and not is_matrix(result) and result == 0:
-        return ZeroMatrix(*like.shape)
-    return result

@@ -20,6 +20,7 @@ from sympy.matrices.expressions import HadamardPower, HadamardProduct, MatAdd, M
 from . import ops
 from .errors import MatcalcError
 from .ir import Elementwise, ScalarFunction, SumEntries, Softmax, is_matrix
+from .printing import language_length
 
 _MAX_OPS = 60          # larger islands are left as written (bounded derivation time)
 _MAX_DEGREE = 8       # nor are powers above this (cancel/factor of a degree-37 rational took minutes)
@@ -427,11 +428,6 @@ def _tree_size(expr, cap: int) -> int:
         return cap + 1
 
 
-def _length(expr) -> int:
-    from .printing import to_language
-    return len("".join(to_language(expr).split()))
-
-
 _CACHE: dict = {}        # island -> simplified island or None (a pure function of the node)
 _CACHE_SIZE = 4096
 
@@ -442,7 +438,7 @@ def entrywise_islands(node, keep=frozenset()):
     if key in _CACHE:
         return _CACHE[key]
     try:
-        out = simplify_island(node, _length, keep)
+        out = simplify_island(node, language_length, keep)
     except MatcalcError:   # a time limit
         raise
     except Exception:  # noqa: BLE001 - best effort: the island as written is always right
@@ -476,7 +472,6 @@ def _nonlinear(expr) -> frozenset:
 def maximal_islands(expr, memo: dict | None = None, keep=frozenset(), changed: list | None = None):
     """expr with each maximal entrywise island simplified (islands inside its operands first);
     sub-islands are not simplified on their own (the whole island is one scalar function)."""
-    from .simplify import _rebuild
     from .engine import _LEAVES
     memo = {} if memo is None else memo
 
@@ -489,7 +484,7 @@ def maximal_islands(expr, memo: dict | None = None, keep=frozenset(), changed: l
         else:
             member = _member(node)
             args = [visit(a, member and _member(a) and a.shape == node.shape) for a in node.args]
-            out = _rebuild(node, args)
+            out = ops.rebuild(node, args)
             if member and not inside:
                 simpler = entrywise_islands(out, keep)
                 if simpler is not None and simpler != out:

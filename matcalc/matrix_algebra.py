@@ -12,11 +12,8 @@ from sympy.matrices.expressions.diagonal import DiagMatrix
 from . import ops
 from .errors import MatcalcError
 from .ir import Elementwise, LogDet, Softmax, SumEntries, is_matrix
-
-
-def _length(expr) -> int:
-    from .printing import to_language
-    return len("".join(to_language(expr).split()))
+from .printing import language_length
+from .symmetry import is_symmetric, symmetric_transpose  # noqa: F401  (is_symmetric: used by tests)
 
 
 # ---------------------------------------------------------------- inverses and determinants
@@ -69,39 +66,6 @@ def integral_floats(node):
         c, body = ops.split_coeff(node)
         if isinstance(c, Float) and float(c).is_integer():
             return ops.scale(Integer(int(c)), body)
-    return None
-
-
-# ---------------------------------------------------------------- symmetry
-def is_symmetric(e) -> bool:
-    """Proved symmetric from its structure: I, diag(v), XᵀX, B M Bᵀ (M symmetric), A + Aᵀ, sums,
-    scalings, inverses and entrywise functions of symmetric matrices.  False means not proved."""
-    from sympy import Identity, OneMatrix, ZeroMatrix
-    from sympy.matrices.expressions import HadamardProduct
-    if not is_matrix(e) or e.shape[0] != e.shape[1]:
-        return False
-    if isinstance(e, (Identity, DiagMatrix, ZeroMatrix, OneMatrix)) or e.shape == (1, 1):
-        return True
-    if isinstance(e, (Inverse, Elementwise)):
-        return is_symmetric(e.arg)
-    if isinstance(e, (MatAdd, HadamardProduct)):
-        if all(is_symmetric(t) for t in e.args):
-            return True
-        return isinstance(e, MatAdd) and set(ops.transpose(e).args) == set(e.args)
-    if isinstance(e, MatMul):
-        _, body = ops.split_coeff(e)
-        f = list(body.args) if isinstance(body, MatMul) else [body]
-        k = len(f)
-        if any(ops.transpose(f[i]) != f[k - 1 - i] for i in range(k // 2)):
-            return False
-        return k % 2 == 0 or is_symmetric(f[k // 2])
-    return False
-
-
-def symmetric_transpose(node):
-    """Mᵀ = M for a matrix proved symmetric (X M⁻ᵀ + X M⁻¹ = 2X M⁻¹ with M = XᵀX + λI)."""
-    if isinstance(node, Transpose) and is_symmetric(node.arg):
-        return node.arg
     return None
 
 
@@ -206,7 +170,7 @@ def _collections(node, depth):
 def _cost(expr) -> tuple:
     """Printed length, then the number of terms: a fraction or symbol factored out of a sum
     (c·(A + B)) merges with its context's coefficient (Xᵀ(σ − y)/8)."""
-    return _length(expr), len(expr.args) if isinstance(expr, MatAdd) else 1
+    return language_length(expr), len(expr.args) if isinstance(expr, MatAdd) else 1
 
 
 def _best(expr, depth=0):

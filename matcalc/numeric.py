@@ -214,7 +214,6 @@ class DomainSampler:
                 out[name] = self.rng.standard_normal(shape) if shape else float(self.rng.standard_normal())
         structure = getattr(self.program, "structure", None)
         if structure:   # declared symmetric / spd / diagonal variables: points in their space
-            from .structure import draw_structured
             for name, kind in structure.items():
                 out[name] = draw_structured(self, name, kind, np.shape(out[name]))
         return out
@@ -379,3 +378,17 @@ def hessian_check(program, gradients: dict, blocks: dict, hessian_fn, sum_to_one
     if first.note and not result.note:
         result.note = first.note
     return result
+
+
+def draw_structured(sampler, name, kind, shape):
+    """A random point of the structured space for the domain sampler (spd, or diagonal with
+    positive entries, where the program needs det > 0 or positive entries)."""
+    n, rng = shape[0], sampler.rng
+    definite = kind == "spd" or name in sampler.spd or name in sampler.positive
+    if kind == "diagonal":
+        d = rng.uniform(0.5, 2.0, n) * (1 if definite else rng.choice((-1, 1), n))
+        return np.diag(d)
+    r = rng.standard_normal((n, n))
+    if definite:
+        return r @ r.T / n + np.eye(n)
+    return (r + r.T) / 2

@@ -203,3 +203,23 @@ def sum_entries(e):
 
 def zeros_like(e):
     return ZeroMatrix(*e.shape) if is_matrix(e) else Integer(0)
+
+
+def shaped(result, like):
+    """A zero gradient of a matrix variable as a zero matrix of its shape (tr(N − Nᵀ) -> 0_{2×2})."""
+    if is_matrix(like) and not is_matrix(result) and result == 0:
+        return ZeroMatrix(*like.shape)
+    return result
+
+
+def rebuild(node, args):
+    """``node`` with new arguments, through the canonical constructors (products, sums)."""
+    if tuple(args) == node.args:
+        return node
+    if isinstance(node, MatMul):
+        return matmul(*args)
+    if isinstance(node, MatAdd):
+        return add(*args)
+    if isinstance(node, HadamardProduct):
+        return hadamard(*args)
+    return node.func(*args)

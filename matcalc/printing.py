@@ -555,6 +555,11 @@ def to_language(expr, names=None) -> str:
     return Printer(LANGUAGE, names)(expr)
 
 
+def language_length(expr) -> int:
+    """Characters of ``expr`` in the language, blanks left out (how the simplifier measures a form)."""
+    return len("".join(to_language(expr).split()))
+
+
 def to_unicode(expr, names=None) -> str:
     return Printer(UNICODE, names)(expr)
 

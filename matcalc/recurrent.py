@@ -14,7 +14,6 @@ from sympy import MatrixSymbol, S, Symbol
 from . import parser as P
 from . import printing
 from .build import Program, parse
-from .derivation import Derivation
 from .errors import MatcalcError, ShapeError, UnknownNameError, UnsupportedError
 from .ir import NamedMatrix, NamedScalar, _Placeholder, is_matrix, placeholder, shape_of, time_sum
 from .sequence import SequenceProgram, fresh_name, rename, walk
@@ -46,10 +45,14 @@ class RecurrentDerivation:
 
     recurrent = True
 
-    def __init__(self, seq: SequenceProgram, shapes: dict | None, wrt, sum_to_one=(), method="backprop"):
+    def __init__(self, seq: SequenceProgram, shapes: dict | None, wrt, sum_to_one=(), method="backprop", *,
+                 core):
+        """``core`` is the core results class (``matcalc.derivation.Derivation``) that derives the
+        step, terminal and initial programs: this layer sits below it and never imports it."""
         if method != "backprop":
             raise UnsupportedError("a recurrent program is derived by backpropagation through time "
                                    "(--method backprop)")
+        self._core = core
         self.seq = seq
         self.source = seq.source
         self.method = method
@@ -101,7 +104,7 @@ class RecurrentDerivation:
         step_vars = self.step_program.variables
         self.step_targets = [n for n in names if n in step_vars] + \
             [self.prev[s] for s in seq.states if self.prev[s] in step_vars]
-        self.step = Derivation(self.step_program, self.step_targets, self._step_sum_to_one())
+        self.step = self._core(self.step_program, self.step_targets, self._step_sum_to_one())
         self.terminal = self._terminal_derivation(shapes)
         self.initial = self._initial_derivation(shapes)
         self._gradients = None
@@ -279,7 +282,7 @@ class RecurrentDerivation:
         if prog is None:
             return None
         targets = [n for n in prog.variables if n in self.wrt or n in self.internal.values()]
-        return Derivation(prog, targets, [n for n in self.sum_to_one if n in prog.variables]) if targets else None
+        return self._core(prog, targets, [n for n in self.sum_to_one if n in prog.variables]) if targets else None
 
     def _initial_derivation(self, shapes):
         prog = self._program("initial")
@@ -294,7 +297,7 @@ class RecurrentDerivation:
                 raise ShapeError(f"{s}[0] has shape {_shape_spec(shape_of(value))} but {s}[t] has shape "
                                  f"{_shape_spec(shape_of(state))}", self.source, self.seq.init_pos[s])
         targets = [n for n in prog.variables if n in self.wrt]
-        return Derivation(prog, targets) if targets else None
+        return self._core(prog, targets) if targets else None
 
     # ------------------------------------------------------------ results
     @property

@@ -9,9 +9,24 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import matrix_algebra
+from .build import parse
+from .codegen import NumpyCodegen, compile_source
 from .derivation import derive
+from .entrywise_algebra import entrywise_islands
+from .rules.registry import SELFTEST_TOOLS
 
 TOLERANCE = 1e-6
+
+
+def _numpy_function(variables: dict, outputs: dict, name: str):
+    """The generated NumPy function computing ``outputs`` from ``variables``."""
+    return compile_source(NumpyCodegen(variables, outputs, name).source(), name)
+
+
+# the engine, handed to the identities' checks (the catalogue never imports it)
+SELFTEST_TOOLS.update(parse=parse, derive=derive, numpy_function=_numpy_function,
+                      entrywise_islands=entrywise_islands, matrix_algebra=matrix_algebra)
 
 
 def _examples_for_differential(entry) -> list:
@@ -66,10 +81,9 @@ def _check_bounds(entry) -> str:
     if lo is None and hi is None:
         return ""
     from sympy import MatrixSymbol
-    from .codegen import NumpyCodegen, compile_source
     from .ir import Elementwise
     X = MatrixSymbol("X", 400, 1)
-    fn = compile_source(NumpyCodegen({"X": X}, {"y": Elementwise(entry.name, X)}, "f").source(), "f")
+    fn = _numpy_function({"X": X}, {"y": Elementwise(entry.name, X)}, "f")
     rng = np.random.default_rng(0)
     x = np.concatenate([rng.normal(size=(200, 1)) * 5, rng.uniform(0.01, 50, size=(200, 1))])
     if entry.domain in ("positive", "nonzero"):

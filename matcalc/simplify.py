@@ -18,21 +18,11 @@ from .engine import _LEAVES
 from .entrywise_algebra import maximal_islands
 from .matrix_algebra import REWRITES as MATRIX_REWRITES
 from .ir import SumEntries, Vec, is_matrix
-from .symmetry import symmetric_transpose
 
 Rewrite = Callable[[object], object]
 
 
-def _rebuild(node, args):
-    if tuple(args) == node.args:
-        return node
-    if isinstance(node, MatMul):
-        return ops.matmul(*args)
-    if isinstance(node, MatAdd):
-        return ops.add(*args)
-    if isinstance(node, HadamardProduct):
-        return ops.hadamard(*args)
-    return node.func(*args)
+_rebuild = ops.rebuild
 
 
 def rewrite(expr, rewrites: list[Rewrite], memo: dict | None = None):
@@ -321,7 +311,7 @@ def sum_to_one(names: set) -> Rewrite:
 
 
 BASIC = [ones_product, zero_diagonal, hadamard_powers, diagonal_products, diagonal_sums, kronecker_contraction, kronecker_products,
-         kronecker_sums, diagonal_selection, sum_entries, positive_sums, symmetric_transpose]
+         kronecker_sums, diagonal_selection, sum_entries, positive_sums]
 BASIC += MATRIX_REWRITES
 
 

@@ -21,6 +21,12 @@ from .numeric import _STENCIL, DomainSampler, entry_derivative, rel_error
 TOLERANCE = 1e-6
 
 
+def _inline(program, expr):
+    """An expression in the program's named symbols with every name replaced by its value
+    (rebuilt with the canonical constructors: canonical products and sums)."""
+    return rewrite(expr, [], {sym: program.intermediates[n] for n, sym in program.named.items()})
+
+
 def _placeholders(steps) -> dict:
     found: dict = {}
     for s in steps:
@@ -62,7 +68,7 @@ def _true_adjoint(plan, node):
             reps[sym] = rewrite(definition, [], dict(reps))
     f_of_s = rewrite(program.opaque_output, [], dict(reps))
     adjoints, _ = engine.backward(f_of_s, {free})
-    return rewrite(engine.gradient(adjoints, free), [], {free: program.inline(node)})
+    return rewrite(engine.gradient(adjoints, free), [], {free: _inline(program, node)})
 
 
 def _local_jacobian(plan, top: str, bottom: str):
@@ -78,7 +84,7 @@ def _local_jacobian(plan, top: str, bottom: str):
     variables = {**program.variables, **{sym.name: sym for sym in frozen.values()}}
     p_fn = compile_source(NumpyCodegen(variables, {"P": P.xreplace(frozen)}, "local").source(), "local")
     stage_fn = compile_source(NumpyCodegen(program.variables, {
-        sym.name: program.inline(node) for node, sym in frozen.items()}, "stages").source(), "stages") \
+        sym.name: _inline(program, node) for node, sym in frozen.items()}, "stages").source(), "stages") \
         if frozen else (lambda **kw: {})
     return p_fn, wrt_name, stage_fn
 
@@ -115,7 +121,7 @@ def verify(plan, steps, seed: int = 0, points: int = 2) -> float:
         if h.role == "value":
             truth[h] = program.output
         elif h.role == "d":
-            differentiate[h] = program.inline(node) if stage is not None else node
+            differentiate[h] = _inline(program, node) if stage is not None else node
         else:
             if stage is not None:
                 g = _true_adjoint(plan, node)
@@ -140,7 +146,7 @@ def verify(plan, steps, seed: int = 0, points: int = 2) -> float:
     variables = {**program.variables, **{sym.name: sym for sym in stand_in.values()}}
     named = set(program.named.values())
     leftover = {n for e in equations.values() for n in topological(e) if n in named}
-    memo = {n: program.inline(n) for n in leftover}
+    memo = {n: _inline(program, n) for n in leftover}
     equations = {k: rewrite(e, [], memo) for k, e in equations.items()}
     steps_fn = compile_source(NumpyCodegen(variables, equations, "equations").source(), "equations")
     sampler = DomainSampler(program, plan.sum_to_one, seed)

@@ -171,20 +171,6 @@ def _numerically_equal(program, a, b, seed: int) -> bool:
 
 
 # ---------------------------------------------------------------- numbers
-def draw_structured(sampler, name, kind, shape):
-    """A random point of the structured space for the domain sampler (spd, or diagonal with
-    positive entries, where the program needs det > 0 or positive entries)."""
-    n, rng = shape[0], sampler.rng
-    definite = kind == "spd" or name in sampler.spd or name in sampler.positive
-    if kind == "diagonal":
-        d = rng.uniform(0.5, 2.0, n) * (1 if definite else rng.choice((-1, 1), n))
-        return np.diag(d)
-    r = rng.standard_normal((n, n))
-    if definite:
-        return r @ r.T / n + np.eye(n)
-    return (r + r.T) / 2
-
-
 def basis(kind: str, n: int):
     """(direction, (i, j)) over a basis of the structured n×n space."""
     for i in range(n):

@@ -35,7 +35,9 @@ def is_symmetric(e, known: frozenset = frozenset()) -> bool:
     if isinstance(e, Elementwise):
         return is_symmetric(e.arg, known)
     if isinstance(e, (MatAdd, HadamardProduct)):
-        return all(is_symmetric(a, known) for a in e.args if is_matrix(a))
+        if all(is_symmetric(a, known) for a in e.args if is_matrix(a)):
+            return True
+        return isinstance(e, MatAdd) and set(ops.transpose(e).args) == set(e.args)   # A + Aᵀ
     if isinstance(e, MatMul):
         mats = [a for a in e.args if is_matrix(a)]
         k = len(mats)
@@ -50,27 +52,6 @@ def _transposes(a, b) -> bool:
     if ops.transpose(a) == b:
         return True
     return isinstance(a, Inverse) and isinstance(b, Inverse) and ops.transpose(a.arg) == b.arg
-
-
-def drop_symmetric_transposes(lines: list, outputs: dict):
-    """Generated code's (name, expr) lines and results with Sᵀ -> S for every S proved
-    symmetric, through the earlier lines' names: X d + X dᵀ becomes 2 X d (one GEMM)."""
-    from .simplify import rewrite
-    known: set = set()
-
-    def drop(expr):
-        frozen = frozenset(known)
-
-        def rule(node):
-            return node.arg if isinstance(node, Transpose) and is_symmetric(node.arg, frozen) else None
-        return rewrite(expr, [rule], {}) if is_matrix(expr) else expr
-    out = []
-    for name, expr in lines:
-        expr = drop(expr)
-        if is_symmetric(expr, frozenset(known)):
-            known.add(name)
-        out.append((name, expr))
-    return out, {k: drop(e) for k, e in outputs.items()}
 
 
 def symmetric_transpose(node):

@@ -127,6 +127,20 @@ def identity(id: str, latex: str, source: str, domain: str = ""):
     return register
 
 
+# An identity's check runs the engine (parser, generated code, derive, the simplifier's rewrites).
+# The catalogue sits below the engine and never imports it: the self-test runner
+# (matcalc/selftest.py) provides these tools before it runs a check.
+SELFTEST_TOOLS: dict = {}
+
+
+def selftest_tool(name: str):
+    """A tool the self-test runner provides: parse, derive, numpy_function, entrywise_islands,
+    matrix_algebra."""
+    if name not in SELFTEST_TOOLS:
+        raise RuntimeError(f"identity checks run through matcalc.selftest (no {name!r} tool provided)")
+    return SELFTEST_TOOLS[name]
+
+
 def differential_for(node) -> Differential | None:
     for cls in type(node).__mro__:
         found = _DIFF_BY_CLASS.get(cls)

@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .registry import identity
+from .registry import identity, selftest_tool
 
 
 def _evaluate(expr, arrays: dict):
     """Value of an IR expression at ``arrays`` (name -> ndarray or float), by generated code."""
     from sympy import MatrixSymbol, Symbol
-    from matcalc.codegen import NumpyCodegen, compile_source
     variables = {n: (MatrixSymbol(n, *np.shape(v)) if np.ndim(v) else Symbol(n, real=True))
                  for n, v in arrays.items()}
-    fn = compile_source(NumpyCodegen(variables, {"out": expr}, "_value").source(), "_value")
+    fn = selftest_tool("numpy_function")(variables, {"out": expr}, "_value")
     return np.asarray(fn(**arrays)["out"], float)
 
 
@@ -41,13 +40,11 @@ def _check_rewrite(rewrite, build, draw, rng, points=3) -> float:
 
 def _island(text: str, shapes: dict):
     """The closed form of a small program's value (built by the parser)."""
-    from matcalc.build import parse
-    return parse(text, shapes).output
+    return selftest_tool("parse")(text, shapes).output
 
 
 def _simplify_island(node):
-    from matcalc.entrywise_algebra import entrywise_islands
-    return entrywise_islands(node)
+    return selftest_tool("entrywise_islands")(node)
 
 
 def _normal(shapes, positive=()):
@@ -108,7 +105,7 @@ def _softmax_exp(rng):
           r"\operatorname{diag}(s) - s s^T,\ s = \operatorname{softmax}(z)",
           "definition of softmax: one factor 1/Σe^z per factor e^z of a product")
 def _softmax_products(rng):
-    from matcalc.matrix_algebra import softmax_products
+    softmax_products = selftest_tool("matrix_algebra").softmax_products
     shapes = {"z": (4, 1)}
     return _check_rewrite(softmax_products, lambda: _island("f = exp(z)*exp(z)'/sum(exp(z))^2", shapes),
                           _normal(shapes), rng)
@@ -125,7 +122,7 @@ def _sqrt_square(rng):
 @identity("simplify:inverse_of_inverse", r"(X^{-1})^{-1} = X", "Matrix Cookbook (sec. 3.1)",
           domain="X invertible")
 def _inverse_of_inverse(rng):
-    from matcalc.matrix_algebra import inverse_of_inverse
+    inverse_of_inverse = selftest_tool("matrix_algebra").inverse_of_inverse
     shapes = {"X": (3, 3)}
     return _check_rewrite(inverse_of_inverse, lambda: _island("f = inv(inv(X))", shapes),
                           _normal(shapes), rng)
@@ -134,7 +131,7 @@ def _inverse_of_inverse(rng):
 @identity("simplify:inverse_of_transpose", r"(X^T)^{-1} = (X^{-1})^T = X^{-T}", "Matrix Cookbook (sec. 3.1)",
           domain="X invertible")
 def _inverse_of_transpose(rng):
-    from matcalc.matrix_algebra import inverse_of_transpose
+    inverse_of_transpose = selftest_tool("matrix_algebra").inverse_of_transpose
     shapes = {"X": (3, 3)}
     return _check_rewrite(inverse_of_transpose, lambda: _island("f = inv(X')", shapes), _normal(shapes), rng)
 
@@ -142,7 +139,7 @@ def _inverse_of_transpose(rng):
 @identity("simplify:inverse_pairs", r"X^{-1}X = XX^{-1} = I,\quad X^{-T}X^T = X^TX^{-T} = I",
           "definition of the inverse", domain="X invertible")
 def _inverse_pairs(rng):
-    from matcalc.matrix_algebra import inverse_pairs
+    inverse_pairs = selftest_tool("matrix_algebra").inverse_pairs
     shapes = {"A": (2, 3), "X": (3, 3), "B": (3, 2)}
     return _check_rewrite(inverse_pairs, lambda: _island("f = A*inv(X)'*X'*B", shapes), _normal(shapes), rng)
 
@@ -151,7 +148,7 @@ def _inverse_pairs(rng):
           r"\quad \det(X^T) = \det X",
           "Matrix Cookbook (18), (19)", domain="X invertible")
 def _det_of_inverse(rng):
-    from matcalc.matrix_algebra import determinant_of_inverse
+    determinant_of_inverse = selftest_tool("matrix_algebra").determinant_of_inverse
     shapes = {"X": (3, 3)}
     return max(_check_rewrite(determinant_of_inverse, lambda: _island(f"f = {text}", shapes), _normal(shapes), rng)
                for text in ("det(inv(X))", "det(X')"))
@@ -162,7 +159,7 @@ def _det_of_inverse(rng):
           r"\tfrac12 A^Tx + \tfrac12 Ax = \tfrac12(A + A^T)x",
           "distributivity of the matrix product over sums")
 def _collect_terms(rng):
-    from matcalc.matrix_algebra import collect_terms
+    collect_terms = selftest_tool("matrix_algebra").collect_terms
     shapes = {"A": (4, 4), "x": (4, 1), "b": (4, 1), "q": ()}
     return _check_rewrite(collect_terms, lambda: _island("f = A'*x/(2*q) + A*x/(2*q) - b/q", shapes),
                           _normal(shapes, positive={"q"}), rng)
@@ -173,7 +170,7 @@ def _collect_terms(rng):
           "(AB)ᵀ = BᵀAᵀ, (A + B)ᵀ = Aᵀ + Bᵀ, (M⁻¹)ᵀ = (Mᵀ)⁻¹: symmetry proved from the structure",
           domain="only where the structure proves M = Mᵀ")
 def _symmetric_transpose(rng):
-    from matcalc.matrix_algebra import symmetric_transpose
+    symmetric_transpose = selftest_tool("matrix_algebra").symmetric_transpose
     shapes = {"X": (5, 3), "c": ()}
     return _check_rewrite(symmetric_transpose, lambda: _island("f = inv(X'*X + c*eye(3))'", shapes),
                           _normal(shapes, positive={"c"}), rng)

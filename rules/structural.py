@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from .registry import identity
+from .registry import identity, selftest_tool
 
 
 def _defines(program: str, shapes: dict, reference, positive=()):
     """Self-test: the program's value equals ``reference`` at random points, and its gradient
     with respect to every variable passes the finite-difference check."""
     def check(rng):
-        from matcalc.build import parse
-        from matcalc.codegen import NumpyCodegen, compile_source
-        from matcalc.derivation import derive
+        parse, derive = selftest_tool("parse"), selftest_tool("derive")
         prog = parse(program, shapes)
-        value = compile_source(NumpyCodegen(prog.variables, {"f": prog.output}, "value").source(), "value")
+        value = selftest_tool("numpy_function")(prog.variables, {"f": prog.output}, "value")
         worst = 0.0
         for _ in range(3):
             point = {n: (rng.uniform(0.5, 2.0, s) if n in positive else rng.standard_normal(s)) if s
