@@ -7,7 +7,6 @@ from .ir import is_matrix, shape_of
 from .notes import _identity_latex, _section_title, _sections, _tag, identities_used
 from .printing import LANGUAGE, LATEX, UNICODE
 
-TITLE = "backpropagation through time (δ_N[t] = ∂f/∂N[t], the total derivative through every later step)"
 LATEX_TITLE = r"backpropagation through time ($\delta_{N_t} = \partial f/\partial N_t$ through every later step)"
 
 

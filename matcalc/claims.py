@@ -187,10 +187,6 @@ def _uni(expr) -> str:
     return printing.to_unicode(expr)
 
 
-def _lang(expr) -> str:
-    return printing.to_language(expr)
-
-
 # ---------------------------------------------------------------- diagnoses
 def _shape_diagnoses(c: _Claims) -> list[str]:
     claim, truth = c.claim, c.truth

@@ -135,9 +135,6 @@ class LogSoftmax(_Normalized):
     """log(softmax(A)), computed stably."""
 
 
-CUSTOM_CLASSES = (Elementwise, ScalarFunction, SumEntries, Norm2, LogDet, Softmax, LogSoftmax)
-
-
 def is_matrix(e) -> bool:
     return isinstance(e, MatrixExpr)
 

@@ -49,7 +49,3 @@ CONSTRUCTORS = ("ones", "eye", "commutation")
 
 def is_function_name(name: str) -> bool:
     return name in STRUCTURAL or name in rules.FUNCTIONS
-
-
-def function_names() -> list[str]:
-    return sorted(set(STRUCTURAL) | set(rules.FUNCTIONS))
