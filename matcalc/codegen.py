@@ -20,19 +20,29 @@ from .bounds import nonnegative
 from .ir import Norm2, is_matrix
 
 HELPERS = {
-    "_sigmoid": '''def _sigmoid(x, out=None):
+    "_sigmoid": '''_SIGMOID_CONSTANTS = {np.dtype(t): (np.array(cap, t), np.array(1.0, t))
+                      for t, cap in (("f8", 700.0), ("f4", 80.0), ("f2", 11.0))}
+
+
+def _sigmoid(x, out=None):
     """Logistic function without overflow warnings (exp(-x) capped on small arrays, where that is
-    cheaper than an errstate, overflow silenced on large ones); written into ``out`` if given."""
+    cheaper than an errstate, overflow silenced on large ones); written into ``out`` if given.
+    The cap and the 1 are 0-d arrays of x's dtype: a Python float costs a promotion per call."""
     if not getattr(x, "shape", ()):
         return 1.0 / (1.0 + np.exp(-max(float(x), -700.0)))
     e = np.negative(x, out=out)
+    constants = _SIGMOID_CONSTANTS.get(e.dtype)
+    if constants is None:   # another byte order or width: the cap by width
+        size = e.dtype.itemsize
+        constants = (np.array(700.0 if size >= 8 else 80.0 if size == 4 else 11.0, e.dtype),
+                     np.array(1.0, e.dtype))
+    cap, one = constants
     if e.size > 4096:
         with np.errstate(over="ignore"):
             np.exp(e, out=e)
     else:
-        size = e.dtype.itemsize
-        np.exp(np.minimum(e, 700.0 if size >= 8 else 80.0 if size == 4 else 11.0, out=e), out=e)
-    e += 1.0
+        np.exp(np.minimum(e, cap, out=e), out=e)
+    np.add(e, one, out=e)
     return np.reciprocal(e, out=e)''',
     "_softmax": '''def _softmax(x, axis):
     """Softmax along axis, shifted by the maximum for stability."""
