@@ -181,8 +181,12 @@ class NumpyCodegen:
         body = self.validation()
         results = {}
         for key, expr in self.outputs.items():
-            results[key] = self.value(expr, top=True)
+            results[key] = self.result(key, expr)
         return self.assemble(body, results)
+
+    def result(self, key, expr) -> str:
+        """The name holding output ``key`` (a hook for generators that reshape results)."""
+        return self.value(expr, top=True)
 
     def assemble(self, body: list, results: dict) -> str:
         """The function from validation lines, ``self.lines`` and the results' codes."""
