@@ -17,7 +17,7 @@ _SAME = {"exp", "log", "sin", "cos", "tanh", "sqrt", "abs", "sign", "square", "r
          "vdot", "asarray", "ones", "zeros", "eye", "result_type",
          "add", "subtract", "multiply", "divide", "matmul", "einsum", "log1p", "expm1", "transpose",
          "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "diag", "max", "min", "concatenate"}
-_LINALG = {"inv", "det", "slogdet", "norm"}
+_LINALG = {"inv", "det", "slogdet", "norm", "solve"}
 
 
 @dataclass(frozen=True)

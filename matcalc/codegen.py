@@ -11,7 +11,7 @@ import keyword
 
 from sympy import (Add, Integer, Mul, MatrixSymbol, Number, Pow,
                    Rational, Symbol)
-from sympy.matrices.expressions import (MatMul, OneMatrix)
+from sympy.matrices.expressions import (Inverse, MatMul, OneMatrix, Transpose)
 from sympy.matrices.expressions.diagonal import DiagMatrix
 
 from . import ops, removable, rules
@@ -444,7 +444,30 @@ class NumpyCodegen:
                 return f"{self.paren(left)} @ ({col} * {self.paren(right)})"
         if len(mats) == 1:
             return self.value(mats[0])
+        solved = self.solved(mats, shape)
+        if solved is not None:
+            return solved
         return self.order([self.operand(m) for m in mats], [m.shape for m in mats])
+
+    def solved(self, mats, shape):
+        """A⁻¹B as ``solve(A, B)`` and B A⁻¹ as ``solve(Aᵀ, Bᵀ)ᵀ`` when this product is the
+        inverse's only reader: an LU solve instead of an inverse and a GEMM, (4/3)d³ fewer
+        flops for a d×d A (None when no factor is such an inverse)."""
+        for i, m in enumerate(mats):
+            inner = m.arg if isinstance(m, Inverse) else (
+                ops.transpose(m.arg.arg) if isinstance(m, Transpose) and isinstance(m.arg, Inverse) else None)
+            if inner is None or m in self.temps or self.uses.get(m, 0) > 1 or \
+                    (isinstance(m, Transpose) and self.uses.get(m.arg, 0) > 1) or not is_matrix(inner):
+                continue
+            if i == len(mats) - 1:
+                left = self.chain(mats[:-1], (shape[0], m.shape[0]))
+                return f"np.linalg.solve({self.operand(ops.transpose(inner))}, {self.paren(left)}.T).T"
+            right = self.chain(mats[i + 1:], (m.shape[1], shape[1]))
+            code = f"np.linalg.solve({self.value(inner)}, {right})"
+            if i == 0:
+                return code
+            return f"{self.paren(self.chain(mats[:i], (shape[0], m.shape[0])))} @ {code}"
+        return None
 
     def pushed_sum(self, mats, shape):
         """𝟏ᵀ A B … as (𝟏ᵀA) B … and … A B 𝟏 as … A (B 𝟏): the sum of the outer factor
