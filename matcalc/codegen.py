@@ -11,7 +11,7 @@ import keyword
 
 from sympy import (Add, Integer, Mul, MatrixSymbol, Number, Pow,
                    Rational, Symbol)
-from sympy.matrices.expressions import (Inverse, MatMul, OneMatrix, Transpose)
+from sympy.matrices.expressions import (HadamardProduct, Inverse, MatMul, OneMatrix, Transpose)
 from sympy.matrices.expressions.diagonal import DiagMatrix
 
 from . import ops, removable, rules
@@ -409,6 +409,9 @@ class NumpyCodegen:
         pushed = self.pushed_sum(mats, shape)
         if pushed is not None:
             return pushed
+        through = self.sum_through_broadcast(mats, shape)
+        if through is not None:
+            return through
         if len(mats) > 1 and isinstance(mats[0], OneMatrix):
             rest = self.chain(mats[1:], (mats[0].shape[1], shape[1]))
             code = f"{_atomic(rest)}.sum(axis=0, keepdims=True)"   # the method: no dispatch cost
@@ -467,6 +470,36 @@ class NumpyCodegen:
             if i == 0:
                 return code
             return f"{self.paren(self.chain(mats[:i], (shape[0], m.shape[0])))} @ {code}"
+        return None
+
+    def sum_through_broadcast(self, mats, shape):
+        """Row sums of A ⊙ (𝟏 r) as the GEMV A rᵀ, column sums of A ⊙ (c 𝟏ᵀ) as cᵀA (then
+        broadcast): the broadcast operand is never expanded (None unless mats is such a sum)."""
+        if len(mats) != 2 or not any(isinstance(m, HadamardProduct) for m in mats):
+            return None
+        rows = isinstance(mats[1], OneMatrix) and isinstance(mats[0], HadamardProduct)
+        if not rows and not (isinstance(mats[0], OneMatrix) and isinstance(mats[1], HadamardProduct)):
+            return None
+        product = mats[0] if rows else mats[1]
+        for k, a in enumerate(product.args):
+            c, body = ops.split_coeff(a)
+            if not isinstance(body, MatMul) or len(body.args) < 2:
+                continue
+            ones = body.args[0] if rows else body.args[-1]
+            if not isinstance(ones, OneMatrix):
+                continue
+            rest = list(body.args[1:]) if rows else list(body.args[:-1])
+            small = ops.matmul(OneMatrix(1, ones.shape[1]), *rest) if rows else \
+                ops.matmul(*rest, OneMatrix(ones.shape[0], 1))         # r (1×n) or c (m×1)
+            others = [b for j, b in enumerate(product.args) if j != k]
+            other = others[0] if len(others) == 1 else HadamardProduct(*others)
+            other = ops.scale(c, other)
+            vector = self.paren(self.value(small))
+            if rows:
+                code = f"{self.operand(other)} @ {vector}.T"
+                return code if mats[1].shape[1] == 1 else f"np.broadcast_to({code}, {self._shape_of(shape)})"
+            code = f"{vector}.T @ {self.operand(other)}"
+            return code if mats[0].shape[0] == 1 else f"np.broadcast_to({code}, {self._shape_of(shape)})"
         return None
 
     def pushed_sum(self, mats, shape):
