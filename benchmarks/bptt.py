@@ -1,9 +1,10 @@
 """BPTT workloads: matcalc's generated loops against hand-written NumPy, JAX (lax.scan) and PyTorch.
 
-tanh RNN and LSTM (the templates of ``matcalc derive --model``), squared error per step,
+tanh RNN, LSTM and GRU (the templates of ``matcalc derive --model``), squared error per step,
 zero initial states, T = 32, B = 64, D = 32, H = 128, K = 10, float64.  The LSTM's hand
 baseline is an expert's fused-gate code (one GEMM per step on [Wf Wi Wa Wo], projections and
 parameter gradients over all steps at once); a second row compares with per-gate hand code.
+The GRU's expert fuses [Wz Wr] the same way.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def _point(model, rng, T, B, D, H, K):
         p.update(Wx=rng.standard_normal((D, H)) / np.sqrt(D), Wh=rng.standard_normal((H, H)) / np.sqrt(H),
                  b=np.zeros((1, H)))
     else:
-        for g in "fiao":
+        for g in "fiao" if model == "lstm" else "zrn":
             p["W" + g] = rng.standard_normal((H, H)) / np.sqrt(H)
             p["U" + g] = rng.standard_normal((D, H)) / np.sqrt(D)
             p["b" + g] = np.zeros((1, H))
@@ -142,6 +143,67 @@ def lstm_fused_by_hand(x, y, Wf, Uf, bf, Wi, Ui, bi, Wa, Ua, ba, Wo, Uo, bo, V, 
     return out
 
 
+def gru_fused_by_hand(x, y, Wz, Uz, bz, Wr, Ur, br, Wn, Un, bn, V, c):
+    """An expert's fused-gate GRU BPTT (h_t = (1 − z) ⊙ n + z ⊙ h_{t−1}, n = tanh(x Un + (r ⊙ h) Wn
+    + bn)): one GEMM per step on [Wz Wr] (forward and backward) besides the candidate's (r ⊙ h) Wn;
+    input projections, output layer and parameter gradients one GEMM over all steps."""
+    T, B, D = x.shape
+    H, K = Wz.shape[0], V.shape[1]
+    Wzr = np.concatenate([Wz, Wr], axis=1)
+    XU = (x.reshape(T * B, D) @ np.concatenate([Uz, Ur, Un], axis=1)
+          + np.concatenate([bz, br, bn], axis=1)).reshape(T, B, 3 * H)
+    hs = np.zeros((T + 1, B, H))
+    rhs = np.empty((T, B, H))
+    cache = []
+    for t in range(T):
+        h = hs[t]
+        G = XU[t, :, :2 * H] + h @ Wzr
+        z, r = _sig(G[:, :H]), _sig(G[:, H:])
+        np.multiply(r, h, out=rhs[t])
+        n = np.tanh(XU[t, :, 2 * H:] + rhs[t] @ Wn)
+        hs[t + 1] = n + z * (h - n)
+        cache.append((z, r, n))
+    Hs = hs[1:].reshape(T * B, H)
+    dZ = 2.0 * ((Hs @ V + c).reshape(T, B, K) - y)
+    dHout = (dZ.reshape(T * B, K) @ V.T).reshape(T, B, H)
+    dG = np.empty((T, B, 3 * H))
+    dh_next = np.zeros((B, H))
+    WzrT, WnT = Wzr.T, Wn.T
+    for t in range(T - 1, -1, -1):
+        z, r, n = cache[t]
+        h = hs[t]
+        dh = dHout[t] + dh_next
+        g = dG[t]
+        g[:, 2 * H:] = dh * (1.0 - z) * (1.0 - n * n)
+        drh = g[:, 2 * H:] @ WnT
+        g[:, :H] = dh * (h - n) * z * (1.0 - z)
+        g[:, H:2 * H] = drh * h * r * (1.0 - r)
+        dh_next = dh * z + drh * r + g[:, :2 * H] @ WzrT
+    dGf = dG.reshape(T * B, 3 * H)
+    gWzr = hs[:-1].reshape(T * B, H).T @ dGf[:, :2 * H]
+    gWn = rhs.reshape(T * B, H).T @ dGf[:, 2 * H:]
+    gU, gb = x.reshape(T * B, D).T @ dGf, dGf.sum(axis=0, keepdims=True)
+    out = {"V": Hs.T @ dZ.reshape(T * B, K), "c": dZ.sum(axis=(0, 1))[None, :],
+           "Wz": gWzr[:, :H], "Wr": gWzr[:, H:], "Wn": gWn}
+    for k, gate in enumerate("zrn"):
+        cols = slice(k * H, (k + 1) * H)
+        out["U" + gate], out["b" + gate] = gU[:, cols], gb[:, cols]
+    return out
+
+
+def gru_forward(x, y, Wz, Uz, bz, Wr, Ur, br, Wn, Un, bn, V, c):
+    h = np.zeros((x.shape[1], Wz.shape[0]))
+    total = 0.0
+    for t in range(x.shape[0]):
+        z = _sig(x[t] @ Uz + h @ Wz + bz)
+        r = _sig(x[t] @ Ur + h @ Wr + br)
+        n = np.tanh(x[t] @ Un + (r * h) @ Wn + bn)
+        h = (1.0 - z) * n + z * h
+        q = h @ V + c - y[t]
+        total += float(np.vdot(q, q))
+    return total
+
+
 def rnn_forward(x, y, Wx, Wh, b, V, c):
     h, total = np.zeros((x.shape[1], Wh.shape[0])), 0.0
     for t in range(x.shape[0]):
@@ -175,6 +237,13 @@ def _jax_loss(model, jax):
         if model == "rnn":
             h = jnp.tanh(x @ p["Wx"] + carry[0] @ p["Wh"] + p["b"])
             new = (h,)
+        elif model == "gru":
+            h = carry[0]
+            z = jax.nn.sigmoid(x @ p["Uz"] + h @ p["Wz"] + p["bz"])
+            r = jax.nn.sigmoid(x @ p["Ur"] + h @ p["Wr"] + p["br"])
+            n = jnp.tanh(x @ p["Un"] + (r * h) @ p["Wn"] + p["bn"])
+            h = (1.0 - z) * n + z * h
+            new = (h,)
         else:
             h, C = carry
             f = jax.nn.sigmoid(h @ p["Wf"] + x @ p["Uf"] + p["bf"])
@@ -188,7 +257,7 @@ def _jax_loss(model, jax):
 
     def loss(p, x, y):
         B, H = x.shape[1], p["V"].shape[0]
-        init = (jnp.zeros((B, H)),) if model == "rnn" else (jnp.zeros((B, H)), jnp.zeros((B, H)))
+        init = (jnp.zeros((B, H)),) if model != "lstm" else (jnp.zeros((B, H)), jnp.zeros((B, H)))
         _, losses = jax.lax.scan(lambda carry, xy: cell(p, carry, xy), init, (x, y))
         return jnp.sum(losses)
     return loss
@@ -203,6 +272,11 @@ def _torch_loss(model, torch):
         for t in range(x.shape[0]):
             if model == "rnn":
                 h = torch.tanh(x[t] @ p["Wx"] + h @ p["Wh"] + p["b"])
+            elif model == "gru":
+                z = torch.sigmoid(x[t] @ p["Uz"] + h @ p["Wz"] + p["bz"])
+                r = torch.sigmoid(x[t] @ p["Ur"] + h @ p["Wr"] + p["br"])
+                n = torch.tanh(x[t] @ p["Un"] + (r * h) @ p["Wn"] + p["bn"])
+                h = (1.0 - z) * n + z * h
             else:
                 f = torch.sigmoid(h @ p["Wf"] + x[t] @ p["Uf"] + p["bf"])
                 i = torch.sigmoid(h @ p["Wi"] + x[t] @ p["Ui"] + p["bi"])
@@ -218,7 +292,7 @@ def _torch_loss(model, torch):
 def rows(repeats, median_times, jax=None, torch=None, sizes=None):
     sizes = sizes or SIZES
     out = []
-    for model in ("rnn", "lstm", "lstm, per-gate hand"):
+    for model in ("rnn", "lstm", "lstm, per-gate hand", "gru"):
         per_gate = model.endswith("hand")
         model = model.split(",")[0]
         rng = np.random.default_rng(0)
@@ -228,11 +302,12 @@ def rows(repeats, median_times, jax=None, torch=None, sizes=None):
         d = matcalc.derive(expr, shapes=shapes, sum_to_one=labels)
         generated = d.to_numpy()
         derive_s = time.perf_counter() - t0
-        hand = rnn_by_hand if model == "rnn" else lstm_by_hand if per_gate else lstm_fused_by_hand
+        hand = rnn_by_hand if model == "rnn" else lstm_by_hand if per_gate else \
+            gru_fused_by_hand if model == "gru" else lstm_fused_by_hand
         got, want = generated(**point), hand(**point)
         for k in want:
             assert np.allclose(got[k], want[k], rtol=1e-9, atol=1e-9), f"{model}: generated {k} disagrees"
-        forward = rnn_forward if model == "rnn" else lstm_forward
+        forward = {"rnn": rnn_forward, "lstm": lstm_forward, "gru": gru_forward}[model]
         fns = {"generated": lambda: generated(**point),
                "hand": lambda: hand(**point),
                "forward": lambda: forward(**point)}
@@ -261,6 +336,6 @@ def rows(repeats, median_times, jax=None, torch=None, sizes=None):
             assert all(np.allclose(pt[k].grad.numpy(), want[k], rtol=1e-8, atol=1e-8) for k in want)
             times.update(median_times({"torch": run}, repeats))
         s = sizes
-        expert = " (fused-gate expert)" if model == "lstm" else ""
+        expert = " (fused-gate expert)" if model in ("lstm", "gru") else ""
         out.append((f"{model} BPTT T={s['T']} B={s['B']} D={s['D']} H={s['H']}{expert}", derive_s, times))
     return out

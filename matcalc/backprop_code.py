@@ -164,9 +164,14 @@ def _fresh(node) -> bool:
     """Does this generated expression make a new array (not an argument, an alias or a view)?"""
     if isinstance(node, (ast.BinOp, ast.UnaryOp)):
         return True
+    if isinstance(node, ast.Attribute) and node.attr == "T":   # the transpose of a fresh array
+        return _fresh(node.value)
     if not isinstance(node, ast.Call):
         return False
     f = node.func
+    if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Attribute) and f.value.attr == "linalg" and \
+            isinstance(f.value.value, ast.Name) and f.value.value.id == "np":
+        return f.attr in ("inv", "solve")
     if isinstance(f, ast.Name):
         return f.id in _FRESH_HELPERS
     if not isinstance(f, ast.Attribute):
@@ -251,6 +256,8 @@ def backprop_source(d, func_name: str = "gradients") -> str:
         if any(isinstance(n, _Placeholder) for n in topological(expr)):
             raise ValueError("a placeholder is left in the delta code")   # the closed forms serve instead
     lines, outputs = drop_symmetric_transposes(lines, outputs)
+    from .solves import inline_single_inverses
+    lines, outputs = inline_single_inverses(lines, outputs)
     cg = _Codegen(program.variables, {}, func_name)
     body = cg.validation()
     results = {name: f"_out_{k}" for k, name in enumerate(outputs)}

@@ -379,7 +379,10 @@ class Derivation:
             outputs[a] = (ops.transpose(total) if is_matrix(like) and like.shape[0] == 1 and like.shape[1] != 1
                           else total if is_matrix(like) else ops.as_scalar(total))
         variables = {**self.program.variables, **{d.name: d for d in directions.values()}}
-        return StructuredCodegen(variables, outputs, func_name).source()
+        generator = StructuredCodegen(variables, outputs, func_name)
+        generator.matrix_results = {a: self.program.variables[a].shape for a in self.wrt   # H v in a's shape
+                                    if is_matrix(self.program.variables[a]) and 1 not in self.program.variables[a].shape}
+        return generator.source()
 
     memory_limit = DEFAULT_MEMORY_LIMIT   # bytes of one array (None: no limit); see matcalc.memory
 
@@ -394,7 +397,8 @@ class Derivation:
     def to_numpy(self, hvp: bool = False):
         """f(**arrays) -> {name: ndarray with the variable's shape}, all results in one pass.
 
-        hvp=True (order 2): hvp(**arrays, v_x=...) -> {"x": H v}, never forming H.
+        hvp=True (order 2): hvp(**arrays, v_x=...) -> {"x": H v in x's shape (column-major unvec
+        for a matrix x)}, never forming H.
         Refused (LimitError) when declared sizes make an array over ``memory_limit`` bytes.
         """
         if not hvp:

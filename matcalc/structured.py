@@ -238,6 +238,25 @@ class StructuredCodegen(NumpyCodegen):
                     pass
         return super().function()
 
+    matrix_results: dict = {}   # output key -> (rows, cols): a vec-form result returned unvec-ed
+
+    def result(self, key, expr) -> str:
+        """A vec-form result named in ``matrix_results`` in its matrix shape (column-major
+        unvec): the contracted array itself when one term in the matrix's orientation is
+        left, else a view of the vec."""
+        shape = self.matrix_results.get(key)
+        if shape is None:
+            return super().result(key, expr)
+        if expr in getattr(self, "networks", {}) and expr not in self.temps:
+            self._count_leaves()
+            name = self.write_networks(expr, *self.networks[expr], matrix=shape)
+        else:
+            name = self.value(expr, top=True)
+        if name in self.__dict__.get("_unvec_done", ()):
+            return name
+        rows, cols = shape
+        return self.emit_line(f"{name}.reshape(({self.size(cols)}, {self.size(rows)})).T", reuse=False)
+
     def value(self, e, top=False) -> str:
         if top and e in getattr(self, "networks", {}) and e not in self.temps:
             self._count_leaves()
@@ -275,10 +294,26 @@ class StructuredCodegen(NumpyCodegen):
         self.lines.append(f"{name} = {code}")
         return name
 
-    def write_networks(self, e, builder: Networks, terms: list) -> str:
+    def write_networks(self, e, builder: Networks, terms: list, matrix=None) -> str:
         """The result: the largest full term's array as the base (no zeros, no copy when its
-        axes already run in the result's order), every other term added into a view."""
+        axes already run in the result's order), every other term added into a view.  With
+        ``matrix`` = (rows, cols) and one fresh term indexed (row, col), that term's array in
+        the matrix's orientation (no copy; the caller skips the unvec)."""
         done = self.finish_terms(builder, [(t, self.contract_term(builder, t, defer_last=True)) for t in terms])
+        if matrix is not None and len(done) == 1:
+            t, code, ix, fresh = done[0]
+            labels = t.rows + t.cols
+            if fresh and len(labels) == 2 and sorted(labels) == sorted(ix) and \
+                    [builder.size[i] for i in labels] == list(matrix):
+                code = self.transposed(code, ix, labels)
+                if t.coef == -1:
+                    code = f"-{self.paren(code)}"
+                elif t.coef != 1:
+                    code = f"{self.operand(t.coef)} * {self.paren(code)}"
+                shared = self.__dict__.get("_emitted", {}).values()
+                name = code if code.isidentifier() and code not in shared else self.emit_line(code, reuse=False)
+                self.__dict__.setdefault("_unvec_done", set()).add(name)
+                return name
         base = None
         for k, (t, code, ix, fresh) in enumerate(done):
             labels = t.rows + t.cols

@@ -171,7 +171,7 @@ class _Rewriter(ast.NodeTransformer):
 
     def _numpy_call(self, path, node: ast.Call):
         b = self.b
-        if len(path) == 2 and path[0] == "linalg" and path[1] in ("inv", "det", "slogdet", "norm"):
+        if len(path) == 2 and path[0] == "linalg" and path[1] in ("inv", "det", "slogdet", "norm", "solve"):
             node.func = _dotted(f"{b.linalg}.{path[1]}")
             return node
         name = path[0] if len(path) == 1 else None

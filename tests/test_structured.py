@@ -105,6 +105,36 @@ def test_hvp_of_a_matrix_variable_never_forms_h(expr, shapes, wrt, ref):
     assert rel_err(vec(got), H @ vec(V)) <= 1e-12
 
 
+@pytest.mark.parametrize("expr,shapes,wrt", [
+    (SOFTMAX_REGRESSION, {"X": ("n", 5), "W": (5, 3), "Y": ("n", 3)}, ["W"]),
+    (SOFTMAX_REGRESSION, {"X": ("n", 3), "W": (3, 4), "Y": ("n", 4)}, ["W"]),   # two terms: an unvec view
+    ("sum(tanh(X*W*V))", {"X": (5, 3), "W": (3, 2), "V": (2, 2)}, ["W", "V"]),
+    ("det(X) + sum(X*w)", {"X": (3, 3), "w": (3, 1)}, ["X", "w"]),
+])
+def test_hvp_of_a_matrix_variable_comes_in_its_shape(expr, shapes, wrt):
+    """H v for an m×n variable is an m×n array (column-major unvec of the vec-form product),
+    the same numbers as the Hessian blocks times vec(v); one term needs no copy at all."""
+    d = matcalc.derive(expr, wrt=wrt, order=2, shapes=shapes)
+    concrete = {k: tuple(7 if s == "n" else s for s in v) for k, v in shapes.items()}
+    arrays = _point(concrete, 6)
+    if "det(" in expr:
+        arrays["X"] = arrays["X"] + 3 * np.eye(3)
+    rng = np.random.default_rng(7)
+    v = {"v_" + n: rng.normal(size=concrete[n]) for n in wrt}
+    H, hv = d.to_numpy()(**arrays), d.to_numpy(hvp=True)(**arrays, **v)
+    for a in wrt:
+        assert hv[a].shape == concrete[a], (a, hv[a].shape)
+        want = sum(H[a if a == b else f"{a},{b}"] @ vec(v["v_" + b]) for b in wrt)
+        assert rel_err(vec(hv[a]), want) <= 1e-10, a
+    if expr == SOFTMAX_REGRESSION:   # Xᵀ(r ⊙ (P ⊙ U − P ⊙ rowsum(P ⊙ U))), U = X V: the expert's HVP
+        X, W, Y, V = arrays["X"], arrays["W"], arrays["Y"], v["v_W"]
+        P, r = _softmax(X @ W), Y.sum(axis=1, keepdims=True)
+        PU = P * (X @ V)
+        assert rel_err(hv["W"], X.T @ (r * (PU - P * PU.sum(axis=1, keepdims=True)))) <= 1e-12
+    if shapes.get("W") == (5, 3):   # one term left: returned as contracted, no copy
+        assert "ascontiguousarray" not in d.hvp_source() and ".reshape(" not in d.hvp_source()
+
+
 @pytest.mark.parametrize("expr,shapes,ref", [
     ("tr(X'*A*X)", {"X": (3, 2), "A": (3, 3)}, lambda X, A: np.trace(X.T @ A @ X)),
     ("tr(X*X*A)", {"X": (3, 3), "A": (3, 3)}, lambda X, A: np.trace(X @ X @ A)),
@@ -146,7 +176,8 @@ def test_mixed_blocks_of_two_matrix_variables():
 def test_a_term_plus_its_transpose_is_one_gemm_when_symmetric(expr, shapes, ref):
     d = matcalc.derive(expr, wrt=["X"], shapes=shapes)
     src = d.numpy_source()
-    assert src.count(" @ ") == 2 and ".T)" not in src, src    # XᵀX once, X S once: no X Sᵀ
+    products = src.count(" @ ") + src.count("np.linalg.solve(")   # X S⁻¹ read once: solve(Sᵀ, Xᵀ)ᵀ
+    assert products == 2 and "X @ d_u.T" not in src and "X @ d_H.T" not in src, src   # XᵀX once, X S once
     arrays = _point(shapes, 0)
     if "lam" in arrays:
         arrays["lam"] = abs(arrays["lam"]) + 1.0
