@@ -20,6 +20,7 @@ from . import printing
 from .errors import LimitError, MatcalcError, ParseError, ShapeError
 from .latex_input import strip_derivative_text, translate
 from .note_model import _Definition, _lhs_name, _Note, _split_derivative, _strip_partial
+from .note_recurrent import judge_recurrent, step_ties
 
 
 
@@ -670,6 +671,7 @@ def _shapes(note: _Note, source: str, var: str, upstream: dict) -> dict:
            and not any(re.search(rf"\b{g}\b", ln) for g in grads)]
     roots = list(upstream) + [var] + list(_identifiers(source))
     plain = "\n".join([f"{n} = {note.definitions[n].text}" for n in _deps(note, roots)] + own)
+    plain += step_ties(plain)                # h_{t-1} has h_t's shape
     plain_leaves = _identifiers(plain) - {m.group(1) for m in re.finditer(r"^\s*(\w+)\s*=", plain, re.M)}
     plain_leaves |= {n for n in leaves if n not in grads and n not in note.definitions}
     decl = {n: note.kind(n) for n in plain_leaves}
@@ -797,7 +799,7 @@ def check_note(text: str, dims: dict | None = None, claim_timeout: float | None 
         note.vector_leaves = set()
         try:
             with time_limit(claim_timeout, "judging this claim"):
-                result, expected, lang = _judge(note, fn, var, tex)
+                result, expected, lang = judge_recurrent(note, fn, var, tex, _judge) or _judge(note, fn, var, tex)
         except _NotChecked as err:
             item.diagnosis = str(err)
             continue
