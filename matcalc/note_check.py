@@ -20,7 +20,7 @@ from . import printing
 from .errors import LimitError, MatcalcError, ParseError, ShapeError
 from .latex_input import strip_derivative_text, translate
 from .note_model import _Definition, _lhs_name, _Note, _split_derivative, _strip_partial
-from .note_recurrent import judge_recurrent, step_ties
+from .note_recurrent import judge_recurrent, last_step_aliases, step_ties
 
 
 
@@ -333,7 +333,7 @@ def _refuse_entries(note: _Note, names) -> None:
     whole = set(note.definitions) | {n for d in note.definitions.values() for n in _identifiers(d.text)}
     for n in names:
         m = re.fullmatch(r"([A-Za-z]+)_([ijk]{1,2}|[ijk]?m1|jp1)", n)
-        if m and any(w == m.group(1) or w.startswith(m.group(1) + "_") and w != n for w in whole):
+        if m and n not in whole and any(w == m.group(1) or w.startswith(m.group(1) + "_") and w != n for w in whole):
             raise _NotChecked(f"{note.latex_names.get(n, n)} is an entry (index notation): "
                               "only whole vectors and matrices are checked")
 
@@ -787,6 +787,7 @@ def check_note(text: str, dims: dict | None = None, claim_timeout: float | None 
                     note.aliases[name] = (fn, var)
                     note.alias_lines[name] = chain["links"][-1][1]
                     note.latex_names.setdefault(name, last.strip())
+    last_step_aliases(note)                  # δ_T = …: a claim at the last step
     for fn, var, v_tex, tex, line, link_line, f_tex in _claims_of(note):
         item = NoteClaim(line, strip_derivative_text(v_tex), tex.strip(), function=f_tex.strip(), link_line=link_line)
         report.claims.append(item)

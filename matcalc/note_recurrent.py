@@ -14,9 +14,32 @@ claim checker of ``note_check``; this module widens what it reads:
 """
 from __future__ import annotations
 
+import contextvars
+import functools
 import re
 
 _TIME = ("t", "tau", "s")
+_QUICK = contextvars.ContextVar("note_recurrent_quick", default=False)
+
+
+def _skipped_in_quick(empty):
+    """Wrap a diagnosis search so that it returns ``empty`` while variants are only tested."""
+    def wrap(fn):
+        @functools.wraps(fn)
+        def inner(*args, **kwargs):
+            return empty if _QUICK.get() else fn(*args, **kwargs)
+        inner.quick_aware = True
+        return inner
+    return wrap
+
+
+def _install_quick() -> None:
+    from . import claims, note_check
+    for module, name, empty in ((claims, "_value_diagnoses", []), (claims, "_counterexample", None),
+                                (note_check, "_wrong_point", ""), (note_check, "_wrong_point_once", "")):
+        fn = getattr(module, name)
+        if not getattr(fn, "quick_aware", False):
+            setattr(module, name, _skipped_in_quick(empty)(fn))
 
 
 # ---------------------------------------------------------------- reading the LaTeX
@@ -127,6 +150,20 @@ def _last_step_words(note, line: int) -> bool:
     return bool(re.search(r"last step|final step|last time|末尾|最后一|最后时刻", window, re.I))
 
 
+def last_step_aliases(note) -> None:
+    """δ_T = … (δ_t = ∂L/∂h_t defined): a claim about ∂L/∂h_T, not a definition of a new name."""
+    from .note_model import _lhs_name
+    heads = [_lhs_name(c["links"][0][0], note.known) for c in note.chains if len(c["links"]) > 1]
+    for name in [n for n in heads if n and re.fullmatch(r"\w+_(T|tau)", n)]:
+        base, mark = name.rsplit("_", 1)
+        if f"{base}_t" in note.aliases and name not in note.aliases:
+            fn, var = note.aliases[f"{base}_t"]
+            if var.endswith("_t"):
+                note.aliases[name] = (fn, f"{var[:-2]}_{mark}")
+                note.definitions.pop(name, None)
+                note.history = [d for d in note.history if d.name != name]
+
+
 # ---------------------------------------------------------------- judging
 def judge_recurrent(note, fn: str, var: str, tex: str, judge):
     """(result, expected LaTeX, language claim) for a recurrent claim, or None when the claim is
@@ -206,6 +243,63 @@ def _swap_diag(tex: str):
     return tex[:m.start()] + tex[m.start(2):k] + factor + tex[k:], factor
 
 
+def _owner(tex: str, at: int):
+    """The name written before a time mark at tex[at] (f, C, \\delta_C), or None inside ∂{…}."""
+    before = tex[:at]
+    owner = re.search(r"(\\?[A-Za-z]+(?:_\{?[A-Za-z]\}?)?)$", before)
+    if not owner or re.search(r"\\part(ial)?[^{}]*$", before):
+        return None
+    return owner
+
+
+def _step_names(note) -> dict:
+    """LaTeX owner (f, i, C) -> activation ('sigmoid'/'tanh'/'') of the names defined at step t."""
+    out = {}
+    for name, d in note.definitions.items():
+        if not name.endswith("_t"):
+            continue
+        m = _MARK.search(note.latex_names.get(name, ""))
+        if not m:
+            continue
+        owner = _owner(note.latex_names[name], m.start())
+        if owner and owner.start() == 0:
+            act = re.fullmatch(r"(sigmoid|tanh)\((.*)\)", d.text.strip())
+            out[owner.group(1)] = act.group(1) if act else ""
+    return out
+
+
+def _other_names(note, tex: str) -> list:
+    """(variant, what) with one step-t name replaced by another of the step (f^t where i^t belongs)."""
+    names, out = _step_names(note), []
+    for m in _MARK.finditer(tex):
+        owner = _owner(tex, m.start())
+        if not owner or owner.group(1) not in names or _step_of(m.group(2)) != 0:
+            continue
+        for other in names:
+            if other != owner.group(1):
+                out.append((tex[:owner.start()] + other + tex[owner.end():],
+                            f"{owner.group(1)}^t where {other}^t belongs", "name"))
+    return out
+
+
+def _missing_factors(note, tex: str) -> list:
+    """(variant, what) with the derivative of a step's activation put into the δ bracket."""
+    out = []
+    spots = [k for k, ch in enumerate(tex) if ch == "]" and "\\delta" in tex[:k][tex[:k].rfind("["):]]
+    spots = spots or [len(tex)]
+    for owner, act in _step_names(note).items():
+        if not act or not re.search(rf"(?<![\\A-Za-z]){re.escape(owner)}\s*[_^]", tex):
+            continue
+        x, s = f"{owner}^{{t}}", f"{owner}^t"
+        forms = [(rf"\odot(1-{x}^2)", f"1 − ({s})², the derivative of tanh at {s}")] if act == "tanh" else \
+            [(rf"\odot {x}\odot(1-{x})", f"{s} ⊙ (1 − {s}), the derivative of sigmoid at {s}"),
+             (rf"\odot(1-{x})", f"1 − {s} (the derivative of sigmoid at {s} is {s} ⊙ (1 − {s}))")]
+        for factor, shown in forms:
+            for k in spots:
+                out.append((tex[:k] + factor + tex[k:], shown, "factor"))
+    return out
+
+
 def _wrong_step(note, fn, var, tex, judge) -> str:
     from .errors import MatcalcError
     from .note_check import _NotChecked
@@ -214,15 +308,22 @@ def _wrong_step(note, fn, var, tex, judge) -> str:
     if swapped:
         tries.append((swapped[0], "", swapped[1]))
         tries += [(v, what, swapped[1]) for v, what in _variants(swapped[0])]
-    for variant, what, factor in tries[:16]:
+    tries += [(v, (kind, what), None) for v, what, kind in _other_names(note, tex) + _missing_factors(note, tex)]
+    _install_quick()
+    for variant, what, factor in tries[:24]:
+        token = _QUICK.set(True)
         try:
             ok = judge(note, fn, var, variant)[0].verdict == "correct"
         except _NotChecked as err:
             ok = "hold" in str(err)
         except (MatcalcError, KeyError, ValueError):
             ok = False
+        finally:
+            _QUICK.reset(token)
         if not ok:
             continue
+        if isinstance(what, tuple):
+            return ("wrong factor: " if what[0] == "name" else "missing factor: ") + what[1]
         parts = [f"wrong point of evaluation: {what}"] if what else []
         if factor:
             parts.append(f"diag(·) on the wrong side of {factor}: the Jacobian is diag(·){factor}, "
@@ -249,8 +350,8 @@ def _missing_later(note, fn, var, base, tex, judge, judged):
         return judged
     if full.verdict != "wrong":
         return judged
-    names = ", ".join(_plain(_next_tex(note, s)) for s in later)
-    full.diagnosis = [f"missing term: {_plain(note.latex_names.get(var, var))} also reaches "
+    names = ", ".join(_next_tex(note, s) for s in later)
+    full.diagnosis = [f"missing term: {note.latex_names.get(var, var)} also reaches "
                       f"{_plain(note.latex_names.get(fn, fn))} through step t+1 ({names}); "
                       "the claim keeps only the step-t terms"]
     return full, full_expected, lang
