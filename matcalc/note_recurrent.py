@@ -187,6 +187,7 @@ def judge_step(note, fn, var, tex, judge):
     """The per-step judge; a wrong claim that one time index (and the side of a diag factor) puts
     right is diagnosed as such: 1 - h_t^2 where h_{t+1} belongs."""
     result, expected, lang = judge(note, fn, var, tex)
+    result.diagnosis = [_step_names_shown(note, d) for d in result.diagnosis]
     weak = result.verdict == "wrong" and (not result.diagnosis or "no single usual mistake" in result.diagnosis[-1])
     if weak:
         found = _wrong_step(note, fn, var, tex, judge)
@@ -195,6 +196,15 @@ def judge_step(note, fn, var, tex, judge):
                 result.diagnosis[0].startswith("the terms through") else ""
             result.diagnosis = [head + found]
     return result, expected, lang
+
+
+def _step_names_shown(note, text: str) -> str:
+    """z_tm1 -> z_{t-1} (or z^{t-1} where the note writes its steps as superscripts)."""
+    def shown(m):
+        mark = note.latex_names.get(f"{m.group(1)}_t", "")
+        sep = "^" if re.search(r"\^\s*\{?\s*t", mark) else "_"
+        return f"{m.group(1)}{sep}{{t{'-' if m.group(2) == 'm' else '+'}1}}"
+    return re.sub(r"(?<![\w{])([A-Za-z]+)_t([mp])1\b", shown, text)
 
 
 _MARK = re.compile(r"([_^])\s*(\{\s*\(?\s*t\s*(?:[+-]\s*1)?\s*\)?\s*\}|t)(?![A-Za-z])")
