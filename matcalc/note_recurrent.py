@@ -168,6 +168,7 @@ def last_step_aliases(note) -> None:
 def judge_recurrent(note, fn: str, var: str, tex: str, judge):
     """(result, expected LaTeX, language claim) for a recurrent claim, or None when the claim is
     none of the forms this module reads (the ordinary per-step judge then takes it)."""
+    from .note_check import _NotChecked
     found = time_sum(tex)
     if found:
         return _judge_sum(note, fn, var, found, judge)
@@ -176,7 +177,12 @@ def judge_recurrent(note, fn: str, var: str, tex: str, judge):
         return _judge_last_step(note, fn, var, m.group(1), m.group(2), tex, judge)
     if not states(note) or not (_time_marks(tex) or re.search(r"_t([mp]1)?$", var)):
         return None
-    result, expected, lang = judge_step(note, fn, var, tex, judge)
+    try:
+        result, expected, lang = judge_step(note, fn, var, tex, judge)
+    except _NotChecked as err:
+        if "direct (partial) dependence" not in str(err):
+            raise
+        result, expected, lang = _judge_direct_factors(note, fn, var, tex, judge, err)
     m = re.fullmatch(r"(\w+?)_t", var)
     if m and m.group(1) in states(note) and fn not in note.definitions and not _last_step_words(note, note.line):
         return _missing_later(note, fn, var, m.group(1), tex, judge, (result, expected, lang))
@@ -365,6 +371,52 @@ def _missing_later(note, fn, var, base, tex, judge, judged):
                       f"{_plain(note.latex_names.get(fn, fn))} through step t+1 ({names}); "
                       "the claim keeps only the step-t terms"]
     return full, full_expected, lang
+
+
+_DERIVATIVE = re.compile(r"\\frac\s*\{\s*\\part(?:ial)?\s*([^{}]*(?:\{[^{}]*\}[^{}]*)*)\}"
+                         r"\s*\{\s*\\part(?:ial)?\s*([^{}]*(?:\{[^{}]*\}[^{}]*)*)\}")
+
+
+def _judge_direct_factors(note, fn, var, tex, judge, refusal):
+    """∂L/∂C^{t+1} ∂C^{t+1}/∂C^t + ∂L/∂h^t ∂h^t/∂C^t: with ∂L/∂h^t the total gradient, a factor
+    ∂u/∂v is the direct dependence (the other upstream quantities held fixed).  Correct in that
+    reading: correct; else not checked (the reading is the note's to state)."""
+    from .note_check import _NotChecked, _identifiers, _shift_definitions
+    from .note_model import _Definition, _lhs_name
+    ups = []
+    for num, den in _DERIVATIVE.findall(tex):
+        if _lhs_name(num, note.known) == fn and _lhs_name(den, note.known):
+            ups.append(_lhs_name(den, note.known))
+    _shift_definitions(note, ups)
+    ups = [u for u in dict.fromkeys(ups) if u in note.definitions]
+
+    def needs(root):
+        seen, stack = set(), [root]
+        while stack:
+            n = stack.pop()
+            if n in seen or n not in note.definitions:
+                continue
+            seen.add(n)
+            stack += list(_identifiers(note.definitions[n].text))
+        return seen
+    saved = dict(note.definitions)
+    try:
+        for u2 in ups:
+            for u in ups:
+                if u == u2 or u2 not in needs(u):
+                    continue
+                for n in needs(u) - needs(u2):
+                    d = note.definitions[n]
+                    text = re.sub(rf"(?<![\w.]){re.escape(u2)}(?![\w])", f"{u2}_frz", d.text)
+                    note.definitions[n] = _Definition(n, text, d.line, d.names)
+                    note.latex_names.setdefault(f"{u2}_frz", note.latex_names.get(u2, u2))
+        result, expected, lang = judge(note, fn, var, tex)
+    finally:
+        note.definitions.clear()
+        note.definitions.update(saved)
+    if result.verdict != "correct":
+        raise _NotChecked(f"{refusal}; read with each ∂u/∂v as the direct dependence it does not hold either")
+    return result, expected, lang
 
 
 def _next_tex(note, state: str) -> str:

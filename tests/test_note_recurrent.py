@@ -68,6 +68,8 @@ def test_seed_003_sums_over_time_and_last_step():
     # o^t where o^{t+1} belongs (LSTM) still found; δ_C^t's recurrence still holds
     assert lines[324][0].verdict == "wrong" and "o^t where o^{t+1} belongs" in lines[324][0].diagnosis
     assert [c.verdict for c in lines[361] + lines[362]] == ["correct", "correct"]
+    # ∂L/∂C^{t+1} ∂C^{t+1}/∂C^t + ∂L/∂h^t ∂h^t/∂C^t: holds with each factor the direct dependence
+    assert [c.verdict for c in lines[360]] == ["correct"]
     assert all(c.verdict != "wrong" or c.link_line in (187, 192, 197, 201, 205, 324) for c in report.claims)
 
 
