@@ -11,6 +11,10 @@ claim checker of ``note_check``; this module widens what it reads:
 * a state X_t (used by step t+1) whose claim names upstream gradients at step t only misses the
   path through step t+1: judged again with ∂L/∂S^{t+1} of the states S that step t+1 computes
   from X_t.
+* Jacobian factors beside several upstream gradients are read as direct dependences.
+* a wrong claim that one edit puts right is diagnosed by that edit: a time index moved by a step
+  (tanh' at the wrong step), diag(·) on the other side of Wᵀ, one gate for another, the missing
+  derivative of a gate's activation.  The variants are tested without the diagnosis search.
 """
 from __future__ import annotations
 
@@ -81,8 +85,9 @@ def time_sum(tex: str):
     index = re.split(r"[=<,]", lower)[0].strip().lstrip("\\") if lower else ""
     body = tex[k:].strip()
     stepped = bool(_time_marks(body))
-    is_time = index in _TIME or (upper.strip().lstrip("\\") in ("T", "tau") and stepped and
-                                 not re.search(rf"[_^]\{{?{re.escape(index)}\b", body) if index else False)
+    # \sum_{i=1}^{\tau} of step-t terms that never use i (seed 003's typo) is a sum over time too
+    index_used = bool(index) and bool(re.search(rf"[_^]\{{?{re.escape(index)}\b", body))
+    is_time = index in _TIME or (upper.strip().lstrip("\\") in ("T", "tau") and stepped and not index_used)
     if not is_time or not body or not stepped:
         return None
     return tex[:k].strip(), body
@@ -147,7 +152,7 @@ def _next_states(note, base: str) -> list:
 def _last_step_words(note, line: int) -> bool:
     lines = note.text.split("\n")
     window = "\n".join(lines[max(0, line - 4):line])
-    return bool(re.search(r"last step|final step|last time|末尾|最后一|最后时刻", window, re.I))
+    return bool(re.search(r"last step|final step|last time|truncat|末尾|最后一|最后时刻|截断", window, re.I))
 
 
 def last_step_aliases(note) -> None:
@@ -184,7 +189,8 @@ def judge_recurrent(note, fn: str, var: str, tex: str, judge):
             raise
         result, expected, lang = _judge_direct_factors(note, fn, var, tex, judge, err)
     m = re.fullmatch(r"(\w+?)_t", var)
-    if m and m.group(1) in states(note) and fn not in note.definitions and not _last_step_words(note, note.line):
+    if m and m.group(1) in states(note) and fn not in note.definitions and not _last_step_words(note, note.line) \
+            and not re.search(r"_(t|tm1|tp1|T|tau)$", fn):        # ∂L_t/∂h_t: a step's own loss
         return _missing_later(note, fn, var, m.group(1), tex, judge, (result, expected, lang))
     return result, expected, lang
 
@@ -289,10 +295,10 @@ def _other_names(note, tex: str) -> list:
     names, out = _step_names(note), []
     for m in _MARK.finditer(tex):
         owner = _owner(tex, m.start())
-        if not owner or owner.group(1) not in names or _step_of(m.group(2)) != 0:
+        if not owner or not names.get(owner.group(1)) or _step_of(m.group(2)) != 0:
             continue
-        for other in names:
-            if other != owner.group(1):
+        for other in names:                     # a gate for another gate
+            if other != owner.group(1) and names[other]:
                 out.append((tex[:owner.start()] + other + tex[owner.end():],
                             f"{owner.group(1)}^t where {other}^t belongs", "name"))
     return out
@@ -324,7 +330,7 @@ def _wrong_step(note, fn, var, tex, judge) -> str:
     if swapped:
         tries.append((swapped[0], "", swapped[1]))
         tries += [(v, what, swapped[1]) for v, what in _variants(swapped[0])]
-    tries += [(v, (kind, what), None) for v, what, kind in _other_names(note, tex) + _missing_factors(note, tex)]
+    tries += [(v, (kind, what), None) for v, what, kind in _missing_factors(note, tex) + _other_names(note, tex)]
     _install_quick()
     for variant, what, factor in tries[:24]:
         token = _QUICK.set(True)
@@ -438,6 +444,9 @@ def _judge_sum(note, fn, var, found, judge):
     if not one_term(body):
         raise _NotChecked("a sum over time followed by other terms: matcalc reads a claim that is one "
                           "sum over the steps")
+    if re.search(r"_(t|tm1|tp1|T|tau)$", var):
+        raise _NotChecked(f"a sum over time for the gradient of a step's own quantity {var}: matcalc judges "
+                          "sums for parameters shared by the steps")
     step_fn = f"{fn}_t"
     derivs = re.findall(r"\\frac\s*\{\s*\\part(?:ial)?\s*\{?\s*([^{}]*?)\s*\}?\s*\}", body)
     per_step = any(_lhs_name(d, note.known) == step_fn for d in derivs)

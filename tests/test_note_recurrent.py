@@ -142,3 +142,14 @@ def test_sum_with_other_terms_and_step_past_the_end_are_not_checked():
     report = matcalc.check_note(note)
     assert [c.verdict for c in report.claims] == ["not_checked", "not_checked"]
     assert all(c.diagnosis for c in report.claims)
+
+
+def test_a_steps_own_loss_and_a_sum_for_a_state_are_not_called_wrong():
+    note = "\n".join([
+        "Row vectors.", "", "$$o_t = x_t U + h_{t-1} W + b$$", "", "$$h_t = \\tanh(o_t)$$", "",
+        "$$z_t = h_t V + c$$", "",
+        # L_t depends on h_t through z_t only: no step-(t+1) term is missing
+        "$$\\frac{\\partial L_t}{\\partial h_t} = \\frac{\\partial L_t}{\\partial z_t} V^T$$", "",
+        "$$\\frac{\\partial L}{\\partial h_t} = \\sum_{s=t}^{T} h_s$$"])
+    report = matcalc.check_note(note)
+    assert [c.verdict for c in report.claims] == ["correct", "not_checked"]
