@@ -481,7 +481,7 @@ def _shift_definitions(note: _Note, names) -> None:
         text = re.sub(r"(?<![\w.])[A-Za-z]\w*", shift, src.text)
         note.definitions[n] = _Definition(n, text, src.line, src.names)
         note.latex_names.setdefault(n, note.latex_names.get(f"{m.group(1)}_{idx}", n).replace(
-            "^t", "^{t+1}").replace("_t", "_{t+1}").replace("{t}", "{t+1}"))
+            "^t", "^{t+1}").replace("_t", "_{t+1}").replace("{t}", "{t+1}").replace("(t)", "(t+1)"))
         stack += list(_identifiers(text))
 
 

@@ -165,6 +165,12 @@ def last_step_aliases(note) -> None:
             fn, var = note.aliases[f"{base}_t"]
             if var.endswith("_t"):
                 note.aliases[name] = (fn, f"{var[:-2]}_{mark}")
+                final = r"\tau" if mark == "tau" else "T"
+                shown = re.sub(r"([_^])\s*(?:\{\s*(\()?\s*t\s*\)?\s*\}|t(?![A-Za-z]))",
+                               lambda g: f"{g.group(1) if mark == 'tau' or g.group(2) else '_'}"
+                                         f"{{{'(' if g.group(2) else ''}{final}{')' if g.group(2) else ''}}}",
+                               note.latex_names.get(var, var), count=1)
+                note.latex_names.setdefault(f"{var[:-2]}_{mark}", shown)
                 note.definitions.pop(name, None)
                 note.history = [d for d in note.history if d.name != name]
 
@@ -469,7 +475,7 @@ def _judge_sum(note, fn, var, found, judge):
             raise _NotChecked(f"the note does not write its per-step loss {fn}_t, so the summand (∂{fn}_t "
                               "through the step's output) cannot be checked") from None
         raise
-    if re.search(r"_tp1\b", lang):
+    if re.search(r"(?<![\w.])d\w+_d\w+_tp1\b", lang):    # δ_{t+1}: the sum may be re-indexed
         raise _NotChecked("the summand is written at step t+1; matcalc judges sums whose terms are at step t")
     if result.verdict == "wrong":
         result.diagnosis = ["the term at step t is wrong: " + "; ".join(result.diagnosis)]
@@ -485,16 +491,22 @@ def _judge_last_step(note, fn, var, base, mark, tex, judge):
     """∂L/∂C^τ: step t's equations with no step t+1."""
     from .note_check import _NotChecked
     if mark == "tau":
-        step = re.sub(r"([_^])\s*(?:\\tau\b|\{\s*\\tau\s*\})", r"\1{t}", tex)
-    else:
+        step = re.sub(r"([_^])\s*(?:\\tau\b|\{\s*(\(?)\s*\\tau\s*(\)?)\s*\})",
+                      lambda g: f"{g.group(1)}{{{g.group(2) or ''}t{g.group(3) or ''}}}", tex)
+    else:       # ^T is a transpose: only _T, _{T} and ^{(T)} are the step
         step = re.sub(r"_\s*(?:T|\{\s*T\s*\})(?![A-Za-z])", "_{t}", tex)
+        step = re.sub(r"\^\s*\{\s*\(\s*T\s*\)\s*\}", "^{(t)}", step)
     result, expected, lang = judge_step(note, fn, f"{base}_t", step, judge)
     if re.search(r"_tp1\b", lang):
         raise _NotChecked("the claim at the last step names step τ+1, which does not exist (unless the "
                           "note takes its gradient as zero)")
-    back = r"^{\tau}" if mark == "tau" else "_{T}"
-    expected = re.sub(r"(?<=[A-Za-z}])([_^])\s*(?:\{\s*t\s*\}|t(?![A-Za-z]))",
-                      lambda g: back if mark == "T" or g.group(1) == "^" else "_{\\tau}", expected)
+    final = r"\tau" if mark == "tau" else "T"
+
+    def back(g):
+        if g.group(2):
+            return f"{g.group(1)}{{({final})}}"
+        return f"{g.group(1)}{{{final}}}" if mark == "tau" or g.group(1) == "_" else f"_{{{final}}}"
+    expected = re.sub(r"(?<=[A-Za-z}])([_^])\s*(?:\{\s*(\()?\s*t\s*\)?\s*\}|t(?![A-Za-z]))", back, expected)
     if result.verdict == "wrong":
         result.diagnosis = [d.replace("_t", "_τ" if mark == "tau" else "_T") for d in result.diagnosis]
     return result, expected, lang

@@ -83,7 +83,7 @@ def test_rnn_note_rows():
         (42, "h_t", "correct"), (42, "h_t", "correct"),
         (48, "h_t", "wrong"),                    # 1 − h_t² where 1 − h_{t+1}² belongs
         (54, "h_t", "wrong"),                    # the δ_{t+1} term dropped
-        (60, "h_T", "correct"),                  # the last step has no δ_{T+1}
+        (60, "h_{T}", "correct"),                  # the last step has no δ_{T+1}
         (66, "W", "correct"),
         (70, "U", "wrong"),                      # 1 − h_{t-1}² where 1 − h_t² belongs
         (74, "b", "correct")]
@@ -102,7 +102,7 @@ def test_lstm_note_chinese():
         (33, "C^t", "correct"),
         (38, "C^t", "wrong"),                    # δ_C^{t+1} ⊙ f^{t+1} dropped
         (43, "C^t", "wrong"),                    # f^t where f^{t+1} belongs
-        (48, "C_tau", "correct"), (48, "C_tau", "correct"),
+        (48, r"C^{\tau}", "correct"), (48, r"C^{\tau}", "correct"),
         (53, "o^t", "correct"), (57, "f^t", "correct"),
         (61, "g^t", "wrong"),                    # f^t where i^t belongs
         (66, "W_f", "correct"),
@@ -125,12 +125,26 @@ def test_gru_note_columns():
         (35, "W_n", "wrong"),                    # x_t [·]^T: transposed
         (39, "b_z", "wrong"),                    # 1 − z_{t-1} where 1 − z_t belongs
         (43, "h_t", "wrong"),                    # no term through h_{t+1}
-        (47, "h_T", "correct")]
+        (47, "h_{T}", "correct")]
     lines = by_line(report)
     assert "sign" in lines[27][0].diagnosis
     assert "transposed" in lines[35][0].diagnosis
     assert "z_{t-1} where z_t belongs" in lines[39][0].diagnosis
     assert lines[43][0].diagnosis.startswith("missing term")
+
+
+def test_rnn_note_with_parenthesised_steps():
+    report = report_of("note_rnn_paren_steps.md")
+    assert table(report) == [
+        (13, "c", "correct"), (15, "V", "correct"), (17, "W", "correct"), (19, "b", "correct"),
+        (21, "b", "wrong"),                      # 1 − (h^{(t+1)})² where h^{(t)} belongs
+        (23, "h^{(t)}", "correct"), (25, "h^{(t)}", "correct"),
+        (29, "h^{(t)}", "wrong"),                # the step-(t+1) term dropped
+        (33, "h^{(T)}", "correct")]
+    lines = by_line(report)
+    assert "h^{(t+1)} where h^{(t)} belongs" in lines[21][0].diagnosis
+    assert lines[29][0].diagnosis.startswith("missing term")
+    assert lines[33][0].expected == r"{\frac{\partial L}{\partial o^{(T)}}} V^{T}"
 
 
 def test_sum_with_other_terms_and_step_past_the_end_are_not_checked():
