@@ -198,8 +198,8 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
             raise _NotChecked(f"the note does not define {note.latex_names.get(fn, fn)} "
                               "(no equation for it was found)")
         order = _deps(note, [fn] + [n for n in _identifiers(claim) if n in note.definitions])
-        body = [f"{n} = {note.definitions[n].text}" for n in order if n != var and n != fn]
-        body.append(f"f_note = {note.definitions[fn].text}")
+        body = [f"{n} = {note.definitions[n].text}" for n in order if n != var and (n != fn or n in _identifiers(claim))]
+        body.append(f"f_note = {fn if body and body[-1].startswith(fn + ' = ') else note.definitions[fn].text}")
         if var not in _reach(note, fn, stop=set()) and var != fn:
             raise _NotChecked(f"{note.latex_names.get(fn, fn)} as defined in the note does not depend on "
                               f"{note.latex_names.get(var, var)}")

@@ -237,22 +237,41 @@ def _step_text(k: int) -> str:
     return {0: "{t}", 1: "{t+1}", -1: "{t-1}"}[k]
 
 
-def _variants(tex: str) -> list:
-    """(variant, what changed) with one time index moved by a step (not inside ∂ or on a δ)."""
-    out = []
+def _variants(tex: str, note=None) -> list:
+    """(variant, what changed) with one time index moved by a step (not inside ∂ or on a δ), or
+    one stepped name replaced by the step-t argument of its activation (σ'(h_{t-1}) for σ'(o^t))."""
+    out, inputs = [], _activation_inputs(note) if note is not None else {}
     for m in _MARK.finditer(tex):
         before = tex[:m.start()]
         owner = re.search(r"(\\?[A-Za-z]+(?:_\{?[A-Za-z]\}?)?)$", before)
         if not owner or owner.group(1).startswith("\\delta") or re.search(r"\\part(ial)?[^{}]*$", before):
             continue
         k = _step_of(m.group(2))
+        was = owner.group(1) + m.group(1) + _step_text(k)
         for j in (k - 1, k + 1):
             if j not in (-1, 0, 1):
                 continue
             new = tex[:m.start(2)] + _step_text(j) + tex[m.end(2):]
-            was = owner.group(1) + m.group(1) + _step_text(k)
             now = owner.group(1) + m.group(1) + _step_text(j)
             out.append((new, f"{was} where {now} belongs".replace("{t}", "t")))
+        arg = inputs.get(owner.group(1))
+        if arg:
+            out.append((tex[:owner.start()] + "{" + arg + "}" + tex[m.end():],
+                        f"{was} where {arg} belongs".replace("{t}", "t")))
+    return out
+
+
+def _activation_inputs(note) -> dict:
+    """LaTeX owner (h) -> LaTeX of the step-t name its activation is applied to (o^t in h = σ(o))."""
+    out = {}
+    for name, d in note.definitions.items():
+        m = re.fullmatch(r"(?:sigmoid|tanh|relu)\(\(?(\w+_t)\)?\)", d.text.strip())
+        if name.endswith("_t") and m and m.group(1) in note.definitions:
+            tex = note.latex_names.get(name, "")
+            mark = _MARK.search(tex)
+            owner = _owner(tex, mark.start()) if mark else None
+            if owner and owner.start() == 0:
+                out[owner.group(1)] = note.latex_names.get(m.group(1), m.group(1))
     return out
 
 
@@ -332,10 +351,10 @@ def _wrong_step(note, fn, var, tex, judge) -> str:
     from .errors import MatcalcError
     from .note_check import _NotChecked
     swapped = _swap_diag(tex)
-    tries = [(v, what, None) for v, what in _variants(tex)]
+    tries = [(v, what, None) for v, what in _variants(tex, note)]
     if swapped:
         tries.append((swapped[0], "", swapped[1]))
-        tries += [(v, what, swapped[1]) for v, what in _variants(swapped[0])]
+        tries += [(v, what, swapped[1]) for v, what in _variants(swapped[0], note)]
     tries += [(v, (kind, what), None) for v, what, kind in _missing_factors(note, tex) + _other_names(note, tex)]
     _install_quick()
     for variant, what, factor in tries[:24]:

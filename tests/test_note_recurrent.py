@@ -65,6 +65,10 @@ def test_seed_003_sums_over_time_and_last_step():
     d192 = lines[192][0]
     assert d192.verdict == "wrong"
     assert "h_t where h_{t+1} belongs" in d192.diagnosis and "wrong side of (W_{hh})^T" in d192.diagnosis
+    # ∂h_t/∂h_{t-1} = (W_hh)^T diag(σ'(h_{t-1})) = (W_hh)^T diag(1 − h_{t-1}²): diag(1 − h_t²) W_hhᵀ
+    d187 = [c.diagnosis for c in lines[187][1:]]
+    assert "h_{t-1} where o^t belongs" in d187[0] and "h_{t-1} where h_t belongs" in d187[1]
+    assert all("wrong side of (W_{hh})^T" in d for d in d187)
     # o^t where o^{t+1} belongs (LSTM) still found; δ_C^t's recurrence still holds
     assert lines[324][0].verdict == "wrong" and "o^t where o^{t+1} belongs" in lines[324][0].diagnosis
     assert [c.verdict for c in lines[361] + lines[362]] == ["correct", "correct"]
