@@ -384,8 +384,8 @@ def _missing_later(note, fn, var, base, tex, judge, judged):
     from .note_check import _NotChecked
     result, expected, lang = judged
     ups = set(re.findall(rf"(?<![\w.])d{re.escape(fn)}_d(\w+)", lang))
-    if result.verdict != "correct" or not ups or any(not u.endswith("_t") for u in ups):
-        return judged
+    if result.verdict != "correct" or not ups or var in ups or any(not u.endswith("_t") for u in ups):
+        return judged               # ∂L/∂h_t = δ_t names the total gradient itself
     later = _next_states(note, base)
     if not later:
         return judged

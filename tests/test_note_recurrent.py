@@ -168,6 +168,8 @@ def test_a_steps_own_loss_and_a_sum_for_a_state_are_not_called_wrong():
         "$$z_t = h_t V + c$$", "",
         # L_t depends on h_t through z_t only: no step-(t+1) term is missing
         "$$\\frac{\\partial L_t}{\\partial h_t} = \\frac{\\partial L_t}{\\partial z_t} V^T$$", "",
-        "$$\\frac{\\partial L}{\\partial h_t} = \\sum_{s=t}^{T} h_s$$"])
+        "$$\\frac{\\partial L}{\\partial h_t} = \\sum_{s=t}^{T} h_s$$", "",
+        "Let $\\delta_t = \\frac{\\partial L}{\\partial h_t}$.", "",
+        "$$\\frac{\\partial L}{\\partial h_t} = \\delta_t$$"])
     report = matcalc.check_note(note)
-    assert [c.verdict for c in report.claims] == ["correct", "not_checked"]
+    assert [c.verdict for c in report.claims] == ["correct", "not_checked", "correct"]
