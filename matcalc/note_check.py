@@ -20,6 +20,7 @@ from . import printing
 from .errors import LimitError, MatcalcError, ParseError, ShapeError
 from .latex_input import strip_derivative_text, translate
 from .note_model import _Definition, _lhs_name, _Note, _split_derivative, _strip_partial
+from .note_recurrent import judge_recurrent, last_step_aliases, step_ties
 
 
 
@@ -197,8 +198,8 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
             raise _NotChecked(f"the note does not define {note.latex_names.get(fn, fn)} "
                               "(no equation for it was found)")
         order = _deps(note, [fn] + [n for n in _identifiers(claim) if n in note.definitions])
-        body = [f"{n} = {note.definitions[n].text}" for n in order if n != var and n != fn]
-        body.append(f"f_note = {note.definitions[fn].text}")
+        body = [f"{n} = {note.definitions[n].text}" for n in order if n != var and (n != fn or n in _identifiers(claim))]
+        body.append(f"f_note = {fn if body and body[-1].startswith(fn + ' = ') else note.definitions[fn].text}")
         if var not in _reach(note, fn, stop=set()) and var != fn:
             raise _NotChecked(f"{note.latex_names.get(fn, fn)} as defined in the note does not depend on "
                               f"{note.latex_names.get(var, var)}")
@@ -332,7 +333,7 @@ def _refuse_entries(note: _Note, names) -> None:
     whole = set(note.definitions) | {n for d in note.definitions.values() for n in _identifiers(d.text)}
     for n in names:
         m = re.fullmatch(r"([A-Za-z]+)_([ijk]{1,2}|[ijk]?m1|jp1)", n)
-        if m and any(w == m.group(1) or w.startswith(m.group(1) + "_") and w != n for w in whole):
+        if m and n not in whole and any(w == m.group(1) or w.startswith(m.group(1) + "_") and w != n for w in whole):
             raise _NotChecked(f"{note.latex_names.get(n, n)} is an entry (index notation): "
                               "only whole vectors and matrices are checked")
 
@@ -480,7 +481,7 @@ def _shift_definitions(note: _Note, names) -> None:
         text = re.sub(r"(?<![\w.])[A-Za-z]\w*", shift, src.text)
         note.definitions[n] = _Definition(n, text, src.line, src.names)
         note.latex_names.setdefault(n, note.latex_names.get(f"{m.group(1)}_{idx}", n).replace(
-            "^t", "^{t+1}").replace("_t", "_{t+1}").replace("{t}", "{t+1}"))
+            "^t", "^{t+1}").replace("_t", "_{t+1}").replace("{t}", "{t+1}").replace("(t)", "(t+1)"))
         stack += list(_identifiers(text))
 
 
@@ -670,6 +671,7 @@ def _shapes(note: _Note, source: str, var: str, upstream: dict) -> dict:
            and not any(re.search(rf"\b{g}\b", ln) for g in grads)]
     roots = list(upstream) + [var] + list(_identifiers(source))
     plain = "\n".join([f"{n} = {note.definitions[n].text}" for n in _deps(note, roots)] + own)
+    plain += step_ties(plain)                # h_{t-1} has h_t's shape
     plain_leaves = _identifiers(plain) - {m.group(1) for m in re.finditer(r"^\s*(\w+)\s*=", plain, re.M)}
     plain_leaves |= {n for n in leaves if n not in grads and n not in note.definitions}
     decl = {n: note.kind(n) for n in plain_leaves}
@@ -785,6 +787,7 @@ def check_note(text: str, dims: dict | None = None, claim_timeout: float | None 
                     note.aliases[name] = (fn, var)
                     note.alias_lines[name] = chain["links"][-1][1]
                     note.latex_names.setdefault(name, last.strip())
+    last_step_aliases(note)                  # δ_T = …: a claim at the last step
     for fn, var, v_tex, tex, line, link_line, f_tex in _claims_of(note):
         item = NoteClaim(line, strip_derivative_text(v_tex), tex.strip(), function=f_tex.strip(), link_line=link_line)
         report.claims.append(item)
@@ -797,7 +800,7 @@ def check_note(text: str, dims: dict | None = None, claim_timeout: float | None 
         note.vector_leaves = set()
         try:
             with time_limit(claim_timeout, "judging this claim"):
-                result, expected, lang = _judge(note, fn, var, tex)
+                result, expected, lang = judge_recurrent(note, fn, var, tex, _judge) or _judge(note, fn, var, tex)
         except _NotChecked as err:
             item.diagnosis = str(err)
             continue
