@@ -83,6 +83,9 @@ def time_sum(tex: str):
         else:
             upper = text
     index = re.split(r"[=<,]", lower)[0].strip().lstrip("\\") if lower else ""
+    start = lower.split("=", 1)[1].strip() if "=" in lower else ""
+    if start not in ("", "0", "1") or upper.strip().lstrip("\\") not in ("", "T", "tau", "τ"):
+        return None  # a partial range (t=2, T-1) is not the whole sequence: not judged as one
     body = tex[k:].strip()
     stepped = bool(_time_marks(body))
     # \sum_{i=1}^{\tau} of step-t terms that never use i (seed 003's typo) is a sum over time too
