@@ -275,6 +275,9 @@ class LatexParser:
                 self.ambiguous_one = True     # "1 x": the number, or a ones vector?
                 self.uncertain.append("a bare 1 is read as the number one (if it is an all-ones vector, "
                                       "write \\mathbf{1})")
+            if getattr(left, "ones", None) == "col" and op == "*" and not getattr(right, "ones", None):
+                left = Lang(left.pos, f"bcast__({right.text})", ATOM)     # 1 b: b repeated in every row
+                continue
             if getattr(left, "ones", None) or getattr(right, "ones", None):
                 raise self.error("an all-ones vector must multiply a matrix (1^T A or A 1)", t)
             lang_text = f"{_wrap(left, MUL)} {op} "

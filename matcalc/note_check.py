@@ -198,7 +198,10 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
                               "(no equation for it was found)")
         order = _deps(note, [fn] + [n for n in _identifiers(claim) if n in note.definitions])
         body = [f"{n} = {note.definitions[n].text}" for n in order if n != var and n != fn]
-        body.append(f"f_note = {note.definitions[fn].text}")
+        if fn in _identifiers(claim) and fn != var:       # ∂s/∂z = diag(s) − ssᵀ names its function
+            body += [f"{fn} = {note.definitions[fn].text}", f"f_note = {fn}"]
+        else:
+            body.append(f"f_note = {note.definitions[fn].text}")
         if var not in _reach(note, fn, stop=set()) and var != fn:
             raise _NotChecked(f"{note.latex_names.get(fn, fn)} as defined in the note does not depend on "
                               f"{note.latex_names.get(var, var)}")
@@ -232,7 +235,7 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
     if jacobians:
         return _judge_with_jacobians(note, fn, var, claim, jacobians, source, shapes, upstream)
     layout = None
-    labels = _labels(source, var)
+    labels = [n for n in _labels(source, var) if shapes.get(n) not in ((), (1, 1), None)]
     try:
         d = derive(source, wrt=[var], shapes=shapes, sum_to_one=labels)
     except MatcalcError as err:

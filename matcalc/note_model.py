@@ -126,6 +126,16 @@ class _Note:
         self._collect_definitions()
         self.convention = self._convention()
         self.declared = self._declarations()
+        self._broadcasts()
+
+    def _broadcasts(self):
+        """In a forward equation, 1b (a row repeated) and b1 (a scalar repeated) are b, broadcast."""
+        def scalar(n):
+            return self.declared.get(n) == () or n in self.scalars
+        for d in self.definitions.values():
+            text = re.sub(r"bcast__\((\w+)\)", r"\1", d.text)
+            text = re.sub(r"sum(?:cols|rows)__\((\w+)\)", lambda m: m.group(1) if scalar(m.group(1)) else m.group(0), text)
+            d.text = re.sub(r"(?<![\w.])ones(?![\w(])", "1", text)
 
     def _chains(self):
         chains, last = [], None

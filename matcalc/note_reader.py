@@ -107,8 +107,24 @@ def _rows_of(seg: Segment, note: str) -> list[tuple[int, str]]:
     pieces = []
     for off, piece in _top_level_split(body, "\\\\"):
         for off2, part in _split_lines(piece):
-            pieces.append((off + off2, part))
+            for off3, eq in _comma_list(part):
+                pieces.append((off + off2 + off3, eq))
     return pieces
+
+
+_SPACING = re.compile(r"^(\\(q?quad|,|;|:|!|text\{\s*(and|or|und|et|以及|和)?\s*\})|\s|~)*")
+
+
+def _comma_list(part: str) -> list[tuple[int, str]]:
+    """'a = b, \\quad c = d': a list of equations in one row, each with its own top-level '='."""
+    pieces = _top_level_split(part, ",")
+    if len(pieces) < 2 or not all(len(_top_level_split(p, "=")) > 1 for _, p in pieces):
+        return [(0, part)]
+    out = []
+    for off, p in pieces:
+        lead = _SPACING.match(p).end()
+        out.append((off + lead, p[lead:]))
+    return out
 
 
 def _split_lines(piece: str):
