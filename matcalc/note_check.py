@@ -187,6 +187,9 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
             rest = [t for sg, t in terms if (sg, t) not in through]
             claim = " ".join(f"{sg} ({t})" if k or sg == "-" else f"({t})" for k, (sg, t) in enumerate(through))
             partial = [note.latex_names.get(u, u) for u in upstream]
+        elif var in upstream:
+            raise _NotChecked(f"the claim writes ∂{_plain_name(note.latex_names.get(fn, fn))}/∂"
+                              f"{_plain_name(note.latex_names.get(var, var))} in terms of itself")
         elif fn in note.definitions and other_paths:
             raise _NotChecked(f"{fn} depends on {var} also other than through "
                               + ", ".join(note.latex_names.get(u, u) for u in upstream))

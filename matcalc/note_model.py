@@ -100,6 +100,7 @@ class _Definition:
     line: int
     names: dict
     uncertain: list = field(default_factory=list)
+    display: bool = True      # from a displayed equation ($$…$$), not one inline in the prose
 
 
 class _Note:
@@ -146,7 +147,7 @@ class _Note:
             elif last is not None and last["open"]:
                 last["links"] = last["links"][:-1] + links
             else:
-                last = {"line": row.line, "links": links, "end": row.end_line}
+                last = {"line": row.line, "links": links, "end": row.end_line, "display": row.display}
                 chains.append(last)
             last["end"] = row.end_line
             last["open"] = bool(row.links) and row.links[-1] == "" and len(row.links) > 1
@@ -203,11 +204,15 @@ class _Note:
             if not texts:
                 continue
             r, line = texts[0]
+            earlier = self.definitions.get(name)
+            if earlier is not None and earlier.display and not chain.get("display", True) and earlier.text != r.text:
+                continue          # an aside in the prose ($h = max(Z, 0)$) does not redefine the problem
             self.latex_names.update({k: v for k, v in r.names.items() if k not in self.latex_names})
             lhs = re.sub(r"\s*\([^()]*\)\s*$", "", first.strip()) or first.strip()
             self.latex_names.setdefault(name, re.sub(r"(?<=[A-Za-z])\{(?=[A-Za-z]{2,}\})", "_{", lhs))
             self.definitions.pop(name, None)
-            self.definitions[name] = _Definition(name, r.text, line, r.names, list(r.uncertain))
+            self.definitions[name] = _Definition(name, r.text, line, r.names, list(r.uncertain),
+                                                 chain.get("display", True))
             self.scalars |= r.scalars
             self.history.append(self.definitions[name])
             # σ(z) = σ(aW + b): the inner name is defined by the inner expression
