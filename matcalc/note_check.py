@@ -19,6 +19,7 @@ import numpy as np
 from . import printing
 from .errors import LimitError, MatcalcError, ParseError, ShapeError
 from .latex_input import strip_derivative_text, translate
+from .note_index import IndexUnread, whole_claim
 from .note_model import _Definition, _lhs_name, _Note, _split_derivative, _strip_partial
 
 
@@ -187,7 +188,7 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
             rest = [t for sg, t in terms if (sg, t) not in through]
             claim = " ".join(f"{sg} ({t})" if k or sg == "-" else f"({t})" for k, (sg, t) in enumerate(through))
             partial = [note.latex_names.get(u, u) for u in upstream]
-        elif var in upstream:
+        elif set(upstream) == {var}:
             raise _NotChecked(f"the claim writes ∂{_plain_name(note.latex_names.get(fn, fn))}/∂"
                               f"{_plain_name(note.latex_names.get(var, var))} in terms of itself")
         elif fn in note.definitions and other_paths:
@@ -801,9 +802,18 @@ def check_note(text: str, dims: dict | None = None, claim_timeout: float | None 
         saved_decl, note.declared = note.declared, note.declarations_at(link_line)
         note.line = link_line
         note.vector_leaves = set()
+        whole = None
+        if re.fullmatch(r"(\\left)?\\\{", tex.strip()):
+            item.diagnosis = "cases written as a brace (\\left\\{) over aligned rows are not read; use \\begin{cases}"
+            note.definitions, note.declared = saved, saved_decl
+            continue
         try:
             with time_limit(claim_timeout, "judging this claim"):
-                result, expected, lang = _judge(note, fn, var, tex)
+                whole = whole_claim(note, fn, v_tex, tex)       # index notation: the whole claim
+                result, expected, lang = _judge(note, fn, whole[0], whole[2]) if whole else _judge(note, fn, var, tex)
+        except IndexUnread as err:
+            item.diagnosis = f"index notation not read: {err}"
+            continue
         except _NotChecked as err:
             item.diagnosis = str(err)
             continue
@@ -825,6 +835,8 @@ def check_note(text: str, dims: dict | None = None, claim_timeout: float | None 
                     item.diagnosis = ("'*' read as a matrix product the shapes cannot match; read as the "
                                       "elementwise product the claim holds — the note uses '*' for both")
             item.expected = getattr(err, "expected", "")
+            if whole:
+                item.diagnosis = f"read entrywise as ∂{_plain_name(f_tex)}/∂{whole[1]} = {whole[2]}: {item.diagnosis}"
             continue
         except MatcalcError as err:
             item.diagnosis = f"cannot read the claim: {err.message}" + (
@@ -846,6 +858,10 @@ def check_note(text: str, dims: dict | None = None, claim_timeout: float | None 
         if result.verdict == "wrong":
             item.diagnosis = _in_note_names(note, "; ".join(_plain(d) for d in result.diagnosis)).replace(
                 "∂f/∂", f"∂{_plain_name(note.latex_names.get(fn, fn))}/∂")
+        if whole:
+            item.read_as = f"entrywise, the whole claim {whole[2]} for ∂{_plain_name(f_tex)}/∂{whole[1]}"
+            if result.verdict == "wrong":
+                item.diagnosis = f"read entrywise as ∂{_plain_name(f_tex)}/∂{whole[1]} = {whole[2]}: {item.diagnosis}"
     return report
 
 

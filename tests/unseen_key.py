@@ -24,7 +24,11 @@ KEY = {
     "unseen_sigmoid_batch_cn.md": [
         (18, C), (20, C), (22, C), (24, C), (26, C), (29, "⊙"), (31, C), (33, "wrong point of evaluation"),
         (35, C), (37, "not summed over the batch"), (39, "factor")],
+    # written after the index-notation reader (not part of the blind set): entries judged whole
+    "unseen_index_columns.md": [
+        (9, C), (11, C), (15, "transpose"), (17, "transposed"), (21, C), (23, "extra term")],
 }
+BLIND = [name for name in KEY if name != "unseen_index_columns.md"]
 
 
 def score(reports: dict) -> dict:
