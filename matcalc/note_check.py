@@ -317,6 +317,10 @@ def _doubt(note, r, names, result) -> None:
             reasons += note.definitions[n].uncertain
     if reasons:
         raise _NotChecked(f"the claim does not hold as read, but {reasons[0]}")
+    declared = re.match(r"wrong shape: the claim is \S+ but the gradient of (\w+) is a scalar", result.diagnosis[0]
+                        if result.diagnosis else "")
+    if declared and note.declared.get(declared.group(1)) == ():
+        return                            # b \in R stated: a scalar gradient is no guess
     if result.diagnosis and result.diagnosis[0].startswith("wrong shape: the claim is a scalar") or \
             re.match(r"wrong shape: the claim is \S+ but the gradient of \w+ is a scalar", result.diagnosis[0] if
                      result.diagnosis else ""):
