@@ -234,6 +234,20 @@ def _scalar_factor(c: _Claims, ratios: list, a: list, b: list) -> list[str]:
     return []
 
 
+def _dropped_factor(c: _Claims) -> list[str]:
+    """The gradient is A ⊙ B and the claim is A alone (tanh' or σ' left out of a backward step)."""
+    from sympy import HadamardProduct
+    truth = c.truth
+    if not isinstance(truth, HadamardProduct):
+        return []
+    for k, factor in enumerate(truth.args):
+        rest = [a for j, a in enumerate(truth.args) if j != k]
+        kept = rest[0] if len(rest) == 1 else HadamardProduct(*rest)
+        if _same_shape(c.claim, kept) and c.matches(kept) is False and c.error(c.claim, kept) <= TOLERANCE:
+            return [f"missing factor: ⊙ {_uni(factor)} (a factor of the gradient the claim does not have)"]
+    return []
+
+
 def _value_diagnoses(c: _Claims) -> list[str]:
     claim, truth = c.claim, c.truth
     out = []
@@ -429,6 +443,7 @@ def _check(d, claim: str, name: str, layout) -> ClaimResult:
         if err > TOLERANCE:
             result.verdict = "wrong"
             found = (_jacobian_diagnoses(c, layout) if layout else []) + _value_diagnoses(c)
+            found = found or _dropped_factor(c)
             result.diagnosis = found or [f"the claim differs from {what} (relative error {err:.2g}); "
                                          "no single usual mistake explains it"]
     if result.verdict == "wrong":

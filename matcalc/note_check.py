@@ -284,6 +284,10 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
             _wrong_point_once(d, claim_tex, relang, var, layout, note, present | set(extra), shapes)
         if found:
             result.diagnosis = [found]
+    if result.verdict == "wrong":
+        flipped = _inverse_transposed(d, claim, var, layout, note)
+        if flipped:
+            result.diagnosis = [flipped]
     if result.verdict == "wrong" and "diag(" in claim and re.search(r"softmax", source):
         result.diagnosis.append("a diagonal Jacobian: softmax couples its outputs, its Jacobian diag(s) − sᵀs "
                                 "is not diagonal")
@@ -303,6 +307,29 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
         result.diagnosis = [f"the terms through {through_names} are wrong: " + "; ".join(result.diagnosis)]
     result.layout = layout
     return result, _expected_latex(d, var, note, upstream, fn), claim
+
+
+def _inverse_transposed(d, claim: str, var: str, layout, note) -> str:
+    """X^{-1} where X^{-T} belongs (or the reverse): the claim holds with one inverse transposed."""
+    for m in re.finditer(r"inv\(", claim):
+        depth, k = 1, m.end()
+        while depth and k < len(claim):
+            depth += claim[k] == "("
+            depth -= claim[k] == ")"
+            k += 1
+        inner = claim[m.end():k - 1]
+        transposed = claim[k:k + 1] == "'"
+        variant = claim[:m.start()] + (f"inv({inner})" if transposed else f"inv({inner})'") + \
+            claim[k + 1 if transposed else k:]
+        try:
+            if _run_check(d, variant, var, layout).verdict == "correct":
+                name = _plain_name(note.latex_names.get(inner.strip("()' "), inner.strip("()' ")))
+                have, want = ("⁻ᵀ", "⁻¹") if transposed else ("⁻¹", "⁻ᵀ")
+                return f"{name}{have} where {name}{want} belongs (the inverse must be transposed)" if not transposed else \
+                    f"{name}{have} where {name}{want} belongs (a transpose too many on the inverse)"
+        except MatcalcError:
+            continue
+    return ""
 
 
 def order_of(body) -> list:

@@ -32,14 +32,22 @@ def test_seed_004_batch_mlp():
     assert report.exit_code == 1
 
 
-def test_seed_000_column_vectors_has_no_wrong_claim():
+def test_seed_000_column_vectors_index_notation():
     report, _ = verdicts("seed_000.md")
-    assert wrong(report) == []
-    assert sum(c.verdict == "correct" for c in report.claims) >= 10
+    # the one wrong claim: ∂f/∂x_i = Σ_j ∂f/∂y_i w_{ji} sums over j a term whose ∂f/∂y_i has the
+    # index i of x (∂f/∂y_j belongs there): read entrywise, ∂f/∂y ⊙ Wᵀ1 cannot even be formed
+    assert wrong(report) == [(57, "x_i")]
+    assert report.claims[[c.link_line for c in report.claims].index(57)].diagnosis.startswith("read entrywise")
+    assert sum(c.verdict == "correct" for c in report.claims) >= 16
     assert report.convention == "column vectors"
     by = {(c.link_line, c.claim): c for c in report.claims}
     assert by[(142, r"(\frac{\partial{y}}{\partial{x}})^T\nabla_yf")].verdict == "correct"
-    assert all(c.verdict == "not_checked" for c in report.claims if "x_i" in c.wrt or "w_{ij}" in c.wrt)
+    # entries judged whole: ∂f/∂w_{ij} = ∂f/∂y_i x_j is (∇_y f) xᵀ; ∂f/∂x_i = ∂f/∂y_i ∂y_i/∂x_i
+    assert by[(48, r"\frac{\partial{f}}{\partial{y_i}}x_j")].verdict == "correct"
+    assert by[(72, r"\frac{\partial{f}}{\partial{y_i}}\frac{\partial{y_i}}{\partial{x_i}}")].verdict == "correct"
+    # patterns with \cdots and off-diagonal Jacobian entries are not read, and say so
+    assert all(c.diagnosis for c in report.claims if c.verdict == "not_checked")
+    assert any("'…'" in c.diagnosis for c in report.claims if c.link_line == 94)
 
 
 def test_seed_002_flags_only_real_mistakes():
