@@ -162,7 +162,7 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
 
     r = translate(claim_tex, note.known, derivative=derivative, values=note.values,
                   batch="rows" if note.convention == "row" else "columns", sigma=note.sigma_at(note.line))
-    claim = r.text
+    claim = re.sub(r"(?<![\w.])[EI](?![\w(])", lambda m: "eye" if _identity(note, m.group(0)) else m.group(0), r.text)
     _refuse_entries(note, [var] + sorted(_identifiers(claim)))
     for alias, (f2, v2) in _expand_aliases(note, _identifiers(claim)).items():
         if f2 != fn:
@@ -330,6 +330,23 @@ def _inverse_transposed(d, claim: str, var: str, layout, note) -> str:
         except MatcalcError:
             continue
     return ""
+
+
+def _head_expression(note: _Note, fn, var, f_tex: str, line: int):
+    """The language text of a chain head's numerator that is an expression (OO^T), else None."""
+    if fn or not var:
+        return None
+    try:
+        text = translate(_strip_partial(f_tex), note.known, values=note.values, sigma=note.sigma_at(line)).text
+    except MatcalcError:
+        return None
+    return text if _identifiers(text) and "__" not in text else None
+
+
+def _identity(note: _Note, name: str) -> bool:
+    """E or I that the note neither defines nor declares: the identity matrix (单位矩阵)."""
+    return name in ("E", "I") and name not in note.definitions and name not in note.declared and \
+        not any(name in _identifiers(d.text) for d in note.definitions.values())
 
 
 def order_of(body) -> list:
@@ -817,7 +834,7 @@ def check_note(text: str, dims: dict | None = None, claim_timeout: float | None 
         last = chain["links"][-1][0]
         if head and len(chain["links"]) > 1:
             name = _lhs_name(last, note.known)
-            if name and name not in note.definitions and name not in note.aliases:
+            if name and name not in note.definitions and name not in note.aliases and not _identity(note, name):
                 fn, var = _lhs_name(head[0], note.known), _lhs_name(head[1], note.known)
                 if fn and var and name != var:
                     note.aliases[name] = (fn, var)
@@ -826,10 +843,16 @@ def check_note(text: str, dims: dict | None = None, claim_timeout: float | None 
     for fn, var, v_tex, tex, line, link_line, f_tex in _claims_of(note):
         item = NoteClaim(line, strip_derivative_text(v_tex), tex.strip(), function=f_tex.strip(), link_line=link_line)
         report.claims.append(item)
-        if not fn or not var:
+        head = _head_expression(note, fn, var, f_tex, link_line)    # ∂(OO^T)/∂O: of an expression
+        if (not fn and head is None) or not var:
             item.diagnosis = f"cannot read the derivative ∂{f_tex}/∂{v_tex}"
             continue
         saved, note.definitions = note.definitions, note.defs_at(link_line)
+        if head is not None:
+            fn = "fhead"
+            note.definitions = dict(note.definitions)
+            note.definitions[fn] = _Definition(fn, head, link_line, {})
+            note.latex_names.setdefault(fn, _strip_partial(f_tex).strip())
         saved_decl, note.declared = note.declared, note.declarations_at(link_line)
         note.line = link_line
         note.vector_leaves = set()

@@ -108,3 +108,14 @@ def test_index_notation_is_judged_whole():
     assert "transpose missing on W" in report.claims[1].diagnosis
     assert "factor" in report.claims[3].diagnosis
     assert report.claims[4].diagnosis.startswith("index notation not read")
+
+
+def test_identity_E_and_a_derivative_of_an_expression():
+    # row vectors (seed 003 style): E is the identity matrix when the note does not define E
+    note = ("$x_{1,m}$, $y_{1,m}$ 为行向量。\n$$O = x - y$$\n$$J = \\frac{1}{2} O O^T$$\n"
+            "其中 $\\frac{\\partial O}{\\partial x}=E$, $\\frac{\\partial OO^T}{\\partial O}=2O$\n"
+            "$$\\frac{\\partial O}{\\partial x} = -E$$\n$$\\frac{\\partial OO^T}{\\partial O} = O$$\n")
+    report = matcalc.check_note(note)
+    assert [(c.wrt, c.verdict) for c in report.claims] == [("x", "correct"), ("O", "correct"),
+                                                           ("x", "wrong"), ("O", "wrong")]
+    assert "sign" in report.claims[2].diagnosis and "factor" in report.claims[3].diagnosis
