@@ -237,6 +237,12 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
         claim = resolve_sums(claim, shape_probe(source, shapes))
     from .derivation import derive
     if jacobians:
+        link = None if partial is not None else _contraction_link(note, fn, var, claim, jacobians, upstream, shapes)
+        if link is not None:
+            u = next(iter(upstream))
+            return link, _expected_latex(derive(source, wrt=[var], shapes=shapes, sum_to_one=_labels(source, var)),
+                                         var, note, upstream, fn), \
+                f"the chain rule, read as the contraction sum_k ∂{fn}/∂{u}_k ∂{u}_k/∂{var}"
         return _judge_with_jacobians(note, fn, var, claim, jacobians, source, shapes, upstream)
     layout = None
     labels = [n for n in _labels(source, var) if shapes.get(n) not in ((), (1, 1), None)]
@@ -428,6 +434,41 @@ def _judge_with_jacobians(note, fn, var, claim, jacobians, source, shapes, upstr
         result.diagnosis = ["the claim differs from the gradient with its Jacobian factors read in either "
                             "layout"]
     return result, _expected_latex(d, var, note, upstream, fn), text
+
+
+def _contraction_link(note, fn, var, claim, jacobians, upstream, shapes):
+    """∂f/∂W = ∂f/∂z · ∂z/∂W with z or W a matrix: the chain rule read as the contraction
+    Σ_k ∂f/∂z_k ∂z_k/∂W — it holds whenever f depends on W only through z (checked before)."""
+    from .claims import ClaimResult
+    if len(jacobians) != 1 or len(upstream) != 1:
+        return None
+    (key, (u2, v2)), = jacobians.items()
+    (u, g), = upstream.items()
+    if v2 != var or not re.fullmatch(rf"\(?\s*{g}\s*\)?\s*\*\s*\(?\s*{re.escape(key)}\s*\)?", claim.strip()):
+        return None
+    def bare(n):
+        text = note.definitions[n].text.replace(" ", "")
+        while text.startswith("(") and text.endswith(")") and _open_depth_ok(text[1:-1]):
+            text = text[1:-1]
+        return text
+    same = u2 == u or (u2 in note.definitions and u in note.definitions and bare(u2) == bare(u))
+    matrix = any(len(shapes.get(n, ())) == 2 and 1 not in shapes.get(n, ()) for n in (u, var))
+    if not same or not matrix:
+        return None
+    result = ClaimResult("correct", [], 0.0, "", "", None, f"∂{fn}/∂{var}")
+    result.layout = None
+    return result
+
+
+def _open_depth_ok(text: str) -> bool:
+    """Brackets balance at every prefix: '(a)+(b)' is not one bracketed whole."""
+    depth = 0
+    for ch in text:
+        depth += ch == "("
+        depth -= ch == ")"
+        if depth < 0:
+            return False
+    return depth == 0
 
 
 def _jacobian_text(note, u, v, shapes, layout) -> str:

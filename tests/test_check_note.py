@@ -28,7 +28,9 @@ def test_seed_004_batch_mlp():
     assert "not summed over the batch" in by[93].diagnosis and "1ᵀ" in by[93].diagnosis
     assert "shapes that cannot match" in by[133].diagnosis
     assert by[133].expected.startswith("2 X^{T}")
-    assert sum(c.verdict == "correct" for c in report.claims) == 8
+    assert sum(c.verdict == "correct" for c in report.claims) == 9
+    # ∂f/∂h = ∂f/∂h_sigmoid · ∂h_sigmoid/∂h of matrices: the chain rule read as a contraction
+    assert by[115].verdict == "correct" and "contraction" in by[115].read_as
     assert report.exit_code == 1
 
 
@@ -60,6 +62,8 @@ def test_seed_002_flags_only_real_mistakes():
     # chain-rule links with vector Jacobian factors are evaluated: δ_3 ∂z^3/∂z^2, δ_2 ∂z^2/∂z^1
     assert by[40].verdict == by[41].verdict == by[56].verdict == "correct"
     assert by[47].expected == "{a^1}^{T} {\\delta_2}"
+    # the shorthand δ_2 ∂z^2/∂W^2 (a matrix Jacobian) is the chain rule's contraction: it holds
+    assert by[45].verdict == by[46].verdict == by[61].verdict == by[62].verdict == "correct"
     assert all(c.diagnosis for c in report.claims if c.verdict != "correct")
 
 

@@ -119,3 +119,14 @@ def test_identity_E_and_a_derivative_of_an_expression():
     assert [(c.wrt, c.verdict) for c in report.claims] == [("x", "correct"), ("O", "correct"),
                                                            ("x", "wrong"), ("O", "wrong")]
     assert "sign" in report.claims[2].diagnosis and "factor" in report.claims[3].diagnosis
+
+
+def test_matrix_chain_rule_shorthand():
+    note = ("$X \\in R^{n \\times d}$, $W \\in R^{d \\times k}$\n$$Z = XW$$\n$$H = \\tanh(Z)$$\n"
+            "$$L = \\|H\\|_F^2$$\n"
+            "$$\\frac{\\partial L}{\\partial W} = \\frac{\\partial L}{\\partial Z}\\frac{\\partial Z}{\\partial W}"
+            " = X^T \\frac{\\partial L}{\\partial Z}$$\n"
+            "$$\\frac{\\partial L}{\\partial W} = \\frac{\\partial L}{\\partial H}\\frac{\\partial Z}{\\partial W}$$\n")
+    report = matcalc.check_note(note)
+    assert [c.verdict for c in report.claims] == ["correct", "correct", "not_checked"]
+    assert "contraction" in report.claims[0].read_as
