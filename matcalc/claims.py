@@ -103,7 +103,11 @@ class _Claims:
         sampler = DomainSampler(self.program, d.sum_to_one, seed=0,
                                 memory_limit=getattr(d, "memory_limit", DEFAULT_MEMORY_LIMIT))
         self.points = []
-        for k, sizes in enumerate(((3, 4, 5, 2, 6), (2, 5, 3, 4, 2), (4, 2, 6, 3, 5))):   # sizes differ per point
+        size_sets = ((3, 4, 5, 2, 6), (2, 5, 3, 4, 2), (4, 2, 6, 3, 5))
+        # a piecewise claim (cases: step masks) needs points on every side of its kinks
+        count = 12 if "step(" in claim_text else 3
+        for k in range(count):                                              # sizes differ per point
+            sizes = size_sets[k % 3]
             sampler.sizes = {s: sizes[(i + k) % len(sizes)] for i, s in enumerate(self.program.size_symbols)}
             self.points.append(sampler.point())
         self._cache: dict = {}

@@ -130,3 +130,11 @@ def test_matrix_chain_rule_shorthand():
     report = matcalc.check_note(note)
     assert [c.verdict for c in report.claims] == ["correct", "correct", "not_checked"]
     assert "contraction" in report.claims[0].read_as
+
+
+def test_each_branch_of_cases_is_checked():
+    # a scalar kink: enough points land on both sides that a wrong branch cannot pass unseen
+    head = "$$z = \\mathbf{w}^T \\mathbf{x} + b$$\n$$a = \\max(0, z)$$\n$$C = (a - y)^2$$\n"
+    for branches in ("0 & z \\leq 0 \\\\ 7 & z > 0", "5 & z \\leq 0 \\\\ 2(a-y) & z > 0"):
+        note = head + f"$$\\frac{{\\partial C}}{{\\partial b}} = \\begin{{cases}} {branches} \\end{{cases}}$$\n"
+        assert [c.verdict for c in matcalc.check_note(note).claims] == ["wrong"]
