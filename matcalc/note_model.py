@@ -101,6 +101,7 @@ class _Definition:
     names: dict
     uncertain: list = field(default_factory=list)
     display: bool = True      # from a displayed equation ($$…$$), not one inline in the prose
+    alternates: list = field(default_factory=list)   # the chain's later forms (= σ(z^l)W + b)
 
 
 class _Note:
@@ -128,6 +129,21 @@ class _Note:
         self.convention = self._convention()
         self.declared = self._declarations()
         self._broadcasts()
+        self._defined_forms()
+
+    def _defined_forms(self):
+        """z^{l+1} = a^l W + b = σ(z^l) W + b with a^l never defined: the form in defined names."""
+        defined = set(self.definitions) | set(self.declared)
+        for d in list(self.definitions.values()):
+            leaves = _words(d.text) - defined
+            if not leaves or not d.alternates:
+                continue
+            for text, names in d.alternates:
+                if not (_words(text) - defined - _words(d.text)) and len(_words(text) - defined) < len(leaves) \
+                        and d.name not in _words(text) and "__" not in text:
+                    d.text = text
+                    self.latex_names.update({k: v for k, v in names.items() if k not in self.latex_names})
+                    break
 
     def _broadcasts(self):
         """In a forward equation, 1b (a row repeated) and b1 (a scalar repeated) are b, broadcast."""
@@ -212,7 +228,7 @@ class _Note:
             self.latex_names.setdefault(name, re.sub(r"(?<=[A-Za-z])\{(?=[A-Za-z]{2,}\})", "_{", lhs))
             self.definitions.pop(name, None)
             self.definitions[name] = _Definition(name, r.text, line, r.names, list(r.uncertain),
-                                                 chain.get("display", True))
+                                                 chain.get("display", True), [(o.text, o.names) for o, _ in texts[1:]])
             self.scalars |= r.scalars
             self.history.append(self.definitions[name])
             # σ(z) = σ(aW + b): the inner name is defined by the inner expression
@@ -336,6 +352,11 @@ class _Note:
         if k == "matrix":
             return ("?", "?")
         return ("?", 1) if self.convention == "column" else (1, "?")
+
+
+def _words(text: str) -> set:
+    from .language import is_function_name
+    return {w for w in re.findall(r"(?<![\w.])([A-Za-z][A-Za-z0-9_]*)", text) if not is_function_name(w)}
 
 
 def _stated_layout(text: str):

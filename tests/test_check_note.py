@@ -89,6 +89,11 @@ def test_seed_003_rnn_and_lstm_mistakes():
     assert [c.verdict for c in by_line[361] + by_line[362]] == ["correct", "correct"]
     assert {c.verdict for c in by_line[33] + by_line[37] + by_line[69][:1]} == {"correct"}
     assert by_line[414][-1].claim == "-y^T+SoftMax(a)" and by_line[414][-1].verdict == "correct"
+    # z^{l+1} = a^l W^{l+1} + b^{l+1} = σ(z^l) W^{l+1} + b^{l+1} with a^l never defined: the second form
+    assert [c.verdict for c in by_line[104] + by_line[108]] == ["correct"] * 3
+    # ∂O/∂a^L = E (the identity), ∂OO^T/∂O = 2O; ∂z/∂A = ∂z/∂A X^T writes a gradient in terms of itself
+    assert [c.verdict for c in by_line[69]] == ["correct"] * 3
+    assert by_line[25][-1].diagnosis == "the claim writes ∂z/∂A in terms of itself"
 
 
 def test_own_note_rows():
