@@ -16,7 +16,7 @@ from .latex_env import ELLIPSES
 from .latex_input import SIZING, strip_derivative_text, tokenize
 from .note_model import _lhs_name, _strip_partial
 
-INDEX_LETTERS = "ijklmnpqrs"
+INDEX_LETTERS = "ijkpqrs"            # not l (a layer), m, n (sizes) nor t (a time step)
 PRODUCT_MARKS = {r"\cdot", "*", r"\times", "·", r"\ast"}
 BOLD = {r"\mathbf", r"\boldsymbol", r"\bm", r"\vec"}
 
@@ -74,7 +74,8 @@ def whole_claim(note, fn: str, v_tex: str, tex: str):
     if got is None:
         return None
     base, free = got
-    if base in BOLD:
+    own = _lhs_name(v_tex, note.known)
+    if base in BOLD or own in note.definitions:       # z_k = W_k a + b: a name of its own, not an entry
         return None
     whole = _whole_name(note, base, len(free))
     if whole is None:
