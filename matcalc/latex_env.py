@@ -129,7 +129,7 @@ class EnvironmentMixin:
         from .latex_input import ATOM, Lang
         self.skip_sizing()
         opener = self.take()
-        if opener.text not in ("(", "["):
+        if opener.text not in ("(", "[", r"\{"):
             raise self.error(f"{fn} needs its two arguments in parentheses", tok)
         first = self.expression()
         self.skip_sizing()
@@ -138,7 +138,8 @@ class EnvironmentMixin:
         self.take()
         second = self.expression()
         self.skip_sizing()
-        if self.tok.text not in (")", "]"):
+        self.skip_sizing()
+        if self.tok.text not in (")", "]", r"\}"):
             raise self.error(f"expected ')' to close {fn}(", tok)
         self.take()
         return Lang(tok.pos, f"{fn}({first.text}, {second.text})", ATOM)

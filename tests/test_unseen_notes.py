@@ -73,7 +73,7 @@ def test_relu_claims_by_cases_hold_and_fail():
 
 def test_zero_vector_max_sum_and_ellipsis():
     assert translate(r"\vec{0}^T + x^T").text == "0 + x'"
-    assert translate(r"\max(0, W x)").text == "max(0, W * x)"
+    assert translate(r"\max(0, W x)").text == "max(0, W * x)" == translate(r"\max\{0, W x\}").text
     assert translate(r"sum(\mathbf{u})").text == "sum(u)"
     assert translate(r"\mathbf{1} - p").text == "1 - p"
     for tex in (r"x_1 + \cdots + x_n", r"a (b ... c)"):
