@@ -103,7 +103,11 @@ class _Claims:
         sampler = DomainSampler(self.program, d.sum_to_one, seed=0,
                                 memory_limit=getattr(d, "memory_limit", DEFAULT_MEMORY_LIMIT))
         self.points = []
-        for k, sizes in enumerate(((3, 4, 5, 2, 6), (2, 5, 3, 4, 2), (4, 2, 6, 3, 5))):   # sizes differ per point
+        size_sets = ((3, 4, 5, 2, 6), (2, 5, 3, 4, 2), (4, 2, 6, 3, 5))
+        # a piecewise claim (cases: step masks) needs points on every side of its kinks
+        count = 12 if "step(" in claim_text else 3
+        for k in range(count):                                              # sizes differ per point
+            sizes = size_sets[k % 3]
             sampler.sizes = {s: sizes[(i + k) % len(sizes)] for i, s in enumerate(self.program.size_symbols)}
             self.points.append(sampler.point())
         self._cache: dict = {}
@@ -202,6 +206,10 @@ def _shape_diagnoses(c: _Claims) -> list[str]:
                        f"sum over the columns: (claim)·1, i.e. ({c.claim_text})*ones({n},1)")
         elif (n, m) == ts and c.matches(ops.transpose(claim)):
             out.append(f"transposed: the claim is {m}×{n}, the gradient {ts[0]}×{ts[1]}; its transpose is right")
+    if len(cs) == 2 and ts == () and all(_rel(np.sum(x), y) < TOLERANCE
+                                         for x, y in zip(c.values(claim), c.values(truth))):
+        out.append(f"wrong shape: the claim is {cs[0]}×{cs[1]} but the gradient of {c.name} is a scalar — "
+                   f"sum over the batch rows: the sum of the claim's entries, i.e. sum({c.claim_text})")
     if not out:
         out.append(f"wrong shape: the claim is {_shape_text(cs)} but the gradient of {c.name} is {_shape_text(ts)}")
     return out
@@ -209,6 +217,35 @@ def _shape_diagnoses(c: _Claims) -> list[str]:
 
 def _shape_text(s) -> str:
     return "a scalar" if s == () else f"{s[0]}×{s[1]}"
+
+
+def _scalar_factor(c: _Claims, ratios: list, a: list, b: list) -> list[str]:
+    """The claim is s × (or 1/s ×) the gradient, s a scalar variable (1/N dropped, an extra N)."""
+    for name, var in c.program.variables.items():
+        if is_matrix(var):
+            continue
+        vals = [float(np.asarray(p[name])) for p in c.points]
+        for power in (1, -1):
+            if all(abs(k - v ** power) <= 1e-8 * max(1.0, abs(k)) for k, v in zip(ratios, vals)) and \
+                    all(_rel(x, (v ** power) * y) < TOLERANCE for x, y, v in zip(a, b, vals)):
+                if power == 1:
+                    return [f"off by a factor {name}: the claim is {name} × the gradient (a factor 1/{name} is missing)"]
+                return [f"off by a factor {name}: the claim is 1/{name} × the gradient (a factor {name} is missing)"]
+    return []
+
+
+def _dropped_factor(c: _Claims) -> list[str]:
+    """The gradient is A ⊙ B and the claim is A alone (tanh' or σ' left out of a backward step)."""
+    from sympy import HadamardProduct
+    truth = c.truth
+    if not isinstance(truth, HadamardProduct):
+        return []
+    for k, factor in enumerate(truth.args):
+        rest = [a for j, a in enumerate(truth.args) if j != k]
+        kept = rest[0] if len(rest) == 1 else HadamardProduct(*rest)
+        if _same_shape(c.claim, kept) and c.matches(kept) is False and c.error(c.claim, kept) <= TOLERANCE:
+            return [f"missing factor: ⊙ {_uni(factor)} (a factor of the gradient the claim does not have)"]
+    return []
 
 
 def _value_diagnoses(c: _Claims) -> list[str]:
@@ -231,6 +268,8 @@ def _value_diagnoses(c: _Claims) -> list[str]:
                 out.append(f"off by a constant factor: the claim is {_number(k)} × the gradient"
                            + (f" (a factor {_number(1 / k)} is missing)" if abs(k) < 1 else
                               f" (a factor {_number(k)} too many)"))
+    elif all(np.isfinite(ratios)) and abs(ratios[0]) > 1e-12:
+        out += _scalar_factor(c, ratios, a, b)
     # a missing, an extra or a doubled term
     truth_terms = _terms(truth)
     if len(truth_terms) > 1 or len(_terms(claim)) > 1:
@@ -404,6 +443,7 @@ def _check(d, claim: str, name: str, layout) -> ClaimResult:
         if err > TOLERANCE:
             result.verdict = "wrong"
             found = (_jacobian_diagnoses(c, layout) if layout else []) + _value_diagnoses(c)
+            found = found or _dropped_factor(c)
             result.diagnosis = found or [f"the claim differs from {what} (relative error {err:.2g}); "
                                          "no single usual mistake explains it"]
     if result.verdict == "wrong":

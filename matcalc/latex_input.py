@@ -17,14 +17,15 @@ import re
 from dataclasses import dataclass, field
 
 from .errors import ParseError
+from .latex_env import ELLIPSES, STOPS, EnvironmentMixin, drop_stray_ampersands, is_extremum, is_zero_vector
 
 # ---------------------------------------------------------------- tokens
 _TOKEN = re.compile(r"""
-    (?P<ws>\s+|\\[,;:! ]|~|\\q?quad\b|&)
+    (?P<ws>\s+|\\[,;:! ]|~|\\q?quad\b)
   | (?P<cmd>\\[A-Za-z]+|\\[{}|\\])
   | (?P<num>\d+(\.\d+)?|\.\d+)
   | (?P<word>[A-Za-z]+(?:\d+(?![.\d]))?)
-  | (?P<op>\.\*|\|\||[-+*/^_'(){}\[\]|=,.:;<>!])
+  | (?P<op>\.\*|\|\||[-+*/^_'(){}\[\]|=,.:;<>!&])
   | (?P<uni>[∂∇⊙∘·×ᵀ′−])
 """, re.VERBOSE)
 
@@ -148,13 +149,13 @@ def make_name(base: str, sub: str | None, sup: str | None) -> str:
 
 
 # ---------------------------------------------------------------- parser
-class LatexParser:
+class LatexParser(EnvironmentMixin):
     """Recursive descent over LaTeX tokens, emitting language text."""
 
     def __init__(self, tex: str, known_names=(), activations=("f", "g", "phi", "varphi", "psi"),
                  generic="tanh", derivative=None, values=()):
         self.tex = tex
-        self.toks = tokenize(tex)
+        self.toks = drop_stray_ampersands(tokenize(tex))
         self.i = 0
         self.known = set(known_names)
         self.activations = set(activations) - set(values)
@@ -226,7 +227,7 @@ class LatexParser:
         if t.kind == "cmd":
             if t.text in (r"\|", r"\Vert", r"\vert"):
                 return not self.in_norm
-            return t.text not in HADAMARD | PRODUCT | CLOSE | {r"\right", r"\rVert", r"\rvert", r"\middle", r"\\"}
+            return t.text not in HADAMARD | PRODUCT | CLOSE | STOPS | {r"\right", r"\rVert", r"\rvert", r"\middle", r"\\"}
         return t.text in ("(", "[", "{", "||", "|") and not (t.text in ("||", "|") and self.in_norm)
 
     in_norm = False
@@ -246,6 +247,8 @@ class LatexParser:
         while True:
             self.skip_sizing()
             t = self.tok
+            if t.text in ELLIPSES or t.text == "." and self.peek().text == ".":
+                self.ellipsis()
             if t.text in HADAMARD:
                 self.take()
                 op = ".*"
@@ -275,6 +278,9 @@ class LatexParser:
                 self.ambiguous_one = True     # "1 x": the number, or a ones vector?
                 self.uncertain.append("a bare 1 is read as the number one (if it is an all-ones vector, "
                                       "write \\mathbf{1})")
+            if getattr(left, "ones", None) == "col" and op == "*" and not getattr(right, "ones", None):
+                left = Lang(left.pos, f"bcast__({right.text})", ATOM)     # 1 b: b repeated in every row
+                continue
             if getattr(left, "ones", None) or getattr(right, "ones", None):
                 raise self.error("an all-ones vector must multiply a matrix (1^T A or A 1)", t)
             lang_text = f"{_wrap(left, MUL)} {op} "
@@ -379,6 +385,18 @@ class LatexParser:
             if not re.fullmatch(r"[A-Za-z]+", word):
                 raise self.error(f"cannot read {word!r} as a function or a name", t)
             return self.name(word, t)
+        if t.kind == "cmd" and t.text == r"\begin":
+            return self.environment()
+        if t.kind == "cmd" and t.text in ELLIPSES or t.text == "..." or t.text == "." and self.peek().text == ".":
+            self.ellipsis()
+        if is_zero_vector(self.toks, self.i):
+            return self.zero(t)
+        if is_extremum(self.toks, self.i):
+            self.take()
+            return self.extremum(t, is_extremum(self.toks, self.i - 1))
+        if t.kind == "word" and t.text == "sum" and self.peek().text == "(":
+            self.take()
+            return self.function("sum", t)
         if t.kind == "cmd" and t.text in (r"\mathbf", r"\mathbb", r"\boldsymbol", r"\vec", r"\bm") and \
                 self.peek().text == "{" and self.toks[self.i + 2].text == "1" and self.toks[self.i + 3].text == "}":
             self.take(), self.take(), self.take(), self.take()
@@ -857,7 +875,7 @@ def translate(tex: str, known_names=(), derivative=None, generic="tanh", values=
     p = LatexParser(tex, known_names=known_names, derivative=derivative, generic=generic, values=values)
     p.batch = batch
     p.sigma = sigma
-    text = p.parse()
+    text = re.sub(r"(?<![\w.])ones(?![\w(])", "1", p.parse())      # 1 - p: an all-ones vector, broadcast
     return Result(text, p.names, p.ops, p.ambiguous_one, p.bold, p.uncertain, p.scalars)
 
 

@@ -19,6 +19,7 @@ import numpy as np
 from . import printing
 from .errors import LimitError, MatcalcError, ParseError, ShapeError
 from .latex_input import strip_derivative_text, translate
+from .note_index import IndexUnread, whole_claim
 from .note_model import _Definition, _lhs_name, _Note, _split_derivative, _strip_partial
 from .note_recurrent import judge_recurrent, last_step_aliases, step_ties
 
@@ -162,7 +163,7 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
 
     r = translate(claim_tex, note.known, derivative=derivative, values=note.values,
                   batch="rows" if note.convention == "row" else "columns", sigma=note.sigma_at(note.line))
-    claim = r.text
+    claim = re.sub(r"(?<![\w.])[EI](?![\w(])", lambda m: "eye" if _identity(note, m.group(0)) else m.group(0), r.text)
     _refuse_entries(note, [var] + sorted(_identifiers(claim)))
     for alias, (f2, v2) in _expand_aliases(note, _identifiers(claim)).items():
         if f2 != fn:
@@ -188,6 +189,9 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
             rest = [t for sg, t in terms if (sg, t) not in through]
             claim = " ".join(f"{sg} ({t})" if k or sg == "-" else f"({t})" for k, (sg, t) in enumerate(through))
             partial = [note.latex_names.get(u, u) for u in upstream]
+        elif set(upstream) == {var} and claim.strip(" ()") != upstream[var]:  # = δ_t itself is a tautology
+            raise _NotChecked(f"the claim writes ∂{_plain_name(note.latex_names.get(fn, fn))}/∂"
+                              f"{_plain_name(note.latex_names.get(var, var))} in terms of itself")
         elif fn in note.definitions and other_paths:
             raise _NotChecked(f"{fn} depends on {var} also other than through "
                               + ", ".join(note.latex_names.get(u, u) for u in upstream))
@@ -198,8 +202,11 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
             raise _NotChecked(f"the note does not define {note.latex_names.get(fn, fn)} "
                               "(no equation for it was found)")
         order = _deps(note, [fn] + [n for n in _identifiers(claim) if n in note.definitions])
-        body = [f"{n} = {note.definitions[n].text}" for n in order if n != var and (n != fn or n in _identifiers(claim))]
-        body.append(f"f_note = {fn if body and body[-1].startswith(fn + ' = ') else note.definitions[fn].text}")
+        body = [f"{n} = {note.definitions[n].text}" for n in order if n != var and n != fn]
+        if fn in _identifiers(claim) and fn != var:       # ∂s/∂z = diag(s) − ssᵀ names its function
+            body += [f"{fn} = {note.definitions[fn].text}", f"f_note = {fn}"]
+        else:
+            body.append(f"f_note = {note.definitions[fn].text}")
         if var not in _reach(note, fn, stop=set()) and var != fn:
             raise _NotChecked(f"{note.latex_names.get(fn, fn)} as defined in the note does not depend on "
                               f"{note.latex_names.get(var, var)}")
@@ -231,9 +238,15 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
         claim = resolve_sums(claim, shape_probe(source, shapes))
     from .derivation import derive
     if jacobians:
+        link = None if partial is not None else _contraction_link(note, fn, var, claim, jacobians, upstream, shapes)
+        if link is not None:
+            u = next(iter(upstream))
+            return link, _expected_latex(derive(source, wrt=[var], shapes=shapes, sum_to_one=_labels(source, var)),
+                                         var, note, upstream, fn), \
+                f"the chain rule, read as the contraction sum_k ∂{fn}/∂{u}_k ∂{u}_k/∂{var}"
         return _judge_with_jacobians(note, fn, var, claim, jacobians, source, shapes, upstream)
     layout = None
-    labels = _labels(source, var)
+    labels = [n for n in _labels(source, var) if shapes.get(n) not in ((), (1, 1), None)]
     try:
         d = derive(source, wrt=[var], shapes=shapes, sum_to_one=labels)
     except MatcalcError as err:
@@ -278,6 +291,10 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
             _wrong_point_once(d, claim_tex, relang, var, layout, note, present | set(extra), shapes)
         if found:
             result.diagnosis = [found]
+    if result.verdict == "wrong":
+        flipped = _inverse_transposed(d, claim, var, layout, note)
+        if flipped:
+            result.diagnosis = [flipped]
     if result.verdict == "wrong" and "diag(" in claim and re.search(r"softmax", source):
         result.diagnosis.append("a diagonal Jacobian: softmax couples its outputs, its Jacobian diag(s) − sᵀs "
                                 "is not diagonal")
@@ -299,6 +316,46 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
     return result, _expected_latex(d, var, note, upstream, fn), claim
 
 
+def _inverse_transposed(d, claim: str, var: str, layout, note) -> str:
+    """X^{-1} where X^{-T} belongs (or the reverse): the claim holds with one inverse transposed."""
+    for m in re.finditer(r"inv\(", claim):
+        depth, k = 1, m.end()
+        while depth and k < len(claim):
+            depth += claim[k] == "("
+            depth -= claim[k] == ")"
+            k += 1
+        inner = claim[m.end():k - 1]
+        transposed = claim[k:k + 1] == "'"
+        variant = claim[:m.start()] + (f"inv({inner})" if transposed else f"inv({inner})'") + \
+            claim[k + 1 if transposed else k:]
+        try:
+            if _run_check(d, variant, var, layout).verdict == "correct":
+                name = _plain_name(note.latex_names.get(inner.strip("()' "), inner.strip("()' ")))
+                have, want = ("⁻ᵀ", "⁻¹") if transposed else ("⁻¹", "⁻ᵀ")
+                return f"{name}{have} where {name}{want} belongs (the inverse must be transposed)" if not transposed else \
+                    f"{name}{have} where {name}{want} belongs (a transpose too many on the inverse)"
+        except MatcalcError:
+            continue
+    return ""
+
+
+def _head_expression(note: _Note, fn, var, f_tex: str, line: int):
+    """The language text of a chain head's numerator that is an expression (OO^T), else None."""
+    if fn or not var:
+        return None
+    try:
+        text = translate(_strip_partial(f_tex), note.known, values=note.values, sigma=note.sigma_at(line)).text
+    except MatcalcError:
+        return None
+    return text if _identifiers(text) and "__" not in text else None
+
+
+def _identity(note: _Note, name: str) -> bool:
+    """E or I that the note neither defines nor declares: the identity matrix (单位矩阵)."""
+    return name in ("E", "I") and name not in note.definitions and name not in note.declared and \
+        not any(name in _identifiers(d.text) for d in note.definitions.values())
+
+
 def order_of(body) -> list:
     return [b.split(" = ", 1)[0] for b in body]
 
@@ -311,6 +368,10 @@ def _doubt(note, r, names, result) -> None:
             reasons += note.definitions[n].uncertain
     if reasons:
         raise _NotChecked(f"the claim does not hold as read, but {reasons[0]}")
+    declared = re.match(r"wrong shape: the claim is \S+ but the gradient of (\w+) is a scalar", result.diagnosis[0]
+                        if result.diagnosis else "")
+    if declared and note.declared.get(declared.group(1)) == ():
+        return                            # b \in R stated: a scalar gradient is no guess
     if result.diagnosis and result.diagnosis[0].startswith("wrong shape: the claim is a scalar") or \
             re.match(r"wrong shape: the claim is \S+ but the gradient of \w+ is a scalar", result.diagnosis[0] if
                      result.diagnosis else ""):
@@ -374,6 +435,41 @@ def _judge_with_jacobians(note, fn, var, claim, jacobians, source, shapes, upstr
         result.diagnosis = ["the claim differs from the gradient with its Jacobian factors read in either "
                             "layout"]
     return result, _expected_latex(d, var, note, upstream, fn), text
+
+
+def _contraction_link(note, fn, var, claim, jacobians, upstream, shapes):
+    """∂f/∂W = ∂f/∂z · ∂z/∂W with z or W a matrix: the chain rule read as the contraction
+    Σ_k ∂f/∂z_k ∂z_k/∂W — it holds whenever f depends on W only through z (checked before)."""
+    from .claims import ClaimResult
+    if len(jacobians) != 1 or len(upstream) != 1:
+        return None
+    (key, (u2, v2)), = jacobians.items()
+    (u, g), = upstream.items()
+    if v2 != var or not re.fullmatch(rf"\(?\s*{g}\s*\)?\s*\*\s*\(?\s*{re.escape(key)}\s*\)?", claim.strip()):
+        return None
+    def bare(n):
+        text = note.definitions[n].text.replace(" ", "")
+        while text.startswith("(") and text.endswith(")") and _open_depth_ok(text[1:-1]):
+            text = text[1:-1]
+        return text
+    same = u2 == u or (u2 in note.definitions and u in note.definitions and bare(u2) == bare(u))
+    matrix = any(len(shapes.get(n, ())) == 2 and 1 not in shapes.get(n, ()) for n in (u, var))
+    if not same or not matrix:
+        return None
+    result = ClaimResult("correct", [], 0.0, "", "", None, f"∂{fn}/∂{var}")
+    result.layout = None
+    return result
+
+
+def _open_depth_ok(text: str) -> bool:
+    """Brackets balance at every prefix: '(a)+(b)' is not one bracketed whole."""
+    depth = 0
+    for ch in text:
+        depth += ch == "("
+        depth -= ch == ")"
+        if depth < 0:
+            return False
+    return depth == 0
 
 
 def _jacobian_text(note, u, v, shapes, layout) -> str:
@@ -781,7 +877,7 @@ def check_note(text: str, dims: dict | None = None, claim_timeout: float | None 
         last = chain["links"][-1][0]
         if head and len(chain["links"]) > 1:
             name = _lhs_name(last, note.known)
-            if name and name not in note.definitions and name not in note.aliases:
+            if name and name not in note.definitions and name not in note.aliases and not _identity(note, name):
                 fn, var = _lhs_name(head[0], note.known), _lhs_name(head[1], note.known)
                 if fn and var and name != var:
                     note.aliases[name] = (fn, var)
@@ -791,16 +887,35 @@ def check_note(text: str, dims: dict | None = None, claim_timeout: float | None 
     for fn, var, v_tex, tex, line, link_line, f_tex in _claims_of(note):
         item = NoteClaim(line, strip_derivative_text(v_tex), tex.strip(), function=f_tex.strip(), link_line=link_line)
         report.claims.append(item)
-        if not fn or not var:
+        head = _head_expression(note, fn, var, f_tex, link_line)    # ∂(OO^T)/∂O: of an expression
+        if (not fn and head is None) or not var:
             item.diagnosis = f"cannot read the derivative ∂{f_tex}/∂{v_tex}"
             continue
         saved, note.definitions = note.definitions, note.defs_at(link_line)
+        if head is not None:
+            fn = "fhead"
+            note.definitions = dict(note.definitions)
+            note.definitions[fn] = _Definition(fn, head, link_line, {})
+            note.latex_names.setdefault(fn, _strip_partial(f_tex).strip())
         saved_decl, note.declared = note.declared, note.declarations_at(link_line)
         note.line = link_line
         note.vector_leaves = set()
+        whole = None
+        if re.fullmatch(r"(\\left)?\\\{", tex.strip()):
+            item.diagnosis = "cases written as a brace (\\left\\{) over aligned rows are not read; use \\begin{cases}"
+            note.definitions, note.declared = saved, saved_decl
+            continue
         try:
             with time_limit(claim_timeout, "judging this claim"):
-                result, expected, lang = judge_recurrent(note, fn, var, tex, _judge) or _judge(note, fn, var, tex)
+                whole = whole_claim(note, fn, v_tex, tex)       # index notation: the whole claim
+                if whole:
+                    result, expected, lang = _judge(note, fn, whole[0], whole[2])
+                else:
+                    result, expected, lang = (judge_recurrent(note, fn, var, tex, _judge)
+                                              or _judge(note, fn, var, tex))
+        except IndexUnread as err:
+            item.diagnosis = f"index notation not read: {err}"
+            continue
         except _NotChecked as err:
             item.diagnosis = str(err)
             continue
@@ -822,6 +937,8 @@ def check_note(text: str, dims: dict | None = None, claim_timeout: float | None 
                     item.diagnosis = ("'*' read as a matrix product the shapes cannot match; read as the "
                                       "elementwise product the claim holds — the note uses '*' for both")
             item.expected = getattr(err, "expected", "")
+            if whole:
+                item.diagnosis = f"read entrywise as ∂{_plain_name(f_tex)}/∂{whole[1]} = {whole[2]}: {item.diagnosis}"
             continue
         except MatcalcError as err:
             item.diagnosis = f"cannot read the claim: {err.message}" + (
@@ -843,6 +960,10 @@ def check_note(text: str, dims: dict | None = None, claim_timeout: float | None 
         if result.verdict == "wrong":
             item.diagnosis = _in_note_names(note, "; ".join(_plain(d) for d in result.diagnosis)).replace(
                 "∂f/∂", f"∂{_plain_name(note.latex_names.get(fn, fn))}/∂")
+        if whole:
+            item.read_as = f"entrywise, the whole claim {whole[2]} for ∂{_plain_name(f_tex)}/∂{whole[1]}"
+            if result.verdict == "wrong":
+                item.diagnosis = f"read entrywise as ∂{_plain_name(f_tex)}/∂{whole[1]} = {whole[2]}: {item.diagnosis}"
     return report
 
 

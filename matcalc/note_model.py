@@ -100,6 +100,8 @@ class _Definition:
     line: int
     names: dict
     uncertain: list = field(default_factory=list)
+    display: bool = True      # from a displayed equation ($$…$$), not one inline in the prose
+    alternates: list = field(default_factory=list)   # the chain's later forms (= σ(z^l)W + b)
 
 
 class _Note:
@@ -126,6 +128,31 @@ class _Note:
         self._collect_definitions()
         self.convention = self._convention()
         self.declared = self._declarations()
+        self._broadcasts()
+        self._defined_forms()
+
+    def _defined_forms(self):
+        """z^{l+1} = a^l W + b = σ(z^l) W + b with a^l never defined: the form in defined names."""
+        defined = set(self.definitions) | set(self.declared)
+        for d in list(self.definitions.values()):
+            leaves = _words(d.text) - defined
+            if not leaves or not d.alternates:
+                continue
+            for text, names in d.alternates:
+                if not (_words(text) - defined - _words(d.text)) and len(_words(text) - defined) < len(leaves) \
+                        and d.name not in _words(text) and "__" not in text:
+                    d.text = text
+                    self.latex_names.update({k: v for k, v in names.items() if k not in self.latex_names})
+                    break
+
+    def _broadcasts(self):
+        """In a forward equation, 1b (a row repeated) and b1 (a scalar repeated) are b, broadcast."""
+        def scalar(n):
+            return self.declared.get(n) == () or n in self.scalars
+        for d in self.definitions.values():
+            text = re.sub(r"bcast__\((\w+)\)", r"\1", d.text)
+            text = re.sub(r"sum(?:cols|rows)__\((\w+)\)", lambda m: m.group(1) if scalar(m.group(1)) else m.group(0), text)
+            d.text = re.sub(r"(?<![\w.])ones(?![\w(])", "1", text)
 
     def _chains(self):
         chains, last = [], None
@@ -136,7 +163,7 @@ class _Note:
             elif last is not None and last["open"]:
                 last["links"] = last["links"][:-1] + links
             else:
-                last = {"line": row.line, "links": links, "end": row.end_line}
+                last = {"line": row.line, "links": links, "end": row.end_line, "display": row.display}
                 chains.append(last)
             last["end"] = row.end_line
             last["open"] = bool(row.links) and row.links[-1] == "" and len(row.links) > 1
@@ -193,11 +220,15 @@ class _Note:
             if not texts:
                 continue
             r, line = texts[0]
+            earlier = self.definitions.get(name)
+            if earlier is not None and earlier.display and not chain.get("display", True) and earlier.text != r.text:
+                continue          # an aside in the prose ($h = max(Z, 0)$) does not redefine the problem
             self.latex_names.update({k: v for k, v in r.names.items() if k not in self.latex_names})
             lhs = re.sub(r"\s*\([^()]*\)\s*$", "", first.strip()) or first.strip()
             self.latex_names.setdefault(name, re.sub(r"(?<=[A-Za-z])\{(?=[A-Za-z]{2,}\})", "_{", lhs))
             self.definitions.pop(name, None)
-            self.definitions[name] = _Definition(name, r.text, line, r.names, list(r.uncertain))
+            self.definitions[name] = _Definition(name, r.text, line, r.names, list(r.uncertain),
+                                                 chain.get("display", True), [(o.text, o.names) for o, _ in texts[1:]])
             self.scalars |= r.scalars
             self.history.append(self.definitions[name])
             # σ(z) = σ(aW + b): the inner name is defined by the inner expression
@@ -321,6 +352,11 @@ class _Note:
         if k == "matrix":
             return ("?", "?")
         return ("?", 1) if self.convention == "column" else (1, "?")
+
+
+def _words(text: str) -> set:
+    from .language import is_function_name
+    return {w for w in re.findall(r"(?<![\w.])([A-Za-z][A-Za-z0-9_]*)", text) if not is_function_name(w)}
 
 
 def _stated_layout(text: str):

@@ -19,6 +19,7 @@ class Row:
     segment: int = 0
     end_line: int = 0
     continued: bool = False     # starts with '=': continues the previous row's chain
+    display: bool = True        # in displayed math ($$…$$, an environment), not inline $…$
 
 
 @dataclass
@@ -71,6 +72,9 @@ def math_segments(text: str) -> list[Segment]:
     return out
 
 
+_INNER_ENV = re.compile(r"\\(begin|end)\{(cases|[bpvBV]?matrix|smallmatrix)\*?\}")
+
+
 def _top_level_split(s: str, sep: str) -> list[tuple[int, str]]:
     """Split at ``sep`` outside {} () [] (returns (offset, piece))."""
     out, depth, last, k = [], 0, 0, 0
@@ -80,6 +84,11 @@ def _top_level_split(s: str, sep: str) -> list[tuple[int, str]]:
             out.append((last, s[last:k]))
             last = k + len(sep)
             k = last
+            continue
+        inner_env = _INNER_ENV.match(s, k)
+        if inner_env:                 # \begin{cases} … \end{cases}: its rows are not the note's rows
+            depth += 1 if inner_env.group(1) == "begin" else -1
+            k = inner_env.end()
             continue
         if s.startswith("\\{", k) or s.startswith("\\}", k):
             depth += 1 if s[k + 1] == "{" else -1
@@ -107,8 +116,24 @@ def _rows_of(seg: Segment, note: str) -> list[tuple[int, str]]:
     pieces = []
     for off, piece in _top_level_split(body, "\\\\"):
         for off2, part in _split_lines(piece):
-            pieces.append((off + off2, part))
+            for off3, eq in _comma_list(part):
+                pieces.append((off + off2 + off3, eq))
     return pieces
+
+
+_SPACING = re.compile(r"^(\\(q?quad|,|;|:|!|text\{\s*(and|or|und|et|以及|和)?\s*\})|\s|~)*")
+
+
+def _comma_list(part: str) -> list[tuple[int, str]]:
+    """'a = b, \\quad c = d': a list of equations in one row, each with its own top-level '='."""
+    pieces = _top_level_split(part, ",")
+    if len(pieces) < 2 or not all(len(_top_level_split(p, "=")) > 1 for _, p in pieces):
+        return [(0, part)]
+    out = []
+    for off, p in pieces:
+        lead = _SPACING.match(p).end()
+        out.append((off + lead, p[lead:]))
+    return out
 
 
 def _split_lines(piece: str):
@@ -142,9 +167,25 @@ def clean_math(s: str) -> str:
     if _CJK.search(s):
         parts = [p for p in _CJK.split(s) if p.strip()]
         s = max(parts, key=lambda p: len(p.strip())) if parts else ""
-    s = s.replace("&", " ")
+    s = _outside_inner_envs(s, lambda piece: piece.replace("&", " "))
     s = re.sub(r"\\(q?quad|,|;|!)\s*(?=[A-Za-z])", " ", s)
     return s.strip().rstrip(",.;，。").strip()
+
+
+def _outside_inner_envs(s: str, change) -> str:
+    """Apply ``change`` to the text outside \\begin{cases}/matrix environments (their '&' stays)."""
+    out, depth, last = [], 0, 0
+    for m in _INNER_ENV.finditer(s):
+        if depth == 0:
+            out.append(change(s[last:m.start()]))
+            last = m.start()
+        depth += 1 if m.group(1) == "begin" else -1
+        if depth == 0:
+            out.append(s[last:m.end()])
+            last = m.end()
+        depth = max(depth, 0)
+    out.append(change(s[last:]) if depth == 0 else s[last:])
+    return "".join(out)
 
 
 def read_rows(note: str) -> list[Row]:
@@ -161,7 +202,7 @@ def read_rows(note: str) -> list[Row]:
             continued = text.startswith("=")
             links = [p.strip() for _, p in _top_level_split(text, "=")]
             links = _merge_relations(links)
-            rows.append(Row(links, line, text, k, seg.end_line, continued))
+            rows.append(Row(links, line, text, k, seg.end_line, continued, seg.display))
     return rows
 
 

@@ -28,18 +28,28 @@ def test_seed_004_batch_mlp():
     assert "not summed over the batch" in by[93].diagnosis and "1ᵀ" in by[93].diagnosis
     assert "shapes that cannot match" in by[133].diagnosis
     assert by[133].expected.startswith("2 X^{T}")
-    assert sum(c.verdict == "correct" for c in report.claims) == 8
+    assert sum(c.verdict == "correct" for c in report.claims) == 9
+    # ∂f/∂h = ∂f/∂h_sigmoid · ∂h_sigmoid/∂h of matrices: the chain rule read as a contraction
+    assert by[115].verdict == "correct" and "contraction" in by[115].read_as
     assert report.exit_code == 1
 
 
-def test_seed_000_column_vectors_has_no_wrong_claim():
+def test_seed_000_column_vectors_index_notation():
     report, _ = verdicts("seed_000.md")
-    assert wrong(report) == []
-    assert sum(c.verdict == "correct" for c in report.claims) >= 10
+    # the one wrong claim: ∂f/∂x_i = Σ_j ∂f/∂y_i w_{ji} sums over j a term whose ∂f/∂y_i has the
+    # index i of x (∂f/∂y_j belongs there): read entrywise, ∂f/∂y ⊙ Wᵀ1 cannot even be formed
+    assert wrong(report) == [(57, "x_i")]
+    assert report.claims[[c.link_line for c in report.claims].index(57)].diagnosis.startswith("read entrywise")
+    assert sum(c.verdict == "correct" for c in report.claims) >= 16
     assert report.convention == "column vectors"
     by = {(c.link_line, c.claim): c for c in report.claims}
     assert by[(142, r"(\frac{\partial{y}}{\partial{x}})^T\nabla_yf")].verdict == "correct"
-    assert all(c.verdict == "not_checked" for c in report.claims if "x_i" in c.wrt or "w_{ij}" in c.wrt)
+    # entries judged whole: ∂f/∂w_{ij} = ∂f/∂y_i x_j is (∇_y f) xᵀ; ∂f/∂x_i = ∂f/∂y_i ∂y_i/∂x_i
+    assert by[(48, r"\frac{\partial{f}}{\partial{y_i}}x_j")].verdict == "correct"
+    assert by[(72, r"\frac{\partial{f}}{\partial{y_i}}\frac{\partial{y_i}}{\partial{x_i}}")].verdict == "correct"
+    # patterns with \cdots and off-diagonal Jacobian entries are not read, and say so
+    assert all(c.diagnosis for c in report.claims if c.verdict == "not_checked")
+    assert any("'…'" in c.diagnosis for c in report.claims if c.link_line == 94)
 
 
 def test_seed_002_flags_only_real_mistakes():
@@ -52,6 +62,8 @@ def test_seed_002_flags_only_real_mistakes():
     # chain-rule links with vector Jacobian factors are evaluated: δ_3 ∂z^3/∂z^2, δ_2 ∂z^2/∂z^1
     assert by[40].verdict == by[41].verdict == by[56].verdict == "correct"
     assert by[47].expected == "{a^1}^{T} {\\delta_2}"
+    # the shorthand δ_2 ∂z^2/∂W^2 (a matrix Jacobian) is the chain rule's contraction: it holds
+    assert by[45].verdict == by[46].verdict == by[61].verdict == by[62].verdict == "correct"
     assert all(c.diagnosis for c in report.claims if c.verdict != "correct")
 
 
@@ -77,6 +89,11 @@ def test_seed_003_rnn_and_lstm_mistakes():
     assert [c.verdict for c in by_line[361] + by_line[362]] == ["correct", "correct"]
     assert {c.verdict for c in by_line[33] + by_line[37] + by_line[69][:1]} == {"correct"}
     assert by_line[414][-1].claim == "-y^T+SoftMax(a)" and by_line[414][-1].verdict == "correct"
+    # z^{l+1} = a^l W^{l+1} + b^{l+1} = σ(z^l) W^{l+1} + b^{l+1} with a^l never defined: the second form
+    assert [c.verdict for c in by_line[104] + by_line[108]] == ["correct"] * 3
+    # ∂O/∂a^L = E (the identity), ∂OO^T/∂O = 2O; ∂z/∂A = ∂z/∂A X^T writes a gradient in terms of itself
+    assert [c.verdict for c in by_line[69]] == ["correct"] * 3
+    assert by_line[25][-1].diagnosis == "the claim writes ∂z/∂A in terms of itself"
 
 
 def test_own_note_rows():
