@@ -26,6 +26,11 @@ def translate(source: str, backend: Backend | str) -> str:
     tree = ast.parse(source)
     functions = [n for n in tree.body if isinstance(n, ast.FunctionDef) and not n.name.startswith("_")]
     _refuse_shadowing(functions, backend)
+    if not backend.views:   # NumPy's writes through views, made explicit (matcalc.inplace)
+        from .inplace import functional_updates, refuse_aliased_writes
+        functions = [functional_updates(f) for f in functions]
+        for f in functions:
+            refuse_aliased_writes(f, backend.name)
     if backend.scan_loops:
         from .scan import loops_to_scan
         functions = [loops_to_scan(f, backend.scan_loops) for f in functions]
@@ -178,6 +183,8 @@ class _Rewriter(ast.NodeTransformer):
         if name not in b.calls:
             raise UnsupportedError(f"no {b.name} translation for np.{'.'.join(path)} in the generated code")
         target = b.calls[name]
+        if name == "einsum" and b.views and _is_view_spec(node.args):   # NumPy returns a view: so must we
+            target = "_view"
         if b.tensor_numbers and name not in b.constructors and name not in ("asarray", "broadcast_to") \
                 and node.args and _constant(node.args[0]):   # exp(0.5): a tensor of the arguments' dtype
             node.args[0] = self._tensor(node.args[0])
@@ -254,6 +261,14 @@ class _Rewriter(ast.NodeTransformer):
             return ast.Call(func=ast.Attribute(value=node.value, attr="numel", ctx=ast.Load()),
                             args=[], keywords=[])
         return node
+
+
+def _is_view_spec(args) -> bool:
+    """Is this einsum a view of its one operand (axes permuted or a diagonal, nothing summed)?"""
+    if len(args) != 2 or not (isinstance(args[0], ast.Constant) and isinstance(args[0].value, str)):
+        return False
+    full, arrow, target = args[0].value.partition("->")
+    return bool(arrow) and "," not in full and set(full) == set(target)
 
 
 def _transposed(node) -> bool:
