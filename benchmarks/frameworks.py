@@ -127,44 +127,101 @@ def bptt_rows(repeats, jax, torch, compile_torch, sizes=None):
     return out
 
 
-def hessian_rows(repeats, jax, torch, compile_torch, sizes=(50, 200, 500)):
+# matrix-variable Hessians: jax.hessian / torch.func.hessian need one HVP per entry of the variable
+MATRIX_HESSIANS = [
+    ("softmax regression wrt W, X 2000×30, W 30×10", "-sum(Y .* logsoftmax(X*W))", "W",
+     {"X": (2000, 30), "W": (30, 10), "Y": (2000, 10)}),
+    ("logdet(X), X 30×30", "logdet(X)", "X", {"X": (30, 30)}),
+    ("tr(X'*A*X), X 40×20", "tr(X'*A*X)", "X", {"X": (40, 20), "A": (40, 40)}),
+    ("Gaussian NLL wrt Σ: logdet(S) + tr(inv(S)*M), S 30×30", "logdet(S) + tr(inv(S)*M)", "S",
+     {"S": (30, 30), "M": (30, 30)}),
+]
+
+
+def _matrix_point(shapes, rng):
+    point = {}
+    for name, shape in shapes.items():
+        a = rng.normal(size=shape) / np.sqrt(shape[-1])
+        point[name] = a @ a.T + np.eye(shape[0]) if name in ("S", "X") and shape[0] == shape[1] else a
+    if "Y" in point:   # one-hot labels
+        point["Y"] = np.eye(point["Y"].shape[1])[rng.integers(0, point["Y"].shape[1], point["Y"].shape[0])]
+    return point
+
+
+def _vec_hessian(H, shape):
+    """An autodiff Hessian of shape (r, c, r, c) as d vec / d vec (column-major), matcalc's layout."""
+    H = np.asarray(H).reshape(tuple(shape) * 2)
+    return H.transpose(1, 0, 3, 2).reshape(shape[0] * shape[1], shape[0] * shape[1])
+
+
+def hessian_workloads(sizes=(50, 200, 500)):
+    """(label, derivation, point, wrt, loss(np-module-name) or None): the logistic Hessians of
+    run.py (vector w; hand-written losses) and the matrix-variable Hessians above (the
+    frameworks differentiate matcalc's own forward code)."""
     out = []
     for dim in sizes:
         n = 2000
         rng = np.random.default_rng(0)
-        X = rng.normal(size=(n, dim)) / np.sqrt(dim)
-        w = rng.normal(size=(dim, 1))
-        y = (rng.random((n, 1)) < 0.5).astype(float)
+        point = {"X": rng.normal(size=(n, dim)) / np.sqrt(dim), "w": rng.normal(size=(dim, 1)),
+                 "y": (rng.random((n, 1)) < 0.5).astype(float)}
         d = matcalc.derive(LOGISTIC, wrt=["w"], order=2, shapes={"X": (n, dim), "w": (dim, 1), "y": (n, 1)})
-        want = {"w": d.to_numpy()(X=X, w=w, y=y)["w"]}
-        label = f"logistic Hessian X {n}×{dim}"
-        times = {}
-        if jax is not None:
-            jnp = jax.numpy
-            Xj, yj, wj = jnp.asarray(X), jnp.asarray(y), jnp.asarray(w)
-            gen = jax.jit(d.to_jax())
-
-            def loss(wv):
-                z = Xj @ wv
-                return jnp.sum(jnp.logaddexp(0.0, z)) - jnp.sum(yj * z)
-            hess = jax.jit(jax.hessian(loss))
-            _close(gen(X=Xj, w=wj, y=yj), want, label)
-            _close({"w": np.asarray(hess(wj)).reshape(dim, dim)}, want, label)
-            times.update(_time({"gen-jax": lambda: gen(X=Xj, w=wj, y=yj), "jax": lambda: hess(wj)}, repeats, jax))
-        if torch is not None:
-            Xt, yt, wt = torch.from_numpy(X), torch.from_numpy(y), torch.from_numpy(w)
-            gen_t = d.to_torch()
-
-            def tloss(wv):
-                z = Xt @ wv
-                return torch.nn.functional.softplus(z).sum() - (yt * z).sum()
-            thess = torch.func.hessian(tloss)
-            _close({"w": _np(gen_t(X=Xt, w=wt, y=yt)["w"])}, want, label)
-            _close({"w": _np(thess(wt)).reshape(dim, dim)}, want, label)
-            times.update(_time({"gen-torch": lambda: gen_t(X=Xt, w=wt, y=yt), "torch": lambda: thess(wt)},
-                               repeats, None))
-        out.append((label, times))
+        out.append((f"logistic Hessian wrt w, X {n}×{dim}", d, point, "w"))
+    for label, expr, wrt, shapes in MATRIX_HESSIANS:
+        d = matcalc.derive(expr, wrt=[wrt], order=2, shapes=shapes)
+        out.append((label, d, _matrix_point(shapes, np.random.default_rng(0)), wrt))
     return out
+
+
+def hessian_rows(repeats, jax, torch, compile_torch, sizes=(50, 200, 500)):
+    """Generated Hessians vs jax.jit(jax.hessian) and torch.func.hessian of the same function:
+    {key: (CPU s, wall s, spread, throttled)} per workload."""
+    from matcalc.frameworks import value_function
+    from structured import timed
+    out = []
+    for label, d, point, wrt in hessian_workloads(sizes):
+        want = d.to_numpy()(**point)
+        shape = point[wrt].shape
+        fns = {}
+        if jax is not None:
+            args = {k: jax.numpy.asarray(v) for k, v in point.items()}
+            gen = jax.jit(d.to_jax())
+            f = value_function(d, "jax")
+            hess = jax.jit(jax.hessian(lambda v: f(**{**args, wrt: v})))
+            _close(gen(**args), want, label)
+            _close({wrt: _vec_hessian(hess(args[wrt]), shape)}, want, label)
+            fns.update({"gen-jax": lambda: jax.block_until_ready(gen(**args)),
+                        "jax": lambda: jax.block_until_ready(hess(args[wrt]))})
+        if torch is not None:
+            ts = {k: torch.from_numpy(v) for k, v in point.items()}
+            gen_t = d.to_torch()
+            ft = value_function(d, "torch")
+            thess = torch.func.hessian(lambda v: ft(**{**ts, wrt: v}))
+            _close({k: _np(v) for k, v in gen_t(**ts).items()}, want, label)
+            _close({wrt: _vec_hessian(_np(thess(ts[wrt])), shape)}, want, label)
+            fns.update({"gen-torch": lambda: gen_t(**ts), "torch": lambda: thess(ts[wrt])})
+        out.append((label, timed(fns, repeats)))
+    return out
+
+
+def print_hessians(rows):
+    """Speed-ups (autodiff time / generated time) in CPU and wall time, with spreads."""
+    print("\n## Closed-form Hessians vs jax.jit(jax.hessian) / torch.func.hessian (float64)\n")
+    print("Times in ms (CPU; wall in brackets); speed-up = autodiff / generated (above 1: matcalc faster); "
+          "spread = max/min of the middle half of the CPU samples.\n")
+    head = ["workload", "gen-jax ms", "jax.hessian ms", "speed-up CPU (wall)", "spread gen/jax",
+            "gen-torch ms", "torch.func.hessian ms", "speed-up CPU (wall)", "spread gen/torch"]
+    print("| " + " | ".join(head) + " |")
+    print("|" + "|".join("---" for _ in head) + "|")
+    for name, t in rows:
+        cells = [name]
+        for g, r in (("gen-jax", "jax"), ("gen-torch", "torch")):
+            if g not in t:
+                cells += ["-"] * 4
+                continue
+            a, b = t[g], t[r]
+            cells += [f"{a[0] * 1e3:.3f} ({a[1] * 1e3:.3f})", f"{b[0] * 1e3:.3f} ({b[1] * 1e3:.3f})",
+                      f"{b[0] / a[0]:.2f} ({b[1] / a[1]:.2f})", f"{a[2]:.2f}/{b[2]:.2f}"]
+        print("| " + " | ".join(cells) + " |")
 
 
 def print_table(title, rows):
@@ -204,8 +261,7 @@ def main(argv=None):
     if args.only in (None, "bptt"):
         print_table("Backpropagation through time (float64)", bptt_rows(repeats, jax, torch, args.compile))
     if args.only in (None, "hessian"):
-        print_table("Closed-form Hessians vs jax.hessian / torch.func.hessian (float64)",
-                    hessian_rows(repeats, jax, torch, args.compile))
+        print_hessians(hessian_rows(max(3, repeats // 3), jax, torch, args.compile))
 
 
 if __name__ == "__main__":
