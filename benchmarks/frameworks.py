@@ -3,17 +3,21 @@
     python benchmarks/frameworks.py [--quick] [--only gradients|bptt|hessian] [--compile] [--threads N]
 
 Per workload (the gradient workloads of gradients.py, the BPTT models of bptt.py, the
-logistic-regression Hessians of run.py): the median time of
-  * ``jax.jit(d.to_jax())`` and ``jax.jit(jax.grad(loss))`` (``jax.hessian`` for Hessians);
+logistic-regression Hessians of run.py and the matrix-variable Hessians below), medians of
+CPU and wall time over interleaved rounds of
+  * ``jax.jit(d.to_jax())`` and ``jax.jit(jax.grad(loss))`` (``jax.jit(jax.hessian)`` for Hessians);
   * ``d.to_torch()`` and torch eager autograd (forward + ``backward()``; ``torch.func.hessian``);
-  * with ``--compile``: both torch functions under ``torch.compile`` (inductor; slow to build).
-Ratios below 1 mean matcalc's code is faster.  All float64 on the CPU, results checked
-against each other before timing.
+  * with ``--compile``: ``torch.compile(d.to_torch())`` and ``torch.compile(torch.func.grad(loss))``
+    (inductor, which builds C++ with the system compiler: minutes on a small machine; when it
+    cannot run, the reason is printed and the other columns are still timed).
+All float64, results checked against each other before timing.  The Hessian autodiff
+baselines differentiate matcalc's own forward code (``matcalc.frameworks.value_function``).
 """
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import time
 
@@ -23,7 +27,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import matcalc  # noqa: E402
-from run import LOGISTIC, _jax, _torch, environment, median_times  # noqa: E402
+from run import LOGISTIC, _jax, _torch, environment  # noqa: E402
 
 
 def _close(got, want, what):
@@ -37,24 +41,39 @@ def _np(x):
 
 
 def _time(fns, repeats, jax):
+    """{key: (CPU s, wall s, spread, throttled)}: medians of interleaved rounds (structured.timed)."""
+    from structured import timed
+
     def ready(fn):
         return (lambda: jax.block_until_ready(fn())) if jax is not None else fn
-    return median_times({k: ready(f) for k, f in fns.items()}, repeats)
+    return timed({k: ready(f) for k, f in fns.items()}, repeats)
+
+
+COMPILE_SKIPPED: list = []   # why torch.compile did not run, printed under the tables
 
 
 def _torch_compiled(torch, fn):
+    """torch.compile(fn) (inductor: C++ on the CPU), or None when it cannot build here."""
     torch._dynamo.reset()
     return torch.compile(fn)
 
 
-def _torch_times(torch, gen_t, eager, ts, want, label, repeats, compile_torch):
-    """Generated torch vs torch autograd (eager; compiled too with compile_torch), both checked."""
+def _torch_times(torch, gen_t, eager, ts, want, label, repeats, compile_torch, grad_fn=None):
+    """Generated torch vs torch autograd (eager; with compile_torch also both under
+    torch.compile: the generated function, and ``grad_fn`` — the loss's gradient as a pure
+    function, torch.func.grad — since .backward() breaks a compiled graph), all checked."""
     _close({k: _np(v) for k, v in gen_t(**ts).items()}, want, label)
     _close({k: _np(v) for k, v in eager().items()}, want, label)
     fns = {"gen-torch": lambda: gen_t(**ts), "torch": eager}
-    if compile_torch:
-        gen_c, eager_c = _torch_compiled(torch, gen_t), _torch_compiled(torch, eager)
-        fns.update({"gen-torch-c": lambda: gen_c(**ts), "torch-c": eager_c})
+    if compile_torch and not COMPILE_SKIPPED:
+        try:
+            gen_c = _torch_compiled(torch, gen_t)
+            _close({k: _np(v) for k, v in gen_c(**ts).items()}, want, label)
+            grad_c = _torch_compiled(torch, grad_fn)
+            _close({k: _np(v) for k, v in grad_c().items()}, want, label)
+            fns.update({"gen-torch-c": lambda: gen_c(**ts), "torch-c": grad_c})
+        except Exception as e:  # noqa: BLE001 - report why, time the rest
+            COMPILE_SKIPPED.append(f"torch.compile skipped: {type(e).__name__}: {str(e).splitlines()[0][:200]}")
     return _time(fns, repeats, None)
 
 
@@ -84,7 +103,12 @@ def gradient_rows(repeats, jax, torch, compile_torch):
                           ((n, ts[n].detach().clone() if n in wrt else ts[n]) for n in names)}
                 ref(torch, *[leaves[n] for n in names]).backward()
                 return {w: leaves[w].grad for w in wrt}
-            times.update(_torch_times(torch, gen_t, eager, ts, want, label, repeats, compile_torch))
+            idx = tuple(names.index(w) for w in wrt)
+            grad = torch.func.grad(lambda *a: ref(torch, *a), argnums=idx)
+
+            def grad_fn():
+                return dict(zip(wrt, grad(*[ts[n] for n in names])))
+            times.update(_torch_times(torch, gen_t, eager, ts, want, label, repeats, compile_torch, grad_fn))
         out.append((label, times))
     return out
 
@@ -122,7 +146,10 @@ def bptt_rows(repeats, jax, torch, compile_torch, sizes=None):
                 pt = {k: ts[k].detach().clone().requires_grad_() for k in params}
                 tloss(pt, ts["x"], ts["y"]).backward()
                 return {k: v.grad for k, v in pt.items()}
-            times.update(_torch_times(torch, gen_t, eager, ts, want, label, repeats, compile_torch))
+            grad = torch.func.grad(tloss)
+            pt0 = {k: ts[k] for k in params}
+            times.update(_torch_times(torch, gen_t, eager, ts, want, label, repeats, compile_torch,
+                                      lambda: grad(pt0, ts["x"], ts["y"])))
         out.append((label, times))
     return out
 
@@ -229,16 +256,34 @@ def print_table(title, rows):
     present = [(g, r) for g, r in keys if any(g in t for _, t in rows)]
     head = ["workload"]
     for g, r in present:
-        head += [f"{g} ms", f"{r} ms", f"{g}/{r}"]
+        head += [f"{g} ms", f"{r} ms", f"{g}/{r} CPU (wall)", "spread"]
     print(f"\n## {title}\n")
+    print("Times in ms: CPU (wall in brackets); spread = max/min of the middle half of the CPU samples "
+          "(generated/reference).\n")
     print("| " + " | ".join(head) + " |")
     print("|" + "|".join("---" for _ in head) + "|")
     for name, t in rows:
         cells = [name]
         for g, r in present:
-            cells += [f"{t[g] * 1e3:.3f}" if g in t else "-", f"{t[r] * 1e3:.3f}" if r in t else "-",
-                      f"{t[g] / t[r]:.2f}" if g in t and r in t else "-"]
+            if g not in t or r not in t:
+                cells += ["-"] * 4
+                continue
+            a, b = t[g], t[r]
+            cells += [f"{a[0] * 1e3:.3f} ({a[1] * 1e3:.3f})", f"{b[0] * 1e3:.3f} ({b[1] * 1e3:.3f})",
+                      f"{a[0] / b[0]:.2f} ({a[1] / b[1]:.2f})", f"{a[2]:.2f}/{b[2]:.2f}"]
         print("| " + " | ".join(cells) + " |")
+    for line in COMPILE_SKIPPED[:1]:
+        print(f"\n{line}")
+
+
+def _devices(jax, torch) -> str:
+    """Which accelerators the frameworks see (the timings are CPU timings without one)."""
+    seen = []
+    if jax is not None:
+        seen += [f"JAX {dev.platform}" for dev in jax.devices() if dev.platform != "cpu"]
+    if torch is not None and torch.cuda.is_available():
+        seen.append(f"torch {torch.cuda.get_device_name(0)}")
+    return "accelerators: " + ", ".join(seen) if seen else "no GPU on this machine: CPU timings only"
 
 
 def main(argv=None):
@@ -254,8 +299,10 @@ def main(argv=None):
     if torch is not None and args.threads:
         torch.set_num_threads(args.threads)
     print("# matcalc's JAX and PyTorch code against the frameworks' autodiff")
-    print(f"\n{environment()}; CPU only; medians of {repeats} interleaved rounds after warm-up; "
-          "ratios below 1 mean matcalc's code is faster.")
+    print(f"\n{environment()}; {_devices(jax, torch)}; medians of {repeats} interleaved rounds after "
+          "warm-up (each sample a batch of calls lasting ≥ 10 ms); ratios below 1 mean matcalc's code is faster.")
+    if args.compile:
+        print(f"\ntorch.compile: inductor, C++ compiler {shutil.which('g++') or shutil.which('c++') or 'none found'}")
     if args.only in (None, "gradients"):
         print_table("Gradients (float64)", gradient_rows(repeats, jax, torch, args.compile))
     if args.only in (None, "bptt"):
