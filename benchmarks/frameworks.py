@@ -1,6 +1,6 @@
 """matcalc's generated JAX and PyTorch code against the frameworks' own autodiff.
 
-    python benchmarks/frameworks.py [--quick] [--only gradients|bptt|hessian] [--compile] [--threads N]
+    python benchmarks/frameworks.py [--quick] [--only gradients|bptt|hessian|logistic-forms] [--compile] [--threads N] [--workload TEXT]
 
 Per workload (the gradient workloads of gradients.py, the BPTT models of bptt.py, the
 logistic-regression Hessians of run.py and the matrix-variable Hessians below), medians of
@@ -77,11 +77,13 @@ def _torch_times(torch, gen_t, eager, ts, want, label, repeats, compile_torch, g
     return _time(fns, repeats, None)
 
 
-def gradient_rows(repeats, jax, torch, compile_torch):
+def gradient_rows(repeats, jax, torch, compile_torch, only=""):
     import gradients
     out = []
     for make in gradients.WORKLOADS:
         label, expr, shapes, wrt, labels, point, _, hand, ref = make(np.random.default_rng(0))
+        if only not in label:
+            continue
         d = matcalc.derive(expr, wrt=wrt, shapes=shapes, sum_to_one=labels)
         want = hand(**point)
         names = list(point)
@@ -230,6 +232,54 @@ def hessian_rows(repeats, jax, torch, compile_torch, sizes=(50, 200, 500)):
     return out
 
 
+def logistic_forms(repeats, jax, sizes=(50, 200, 500), n=2000):
+    """The vector logistic Hessian Xᵀ diag(σ(1−σ)) X written in several ways XLA might compile
+    differently (XLA's CPU backend has no syrk: Zᵀ Z costs a full GEMM), against jax.hessian."""
+    from structured import timed
+    jnp = jax.numpy
+
+    def weights(X, w):
+        s = jax.nn.sigmoid(X @ w)
+        return s * (1.0 - s)
+
+    def tdot(a, b):   # aᵀ b as one dot_general
+        return jax.lax.dot_general(a, b, (((0,), (0,)), ((), ())))
+    forms = {
+        "sqrt(v)·X, dot_general (generated)": lambda X, w: tdot(jnp.sqrt(weights(X, w)) * X, jnp.sqrt(weights(X, w)) * X),
+        "sqrt(v)·X, Z.T @ Z": lambda X, w: (lambda Z: Z.T @ Z)(jnp.sqrt(weights(X, w)) * X),
+        "X.T @ (v·X)": lambda X, w: X.T @ (weights(X, w) * X),
+        "dot_general(X, v·X)": lambda X, w: tdot(X, weights(X, w) * X),
+        "einsum('ni,n,nj->ij')": lambda X, w: jnp.einsum("ni,n,nj->ij", X, weights(X, w)[:, 0], X),
+        "(X.T · vᵀ) @ X": lambda X, w: (X.T * weights(X, w).T) @ X,
+    }
+    print("\n## The vector logistic Hessian in other forms, X 2000×d (JAX, float64)\n")
+    print("Speed-up = jax.jit(jax.hessian) time / the form's time, CPU (wall in brackets).\n")
+    print("| form | " + " | ".join(f"d={dim}" for dim in sizes) + " |")
+    print("|---|" + "---|" * len(sizes))
+    cells = {k: [] for k in forms}
+    for dim in sizes:
+        rng = np.random.default_rng(0)
+        X, w = jnp.asarray(rng.normal(size=(n, dim)) / np.sqrt(dim)), jnp.asarray(rng.normal(size=(dim, 1)))
+        y = jnp.asarray((rng.random((n, 1)) < 0.5).astype(float))
+
+        def loss(v):
+            z = X @ v
+            return jnp.sum(jnp.logaddexp(0.0, z)) - jnp.sum(y * z)
+        hess = jax.jit(jax.hessian(loss))
+        want = np.asarray(hess(w)).reshape(dim, dim)
+        fns = {"jax.hessian": lambda: jax.block_until_ready(hess(w))}
+        for k, f in forms.items():
+            g = jax.jit(f)
+            assert np.allclose(np.asarray(g(X, w)), want, rtol=1e-9, atol=1e-9), k
+            fns[k] = (lambda g=g: jax.block_until_ready(g(X, w)))
+        t = timed(fns, repeats)
+        h = t["jax.hessian"]
+        for k in forms:
+            cells[k].append(f"{h[0] / t[k][0]:.2f} ({h[1] / t[k][1]:.2f})")
+    for k in forms:
+        print(f"| {k} | " + " | ".join(cells[k]) + " |")
+
+
 def print_hessians(rows):
     """Speed-ups (autodiff time / generated time) in CPU and wall time, with spreads."""
     print("\n## Closed-form Hessians vs jax.jit(jax.hessian) / torch.func.hessian (float64)\n")
@@ -289,8 +339,9 @@ def _devices(jax, torch) -> str:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
-    parser.add_argument("--only", choices=["gradients", "bptt", "hessian"], default=None)
+    parser.add_argument("--only", choices=["gradients", "bptt", "hessian", "logistic-forms"], default=None)
     parser.add_argument("--compile", action="store_true", help="also torch.compile (inductor) both torch functions")
+    parser.add_argument("--workload", default="", help="only the gradient workloads whose label contains this")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch's intra-op threads (1 keeps timings steady on a busy machine)")
     args = parser.parse_args(argv)
@@ -304,11 +355,13 @@ def main(argv=None):
     if args.compile:
         print(f"\ntorch.compile: inductor, C++ compiler {shutil.which('g++') or shutil.which('c++') or 'none found'}")
     if args.only in (None, "gradients"):
-        print_table("Gradients (float64)", gradient_rows(repeats, jax, torch, args.compile))
+        print_table("Gradients (float64)", gradient_rows(repeats, jax, torch, args.compile, args.workload))
     if args.only in (None, "bptt"):
         print_table("Backpropagation through time (float64)", bptt_rows(repeats, jax, torch, args.compile))
     if args.only in (None, "hessian"):
         print_hessians(hessian_rows(max(3, repeats // 3), jax, torch, args.compile))
+    if args.only in (None, "logistic-forms") and jax is not None:
+        logistic_forms(max(3, repeats // 3), jax)
 
 
 if __name__ == "__main__":
