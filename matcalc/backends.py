@@ -196,14 +196,17 @@ _TORCH_HELPERS = {
         return torch.clamp_max(a, b)
     return torch.minimum(a, b)''',
     "_view": '''def _view(spec, x):
-    """np.einsum(spec, x) of one operand with nothing summed: a view of x (axes permuted, a
-    diagonal where an index repeats), so that writes into it reach x as in NumPy."""
+    """np.einsum(spec, x) of one operand with nothing summed: a view of x (a diagonal where an
+    index repeats, axes permuted), so that writes into it reach x as in NumPy."""
     full, target = spec.split("->")
-    size, stride = {}, {}
-    for c, n, s in zip(full, x.shape, x.stride()):
-        size[c] = n
-        stride[c] = stride.get(c, 0) + s
-    return x.as_strided([size[c] for c in target], [stride[c] for c in target], x.storage_offset())''',
+    letters = list(full)
+    for c in dict.fromkeys(full):
+        while letters.count(c) > 1:
+            p = letters.index(c)
+            q = letters.index(c, p + 1)
+            x = torch.diagonal(x, 0, p, q)   # drops axes p and q, appends their diagonal
+            letters = [a for k, a in enumerate(letters) if k not in (p, q)] + [c]
+    return x.permute([letters.index(c) for c in target])''',
     "_broadcast": '''def _broadcast(x, shape, dtype):
     """x (a tensor or number) broadcast to shape."""
     return torch.broadcast_to(torch.as_tensor(x, dtype=dtype), shape)''',
