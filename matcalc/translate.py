@@ -99,16 +99,20 @@ class _Rewriter(ast.NodeTransformer):
 
     def __init__(self, backend: Backend):
         self.b = backend
+        self.transposes = {}   # name -> the name it is the transpose of (``_t1 = X.T``)
 
     # ------------------------------------------------------------ function level
     depth = 0
 
     def visit_FunctionDef(self, node: ast.FunctionDef):
+        if not self.depth and self.b.transposed_dot:
+            self.transposes = _plain_transposes(node)
         self.depth += 1
         self.generic_visit(node)
         self.depth -= 1
         if self.depth:   # a function inside the generated one (a scan's step): no prologue
             return node
+        self.transposes = {}
         body = node.body
         params = [a.arg for a in node.args.args]
         header = next((i + 1 for i, s in enumerate(body) if _assigns(s, "dtype")), None)
@@ -241,13 +245,20 @@ class _Rewriter(ast.NodeTransformer):
         node.left, node.right = self.visit(node.left), self.visit(node.right)
         if not (isinstance(node.op, ast.MatMult) and self.b.transposed_dot):
             return node
-        ta, tb = _transposed(node.left), _transposed(node.right)
+        ta, tb = self._transposed(node.left), self._transposed(node.right)
         if not (ta or tb):
             return node
-        a = node.left.value if ta else node.left
-        b = node.right.value if tb else node.right
+        a = self._untransposed(node.left) if ta else node.left
+        b = self._untransposed(node.right) if tb else node.right
         return ast.Call(func=_name(self.b.transposed_dot),
                         args=[a, b, ast.Constant(ta), ast.Constant(tb)], keywords=[])
+
+    def _transposed(self, node) -> bool:
+        return _transposed(node) or (isinstance(node, ast.Name) and node.id in self.transposes)
+
+    def _untransposed(self, node):
+        """X for ``X.T``, and for a name bound once to ``X.T`` (a hoisted transpose)."""
+        return node.value if _transposed(node) else _name(self.transposes[node.id])
 
     # ------------------------------------------------------------ attributes
     def visit_Attribute(self, node: ast.Attribute):
@@ -269,6 +280,20 @@ def _is_view_spec(args) -> bool:
         return False
     full, arrow, target = args[0].value.partition("->")
     return bool(arrow) and "," not in full and set(full) == set(target)
+
+
+def _plain_transposes(fn: ast.FunctionDef) -> dict:
+    """{t: x} for each ``t = x.T`` of the function's body where neither name is bound again."""
+    def stored(stmts):
+        return {n.id for st in stmts for n in ast.walk(st) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    out = {}
+    for k, st in enumerate(fn.body):
+        if isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Name) \
+                and _transposed(st.value) and isinstance(st.value.value, ast.Name):
+            t, x = st.targets[0].id, st.value.value.id
+            if t not in stored(fn.body[:k]) | stored(fn.body[k + 1:]) and x not in stored(fn.body[k + 1:]):
+                out[t] = x
+    return out
 
 
 def _transposed(node) -> bool:

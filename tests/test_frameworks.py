@@ -379,3 +379,20 @@ def test_a_loop_that_reuses_a_temporary_name_is_still_a_scan():
     from matcalc.bptt import sample
     worst, where = worst_difference(d, "jax", sample(d, np.random.default_rng(0), 3, 0.5))
     assert worst <= TOL, f"{where}: {worst:.2e}"
+
+
+def test_a_hoisted_transpose_is_one_dot_general_in_jax():
+    """``t = X.T`` then ``t @ Y``: one dot_general of X (XLA on a CPU would copy the transpose);
+    not where X is bound again after t."""
+    framework("jax")
+    from matcalc.codegen import compile_source
+    from matcalc.translate import translate
+    x = np.array([[0.5, -1.0, 2.0], [2.0, 3.0, 1.5]])
+    for rebound in ("", "    x = x * 2.0\n"):
+        src = (f"import numpy as np\n\n\ndef gradients(x):\n    t = x.T\n    u = t @ x\n{rebound}"
+               "    v = t @ x\n    return {'u': u, 'v': v}\n")
+        out = translate(src, "jax")
+        assert ("u = t @ x" in out) == bool(rebound) and ("u = _dot(x, x, True, False)" in out) != bool(rebound)
+        want = compile_source(src, "gradients")(x)
+        got = compile_source(out, "gradients")(**inputs("jax", {"x": x}))
+        assert all(rel(got[k], want[k]) <= TOL for k in want)
