@@ -321,6 +321,9 @@ REGRESSIONS = [   # found by the long property run
     ("z1 = a - a; f = z1", {"a": ()}),   # a constant function
     ("z1 = 0.5; f = sin((c - det((Q)' * (Q) + eye(2))) * (exp(z1)))", {"c": (), "Q": (1, 2)}),
     ("h[t] = tanh(h[t-1]*a + x[t]); f = sum_t(h[t].^2)", {"a": (), "x": (), "h": ()}),   # a scalar state
+    # a scalar inside a nested product (c·((sum(unit(S))·S)) crashed the NumPy generator
+    ("f = (sin(((sum(S)) / ((b)^2 + 1)) * (exp(norm2(S))))) * (det((log(exp(D)))' * (log(exp(D))) + eye(2)))",
+     {"S": (1, 2), "b": (), "D": (4, 2)}),
 ]
 
 
