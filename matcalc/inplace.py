@@ -120,6 +120,9 @@ def _written(stmt) -> list:
     a rebinding of the name in the translation (an ``out=`` inside another assignment)."""
     if isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name):
         return [(stmt.target.id, False)]
+    if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call) and \
+            isinstance(stmt.value.func, ast.Name) and stmt.value.func.id == "_add_into":   # NumPy wrote out's memory
+        return [(stmt.targets[0].id, False)]
     if not isinstance(stmt, (ast.Expr, ast.Assign)):
         return []
     rebound = {t.id for t in getattr(stmt, "targets", []) if isinstance(t, ast.Name)}

@@ -114,6 +114,10 @@ def test_writes_through_views_become_functional_updates():
               "    return {'x': s + u}\n")
     with pytest.raises(UnsupportedError, match="in place"):
         translate(hidden, "jax")
+    through = ("import numpy as np\n\n\ndef gradients(x):\n    t = x * 2.0\n    out = t.reshape((4, 1))\n"
+               "    v = out.reshape((2, 2))\n    v += x\n    return {'x': t}\n")   # NumPy changes t as well
+    with pytest.raises(UnsupportedError, match="in place"):
+        translate(through, "jax")
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
