@@ -35,6 +35,7 @@ class Backend:
     transposed_dot: str = ""          # helper for a @ b with a transposed operand ("" : a.T @ b)
     scan_loops: str = ""              # the scan for BPTT loops (matcalc.scan); "": Python loops
     keywords: dict = field(default_factory=dict)  # keyword renames in calls of its functions
+    views: bool = True                # can a write through a view reach its base (matcalc.inplace)?
 
 
 _JAX_HELPERS = {
@@ -90,6 +91,22 @@ _JAX_HELPERS = {
     "_dtype_of": '''def _dtype_of(*xs):
     """The floating dtype of the (converted) arguments; the default float without any."""
     return xs[0].dtype if xs else jnp.result_type(float)''',
+    "_add_into": '''def _add_into(out, dims, spec, term):
+    """out with term added into the view np.einsum(spec, out.reshape(dims)) (where NumPy adds
+    in place): term broadcast to the view's axes and embedded, a repeated index through an identity."""
+    full, target = spec.split("->")
+    size = dict(zip(full, dims))
+    uniq = list(dict.fromkeys(full))
+    term = jnp.broadcast_to(term, tuple(size[c] for c in target))
+    term = jnp.transpose(term, [target.index(c) for c in uniq])
+    first = {c: full.index(c) for c in uniq}
+    term = term.reshape(tuple(size[c] if first[c] == k else 1 for k, c in enumerate(full)))
+    for k, c in enumerate(full):
+        if first[c] != k:
+            shape = [1] * len(full)
+            shape[first[c]] = shape[k] = size[c]
+            term = term * jnp.eye(size[c], dtype=term.dtype).reshape(shape)
+    return (out.reshape(dims) + term).reshape(out.shape)''',
     "_dot": '''def _dot(a, b, ta, tb):
     """a @ b with a (ta) or b (tb) transposed, as one dot_general: XLA on a CPU would copy a
     transposed operand before multiplying."""
@@ -177,6 +194,18 @@ _TORCH_HELPERS = {
     if not isinstance(b, torch.Tensor):
         return torch.clamp_max(a, b)
     return torch.minimum(a, b)''',
+    "_view": '''def _view(spec, x):
+    """np.einsum(spec, x) of one operand with nothing summed: a view of x (a diagonal where an
+    index repeats, axes permuted), so that writes into it reach x as in NumPy."""
+    full, target = spec.split("->")
+    letters = list(full)
+    for c in dict.fromkeys(full):
+        while letters.count(c) > 1:
+            p = letters.index(c)
+            q = letters.index(c, p + 1)
+            x = torch.diagonal(x, 0, p, q)   # drops axes p and q, appends their diagonal
+            letters = [a for k, a in enumerate(letters) if k not in (p, q)] + [c]
+    return x.permute([letters.index(c) for c in target])''',
     "_broadcast": '''def _broadcast(x, shape, dtype):
     """x (a tensor or number) broadcast to shape."""
     return torch.broadcast_to(torch.as_tensor(x, dtype=dtype), shape)''',
@@ -190,13 +219,14 @@ NUMPY = Backend("numpy", "import numpy as np", "np", {n: f"np.{n}" for n in _SAM
 
 JAX = Backend(
     "jax", "import jax\nimport jax.numpy as jnp\nimport numpy as np", "jnp",
-    {**{n: f"jnp.{n}" for n in _SAME}},
+    {**{n: f"jnp.{n}" for n in _SAME}, "ascontiguousarray": "jnp.asarray"},
     "jnp.linalg",
     methods={},
     helpers={**_JAX_HELPERS, "_shape_error": _SHAPE_ERROR},
     reserved=("jax", "jnp", "np"),
     transposed_dot="_dot",
     scan_loops="jax.lax",
+    views=False,
 )
 
 TORCH = Backend(
@@ -206,9 +236,10 @@ TORCH = Backend(
      "asarray": "torch.as_tensor", "heaviside": "_heaviside", "logaddexp": "_logaddexp",
      "maximum": "_maximum", "minimum": "_minimum", "broadcast_to": "_broadcast",
      "power": "torch.pow", "result_type": "_result_type", "max": "torch.amax", "min": "torch.amin",
-     "concatenate": "torch.cat"},
+     "concatenate": "torch.cat", "ascontiguousarray": "torch.Tensor.contiguous"},
     "torch.linalg",
-    methods={"copy": ("clone", {}), "sum": ("sum", {"axis": "dim", "keepdims": "keepdim"})},
+    methods={"copy": ("clone", {}), "sum": ("sum", {"axis": "dim", "keepdims": "keepdim"}),
+             "transpose": ("permute", {})},   # the generators write x.transpose(axes) only
     helpers={**_TORCH_HELPERS, "_shape_error": _SHAPE_ERROR},
     reserved=("torch", "np"),
     tensor_numbers=True,

@@ -30,11 +30,20 @@ def as_scalar(e):
 def split_coeff(e):
     """(scalar coefficient, matrix part) of a matrix term: 2*X*Y -> (2, X*Y)."""
     if isinstance(e, MatMul):
-        scalars = [a for a in e.args if not is_matrix(a)]
+        args = _factors(e)   # a nested product's scalar too: c·((s·X)·Y)
+        scalars = [a for a in args if not is_matrix(a)]
         if scalars:
-            mats = [a for a in e.args if is_matrix(a)]
+            mats = [a for a in args if is_matrix(a)]
             return Mul(*scalars), (mats[0] if len(mats) == 1 else MatMul(*mats))
     return S.One, e
+
+
+def _factors(e) -> list:
+    """The factors of a matrix product, nested products flattened (in order)."""
+    out = []
+    for a in e.args:
+        out.extend(_factors(a) if isinstance(a, MatMul) else [a])
+    return out
 
 
 def add(*terms):

@@ -26,6 +26,11 @@ def translate(source: str, backend: Backend | str) -> str:
     tree = ast.parse(source)
     functions = [n for n in tree.body if isinstance(n, ast.FunctionDef) and not n.name.startswith("_")]
     _refuse_shadowing(functions, backend)
+    if not backend.views:   # NumPy's writes through views, made explicit (matcalc.inplace)
+        from .inplace import functional_updates, refuse_aliased_writes
+        functions = [functional_updates(f) for f in functions]
+        for f in functions:
+            refuse_aliased_writes(f, backend.name)
     if backend.scan_loops:
         from .scan import loops_to_scan
         functions = [loops_to_scan(f, backend.scan_loops) for f in functions]
@@ -94,16 +99,20 @@ class _Rewriter(ast.NodeTransformer):
 
     def __init__(self, backend: Backend):
         self.b = backend
+        self.transposes = {}   # name -> the name it is the transpose of (``_t1 = X.T``)
 
     # ------------------------------------------------------------ function level
     depth = 0
 
     def visit_FunctionDef(self, node: ast.FunctionDef):
+        if not self.depth and self.b.transposed_dot:
+            self.transposes = _plain_transposes(node)
         self.depth += 1
         self.generic_visit(node)
         self.depth -= 1
         if self.depth:   # a function inside the generated one (a scan's step): no prologue
             return node
+        self.transposes = {}
         body = node.body
         params = [a.arg for a in node.args.args]
         header = next((i + 1 for i, s in enumerate(body) if _assigns(s, "dtype")), None)
@@ -178,6 +187,8 @@ class _Rewriter(ast.NodeTransformer):
         if name not in b.calls:
             raise UnsupportedError(f"no {b.name} translation for np.{'.'.join(path)} in the generated code")
         target = b.calls[name]
+        if name == "einsum" and b.views and _is_view_spec(node.args):   # NumPy returns a view: so must we
+            target = "_view"
         if b.tensor_numbers and name not in b.constructors and name not in ("asarray", "broadcast_to") \
                 and node.args and _constant(node.args[0]):   # exp(0.5): a tensor of the arguments' dtype
             node.args[0] = self._tensor(node.args[0])
@@ -234,13 +245,20 @@ class _Rewriter(ast.NodeTransformer):
         node.left, node.right = self.visit(node.left), self.visit(node.right)
         if not (isinstance(node.op, ast.MatMult) and self.b.transposed_dot):
             return node
-        ta, tb = _transposed(node.left), _transposed(node.right)
+        ta, tb = self._transposed(node.left), self._transposed(node.right)
         if not (ta or tb):
             return node
-        a = node.left.value if ta else node.left
-        b = node.right.value if tb else node.right
+        a = self._untransposed(node.left) if ta else node.left
+        b = self._untransposed(node.right) if tb else node.right
         return ast.Call(func=_name(self.b.transposed_dot),
                         args=[a, b, ast.Constant(ta), ast.Constant(tb)], keywords=[])
+
+    def _transposed(self, node) -> bool:
+        return _transposed(node) or (isinstance(node, ast.Name) and node.id in self.transposes)
+
+    def _untransposed(self, node):
+        """X for ``X.T``, and for a name bound once to ``X.T`` (a hoisted transpose)."""
+        return node.value if _transposed(node) else _name(self.transposes[node.id])
 
     # ------------------------------------------------------------ attributes
     def visit_Attribute(self, node: ast.Attribute):
@@ -254,6 +272,28 @@ class _Rewriter(ast.NodeTransformer):
             return ast.Call(func=ast.Attribute(value=node.value, attr="numel", ctx=ast.Load()),
                             args=[], keywords=[])
         return node
+
+
+def _is_view_spec(args) -> bool:
+    """Is this einsum a view of its one operand (axes permuted or a diagonal, nothing summed)?"""
+    if len(args) != 2 or not (isinstance(args[0], ast.Constant) and isinstance(args[0].value, str)):
+        return False
+    full, arrow, target = args[0].value.partition("->")
+    return bool(arrow) and "," not in full and set(full) == set(target)
+
+
+def _plain_transposes(fn: ast.FunctionDef) -> dict:
+    """{t: x} for each ``t = x.T`` of the function's body where neither name is bound again."""
+    def stored(stmts):
+        return {n.id for st in stmts for n in ast.walk(st) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    out = {}
+    for k, st in enumerate(fn.body):
+        if isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Name) \
+                and _transposed(st.value) and isinstance(st.value.value, ast.Name):
+            t, x = st.targets[0].id, st.value.value.id
+            if t not in stored(fn.body[:k]) | stored(fn.body[k + 1:]) and x not in stored(fn.body[k + 1:]):
+                out[t] = x
+    return out
 
 
 def _transposed(node) -> bool:
