@@ -53,8 +53,12 @@ def _namer(taken: set):
 
 
 def parse(source: str, shapes: dict | None = None, statements=None, links=(), allow_unused: bool = False,
-          square=(), result_shape=None) -> Program:
+          square=(), result_shape=None, size_names: bool = False) -> Program:
     """Parse and shape-check ``source`` (or already parsed ``statements`` of it).
+
+    ``size_names`` (a result read back, whose variables are all declared): a name that is a
+    symbolic size of a declared shape and neither a declared variable nor a named value is that
+    size, a scalar (the m of v𝟏ᵀ/m).
 
     ``links`` (variable, named value, position, default shape or None) gives a variable the shape
     of a named value (a recurrent state's previous value and the state); a size left open
@@ -64,6 +68,9 @@ def parse(source: str, shapes: dict | None = None, statements=None, links=(), al
         statements = P.parse_program(source, known=shapes or ())
     declared = declare_shapes(shapes)
     inference = ShapeInference(source, declared)
+    if size_names:
+        inference.sizes = {str(d) for shape in (shapes or {}).values() for d in shape
+                           if isinstance(d, str) and d.isidentifier()} - set(shapes)
     for name in square:
         shape = declared.get(name)
         if shape is not None and len(shape) == 2:
@@ -115,6 +122,7 @@ def parse(source: str, shapes: dict | None = None, statements=None, links=(), al
                              "variables around it, or write ones(m,n)/eye(n)", source, node.pos)
         constants[key] = resolve(shape, namer)
     builder, opaque = _Builder(source, variables, constants), _Builder(source, variables, constants)
+    builder.sizes = opaque.sizes = inference.sizes
     output, output_name, opaque_output = None, None, None
     named, definitions = {}, {}
     for st in statements:
@@ -159,7 +167,11 @@ class _Builder:
             return Integer(int(v))
         return Rational(node.text) if len(node.text) < 30 else S(v)
 
+    sizes: set = frozenset()   # size names read as scalars (see parse's size_names)
+
     def _Name(self, node):
+        if node.id not in self.env and node.id in self.sizes:
+            return size_symbol(node.id)
         return ops.as_scalar(self.env[node.id])
 
     def _Unary(self, node):

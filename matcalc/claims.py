@@ -120,7 +120,7 @@ class _Claims:
             target += "_"
         statements.append(P.Statement(node.pos, target, node))
         try:
-            prog = parse(self.claim_text, shapes, statements=statements, allow_unused=True,
+            prog = parse(self.claim_text, shapes, statements=statements, allow_unused=True, size_names=True,
                          result_shape=shape_of(self.truth) if is_matrix(self.truth) else None)
         except LimitError:
             raise

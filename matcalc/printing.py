@@ -252,6 +252,7 @@ class Printer:
     # products
     def _product(self, coeff, factors) -> tuple[str, int]:
         st = self.style
+        factors = [f for f in factors if not _unit_1x1(f)] or factors[:0 if coeff != 1 else 1]   # c·𝕀₁ is c
         texts = [self.print(f)[0] if st is UNICODE and isinstance(f, OneMatrix) else   # A𝟏𝟏ᵀ: associative
                  self.operand(f, MUL + 1 if st is LANGUAGE else POW) for f in factors]
         if st is LANGUAGE:
@@ -476,6 +477,8 @@ class Printer:
 
     def _OneMatrix(self, e):
         r, c = e.shape
+        if _unit_1x1(e):   # a 1×1 value is a scalar wherever it is used: 1, not 𝟏
+            return "1", ATOM
         if self.style is LANGUAGE:
             return f"ones({r},{c})", ATOM
         one = r"\mathbf{1}" if self.style is LATEX else "𝟏"
@@ -489,6 +492,8 @@ class Printer:
         return (one + "_{" + f"{r}\\times {c}" + "}", ATOM) if self.style is LATEX else ("𝟏𝟏ᵀ", MUL)
 
     def _Identity(self, e):
+        if _unit_1x1(e):
+            return "1", ATOM
         if self.style is UNICODE:
             return "𝕀" + self._size_subscript(e.shape[0]), ATOM   # not I, which reads back as a variable
         return (f"eye({e.shape[0]})", ATOM) if self.style is LANGUAGE else ("I", ATOM)
@@ -518,6 +523,12 @@ def variables_named(names):
         _SIGMOID_AS_SIGMA.reset(token)
 
 
+def _unit_1x1(e) -> bool:
+    """The 1×1 identity or matrix of ones: the number 1 as a matrix."""
+    from sympy import Identity
+    return isinstance(e, (OneMatrix, Identity)) and tuple(e.shape) == (1, 1)
+
+
 def readable(expr, names=None, style=None) -> str:
     """The text of a result that reads back to it: when the plain text leaves the size of a 𝟏 or
     𝕀 open (C − C + p: 𝟏ᵀ(𝟏pᵀp𝟏ᵀ + 𝕀)⁻¹𝟏), the one with every size written (𝟏₂, 𝕀₂)."""
@@ -530,7 +541,7 @@ def readable(expr, names=None, style=None) -> str:
     shapes = {s.name: (tuple(str(d) for d in s.shape) if is_matrix(s) else ())
               for s in getattr(expr, "free_symbols", ()) if hasattr(s, "name")}
     try:
-        parse(text, shapes, allow_unused=True, result_shape=tuple(expr.shape) if is_matrix(expr) else None)
+        parse(text, shapes, allow_unused=True, size_names=True, result_shape=tuple(expr.shape) if is_matrix(expr) else None)
         return text
     except MatcalcError:
         printer = Printer(style, names)

@@ -274,7 +274,7 @@ def explain_claim(derivation, claim_text: str, name: str) -> str | None:
         while target in program.variables or target in program.intermediates:
             target += "_"
         claim = parse("; ".join(statements + [f"{target} = ({claim_text})"]), shapes, allow_unused=True,
-                      result_shape=tuple(v.shape)).intermediates[target]
+                      result_shape=tuple(v.shape), size_names=True).intermediates[target]
         if not is_matrix(claim) or claim.shape != v.shape:
             return None
         C = claim.xreplace({p: program.variables[p.name] for p in claim.free_symbols

@@ -49,7 +49,7 @@ def _values(program, exprs: dict, point) -> dict:
 def _compare(d, text: str, key: str, point, statements: str = ""):
     shapes = {n: tuple(str(s) for s in v.shape) if hasattr(v, "shape") else () for n, v in d.program.variables.items()}
     result = d.gradients[key]
-    read = parse(statements + text, shapes, allow_unused=True,
+    read = parse(statements + text, shapes, allow_unused=True, size_names=True,
                  result_shape=tuple(result.shape) if hasattr(result, "shape") else None)
     want = np.asarray(_values(d.program, {"r": d.gradients[key]}, point)["r"], dtype=float)
     got = np.asarray(_values(read, {"r": read.output}, {n: point[n] for n in read.variables})["r"], dtype=float)
