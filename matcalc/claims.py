@@ -367,9 +367,9 @@ def _counterexample(c: _Claims) -> dict | None:
 # ---------------------------------------------------------------- entry point
 def check_claim(expr: str, wrt, claim: str, shapes: dict | None = None, layout: str | None = None,
                 sum_to_one=(), structure: dict | None = None, convention: str = "sym",
-                memory_limit=DEFAULT_MEMORY_LIMIT) -> ClaimResult:
+                memory_limit=DEFAULT_MEMORY_LIMIT, diagonal_vector: bool = False) -> ClaimResult:
     """Verify ``claim`` as ∂f/∂wrt (or the Jacobian in ``layout``) of the program ``expr``;
-    ``structure``/``convention`` as in ``derive`` (the claim is then judged at structured points
+    ``structure``/``convention``/``diagonal_vector`` as in ``derive`` (the claim is then judged at structured points
     against the structured gradient); arrays over ``memory_limit`` bytes are refused before they
     are built."""
     from .derivation import derive
@@ -379,7 +379,7 @@ def check_claim(expr: str, wrt, claim: str, shapes: dict | None = None, layout: 
     if not isinstance(claim, str) or not claim.strip():
         raise MatcalcError("the claim is empty: --claim \"EXPR\"")
     d = derive(expr, wrt=names, shapes=shapes, layout=layout, sum_to_one=sum_to_one, structure=structure,
-               convention=convention, memory_limit=memory_limit)
+               convention=convention, memory_limit=memory_limit, diagonal_vector=diagonal_vector)
     if getattr(d, "recurrent", False):
         raise MatcalcError("claims about recurrent programs are not supported yet")
     name = d.wrt[0]   # its one spelling (lambda -> λ)

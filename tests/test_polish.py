@@ -3,6 +3,8 @@ read back as claims, 1×1 results without a stray 𝟏/𝕀, check's --diagonal-
 Hessians, recurrent named results, step names."""
 import json
 
+import numpy as np
+
 import pytest
 from click.testing import CliRunner
 
@@ -80,3 +82,58 @@ def test_a_one_by_one_factor_in_a_wider_product_is_kept_where_it_is_a_column():
     d = matcalc.derive("sum(X*w)", shapes={"X": (3, 1), "w": (1, 1)})
     assert d.result_text("X") == "w 𝟏"          # a (3×1) column of ones: not a 1×1
     assert d.result_text("w") == "sum(X)"
+
+
+# ---------------------------------------------------------------- check --diagonal-vector
+DIAG = "tr(A*D) + x'*D*x"
+
+
+@pytest.mark.parametrize("claim,flags,code,says", [
+    ("diag(A) + x.*x", ["--diagonal-vector"], 0, "correct"),
+    ("diag(A) + x", ["--diagonal-vector"], 1, "wrong"),
+    ("diag(diag(A) + x.*x)", ["--diagonal-vector"], 1, "vector of its diagonal"),
+    ("diag(diag(A) + x.*x)", [], 0, "correct"),
+    ("diag(A) + x.*x", [], 1, "--diagonal-vector asks for the vector"),
+])
+def test_check_takes_diagonal_vector(claim, flags, code, says):
+    res = _run("check", DIAG, "--wrt", "D", "--diagonal", "D", *flags, "--claim", claim)
+    assert res.exit_code == code, res.output
+    assert says in res.output
+
+
+def test_diagonal_vector_without_a_diagonal_variable_is_a_user_error():
+    for cmd in (["derive", DIAG, "--wrt", "x"], ["check", DIAG, "--wrt", "x", "--claim", "2*D*x"]):
+        res = _run(*cmd, "--diagonal-vector")
+        assert res.exit_code == 2 and "--diagonal D" not in res.output and "--diagonal NAME" in res.output
+
+
+def test_library_check_takes_diagonal_vector():
+    r = matcalc.check(DIAG, ["D"], "diag(A) + x.*x", structure={"D": "diagonal"}, diagonal_vector=True)
+    assert r.verdict == "correct"
+
+
+# ---------------------------------------------------------------- structure held fixed in Hessians / Jacobians
+@pytest.mark.parametrize("expr,wrt,structure,kw", [
+    ("x'*A*x", ["x"], {"A": "symmetric"}, {"order": 2}),
+    ("x'*inv(S)*x + logdet(S)", ["x"], {"S": "spd"}, {"order": 2}),
+    ("x'*D*x + sum(exp(D*x))", ["x"], {"D": "diagonal"}, {"order": 2}),
+    ("sigmoid(S*x)", ["x"], {"S": "spd"}, {"layout": "denominator"}),
+    ("A*x", ["x"], {"A": "symmetric"}, {"layout": "numerator"}),
+])
+def test_structure_of_an_undifferentiated_variable_is_allowed_in_hessians_and_jacobians(expr, wrt, structure, kw):
+    d = matcalc.derive(expr, wrt=wrt, structure=structure, **kw)
+    assert d.check().passed
+    # at structured points the generated result equals finite differences of the unstructured one
+    plain = matcalc.derive(expr, wrt=wrt, **kw)
+    from matcalc.numeric import DomainSampler
+    point = DomainSampler(d.program, seed=5).point()
+    a, b = d.to_numpy()(**point), plain.to_numpy()(**point)
+    for k in a:
+        assert np.allclose(a[k], b[k], rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("wrt,kw", [(["A"], {"order": 2}), (["x", "A"], {"order": 2}), (None, {"order": 2}),
+                                    (["A"], {"layout": "numerator"})])
+def test_a_differentiated_structured_variable_is_still_refused_beyond_gradients(wrt, kw):
+    with pytest.raises(matcalc.MatcalcError, match="A is declared symmetric"):
+        matcalc.derive("sum(A*x)", wrt=wrt, structure={"A": "symmetric"}, **kw)
