@@ -127,8 +127,16 @@ class Derivation:
     def plan(self):
         from .steps import Plan
         if self._plan is None:
-            self._plan = Plan(self.program, self.wrt, self.sum_to_one)
+            self._plan = Plan(self.program, self.wrt, self.sum_to_one, self._stage_names_from_results())
         return self._plan
+
+    stages_named_as_results = True   # False for a recurrent program's step (its results print no where block)
+
+    def _stage_names_from_results(self) -> dict:
+        """A stage of matcalc's that the results name (p = σ(Xw + b)) has that name in the steps too."""
+        if self.expand or not self.stages_named_as_results or self.layout is not None:
+            return {}
+        return dict(self.chosen_names)
 
     @property
     def steps(self) -> list:
@@ -145,15 +153,46 @@ class Derivation:
 
     @property
     def step_names(self) -> dict:
-        """node -> name for printing steps: the user's intermediates and matcalc's stages."""
+        """node -> name for printing steps: the user's intermediates, matcalc's stages and the
+        results' names of values the steps print (p2 = σ(u1))."""
         if self.layout is not None:
             return self._names_without_output()
-        return {**self._names_without_output(), **self.plan.names}
+        return {**self._result_names_in_steps(), **self._names_without_output(), **self.plan.names}
 
     @property
     def definitions(self) -> list:
-        """(name, value, named by matcalc) of the stages the steps use, inputs first."""
-        return [] if self.layout is not None else self.plan.definitions()
+        """(name, value, named by matcalc) of the stages the steps use and of the results' names
+        they print, inputs first (a value after the names its definition uses)."""
+        if self.layout is not None:
+            return []
+        defs = list(self.plan.definitions())
+        extra = self._result_names_in_steps()
+        names = {**self._names_without_output(), **self.plan.names, **extra}
+        for node, name in sorted(extra.items(), key=lambda kv: len(engine.topological(kv[0]))):
+            text = printing.Printer(printing.LANGUAGE, {k: v for k, v in names.items() if k != node})(node)
+            used = set(re.findall(r"[A-Za-z_]\w*", text))
+            at = max((i + 1 for i, (n, _, _) in enumerate(defs) if n in used), default=0)
+            defs.insert(at, (name, node, True))
+        return defs
+
+    def _result_names_in_steps(self) -> dict:
+        """The names the results give (p = σ(·)) to values the steps print, other than stages."""
+        if self.layout is not None or self.expand or not self.stages_named_as_results:
+            return {}
+        if getattr(self, "_names_in_steps", None) is None:
+            from .naming import _is_value
+            stage_names = set(self.plan.names.values())
+            chosen = {k: v for k, v in self._stage_names_from_results().items()   # values, not deltas:
+                      if k not in self.plan.names and v not in stage_names and _is_value(k)}   # δ_N name those
+            present: set = set()
+            if chosen:
+                exprs = [e for s in self.steps for e in (s.lhs, s.rhs) if e is not None]
+                exprs += [value for _, value, _ in self.plan.definitions()]
+                seen: set = set()
+                for e in exprs:
+                    present.update(n for n in engine.topological(e, seen=seen) if n in chosen)
+            self._names_in_steps = {k: v for k, v in chosen.items() if k in present}
+        return self._names_in_steps
 
     def verify_steps(self, seed: int = 0) -> float:
         """Largest relative error of the steps' equations at random points (≈1e-10 when valid)."""

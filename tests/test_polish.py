@@ -137,3 +137,69 @@ def test_structure_of_an_undifferentiated_variable_is_allowed_in_hessians_and_ja
 def test_a_differentiated_structured_variable_is_still_refused_beyond_gradients(wrt, kw):
     with pytest.raises(matcalc.MatcalcError, match="A is declared symmetric"):
         matcalc.derive("sum(A*x)", wrt=wrt, structure={"A": "symmetric"}, **kw)
+
+
+# ---------------------------------------------------------------- recurrent JSON "named"
+RNN = "h[t] = tanh(x[t]*Wx + h[t-1]*Wh + b); f = sum_t(norm2(h[t]*V - y[t])^2)"
+RNN_DIMS = ["--dim", "x=B,D", "--dim", "y=B,K", "--dim", "Wx=D,H", "--dim", "Wh=H,H", "--dim", "b=1,H",
+            "--dim", "V=H,K"]
+
+
+def test_recurrent_json_has_named_results():
+    out = json.loads(_run("derive", RNN, *RNN_DIMS, "--wrt", "V", "--wrt", "Wh", "--format", "json").output)
+    for name, entry in out["wrt"].items():
+        named = entry["named"]
+        assert named["result"] == entry["result"]
+        defined = [lhs for lhs, _ in named["where"]]
+        # every name the result and the rows use is defined, and only rows that are used
+        assert "u2[t]" in defined and "delta_u2[t]" in defined
+        assert "delta_h[0]" not in defined   # the initial value's delta is not part of these sums
+    assert "delta_u1[t]" in [lhs for lhs, _ in out["wrt"]["Wh"]["named"]["where"]]
+    assert "delta_h[t]" not in [lhs for lhs, _ in out["wrt"]["V"]["named"]["where"]]
+
+
+def test_recurrent_named_includes_the_initial_delta_when_the_result_is_it():
+    out = json.loads(_run("derive", "--model", "rnn", "--initial", "param", "--wrt", "h0", "--format", "json").output)
+    named = out["wrt"]["h0"]["named"]
+    assert named["result"] == "delta_h[0]" and named["where"][-1][0] == "delta_h[0]"
+
+
+# ---------------------------------------------------------------- steps use the results' names
+LOGISTIC = "-sum(y .* log(sigmoid(X*w + b)) + (1 - y) .* log(1 - sigmoid(X*w + b)))"
+TWO_LAYER = "norm2(sigmoid(W2*sigmoid(W1*x+b1)+b2)-y)^2"
+
+
+def test_steps_name_values_as_the_results_do():
+    d = matcalc.derive(LOGISTIC, wrt=["w", "b"], shapes={"b": ()})
+    text = d.text(steps=True)
+    assert "where p = sigmoid(Xw + b)" in text and "let p = sigmoid(u1)" in text and "δ_p" in text
+    d = matcalc.derive(TWO_LAYER, wrt=["W1", "W2"])
+    text = d.text(steps=True)
+    assert "let p2 = sigmoid(u1)" in text and "let u2 = W2 p2 + b2" in text and "∂f/∂W2 = δ_u2 p2ᵀ" in text
+
+
+@pytest.mark.parametrize("method", ["backprop", "trace", "jacobian"])
+@pytest.mark.parametrize("expr", [LOGISTIC, TWO_LAYER, "sum(softmax(W*x) .* y) + norm2(softmax(W*x))^2",
+                                  "sum(tanh(A*x) .* tanh(A*x)) + sum(inv(B) * x)"])
+def test_named_steps_still_hold_and_define_names_before_use(expr, method):
+    import re
+    shapes = {"b": ()} if expr == LOGISTIC else {}
+    d = matcalc.derive(expr, shapes=shapes, method=method)
+    if method == "jacobian" and any(getattr(v, "shape", (1, 1))[1] != 1 for v in d.program.variables.values()):
+        return
+    assert d.verify_steps() < 1e-6
+    defined = set(d.program.variables)
+    for name, value, _ in d.definitions:
+        text = printing.Printer(printing.LANGUAGE, {k: v for k, v in d.step_names.items() if k != value})(value)
+        for used in set(re.findall(r"[A-Za-z_]\w*", text)) - {"sigmoid", "tanh", "softmax", "inv", "ones", "eye",
+                                                             "log", "exp", "sum", "diag", "norm2", "tr"}:
+            assert used in defined, (name, text)
+        defined.add(name)
+    d.markdown()
+    d.latex(steps=True)
+    d.to_json(steps=True)
+
+
+def test_expand_keeps_matcalcs_stage_names_in_steps():
+    d = matcalc.derive(LOGISTIC, wrt=["w", "b"], shapes={"b": ()}, expand=True)
+    assert "let u2 = sigmoid(u1)" in d.text(steps=True)
