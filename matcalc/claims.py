@@ -100,6 +100,9 @@ class _Claims:
                                claim_text, self.claim_stmts[0].pos)
         self.claim_ast = self.claim_stmts[0].expr
         self.claim = self.build(self.claim_ast, user=True)
+        if not is_matrix(self.claim) and self.claim == 0 and is_matrix(self.truth):
+            from sympy import ZeroMatrix   # "0" is the zero of every shape (printed so for a zero gradient)
+            self.claim = ZeroMatrix(*self.truth.shape)
         sampler = DomainSampler(self.program, d.sum_to_one, seed=0,
                                 memory_limit=getattr(d, "memory_limit", DEFAULT_MEMORY_LIMIT))
         self.points = []

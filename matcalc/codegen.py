@@ -380,6 +380,8 @@ class NumpyCodegen:
     def _MatMul(self, e):
         coeff, body = ops.split_coeff(e)
         coeff, body = removable.absorb(coeff, body)   # det(M)·M⁻¹ → adj(M), r/‖r‖ → unit(r)
+        inner, body = ops.split_coeff(body)   # a scalar the absorption left inside: ‖r‖⁴·unit(r)·A
+        coeff = coeff * inner
         mats = list(body.args) if isinstance(body, MatMul) else [body]
         code = self.chain(mats, e.shape)
         if coeff == -1:

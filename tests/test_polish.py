@@ -203,3 +203,35 @@ def test_named_steps_still_hold_and_define_names_before_use(expr, method):
 def test_expand_keeps_matcalcs_stage_names_in_steps():
     d = matcalc.derive(LOGISTIC, wrt=["w", "b"], shapes={"b": ()}, expand=True)
     assert "let u2 = sigmoid(u1)" in d.text(steps=True)
+
+
+# ---------------------------------------------------------------- found by the attack
+def _fd_hessian_ok(expr, shapes, wrt):
+    from fd import fd_jacobian, rel_err
+    from matcalc.numeric import DomainSampler
+    d = matcalc.derive(expr, shapes=shapes, wrt=[wrt])
+    h = matcalc.derive(expr, shapes=shapes, wrt=[wrt], order=2)
+    point = DomainSampler(d.program, seed=1).point()
+    grad = d.to_numpy()
+    J = fd_jacobian(lambda **a: np.asarray(grad(**a)[wrt], float), point, wrt)
+    return rel_err(np.asarray(h.to_numpy()(**point)[wrt]).reshape(J.shape), J)
+
+
+@pytest.mark.parametrize("expr,shapes,wrt", [
+    ("norm2(x/norm2(x) - y)^2", {"x": (3, 1), "y": (3, 1)}, "x"),
+    ("norm2(X/norm2(X) - Y)^2", {"X": (2, 3), "Y": (2, 3)}, "X"),
+])
+def test_a_norm_power_left_inside_a_product_is_a_coefficient(expr, shapes, wrt):
+    """The Hessian's code (and the steps' check) crashed on ‖x‖⁴·unit(x)·A: a scalar that the
+    unit-vector absorption left inside a matrix product."""
+    assert _fd_hessian_ok(expr, shapes, wrt) < 1e-5
+    d = matcalc.derive(expr, shapes=shapes)
+    assert d.verify_steps() < 1e-6
+
+
+@pytest.mark.parametrize("expr", ["sum(exp(x) .* exp(-x))", "sum(sigmoid(x) + sigmoid(-x))"])
+def test_a_zero_gradient_reads_back(expr):
+    d = matcalc.derive(expr, shapes={"x": (3, 1)})
+    assert d.result_text("x") == "0"
+    assert matcalc.check(expr, ["x"], "0", {"x": (3, 1)}).verdict == "correct"
+    assert matcalc.check(expr + " + x'*x", ["x"], "0", {"x": (3, 1)}).verdict == "wrong"
