@@ -239,6 +239,8 @@ class _Builder:
             self._nonzero(b, node)
             return ops.scale(Pow(b, -1), a)
         if op == "^":
+            if a == 0 and not is_matrix(b) and b.is_number and b.is_negative:
+                raise self.error("division by zero: zero to a negative power", node.pos)
             return Pow(a, b)
         if op == ".^":
             return ops.hpow(a, b)
@@ -283,6 +285,8 @@ class _Builder:
         if name == "logdet":
             return ops.apply("log", a) if scalar else LogDet(a)
         if name == "inv":
+            if ops.is_zero(a):
+                raise self.error("inv() of zero: it has no inverse", node.pos)
             return Pow(a, -1) if scalar else Inverse(a)
         if name == "norm2":
             return ops.apply("abs", a) if scalar else Norm2(a)

@@ -76,6 +76,14 @@ def _rel(a, b) -> float:
     return 0.0 if scale == 0.0 else float(np.max(np.abs(a - b), initial=0.0) / scale)
 
 
+def _evaluate(fn, point):
+    """The value at ``point``; NaN where it has none (a claim that inverts a singular matrix)."""
+    try:
+        return np.asarray(fn(**point)["v"], dtype=float)
+    except np.linalg.LinAlgError:
+        return np.asarray(np.nan)
+
+
 def _same_shape(a, b) -> bool:
     sa, sb = shape_of(a), shape_of(b)
     return sa == sb or {sa, sb} <= {(), (1, 1)}
@@ -150,7 +158,7 @@ class _Claims:
               {"v": "a value the check evaluates"}, " at the check's sizes")
         fn = compile_source(NumpyCodegen(self.program.variables, {"v": expr}, "value").source(), "value")
         with np.errstate(all="ignore"):
-            out = [np.asarray(fn(**p)["v"], dtype=float) for p in (points or self.points)]
+            out = [_evaluate(fn, p) for p in (points or self.points)]
         if points is None:
             self._cache[key] = out
         return out

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import keyword
 
-from sympy import (Add, Integer, Mul, MatrixSymbol, Number, Pow,
+from sympy import (Add, Integer, Mul, MatrixSymbol, Number, Pow, S,
                    Rational, Symbol)
 from sympy.matrices.expressions import (MatMul, OneMatrix)
 from sympy.matrices.expressions.diagonal import DiagMatrix
@@ -297,6 +297,9 @@ class NumpyCodegen:
             if method is not None:
                 return method(e)
         from .errors import UnsupportedError
+        if e in (S.ComplexInfinity, S.NaN, S.Infinity, S.NegativeInfinity):   # 0**(-b), 0/0: no finite value
+            raise UnsupportedError(f"the derivative divides by zero somewhere ({e}): the function has no finite "
+                                   "derivative there")
         raise UnsupportedError(f"no NumPy translation for {type(e).__name__}")
 
     # ------------------------------------------------------------ leaves

@@ -58,6 +58,8 @@ class Derivation:
         self._first = self._results
         if order == 2:
             self._results = hessian_blocks(program, self.wrt, self._first, self.sum_to_one, memo)
+        _refuse_infinite(self._results)
+
 
     def _init_jacobians(self):
         from .jacobian import jacobian
@@ -67,6 +69,7 @@ class Derivation:
             J = textbook(jacobian(self.program.output, self.program.variables[n]), self.sum_to_one, memo)
             self._results[n] = J if self.layout == "numerator" else textbook(ops.transpose(J), self.sum_to_one, memo)
         self.records = []
+        _refuse_infinite(self._results)
 
     # ------------------------------------------------------------ results
     def jacobian(self, name: str):
@@ -479,6 +482,15 @@ class Derivation:
 
     def __repr__(self) -> str:
         return self.text()
+
+
+def _refuse_infinite(results: dict) -> None:
+    """A derivative with 1/0 in it (0^(−b) differentiated: log 0) has no finite value: a user error."""
+    from sympy import S
+    for key, value in results.items():
+        if value.has(S.ComplexInfinity, S.NaN, S.Infinity, S.NegativeInfinity):
+            raise UnsupportedError(f"the derivative for {key} divides by zero (a power or log of zero in the "
+                                   "function): it has no finite value")
 
 
 def hessian_blocks(program, wrt, gradients, sum_to_one=(), memo=None) -> dict:

@@ -140,7 +140,9 @@ def index_text(tex: str) -> str:
 def make_name(base: str, sub: str | None, sup: str | None) -> str:
     """Identifier for base_{sub}^{sup}: W_1 -> W1, Y_{pred} -> Y_pred, W^{(l)} -> W_l."""
     import keyword
-    name = base + "_" if keyword.iskeyword(base) or base in ("np", "e") and (sub or sup) else base
+    # lambda stays lambda: the language spells it λ (one variable with a λ or lambda typed elsewhere)
+    name = base + "_" if keyword.iskeyword(base) and base != "lambda" or base in ("np", "e") and (sub or sup) \
+        else base
     for part in (sub, sup):
         if part:
             name += part if (part.isdigit() and name[-1:].isalpha()) else "_" + part

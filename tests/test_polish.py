@@ -235,3 +235,28 @@ def test_a_zero_gradient_reads_back(expr):
     assert d.result_text("x") == "0"
     assert matcalc.check(expr, ["x"], "0", {"x": (3, 1)}).verdict == "correct"
     assert matcalc.check(expr + " + x'*x", ["x"], "0", {"x": (3, 1)}).verdict == "wrong"
+
+
+@pytest.mark.parametrize("program,where", [
+    ("sum(inv(A-A)*x)", "inv() of zero"), ("inv(a-a)*b", "inv() of zero"), ("sum(inv(0*A)*x)", "inv() of zero"),
+    ("(a-a)^(-1)*b", "division by zero"), ("b*(a-a)^-b", "divides by zero"),
+])
+def test_inverses_of_zero_are_user_errors(program, where):
+    for args in (["derive", program], ["derive", program, "--check"]):
+        res = _run(*args)
+        assert res.exit_code == 2 and where in res.output and "internal" not in res.output, res.output
+
+
+def test_a_claim_inverting_zero_or_a_singular_matrix_is_judged_not_crashed():
+    res = _run("check", "x'*A*x", "--wrt", "x", "--claim", "inv(A-A)*x")
+    assert res.exit_code == 2 and "inv() of zero" in res.output
+    res = _run("check", "x'*A*x", "--wrt", "x", "--claim", "inv(x*x')*x")   # singular at every point
+    assert res.exit_code == 1 and "wrong" in res.output
+
+
+def test_latex_lambda_is_the_variable_lambda():
+    res = _run("derive", r"\frac{1}{2}\|Xw - y\|_2^2 + \lambda \|w\|^2", "--latex-input", "--wrt", "w",
+               "--scalar", "lambda", "--check")
+    assert res.exit_code == 0 and "λ_" not in res.output and "2λ w" in res.output, res.output
+    res = _run("check", r"\lambda x^T x", "--latex-input", "--scalar", "λ", "--wrt", "x", "--claim-latex", r"2\lambda x")
+    assert res.exit_code == 0, res.output
