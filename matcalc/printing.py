@@ -182,6 +182,8 @@ class Printer:
             if self.style is LATEX:
                 text = ("-" if p < 0 else "") + r"\frac{" + str(abs(p)) + "}{" + str(q) + "}"
                 return text, (NEG if p < 0 else ATOM)
+            if p < 0:   # −1/2 with the style's minus sign, as every other negative number
+                return f"{self.style.minus}{-p}/{q}", NEG
             text = f"{p}/{q}"
             return text, MUL
         else:
