@@ -79,9 +79,11 @@ def parse(source: str, shapes: dict | None = None, statements=None, links=(), al
     out = inference.last_shape
     if result_shape is not None and out is not None and len(out) == len(tuple(result_shape)) == 2:
         # a result read back (a claim, a printed Jacobian): its shape is known, so is 𝕀's in it
-        want = declare_shapes({"_result": tuple(str(d) for d in result_shape)})["_result"]
-        for have, expected in zip(out, want):
-            if have.known() is None or expected.known() is None or have.known() == expected.known():
+        dims = [str(d) for d in result_shape]
+        plain = [d.isdigit() or d.isidentifier() for d in dims]   # m*n (a Jacobian's vec size): left open
+        want = declare_shapes({"_result": tuple(d if k else "1" for d, k in zip(dims, plain))})["_result"]
+        for have, expected, k in zip(out, want, plain):
+            if k and (have.known() is None or expected.known() is None or have.known() == expected.known()):
                 inference.unify(have, expected, 0, "the result's shape")
     for name in square:   # declared symmetric / diagonal: rows = columns
         shape = inference.variables.get(name)
@@ -105,6 +107,11 @@ def parse(source: str, shapes: dict | None = None, statements=None, links=(), al
                 want = default[k] if default else 1
                 dim.root().value = size_symbol(want) if isinstance(want, str) else int(want)
     unused = sorted(set(declared) - set(inference.variables) - set(inference.intermediates))
+    sizes = {d for shape in (shapes or {}).values() for d in shape if isinstance(d, str) and d.isidentifier()}
+    both = sorted(sizes & (set(inference.variables) | set(inference.intermediates)))
+    if both:   # n x/n: which n? a printed result could not say
+        raise ShapeError(f"{both[0]!r} names both a value of the program and a size in a declared shape: "
+                         "give the size another name")
     if unused and not allow_unused:
         raise UnknownNameError(f"a shape is given for {unused[0]!r}, which is not a variable of the expression")
     taken = set(inference.variables) | set(inference.intermediates)

@@ -23,7 +23,7 @@ def _run(*args):
     ("sum(mean(X,2)'*v)", "v", {}),
     ("sum(mean(X,1)*v)", "X", {"X": ("n", "d"), "v": ("d", 1)}),
     ("mean(X*w)", "w", {"X": ("n", "d"), "w": ("d", 1)}),
-    ("norm2(X*w - y)^2/n", "w", {"X": ("n", "d"), "w": ("d", 1), "y": ("n", 1), "n": ()}),
+    ("mean((X*w - y).^2)", "w", {"X": ("n", "d"), "w": ("d", 1), "y": ("n", 1)}),
 ])
 def test_printed_results_with_sizes_read_back_as_claims(expr, wrt, shapes):
     d = matcalc.derive(expr, wrt=[wrt], shapes=shapes)
@@ -260,3 +260,12 @@ def test_latex_lambda_is_the_variable_lambda():
     assert res.exit_code == 0 and "λ_" not in res.output and "2λ w" in res.output, res.output
     res = _run("check", r"\lambda x^T x", "--latex-input", "--scalar", "λ", "--wrt", "x", "--claim-latex", r"2\lambda x")
     assert res.exit_code == 0, res.output
+
+
+def test_a_size_that_is_also_a_variable_is_refused():
+    """x/n with --dim x=n,1 and a scalar n printed n𝟏/n: which n is which cannot be read back."""
+    res = _run("derive", "mean(x)*n", "--dim", "x=n,1", "--dim", "n=")
+    assert res.exit_code == 2 and "names both a value of the program and a size" in res.output
+    res = _run("derive", "n = x'*x; f = n*sum(x)", "--dim", "x=n,1")
+    assert res.exit_code == 2
+    assert _run("derive", "mean(x)*n", "--dim", "x=m,1", "--dim", "n=").exit_code == 0
