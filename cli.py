@@ -106,8 +106,8 @@ def derive(expr, wrt, dims, scalars, layout, order, fmt, steps, method, standalo
     try:
         with time_limit(checked_timeout(timeout, DEFAULT_TIMEOUT)):
             if latex_input and expr:
-                from matcalc.latex_input import latex_to_language
-                expr = latex_to_language(expr)
+                from matcalc.latex_input import program_to_language
+                expr = program_to_language(expr)
             structure = _structure(symmetric, spd, diagonal, diagonal_vector)
             output, result = _derive(matcalc, expr, wrt, dims, scalars, layout, order, fmt, steps, method,
                                      standalone, do_check, sum_to_one, model, loss, initial,
@@ -255,11 +255,11 @@ def check_command(expr, wrt, claim, dims, scalars, layout, sum_to_one, fmt, time
 
 def _latex_claim(expr, claim, claim_latex, latex_input, shapes=None):
     """(program, claim) in the language, from --claim or --claim-latex (and --latex-input)."""
-    from matcalc.latex_input import claim_to_language, latex_to_language
+    from matcalc.latex_input import claim_to_language, program_to_language
     if (claim is None) == (claim_latex is None):
         raise MatcalcError("give the claim with --claim EXPR or --claim-latex LATEX (one of them)")
     if latex_input:
-        expr = latex_to_language(expr)
+        expr = program_to_language(expr)
     if claim_latex is not None:
         claim = claim_to_language(claim_latex, expr, shapes)
     return expr, claim

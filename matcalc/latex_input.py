@@ -884,6 +884,17 @@ def latex_to_language(tex: str, known_names=()) -> str:
     return "\n".join(out)
 
 
+def program_to_language(tex: str) -> str:
+    """A LaTeX program in the language; a sum over an index (\\sum_i, read in claims as a sum over
+    the samples) is refused here with its place, never passed on as an internal name."""
+    text = latex_to_language(tex)
+    if "__(" in text:
+        at = tex.find(r"\sum")
+        raise ParseError("a sum over an index (\\sum_i) is read in claims only: write the program in matrix "
+                         "form (sum(...), norm2(...)^2, ones(1,n)*...)", tex, max(at, 0))
+    return text
+
+
 def _split_assignment(part: str):
     depth = 0
     for k, ch in enumerate(part):

@@ -269,3 +269,10 @@ def test_a_size_that_is_also_a_variable_is_refused():
     res = _run("derive", "n = x'*x; f = n*sum(x)", "--dim", "x=n,1")
     assert res.exit_code == 2
     assert _run("derive", "mean(x)*n", "--dim", "x=m,1", "--dim", "n=").exit_code == 0
+
+
+def test_a_latex_program_with_an_index_sum_is_refused_without_internal_names():
+    for args in (["derive", r"\sum_i (x_i - \mu)^2", "--latex-input"],
+                 ["check", r"h = XW \\ f = \sum_i \|h_i - y_i\|^2", "--latex-input", "--wrt", "W", "--claim", "W"]):
+        res = _run(*args)
+        assert res.exit_code == 2 and "__" not in res.output and r"\sum_i" in res.output, res.output
