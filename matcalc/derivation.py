@@ -316,8 +316,9 @@ class Derivation:
 
     def _structure_lines(self) -> list[str]:
         from .structure import describe
-        return [describe(n, k, self.convention, self.diagonal_vector)
-                for n, k in getattr(self.program, "structure", {}).items() if n in self._results]
+        return [describe(n, k, self.convention, self.diagonal_vector) if n in self._results else
+                f"{n} {k}: held fixed; the results use {n}ᵀ = {n} (valid for {k} {n} only)"
+                for n, k in getattr(self.program, "structure", {}).items()]
 
     def _latex(self, steps: bool, standalone: bool) -> str:
         if standalone:

@@ -123,6 +123,7 @@ def test_library_check_takes_diagonal_vector():
 def test_structure_of_an_undifferentiated_variable_is_allowed_in_hessians_and_jacobians(expr, wrt, structure, kw):
     d = matcalc.derive(expr, wrt=wrt, structure=structure, **kw)
     assert d.check().passed
+    assert "held fixed" in d.text()   # the results use the structure: the output says so
     # at structured points the generated result equals finite differences of the unstructured one
     plain = matcalc.derive(expr, wrt=wrt, **kw)
     from matcalc.numeric import DomainSampler
