@@ -394,7 +394,7 @@ def check_claim(expr: str, wrt, claim: str, shapes: dict | None = None, layout: 
     if getattr(d, "recurrent", False):
         raise MatcalcError("claims about recurrent programs are not supported yet")
     name = d.wrt[0]   # its one spelling (lambda -> λ)
-    with np.errstate(all="ignore"):   # overflowing claims are reported, not warned about
+    with np.errstate(all="ignore"), printing.variables_named(d.program.variables):   # warnings; Xw vs X w
         result = _check(d, claim, name, layout)
     if result.verdict == "wrong" and name in getattr(d.program, "structure", {}):
         from .structure import explain_claim

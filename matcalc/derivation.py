@@ -209,7 +209,8 @@ class Derivation:
         """A result (gradient, Jacobian or Hessian block 'x' / 'x,y') printed in ``style``, with
         the user's names (``use_names``) and those matcalc chose (``chosen``, unless ``expand``)."""
         names = (self.display_names if chosen else self.names) if use_names else None
-        return printing.readable(self._results[key], names, style)
+        with printing.variables_named(self.program.variables):
+            return printing.readable(self._results[key], names, style)
 
     expand = False   # True: results printed fully inlined (no names matcalc chose)
 
@@ -249,6 +250,10 @@ class Derivation:
         return f"∂f/∂{a}"
 
     def text(self, steps: bool = False) -> str:
+        with printing.variables_named(self.program.variables):   # X w, not Xw, where Xw is a variable
+            return self._text(steps)
+
+    def _text(self, steps: bool) -> str:
         lines = [f"f = {printing.to_unicode(self.program.opaque_output)}"]
         defs = self._definitions(printing.UNICODE)
         if defs:
@@ -352,6 +357,10 @@ class Derivation:
         return self.markdown()
 
     def to_json(self, check: CheckResult | None = None, steps: bool = False) -> dict:
+        with printing.variables_named(self.program.variables):
+            return self._to_json(check, steps)
+
+    def _to_json(self, check, steps) -> dict:
         def entry(key):
             shaped = self._results[key] if self.layout or self.order == 2 or self.diagonal_vector \
                 else self.program.variables[key]

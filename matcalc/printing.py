@@ -75,7 +75,12 @@ class Printer:
         self.names = names or {}
 
     # ------------------------------------------------------------ helpers
+    spelled: frozenset = frozenset()   # names a juxtaposition must not spell (Xw when Xw is a variable)
+
     def __call__(self, expr) -> str:
+        if self.style is UNICODE:
+            self.spelled = frozenset(getattr(s, "name", "") for s in getattr(expr, "free_symbols", ())) | \
+                frozenset(self.names.values()) | _SPELLED.get()
         if self.style is LATEX and _SIGMOID_AS_SIGMA.get() and _has_sigma_variable(expr):
             token = _SIGMOID_AS_SIGMA.set(False)
             try:
@@ -264,7 +269,7 @@ class Printer:
             for t in texts[1:]:
                 sep = st.mul
                 if st is UNICODE and body[-1:].isalnum() and t[:1].isalnum() and \
-                        (len(body.split()[-1]) > 1 or len(t) > 1):
+                        (len(body.split()[-1]) > 1 or len(t) > 1 or self._spells_a_name(body, t)):
                     sep = " "
                 body += sep + t
         if coeff == 1:
@@ -281,6 +286,14 @@ class Printer:
         tight = st is UNICODE and not ctext[-1:].isalpha() and not re.match(r"[a-z]{2}", body)
         joiner = "*" if st is LANGUAGE else ("" if tight else st.mul or " ")
         return f"{ctext}{joiner}{body}", MUL
+
+    def _spells_a_name(self, left: str, right: str) -> bool:
+        """Would writing ``right`` right after ``left`` spell a name across the join (X, w -> Xw)?"""
+        if not self.spelled:
+            return False
+        tail = re.search(r"\w*$", left).group(0)
+        head = re.match(r"\w*", right).group(0)
+        return any(tail[i:] + head[:j] in self.spelled for i in range(len(tail)) for j in range(1, len(head) + 1))
 
     def _fraction_product(self, coeff, body, factors) -> tuple[str, int]:
         """(p/q)·body in the language: body/q, p*body/q, or a short exact decimal (0.5*body)."""
@@ -519,10 +532,15 @@ def _has_sigma_variable(expr) -> bool:
 def variables_named(names):
     """Printing for a program with these variables: with one named sigma, LaTeX spells sigmoid."""
     token = _SIGMOID_AS_SIGMA.set(_SIGMOID_AS_SIGMA.get() and "sigma" not in names)
+    spelled = _SPELLED.set(_SPELLED.get() | frozenset(names))   # Xw is a variable: X w prints apart
     try:
         yield
     finally:
         _SIGMOID_AS_SIGMA.reset(token)
+        _SPELLED.reset(spelled)
+
+
+_SPELLED: ContextVar = ContextVar("spelled", default=frozenset())
 
 
 def _unit_1x1(e) -> bool:

@@ -277,3 +277,19 @@ def test_a_latex_program_with_an_index_sum_is_refused_without_internal_names():
                  ["check", r"h = XW \\ f = \sum_i \|h_i - y_i\|^2", "--latex-input", "--wrt", "W", "--claim", "W"]):
         res = _run(*args)
         assert res.exit_code == 2 and "__" not in res.output and r"\sum_i" in res.output, res.output
+
+
+def test_a_juxtaposition_never_spells_another_variable():
+    """With variables X, w and Xw, X·w printed 'Xw' read back as the variable Xw (and the check's
+    'correct form' equalled the wrong claim's text)."""
+    shapes = {"X": (2, 2), "w": (2, 1), "Xw": (2, 1)}
+    program = "norm2(X*w)^2 + sum(Xw)"
+    d = matcalc.derive(program, shapes=shapes, wrt=["X", "w"])
+    assert d.text().splitlines()[0] == "f = ‖X w‖^2 + sum(Xw)"
+    for name in ("X", "w"):
+        text = d.result_text(name)
+        assert "Xw" not in text
+        assert matcalc.check(program, [name], text, shapes).verdict == "correct"
+    r = matcalc.check(program, ["X"], "2Xw wᵀ", shapes)   # the variable Xw: wrong, and said so distinctly
+    assert r.verdict == "wrong" and r.expected_unicode != "2Xw wᵀ" if hasattr(r, "expected_unicode") else True
+    assert matcalc.derive("norm2(X*w - y)^2", wrt=["w"]).result_text("w") == "2Xᵀ(Xw − y)"
