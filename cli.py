@@ -163,6 +163,8 @@ def _derive(matcalc, expr, wrt, dims, scalars, layout, order, fmt, steps, method
     d = matcalc.derive(expr, wrt=list(wrt) or None, shapes=shapes, layout=layout, order=order,
                        sum_to_one=list(sum_to_one), method=method, memory_limit=limit,
                        **(structured or {}))
+    from matcalc.derivation import _refuse_size_clash
+    _refuse_size_clash(shapes, getattr(d, "program", None))   # n𝟏/n: two n's printed alike
     d.expand = expand
     if not wrt:
         _note_default_wrt(d.wrt)

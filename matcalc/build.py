@@ -107,11 +107,6 @@ def parse(source: str, shapes: dict | None = None, statements=None, links=(), al
                 want = default[k] if default else 1
                 dim.root().value = size_symbol(want) if isinstance(want, str) else int(want)
     unused = sorted(set(declared) - set(inference.variables) - set(inference.intermediates))
-    sizes = {d for shape in (shapes or {}).values() for d in shape if isinstance(d, str) and d.isidentifier()}
-    both = sorted(sizes & (set(inference.variables) | set(inference.intermediates)))
-    if both:   # n x/n: which n? a printed result could not say
-        raise ShapeError(f"{both[0]!r} names both a value of the program and a size in a declared shape: "
-                         "give the size another name")
     if unused and not allow_unused:
         raise UnknownNameError(f"a shape is given for {unused[0]!r}, which is not a variable of the expression")
     taken = set(inference.variables) | set(inference.intermediates)

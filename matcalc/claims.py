@@ -393,6 +393,8 @@ def check_claim(expr: str, wrt, claim: str, shapes: dict | None = None, layout: 
                convention=convention, memory_limit=memory_limit, diagonal_vector=diagonal_vector)
     if getattr(d, "recurrent", False):
         raise MatcalcError("claims about recurrent programs are not supported yet")
+    from .derivation import _refuse_size_clash
+    _refuse_size_clash(shapes, d.program)   # a claim's n would be the variable or the size: say which
     name = d.wrt[0]   # its one spelling (lambda -> λ)
     with np.errstate(all="ignore"), printing.variables_named(d.program.variables):   # warnings; Xw vs X w
         result = _check(d, claim, name, layout)

@@ -494,6 +494,19 @@ class Derivation:
         return self.text()
 
 
+def _refuse_size_clash(shapes, program) -> None:
+    """A declared size that is also a value of the program (mean(x)*n with --dim x=n,1) would print
+    as one name for two things (n𝟏/n): refused by the CLI and ``check`` (the note checker binds a
+    note's N to its batch size on purpose)."""
+    if program is None:   # a recurrent program
+        return
+    sizes = {d for shape in (shapes or {}).values() for d in (shape or ()) if isinstance(d, str) and d.isidentifier()}
+    both = sorted(sizes & (set(program.variables) | set(program.intermediates)))
+    if both:
+        raise ShapeError(f"{both[0]!r} names both a value of the program and a size in a declared shape: "
+                         "give the size another name")
+
+
 def _refuse_infinite(results: dict) -> None:
     """A derivative with 1/0 in it (0^(−b) differentiated: log 0) has no finite value: a user error."""
     from sympy import S

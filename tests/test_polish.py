@@ -270,6 +270,8 @@ def test_a_size_that_is_also_a_variable_is_refused():
     res = _run("derive", "n = x'*x; f = n*sum(x)", "--dim", "x=n,1")
     assert res.exit_code == 2
     assert _run("derive", "mean(x)*n", "--dim", "x=m,1", "--dim", "n=").exit_code == 0
+    with pytest.raises(matcalc.MatcalcError, match="names both"):
+        matcalc.check("mean(x)*n", ["x"], "n*ones(n,1)/n", {"x": ("n", 1), "n": ()})
 
 
 def test_a_latex_program_with_an_index_sum_is_refused_without_internal_names():
