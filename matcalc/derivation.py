@@ -130,8 +130,21 @@ class Derivation:
     def plan(self):
         from .steps import Plan
         if self._plan is None:
-            self._plan = Plan(self.program, self.wrt, self.sum_to_one, self._stage_names_from_results())
+            preferred = self._stage_names_from_results()
+            self._plan = Plan(self.program, self.wrt, self.sum_to_one, preferred)
+            self._plan_renamed = bool(preferred)
         return self._plan
+
+    @property
+    def code_plan(self):
+        """The plan the generated code follows, with matcalc's own stage names: the results' names
+        are for display, and choosing them prints every candidate (seconds on a long chain)."""
+        if self._plan is not None and not getattr(self, "_plan_renamed", False):
+            return self._plan
+        if getattr(self, "_code_plan", None) is None:
+            from .steps import Plan
+            self._code_plan = Plan(self.program, self.wrt, self.sum_to_one)
+        return self._code_plan
 
     stages_named_as_results = True   # False for a recurrent program's step (its results print no where block)
 
