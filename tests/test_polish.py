@@ -295,3 +295,13 @@ def test_a_juxtaposition_never_spells_another_variable():
     r = matcalc.check(program, ["X"], "2Xw wᵀ", shapes)   # the variable Xw: wrong, and said so distinctly
     assert r.verdict == "wrong" and r.expected_unicode == "2X w wᵀ"
     assert matcalc.derive("norm2(X*w - y)^2", wrt=["w"]).result_text("w") == "2Xᵀ(Xw − y)"
+
+
+def test_generated_code_does_not_choose_display_names():
+    """Choosing the results' names prints every candidate (42 s on a 101-statement chain): code
+    generation and the check must not pay for it."""
+    d = matcalc.derive(TWO_LAYER, wrt=["W1", "W2"])
+    d.numpy_source()
+    d.check()
+    assert getattr(d, "_chosen", None) is None
+    assert "let p2 = sigmoid(u1)" in d.text(steps=True)   # the steps still use them
