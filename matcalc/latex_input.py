@@ -239,6 +239,9 @@ class LatexParser:
         if getattr(node, "ones", None) == "row":
             if self.tok.text in PRODUCT:
                 self.take()
+            if self.tok.kind == "end" or self.tok.text in ("+", "-", "−", ")", "}", "=", "\\right"):
+                raise self.error("an all-ones row 1^T is read as summing what follows it (1^T A); an outer "
+                                 "product v 1^T is not read: give that claim in the language (v*ones(1,m))", self.tok)
             operand = self.factor()
             return Lang(node.pos, f"sumrows__({operand.text})", ATOM)
         return node

@@ -305,3 +305,9 @@ def test_generated_code_does_not_choose_display_names():
     d.check()
     assert getattr(d, "_chosen", None) is None
     assert "let p2 = sigmoid(u1)" in d.text(steps=True)   # the steps still use them
+
+
+def test_a_latex_outer_product_with_a_ones_row_is_refused_clearly():
+    res = _run("check", "sum(mean(X,2)'*v)", "--wrt", "X", "--claim-latex", r"\frac{1}{m} v \mathbf{1}^{T}")
+    assert res.exit_code == 2 and "outer product" in res.output
+    assert _run("check", "sum(X*w)", "--wrt", "w", "--claim-latex", r"X^T \mathbf{1}").exit_code == 0
