@@ -106,9 +106,9 @@ def derive(expr, wrt, dims, scalars, layout, order, fmt, steps, method, standalo
     try:
         with time_limit(checked_timeout(timeout, DEFAULT_TIMEOUT)):
             if latex_input and expr:
-                from matcalc.latex_input import latex_to_language
-                expr = latex_to_language(expr)
-            structure = _structure(symmetric, spd, diagonal)
+                from matcalc.latex_input import program_to_language
+                expr = program_to_language(expr)
+            structure = _structure(symmetric, spd, diagonal, diagonal_vector)
             output, result = _derive(matcalc, expr, wrt, dims, scalars, layout, order, fmt, steps, method,
                                      standalone, do_check, sum_to_one, model, loss, initial,
                                      dict(structure=structure, convention=convention,
@@ -130,8 +130,11 @@ def derive(expr, wrt, dims, scalars, layout, order, fmt, steps, method, standalo
             sys.exit(1)
 
 
-def _structure(symmetric, spd, diagonal) -> dict:
-    """--sym/--spd/--diagonal NAME -> {NAME: kind}; a name declared twice is an error."""
+def _structure(symmetric, spd, diagonal, diagonal_vector=False) -> dict:
+    """--sym/--spd/--diagonal NAME -> {NAME: kind}; a name declared twice is an error, and so is
+    --diagonal-vector without a --diagonal variable."""
+    if diagonal_vector and not diagonal:
+        raise MatcalcError("--diagonal-vector is about a diagonal variable: declare it with --diagonal NAME")
     out: dict = {}
     for kind, names in (("symmetric", symmetric), ("spd", spd), ("diagonal", diagonal)):
         for name in names:
@@ -160,6 +163,8 @@ def _derive(matcalc, expr, wrt, dims, scalars, layout, order, fmt, steps, method
     d = matcalc.derive(expr, wrt=list(wrt) or None, shapes=shapes, layout=layout, order=order,
                        sum_to_one=list(sum_to_one), method=method, memory_limit=limit,
                        **(structured or {}))
+    from matcalc.derivation import _refuse_size_clash
+    _refuse_size_clash(shapes, getattr(d, "program", None))   # n𝟏/n: two n's printed alike
     d.expand = expand
     if not wrt:
         _note_default_wrt(d.wrt)
@@ -216,9 +221,10 @@ def _render(d, fmt, steps, standalone, result) -> str:
               help="Gradient w.r.t. a symmetric matrix: (G + Gᵀ)/2, or the Cookbook's G + Gᵀ − diag(G).")
 @click.option("--memory-limit", "memory_limit", default=None, metavar="SIZE",
               help="Refuse (exit 2) a check or result array larger than SIZE, e.g. 8G (default 4G; 0: no limit).")
+@click.option("--diagonal-vector", is_flag=True, help="The claim for a diagonal variable is the vector of its diagonal.")
 def check_command(expr, wrt, claim, dims, scalars, layout, sum_to_one, fmt, timeout, symmetric=(), spd=(),
                   diagonal=(), convention="sym", claim_latex=None,
-                  latex_input=False, memory_limit=None):
+                  latex_input=False, memory_limit=None, diagonal_vector=False):
     """Verify a hand-derived gradient: exit 0 if the claim is right, 1 if wrong (saying how), 2 on an
     input error."""
     import matcalc
@@ -229,11 +235,12 @@ def check_command(expr, wrt, claim, dims, scalars, layout, sum_to_one, fmt, time
         with time_limit(checked_timeout(timeout, DEFAULT_TIMEOUT)):
             shapes = _parse_dims(dims, scalars)
             expr, claim = _latex_claim(expr, claim, claim_latex, latex_input, shapes)
-            structure = _structure(symmetric, spd, diagonal)
+            structure = _structure(symmetric, spd, diagonal, diagonal_vector)
             from matcalc.memory import DEFAULT_MEMORY_LIMIT, parse_limit
             limit = DEFAULT_MEMORY_LIMIT if memory_limit is None else parse_limit(memory_limit)
             result = matcalc.check(expr, list(wrt), claim, shapes, layout, list(sum_to_one), memory_limit=limit,
-                                   **(dict(structure=structure, convention=convention) if structure else {}))
+                                   **(dict(structure=structure, convention=convention,
+                                           diagonal_vector=diagonal_vector) if structure else {}))
             output = (json.dumps(result.to_json(), indent=2, ensure_ascii=False) if fmt == "json"
                       else result.text())
     except MatcalcError as err:
@@ -250,11 +257,11 @@ def check_command(expr, wrt, claim, dims, scalars, layout, sum_to_one, fmt, time
 
 def _latex_claim(expr, claim, claim_latex, latex_input, shapes=None):
     """(program, claim) in the language, from --claim or --claim-latex (and --latex-input)."""
-    from matcalc.latex_input import claim_to_language, latex_to_language
+    from matcalc.latex_input import claim_to_language, program_to_language
     if (claim is None) == (claim_latex is None):
         raise MatcalcError("give the claim with --claim EXPR or --claim-latex LATEX (one of them)")
     if latex_input:
-        expr = latex_to_language(expr)
+        expr = program_to_language(expr)
     if claim_latex is not None:
         claim = claim_to_language(claim_latex, expr, shapes)
     return expr, claim

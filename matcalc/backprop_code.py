@@ -191,7 +191,7 @@ def _free_names(expr) -> set:
 
 def backprop_source(d, func_name: str = "gradients") -> str:
     """Source of the gradient function, computed delta by delta (see the module docstring)."""
-    program, plan = d.program, d.plan
+    program, plan = d.program, d.code_plan
     taken = set(program.variables) | RESERVED
     counter = [0]
 

@@ -113,7 +113,8 @@ def to_json(d, check=None, steps: bool = False) -> dict:
         v = d.variables[n]
         g = _gradient_display(d, n)
         return {"shape": [int(s) if s.is_Integer else str(s) for s in shape_of(v)],
-                "result": lang(g), "latex": lx(g), "per_step": n in d.seq.sequences}
+                "result": lang(g), "latex": lx(g), "per_step": n in d.seq.sequences,
+                "named": named(d, lang(g))}
     out = {"function": d.source, "wrt": {n: entry(n) for n in d.wrt}, "recurrent": True,
            "recurrence": {uni(s.lhs): uni(s.rhs) for s in d.steps
                           if s.rule == "bptt" or s.section.startswith("backward")}}
@@ -127,3 +128,31 @@ def to_json(d, check=None, steps: bool = False) -> dict:
     if check is not None:
         out["check"] = check.to_dict()
     return out
+
+
+def named(d, result: str) -> dict:
+    """{"where": [[name, definition], ...], "result": text} as for a non-recurrent program: the
+    forward values and the recurrence rows (language form, h[t], delta_h[t]) that ``result``
+    uses, transitively, in the derivation's order."""
+    import re
+    rows = []
+    for title, group in _rows(d, LANGUAGE, False):
+        if title.startswith("gradients"):
+            continue
+        for row in group:
+            lhs, _, rhs = row.partition(" = ")
+            rows.append((lhs, rhs, title.startswith("through")))   # δ_h[0]: only where it is written
+
+    def uses(text, lhs, exact):
+        if exact:
+            return lhs in text
+        return re.search(r"(?<![\w])" + re.escape(lhs.partition("[")[0]) + r"\[", text) is not None
+    needed, texts, changed = set(), [result], True
+    while changed:
+        changed = False
+        for k, (lhs, rhs, exact) in enumerate(rows):
+            if k not in needed and any(uses(t, lhs, exact) for t in texts):
+                needed.add(k)
+                texts.append(rhs)
+                changed = True
+    return {"where": [[lhs, rhs] for k, (lhs, rhs, _) in enumerate(rows) if k in needed], "result": result}

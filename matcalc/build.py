@@ -48,8 +48,12 @@ def _namer(taken: set):
 
 
 def parse(source: str, shapes: dict | None = None, statements=None, links=(), allow_unused: bool = False,
-          square=(), result_shape=None) -> Program:
+          square=(), result_shape=None, size_names: bool = False) -> Program:
     """Parse and shape-check ``source`` (or already parsed ``statements`` of it).
+
+    ``size_names`` (a result read back, whose variables are all declared): a name that is a
+    symbolic size of a declared shape and neither a declared variable nor a named value is that
+    size, a scalar (the m of v𝟏ᵀ/m).
 
     ``links`` (variable, named value, position, default shape or None) gives a variable the shape
     of a named value (a recurrent state's previous value and the state); a size left open
@@ -59,6 +63,9 @@ def parse(source: str, shapes: dict | None = None, statements=None, links=(), al
         statements = P.parse_program(source, known=shapes or ())
     declared = declare_shapes(shapes)
     inference = ShapeInference(source, declared)
+    if size_names:
+        inference.sizes = {str(d) for shape in (shapes or {}).values() for d in shape
+                           if isinstance(d, str) and d.isidentifier()} - set(shapes)
     for name in square:
         shape = declared.get(name)
         if shape is not None and len(shape) == 2:
@@ -67,9 +74,11 @@ def parse(source: str, shapes: dict | None = None, statements=None, links=(), al
     out = inference.last_shape
     if result_shape is not None and out is not None and len(out) == len(tuple(result_shape)) == 2:
         # a result read back (a claim, a printed Jacobian): its shape is known, so is 𝕀's in it
-        want = declare_shapes({"_result": tuple(str(d) for d in result_shape)})["_result"]
-        for have, expected in zip(out, want):
-            if have.known() is None or expected.known() is None or have.known() == expected.known():
+        dims = [str(d) for d in result_shape]
+        plain = [d.isdigit() or d.isidentifier() for d in dims]   # m*n (a Jacobian's vec size): left open
+        want = declare_shapes({"_result": tuple(d if k else "1" for d, k in zip(dims, plain))})["_result"]
+        for have, expected, k in zip(out, want, plain):
+            if k and (have.known() is None or expected.known() is None or have.known() == expected.known()):
                 inference.unify(have, expected, 0, "the result's shape")
     for name in square:   # declared symmetric / diagonal: rows = columns
         shape = inference.variables.get(name)
@@ -110,6 +119,7 @@ def parse(source: str, shapes: dict | None = None, statements=None, links=(), al
                              "variables around it, or write ones(m,n)/eye(n)", source, node.pos)
         constants[key] = resolve(shape, namer)
     builder, opaque = _Builder(source, variables, constants), _Builder(source, variables, constants)
+    builder.sizes = opaque.sizes = inference.sizes
     output, output_name, opaque_output = None, None, None
     named, definitions = {}, {}
     for st in statements:
@@ -154,7 +164,11 @@ class _Builder:
             return Integer(int(v))
         return Rational(node.text) if len(node.text) < 30 else S(v)
 
+    sizes: set = frozenset()   # size names read as scalars (see parse's size_names)
+
     def _Name(self, node):
+        if node.id not in self.env and node.id in self.sizes:
+            return size_symbol(node.id)
         return ops.as_scalar(self.env[node.id])
 
     def _Unary(self, node):
@@ -222,6 +236,8 @@ class _Builder:
             self._nonzero(b, node)
             return ops.scale(Pow(b, -1), a)
         if op == "^":
+            if a == 0 and not is_matrix(b) and b.is_number and b.is_negative:
+                raise self.error("division by zero: zero to a negative power", node.pos)
             return Pow(a, b)
         if op == ".^":
             return ops.hpow(a, b)
@@ -266,6 +282,8 @@ class _Builder:
         if name == "logdet":
             return ops.apply("log", a) if scalar else LogDet(a)
         if name == "inv":
+            if ops.is_zero(a):
+                raise self.error("inv() of zero: it has no inverse", node.pos)
             return Pow(a, -1) if scalar else Inverse(a)
         if name == "norm2":
             return ops.apply("abs", a) if scalar else Norm2(a)

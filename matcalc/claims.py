@@ -76,6 +76,14 @@ def _rel(a, b) -> float:
     return 0.0 if scale == 0.0 else float(np.max(np.abs(a - b), initial=0.0) / scale)
 
 
+def _evaluate(fn, point):
+    """The value at ``point``; NaN where it has none (a claim that inverts a singular matrix)."""
+    try:
+        return np.asarray(fn(**point)["v"], dtype=float)
+    except np.linalg.LinAlgError:
+        return np.asarray(np.nan)
+
+
 def _same_shape(a, b) -> bool:
     sa, sb = shape_of(a), shape_of(b)
     return sa == sb or {sa, sb} <= {(), (1, 1)}
@@ -100,6 +108,9 @@ class _Claims:
                                claim_text, self.claim_stmts[0].pos)
         self.claim_ast = self.claim_stmts[0].expr
         self.claim = self.build(self.claim_ast, user=True)
+        if not is_matrix(self.claim) and self.claim == 0 and is_matrix(self.truth):
+            from sympy import ZeroMatrix   # "0" is the zero of every shape (printed so for a zero gradient)
+            self.claim = ZeroMatrix(*self.truth.shape)
         sampler = DomainSampler(self.program, d.sum_to_one, seed=0,
                                 memory_limit=getattr(d, "memory_limit", DEFAULT_MEMORY_LIMIT))
         self.points = []
@@ -124,7 +135,7 @@ class _Claims:
             target += "_"
         statements.append(P.Statement(node.pos, target, node))
         try:
-            prog = parse(self.claim_text, shapes, statements=statements, allow_unused=True,
+            prog = parse(self.claim_text, shapes, statements=statements, allow_unused=True, size_names=True,
                          result_shape=shape_of(self.truth) if is_matrix(self.truth) else None)
         except LimitError:
             raise
@@ -151,7 +162,7 @@ class _Claims:
               {"v": "a value the check evaluates"}, " at the check's sizes")
         fn = compile_source(NumpyCodegen(self.program.variables, {"v": expr}, "value").source(), "value")
         with np.errstate(all="ignore"):
-            out = [np.asarray(fn(**p)["v"], dtype=float) for p in (points or self.points)]
+            out = [_evaluate(fn, p) for p in (points or self.points)]
         if points is None:
             self._cache[key] = out
         return out
@@ -402,9 +413,9 @@ def _counterexample(c: _Claims) -> dict | None:
 # ---------------------------------------------------------------- entry point
 def check_claim(expr: str, wrt, claim: str, shapes: dict | None = None, layout: str | None = None,
                 sum_to_one=(), structure: dict | None = None, convention: str = "sym",
-                memory_limit=DEFAULT_MEMORY_LIMIT) -> ClaimResult:
+                memory_limit=DEFAULT_MEMORY_LIMIT, diagonal_vector: bool = False) -> ClaimResult:
     """Verify ``claim`` as ∂f/∂wrt (or the Jacobian in ``layout``) of the program ``expr``;
-    ``structure``/``convention`` as in ``derive`` (the claim is then judged at structured points
+    ``structure``/``convention``/``diagonal_vector`` as in ``derive`` (the claim is then judged at structured points
     against the structured gradient); arrays over ``memory_limit`` bytes are refused before they
     are built."""
     from .derivation import derive
@@ -414,11 +425,13 @@ def check_claim(expr: str, wrt, claim: str, shapes: dict | None = None, layout: 
     if not isinstance(claim, str) or not claim.strip():
         raise MatcalcError("the claim is empty: --claim \"EXPR\"")
     d = derive(expr, wrt=names, shapes=shapes, layout=layout, sum_to_one=sum_to_one, structure=structure,
-               convention=convention, memory_limit=memory_limit)
+               convention=convention, memory_limit=memory_limit, diagonal_vector=diagonal_vector)
     if getattr(d, "recurrent", False):
         raise MatcalcError("claims about recurrent programs are not supported yet")
+    from .derivation import _refuse_size_clash
+    _refuse_size_clash(shapes, d.program)   # a claim's n would be the variable or the size: say which
     name = d.wrt[0]   # its one spelling (lambda -> λ)
-    with np.errstate(all="ignore"):   # overflowing claims are reported, not warned about
+    with np.errstate(all="ignore"), printing.variables_named(d.program.variables):   # warnings; Xw vs X w
         result = _check(d, claim, name, layout)
     if result.verdict == "wrong" and name in getattr(d.program, "structure", {}):
         from .structure import explain_claim

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import keyword
 
-from sympy import (Add, Integer, Mul, MatrixSymbol, Number, Pow,
+from sympy import (Add, Integer, Mul, MatrixSymbol, Number, Pow, S,
                    Rational, Symbol)
 from sympy.matrices.expressions import (HadamardProduct, Inverse, MatMul, OneMatrix, Transpose)
 from sympy.matrices.expressions.diagonal import DiagMatrix
@@ -311,6 +311,9 @@ class NumpyCodegen:
             if method is not None:
                 return method(e)
         from .errors import UnsupportedError
+        if e in (S.ComplexInfinity, S.NaN, S.Infinity, S.NegativeInfinity):   # 0**(-b), 0/0: no finite value
+            raise UnsupportedError(f"the derivative divides by zero somewhere ({e}): the function has no finite "
+                                   "derivative there")
         raise UnsupportedError(f"no NumPy translation for {type(e).__name__}")
 
     # ------------------------------------------------------------ leaves
@@ -394,6 +397,8 @@ class NumpyCodegen:
     def _MatMul(self, e):
         coeff, body = ops.split_coeff(e)
         coeff, body = removable.absorb(coeff, body)   # det(M)·M⁻¹ → adj(M), r/‖r‖ → unit(r)
+        inner, body = ops.split_coeff(body)   # a scalar the absorption left inside: ‖r‖⁴·unit(r)·A
+        coeff = coeff * inner
         mats = list(body.args) if isinstance(body, MatMul) else [body]
         code = self.chain(mats, e.shape)
         if coeff == -1:

@@ -59,6 +59,8 @@ class Derivation:
         self._first = self._results
         if order == 2:
             self._results = hessian_blocks(program, self.wrt, self._first, self.sum_to_one, memo)
+        _refuse_infinite(self._results)
+
 
     def _init_jacobians(self):
         from .jacobian import jacobian
@@ -68,6 +70,7 @@ class Derivation:
             J = textbook(jacobian(self.program.output, self.program.variables[n]), self.sum_to_one, memo)
             self._results[n] = J if self.layout == "numerator" else textbook(ops.transpose(J), self.sum_to_one, memo)
         self.records = []
+        _refuse_infinite(self._results)
 
     # ------------------------------------------------------------ results
     def jacobian(self, name: str):
@@ -128,8 +131,29 @@ class Derivation:
     def plan(self):
         from .steps import Plan
         if self._plan is None:
-            self._plan = Plan(self.program, self.wrt, self.sum_to_one)
+            preferred = self._stage_names_from_results()
+            self._plan = Plan(self.program, self.wrt, self.sum_to_one, preferred)
+            self._plan_renamed = bool(preferred)
         return self._plan
+
+    @property
+    def code_plan(self):
+        """The plan the generated code follows, with matcalc's own stage names: the results' names
+        are for display, and choosing them prints every candidate (seconds on a long chain)."""
+        if self._plan is not None and not getattr(self, "_plan_renamed", False):
+            return self._plan
+        if getattr(self, "_code_plan", None) is None:
+            from .steps import Plan
+            self._code_plan = Plan(self.program, self.wrt, self.sum_to_one)
+        return self._code_plan
+
+    stages_named_as_results = True   # False for a recurrent program's step (its results print no where block)
+
+    def _stage_names_from_results(self) -> dict:
+        """A stage of matcalc's that the results name (p = σ(Xw + b)) has that name in the steps too."""
+        if self.expand or not self.stages_named_as_results or self.layout is not None:
+            return {}
+        return dict(self.chosen_names)
 
     @property
     def steps(self) -> list:
@@ -146,15 +170,46 @@ class Derivation:
 
     @property
     def step_names(self) -> dict:
-        """node -> name for printing steps: the user's intermediates and matcalc's stages."""
+        """node -> name for printing steps: the user's intermediates, matcalc's stages and the
+        results' names of values the steps print (p2 = σ(u1))."""
         if self.layout is not None:
             return self._names_without_output()
-        return {**self._names_without_output(), **self.plan.names}
+        return {**self._result_names_in_steps(), **self._names_without_output(), **self.plan.names}
 
     @property
     def definitions(self) -> list:
-        """(name, value, named by matcalc) of the stages the steps use, inputs first."""
-        return [] if self.layout is not None else self.plan.definitions()
+        """(name, value, named by matcalc) of the stages the steps use and of the results' names
+        they print, inputs first (a value after the names its definition uses)."""
+        if self.layout is not None:
+            return []
+        defs = list(self.plan.definitions())
+        extra = self._result_names_in_steps()
+        names = {**self._names_without_output(), **self.plan.names, **extra}
+        for node, name in sorted(extra.items(), key=lambda kv: len(engine.topological(kv[0]))):
+            text = printing.Printer(printing.LANGUAGE, {k: v for k, v in names.items() if k != node})(node)
+            used = set(re.findall(r"[A-Za-z_]\w*", text))
+            at = max((i + 1 for i, (n, _, _) in enumerate(defs) if n in used), default=0)
+            defs.insert(at, (name, node, True))
+        return defs
+
+    def _result_names_in_steps(self) -> dict:
+        """The names the results give (p = σ(·)) to values the steps print, other than stages."""
+        if self.layout is not None or self.expand or not self.stages_named_as_results:
+            return {}
+        if getattr(self, "_names_in_steps", None) is None:
+            from .naming import _is_value
+            stage_names = set(self.plan.names.values())
+            chosen = {k: v for k, v in self._stage_names_from_results().items()   # values, not deltas:
+                      if k not in self.plan.names and v not in stage_names and _is_value(k)}   # δ_N name those
+            present: set = set()
+            if chosen:
+                exprs = [e for s in self.steps for e in (s.lhs, s.rhs) if e is not None]
+                exprs += [value for _, value, _ in self.plan.definitions()]
+                seen: set = set()
+                for e in exprs:
+                    present.update(n for n in engine.topological(e, seen=seen) if n in chosen)
+            self._names_in_steps = {k: v for k, v in chosen.items() if k in present}
+        return self._names_in_steps
 
     def verify_steps(self, seed: int = 0) -> float:
         """Largest relative error of the steps' equations at random points (≈1e-10 when valid)."""
@@ -168,7 +223,8 @@ class Derivation:
         """A result (gradient, Jacobian or Hessian block 'x' / 'x,y') printed in ``style``, with
         the user's names (``use_names``) and those matcalc chose (``chosen``, unless ``expand``)."""
         names = (self.display_names if chosen else self.names) if use_names else None
-        return printing.readable(self._results[key], names, style)
+        with printing.variables_named(self.program.variables):
+            return printing.readable(self._results[key], names, style)
 
     expand = False   # True: results printed fully inlined (no names matcalc chose)
 
@@ -208,6 +264,10 @@ class Derivation:
         return f"∂f/∂{a}"
 
     def text(self, steps: bool = False) -> str:
+        with printing.variables_named(self.program.variables):   # X w, not Xw, where Xw is a variable
+            return self._text(steps)
+
+    def _text(self, steps: bool) -> str:
         lines = [f"f = {printing.to_unicode(self.program.opaque_output)}"]
         defs = self._definitions(printing.UNICODE)
         if defs:
@@ -275,8 +335,9 @@ class Derivation:
 
     def _structure_lines(self) -> list[str]:
         from .structure import describe
-        return [describe(n, k, self.convention, self.diagonal_vector)
-                for n, k in getattr(self.program, "structure", {}).items() if n in self._results]
+        return [describe(n, k, self.convention, self.diagonal_vector) if n in self._results else
+                f"{n} {k}: held fixed; the results use {n}ᵀ = {n} (valid for {k} {n} only)"
+                for n, k in getattr(self.program, "structure", {}).items()]
 
     def _latex(self, steps: bool, standalone: bool) -> str:
         if standalone:
@@ -310,6 +371,10 @@ class Derivation:
         return self.markdown()
 
     def to_json(self, check: CheckResult | None = None, steps: bool = False) -> dict:
+        with printing.variables_named(self.program.variables):
+            return self._to_json(check, steps)
+
+    def _to_json(self, check, steps) -> dict:
         def entry(key):
             shaped = self._results[key] if self.layout or self.order == 2 or self.diagonal_vector \
                 else self.program.variables[key]
@@ -432,7 +497,7 @@ class Derivation:
 
     def check(self, seed: int = 0, points: int = 2) -> CheckResult:
         """Compare the generated NumPy results with central finite differences."""
-        if getattr(self.program, "structure", {}):
+        if getattr(self.program, "structure", {}) and self.order == 1 and self.layout is None:
             from .structure import check
             return check(self, seed, points)
         limit, labels = self.memory_limit, self.result_labels()
@@ -445,6 +510,28 @@ class Derivation:
 
     def __repr__(self) -> str:
         return self.text()
+
+
+def _refuse_size_clash(shapes, program) -> None:
+    """A declared size that is also a value of the program (mean(x)*n with --dim x=n,1) would print
+    as one name for two things (n𝟏/n): refused by the CLI and ``check`` (the note checker binds a
+    note's N to its batch size on purpose)."""
+    if program is None:   # a recurrent program
+        return
+    sizes = {d for shape in (shapes or {}).values() for d in (shape or ()) if isinstance(d, str) and d.isidentifier()}
+    both = sorted(sizes & (set(program.variables) | set(program.intermediates)))
+    if both:
+        raise ShapeError(f"{both[0]!r} names both a value of the program and a size in a declared shape: "
+                         "give the size another name")
+
+
+def _refuse_infinite(results: dict) -> None:
+    """A derivative with 1/0 in it (0^(−b) differentiated: log 0) has no finite value: a user error."""
+    from sympy import S
+    for key, value in results.items():
+        if value.has(S.ComplexInfinity, S.NaN, S.Infinity, S.NegativeInfinity):
+            raise UnsupportedError(f"the derivative for {key} divides by zero (a power or log of zero in the "
+                                   "function): it has no finite value")
 
 
 def hessian_blocks(program, wrt, gradients, sum_to_one=(), memo=None) -> dict:
@@ -538,11 +625,11 @@ def _derive(expr, wrt, shapes, layout, order, sum_to_one, method, structure=None
     except RecursionError:
         raise MatcalcError("expression too deeply nested") from None
     program.structure = structure
-    validate(structure, program, order, layout)
     for name in program.variables:
         if name in RESERVED or name.startswith("_"):
             raise UnknownNameError(f"{name!r} cannot be used as a variable name (reserved)")
     names = list(dict.fromkeys(P.canonical_name(n) for n in (_as_list(wrt) or program.variables)))
+    validate(structure, program, order, layout, names)
     for n in names:
         if n not in program.variables:
             hint = " (it is an intermediate; its adjoint is in .deltas)" if n in program.intermediates else ""

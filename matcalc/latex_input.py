@@ -141,7 +141,9 @@ def index_text(tex: str) -> str:
 def make_name(base: str, sub: str | None, sup: str | None) -> str:
     """Identifier for base_{sub}^{sup}: W_1 -> W1, Y_{pred} -> Y_pred, W^{(l)} -> W_l."""
     import keyword
-    name = base + "_" if keyword.iskeyword(base) or base in ("np", "e") and (sub or sup) else base
+    # lambda stays lambda: the language spells it λ (one variable with a λ or lambda typed elsewhere)
+    name = base + "_" if keyword.iskeyword(base) and base != "lambda" or base in ("np", "e") and (sub or sup) \
+        else base
     for part in (sub, sup):
         if part:
             name += part if (part.isdigit() and name[-1:].isalpha()) else "_" + part
@@ -238,6 +240,9 @@ class LatexParser(EnvironmentMixin):
         if getattr(node, "ones", None) == "row":
             if self.tok.text in PRODUCT:
                 self.take()
+            if self.tok.kind == "end" or self.tok.text in ("+", "-", "−", ")", "}", "=", "\\right"):
+                raise self.error("an all-ones row 1^T is read as summing what follows it (1^T A); an outer "
+                                 "product v 1^T is not read: give that claim in the language (v*ones(1,m))", self.tok)
             operand = self.factor()
             return Lang(node.pos, f"sumrows__({operand.text})", ATOM)
         return node
@@ -898,6 +903,17 @@ def latex_to_language(tex: str, known_names=()) -> str:
             pos = (err.pos or 0) + start + (len(lhs) + 1 if eq and err.source == rhs else 0)
             raise ParseError(err.message, tex, pos) from None
     return "\n".join(out)
+
+
+def program_to_language(tex: str) -> str:
+    """A LaTeX program in the language; a sum over an index (\\sum_i, read in claims as a sum over
+    the samples) is refused here with its place, never passed on as an internal name."""
+    text = latex_to_language(tex)
+    if "__(" in text:
+        at = tex.find(r"\sum")
+        raise ParseError("a sum over an index (\\sum_i) is read in claims only: write the program in matrix "
+                         "form (sum(...), norm2(...)^2, ones(1,n)*...)", tex, max(at, 0))
+    return text
 
 
 def _split_assignment(part: str):

@@ -75,7 +75,12 @@ class Printer:
         self.names = names or {}
 
     # ------------------------------------------------------------ helpers
+    spelled: frozenset = frozenset()   # names a juxtaposition must not spell (Xw when Xw is a variable)
+
     def __call__(self, expr) -> str:
+        if self.style is UNICODE:
+            self.spelled = frozenset(getattr(s, "name", "") for s in getattr(expr, "free_symbols", ())) | \
+                frozenset(self.names.values()) | _SPELLED.get()
         if self.style is LATEX and _SIGMOID_AS_SIGMA.get() and _has_sigma_variable(expr):
             token = _SIGMOID_AS_SIGMA.set(False)
             try:
@@ -182,6 +187,8 @@ class Printer:
             if self.style is LATEX:
                 text = ("-" if p < 0 else "") + r"\frac{" + str(abs(p)) + "}{" + str(q) + "}"
                 return text, (NEG if p < 0 else ATOM)
+            if p < 0:   # −1/2 with the style's minus sign, as every other negative number
+                return f"{self.style.minus}{-p}/{q}", NEG
             text = f"{p}/{q}"
             return text, MUL
         else:
@@ -252,6 +259,7 @@ class Printer:
     # products
     def _product(self, coeff, factors) -> tuple[str, int]:
         st = self.style
+        factors = [f for f in factors if not _unit_1x1(f)] or factors[:0 if coeff != 1 else 1]   # c·𝕀₁ is c
         texts = [self.print(f)[0] if st is UNICODE and isinstance(f, OneMatrix) else   # A𝟏𝟏ᵀ: associative
                  self.operand(f, MUL + 1 if st is LANGUAGE else POW) for f in factors]
         if st is LANGUAGE:
@@ -261,7 +269,7 @@ class Printer:
             for t in texts[1:]:
                 sep = st.mul
                 if st is UNICODE and body[-1:].isalnum() and t[:1].isalnum() and \
-                        (len(body.split()[-1]) > 1 or len(t) > 1):
+                        (len(body.split()[-1]) > 1 or len(t) > 1 or self._spells_a_name(body, t)):
                     sep = " "
                 body += sep + t
         if coeff == 1:
@@ -278,6 +286,14 @@ class Printer:
         tight = st is UNICODE and not ctext[-1:].isalpha() and not re.match(r"[a-z]{2}", body)
         joiner = "*" if st is LANGUAGE else ("" if tight else st.mul or " ")
         return f"{ctext}{joiner}{body}", MUL
+
+    def _spells_a_name(self, left: str, right: str) -> bool:
+        """Would writing ``right`` right after ``left`` spell a name across the join (X, w -> Xw)?"""
+        if not self.spelled:
+            return False
+        tail = re.search(r"\w*$", left).group(0)
+        head = re.match(r"\w*", right).group(0)
+        return any(tail[i:] + head[:j] in self.spelled for i in range(len(tail)) for j in range(1, len(head) + 1))
 
     def _fraction_product(self, coeff, body, factors) -> tuple[str, int]:
         """(p/q)·body in the language: body/q, p*body/q, or a short exact decimal (0.5*body)."""
@@ -476,6 +492,8 @@ class Printer:
 
     def _OneMatrix(self, e):
         r, c = e.shape
+        if _unit_1x1(e):   # a 1×1 value is a scalar wherever it is used: 1, not 𝟏
+            return "1", ATOM
         if self.style is LANGUAGE:
             return f"ones({r},{c})", ATOM
         one = r"\mathbf{1}" if self.style is LATEX else "𝟏"
@@ -489,6 +507,8 @@ class Printer:
         return (one + "_{" + f"{r}\\times {c}" + "}", ATOM) if self.style is LATEX else ("𝟏𝟏ᵀ", MUL)
 
     def _Identity(self, e):
+        if _unit_1x1(e):
+            return "1", ATOM
         if self.style is UNICODE:
             return "𝕀" + self._size_subscript(e.shape[0]), ATOM   # not I, which reads back as a variable
         return (f"eye({e.shape[0]})", ATOM) if self.style is LANGUAGE else ("I", ATOM)
@@ -512,10 +532,21 @@ def _has_sigma_variable(expr) -> bool:
 def variables_named(names):
     """Printing for a program with these variables: with one named sigma, LaTeX spells sigmoid."""
     token = _SIGMOID_AS_SIGMA.set(_SIGMOID_AS_SIGMA.get() and "sigma" not in names)
+    spelled = _SPELLED.set(_SPELLED.get() | frozenset(names))   # Xw is a variable: X w prints apart
     try:
         yield
     finally:
         _SIGMOID_AS_SIGMA.reset(token)
+        _SPELLED.reset(spelled)
+
+
+_SPELLED: ContextVar = ContextVar("spelled", default=frozenset())
+
+
+def _unit_1x1(e) -> bool:
+    """The 1×1 identity or matrix of ones: the number 1 as a matrix."""
+    from sympy import Identity
+    return isinstance(e, (OneMatrix, Identity)) and tuple(e.shape) == (1, 1)
 
 
 def readable(expr, names=None, style=None) -> str:
@@ -530,7 +561,7 @@ def readable(expr, names=None, style=None) -> str:
     shapes = {s.name: (tuple(str(d) for d in s.shape) if is_matrix(s) else ())
               for s in getattr(expr, "free_symbols", ()) if hasattr(s, "name")}
     try:
-        parse(text, shapes, allow_unused=True, result_shape=tuple(expr.shape) if is_matrix(expr) else None)
+        parse(text, shapes, allow_unused=True, size_names=True, result_shape=tuple(expr.shape) if is_matrix(expr) else None)
         return text
     except MatcalcError:
         printer = Printer(style, names)

@@ -105,6 +105,7 @@ class RecurrentDerivation:
         self.step_targets = [n for n in names if n in step_vars] + \
             [self.prev[s] for s in seq.states if self.prev[s] in step_vars]
         self.step = self._core(self.step_program, self.step_targets, self._step_sum_to_one())
+        self.step.stages_named_as_results = False   # the BPTT printout has no where block of result names
         self.terminal = self._terminal_derivation(shapes)
         self.initial = self._initial_derivation(shapes)
         self._gradients = None

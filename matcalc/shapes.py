@@ -102,9 +102,13 @@ class ShapeInference:
     def _Num(self, node):
         return ()
 
+    sizes: set = frozenset()   # size names read as scalars (see build.parse's size_names)
+
     def _Name(self, node):
         if node.id in self.intermediates:
             return self.intermediates[node.id]
+        if node.id in self.sizes and node.id not in self.declared:
+            return ()
         return self.variable(node.id, node.pos)
 
     def _Unary(self, node):

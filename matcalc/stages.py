@@ -70,12 +70,14 @@ def _substantial(node, boundary) -> bool:
     return False
 
 
-def find_stages(program: Program, targets) -> list[Stage]:
+def find_stages(program: Program, targets, preferred=None) -> list[Stage]:
     """The function first, then the stages from the output towards the inputs.
 
     Works on the program's opaque form: each named intermediate is a symbol with a
-    definition, so every use of it goes through it.
+    definition, so every use of it goes through it.  ``preferred`` (node -> name): a stage of
+    matcalc's that is one of these values takes its name (the results' p = σ(Xw + b)).
     """
+    preferred = preferred or {}
     named_syms = {sym: name for name, sym in program.named.items()}
     roots = [(program.opaque_output, None)]
     for name in reversed(list(program.definitions)):
@@ -127,8 +129,18 @@ def find_stages(program: Program, targets) -> list[Stage]:
             stages.append(st)
             autos.append(st)
     # numbered from the inputs, as layers are
-    for k, st in enumerate(reversed(autos)):
-        st.name = (base if len(autos) == 1 else f"{base}{k + 1}") if base else f"stage{k + 1}"
+    numbered = [st for st in reversed(autos) if st.node not in preferred]
+    avoid = set(preferred.values())
+    k = 0
+    for st in reversed(autos):
+        if st.node in preferred:
+            st.name = preferred[st.node]
+        else:
+            while True:
+                k += 1
+                st.name = (base if len(numbered) == 1 else f"{base}{k}") if base else f"stage{k}"
+                if st.name not in avoid:
+                    break
         st.delta = placeholder("delta", st.name, st.node)
     return stages
 

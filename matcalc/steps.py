@@ -57,12 +57,12 @@ class Step:
 class Plan:
     """What all methods share: stages, segments and the placeholders' display names."""
 
-    def __init__(self, program: Program, wrt: list[str], sum_to_one=()):
+    def __init__(self, program: Program, wrt: list[str], sum_to_one=(), preferred=None):
         self.program = program
         self.wrt = wrt
         self.sum_to_one = tuple(sum_to_one)
         self.targets = {program.variables[n]: n for n in wrt}
-        self.stages = find_stages(program, set(self.targets))
+        self.stages = find_stages(program, set(self.targets), preferred)   # preferred: the results' names
         self.segments = segments(program, set(self.targets), self.stages, self.sum_to_one)
         self._order_stages()
         self.names = stage_names(self.stages)

@@ -44,7 +44,9 @@ def normalize(structure, convention: str) -> dict:
     return out
 
 
-def validate(structure: dict, program, order: int, layout) -> None:
+def validate(structure: dict, program, order: int, layout, wrt=None) -> None:
+    """A structure names square matrix variables; a Jacobian or Hessian may only hold a structured
+    variable fixed (its points are then structured), never differentiate with respect to it."""
     for name in structure:
         v = program.variables.get(name)
         if v is None:
@@ -52,9 +54,11 @@ def validate(structure: dict, program, order: int, layout) -> None:
         if not is_matrix(v) or v.shape[0] != v.shape[1] or v.shape == (1, 1):
             raise ShapeError(f"{name} is declared {structure[name]}, so it must be a square matrix, "
                              f"not {v.shape if is_matrix(v) else 'a scalar'}")
-    if structure and (order != 1 or layout is not None):
-        raise UnsupportedError("declared structure (symmetric, spd, diagonal) is supported for gradients "
-                               "(not for Jacobians or Hessians)")
+    differentiated = [n for n in structure if wrt is None or n in wrt]
+    if differentiated and (order != 1 or layout is not None):
+        raise UnsupportedError(f"{differentiated[0]} is declared {structure[differentiated[0]]}: a structured "
+                               "variable's derivative is supported for gradients (not for Jacobians or Hessians); "
+                               "it may appear undifferentiated")
 
 
 def describe(name: str, kind: str, convention: str, diagonal_vector: bool) -> str:
@@ -260,13 +264,21 @@ def explain_claim(derivation, claim_text: str, name: str) -> str | None:
         while target in program.variables or target in program.intermediates:
             target += "_"
         claim = parse("; ".join(statements + [f"{target} = ({claim_text})"]), shapes, allow_unused=True,
-                      result_shape=tuple(v.shape)).intermediates[target]
-        if not is_matrix(claim) or claim.shape != v.shape:
+                      result_shape=tuple(v.shape), size_names=True).intermediates[target]
+        vector = kind == "diagonal" and derivation.diagonal_vector
+        if not is_matrix(claim) or claim.shape not in (v.shape, (v.shape[0], 1)):
             return None
         C = claim.xreplace({p: program.variables[p.name] for p in claim.free_symbols
                             if getattr(p, "name", None) in program.variables})
-        candidates = {"sym": textbook_sym(C), "cookbook": ops.sub(ops.add(C, ops.transpose(C)), DiagMatrix(DiagonalOf(C))),
-                      "diagonal": DiagMatrix(DiagonalOf(C))}
+        if claim.shape != v.shape:   # a vector claim: the diagonal's vector where a matrix is wanted?
+            if kind != "diagonal" or vector:
+                return None
+            candidates = {"vector": DiagMatrix(C)}
+        elif vector:                 # a matrix claim where the diagonal's vector is wanted?
+            candidates = {"matrix": DiagonalOf(C)}
+        else:
+            candidates = {"sym": textbook_sym(C), "diagonal": DiagMatrix(DiagonalOf(C)),
+                          "cookbook": ops.sub(ops.add(C, ops.transpose(C)), DiagMatrix(DiagonalOf(C)))}
         fn = compile_source(NumpyCodegen(program.variables, {"truth": derivation.gradient(name), **candidates},
                                          "claims").source(), "claims")
         sampler = DomainSampler(program, derivation.sum_to_one, 11)
@@ -279,6 +291,12 @@ def explain_claim(derivation, claim_text: str, name: str) -> str | None:
             agree = {k for k in agree if np.allclose(np.asarray(got[k], dtype=float), truth, atol=1e-8 * scale)}
     except (MatcalcError, ValueError, TypeError):
         return None
+    if "vector" in agree:
+        return (f"the claim is the vector of {name}'s diagonal, but the gradient of the diagonal {name} is the "
+                "diagonal matrix diag(claim) (--diagonal-vector asks for the vector)")
+    if "matrix" in agree:
+        return (f"the claim is a diagonal matrix, but with --diagonal-vector the gradient of {name} is the vector "
+                "of its diagonal, diag(claim)")
     if kind == "diagonal" and "diagonal" in agree:
         return f"the claim is the gradient with all entries independent: {name} is diagonal, keep its diagonal, diag(diag(claim))"
     if kind != "diagonal" and derivation.convention == "sym" and "sym" in agree:

@@ -211,7 +211,7 @@ def test_own_note_mean_and_regulariser():
     # \frac{1}{2N}: N is a number (also the declared batch size); no layout stated: a row is wrong
     report, _ = verdicts("note_mean_column.md")
     assert [c.verdict for c in report.claims] == ["correct", "wrong", "wrong"]
-    assert report.claims[1].diagnosis == "missing term: λw (a term of the gradient the claim does not have)"
+    assert report.claims[1].diagnosis == "missing term: λ w (a term of the gradient the claim does not have)"
     assert report.claims[2].diagnosis.startswith("transposed")
     assert report.to_json()["claims"][0]["layout"] is None
 

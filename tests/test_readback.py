@@ -25,6 +25,9 @@ KRONECKER = [
     ("logdet(X)", ["X"], {"X": (3, 3)}, "hessian"),
     ("sum(X) * tr(X)", ["X"], {"X": (3, 3)}, "hessian"),
     ("norm2(X*w - y)^2", ["X", "w"], {"X": ("n", "d"), "w": ("d", 1), "y": ("n", 1)}, "gradient"),
+    ("sum(mean(X,2)'*v)", ["X", "v"], {"X": ("n", "m"), "v": ("n", 1)}, "gradient"),   # v𝟏ᵀ/m: a size
+    ("mean(X*w)", ["w"], {"X": ("n", "d"), "w": ("d", 1)}, "gradient"),
+    ("sum(sigmoid(x))", ["x"], {"x": (1, 1)}, "hessian"),                                # 1×1: no 𝟏
 ]
 
 
@@ -49,10 +52,11 @@ def _values(program, exprs: dict, point) -> dict:
 def _compare(d, text: str, key: str, point, statements: str = ""):
     shapes = {n: tuple(str(s) for s in v.shape) if hasattr(v, "shape") else () for n, v in d.program.variables.items()}
     result = d.gradients[key]
-    read = parse(statements + text, shapes, allow_unused=True,
+    read = parse(statements + text, shapes, allow_unused=True, size_names=True,
                  result_shape=tuple(result.shape) if hasattr(result, "shape") else None)
     want = np.asarray(_values(d.program, {"r": d.gradients[key]}, point)["r"], dtype=float)
-    got = np.asarray(_values(read, {"r": read.output}, {n: point[n] for n in read.variables})["r"], dtype=float)
+    # evaluated with all the program's variables: a size the text names (v𝟏ᵀ/m) comes from X's shape
+    got = np.asarray(_values(d.program, {"r": read.output}, point)["r"], dtype=float)
     got = np.broadcast_to(got, want.shape) if got.size == 1 or got.ndim < 2 else got
     assert got.shape == want.shape, (text, got.shape, want.shape)
     scale = max(1.0, float(np.max(np.abs(want), initial=0.0)))

@@ -121,9 +121,10 @@ def test_seed003_softmax_regression_backprop_delta():
 def test_seed000_column_mlp_shows_the_recurrence():
     d = matcalc.derive(MLP000, shapes=MLP000_SHAPES, wrt=["W1", "b1", "W2", "b2"])
     text = d.text(steps=True)
-    for line in ("δ_u2 = δ_u3 ⊙ sigmoid(u2) ⊙ (1 − sigmoid(u2))",
-                 "δ_u1 = (W2ᵀ δ_u2) ⊙ sigmoid(u1) ⊙ (1 − sigmoid(u1))",
-                 "∂f/∂W1 = δ_u1 xᵀ", "∂f/∂b1 = δ_u1", "∂f/∂W2 = δ_u2 sigmoid(u1)ᵀ"):
+    # the values the results name (p2 = σ(W1x + b1), p = σ(W2p2 + b2)) have those names here too
+    for line in ("let p2 = sigmoid(u1)", "let p = sigmoid(u2)", "δ_u2 = δ_u3 ⊙ p ⊙ (1 − p)",
+                 "δ_u1 = (W2ᵀ δ_u2) ⊙ p2 ⊙ (1 − p2)",
+                 "∂f/∂W1 = δ_u1 xᵀ", "∂f/∂b1 = δ_u1", "∂f/∂W2 = δ_u2 p2ᵀ"):
         assert line in text, line
 
 
