@@ -106,7 +106,7 @@ def derive(expr, wrt, dims, scalars, layout, order, fmt, steps, method, standalo
     try:
         with time_limit(checked_timeout(timeout, DEFAULT_TIMEOUT)):
             if latex_input and expr:
-                from matcalc.latex_input import program_to_language
+                from matcalc.lang.latex_input import program_to_language
                 expr = program_to_language(expr)
             structure = _structure(symmetric, spd, diagonal, diagonal_vector)
             output, result = _derive(matcalc, expr, wrt, dims, scalars, layout, order, fmt, steps, method,
@@ -148,11 +148,11 @@ def _derive(matcalc, expr, wrt, dims, scalars, layout, order, fmt, steps, method
             sum_to_one, model, loss, initial, structured=None, memory_limit=None,
             expand=False):
     """(output text, check result or None)."""
-    from matcalc.memory import DEFAULT_MEMORY_LIMIT, parse_limit
+    from matcalc.differentiate.memory import DEFAULT_MEMORY_LIMIT, parse_limit
     limit = DEFAULT_MEMORY_LIMIT if memory_limit is None else parse_limit(memory_limit)
     shapes = _parse_dims(dims, scalars)
     if model is not None:
-        from matcalc.models import template
+        from matcalc.recurrent.models import template
         if expr:
             raise MatcalcError("give either EXPR or --model, not both")
         expr, defaults, labels = template(model, loss, initial)
@@ -236,7 +236,7 @@ def check_command(expr, wrt, claim, dims, scalars, layout, sum_to_one, fmt, time
             shapes = _parse_dims(dims, scalars)
             expr, claim = _latex_claim(expr, claim, claim_latex, latex_input, shapes)
             structure = _structure(symmetric, spd, diagonal, diagonal_vector)
-            from matcalc.memory import DEFAULT_MEMORY_LIMIT, parse_limit
+            from matcalc.differentiate.memory import DEFAULT_MEMORY_LIMIT, parse_limit
             limit = DEFAULT_MEMORY_LIMIT if memory_limit is None else parse_limit(memory_limit)
             result = matcalc.check(expr, list(wrt), claim, shapes, layout, list(sum_to_one), memory_limit=limit,
                                    **(dict(structure=structure, convention=convention,
@@ -257,7 +257,7 @@ def check_command(expr, wrt, claim, dims, scalars, layout, sum_to_one, fmt, time
 
 def _latex_claim(expr, claim, claim_latex, latex_input, shapes=None):
     """(program, claim) in the language, from --claim or --claim-latex (and --latex-input)."""
-    from matcalc.latex_input import claim_to_language, program_to_language
+    from matcalc.lang.latex_input import claim_to_language, program_to_language
     if (claim is None) == (claim_latex is None):
         raise MatcalcError("give the claim with --claim EXPR or --claim-latex LATEX (one of them)")
     if latex_input:
@@ -278,7 +278,7 @@ def check_note_command(note, dims, scalars, fmt, timeout):
     """Check every derivative claim of a Markdown/LaTeX NOTE: exit 0 if all hold, 1 if one is wrong,
     2 if the note cannot be read."""
     from matcalc.limits import DEFAULT_TIMEOUT
-    from matcalc import note_check, note_report
+    from matcalc.judge import note_check, note_report
     try:
         with click.open_file(note, encoding="utf-8") as fh:
             text = fh.read()
@@ -303,7 +303,7 @@ def check_note_command(note, dims, scalars, fmt, timeout):
 @click.option("--check", "do_check", is_flag=True, help="Run every rule's numerical self-test.")
 def rules(do_check):
     """List the identity catalogue (id, identity, source, domain)."""
-    from matcalc.selftest import run_selftests
+    from matcalc.judge.selftest import run_selftests
     from matcalc import rules as catalogue
     failed = 0
     for entry in catalogue.catalogue():

@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 import matcalc
-from matcalc.models import template
+from matcalc.recurrent.models import template
 
 SIZES = dict(T=32, B=64, D=32, H=128, K=10)
 

@@ -11,7 +11,7 @@ CPU and wall time over interleaved rounds of
     (inductor, which builds C++ with the system compiler: minutes on a small machine; when it
     cannot run, the reason is printed and the other columns are still timed).
 All float64, results checked against each other before timing.  The Hessian autodiff
-baselines differentiate matcalc's own forward code (``matcalc.frameworks.value_function``).
+baselines differentiate matcalc's own forward code (``matcalc.codegen.frameworks.value_function``).
 """
 from __future__ import annotations
 
@@ -117,7 +117,7 @@ def gradient_rows(repeats, jax, torch, compile_torch, only=""):
 
 def bptt_rows(repeats, jax, torch, compile_torch, sizes=None):
     import bptt
-    from matcalc.models import template
+    from matcalc.recurrent.models import template
     sizes = sizes or bptt.SIZES
     out = []
     for model in ("rnn", "lstm"):
@@ -204,7 +204,7 @@ def hessian_workloads(sizes=(50, 200, 500)):
 def hessian_rows(repeats, jax, torch, compile_torch, sizes=(50, 200, 500)):
     """Generated Hessians vs jax.jit(jax.hessian) and torch.func.hessian of the same function:
     {key: (CPU s, wall s, spread, throttled)} per workload."""
-    from matcalc.frameworks import value_function
+    from matcalc.codegen.frameworks import value_function
     from structured import timed
     out = []
     for label, d, point, wrt in hessian_workloads(sizes):

@@ -162,7 +162,7 @@ def print_table(title, rows, kind="gradient"):
 
 def derivation_rows():
     """Seed models derived, simplified and compiled (warm), and an L-layer MLP's scaling."""
-    from matcalc.models import template
+    from matcalc.recurrent.models import template
     seeds = [
         ("linear regression", "norm2(X*W - Y)^2", {"X": ("n", "d"), "W": ("d", "k"), "Y": ("n", "k")}, ()),
         ("ReLU neuron", "norm2(relu(X*w + b) - y)^2", {"X": ("n", "d"), "w": ("d", 1), "b": (), "y": ("n", 1)}, ()),
@@ -205,7 +205,7 @@ def derivation_rows():
 _DEPTH_SCRIPT = """
 import sys, time
 import matcalc
-from matcalc.engine import topological
+from matcalc.differentiate.engine import topological
 matcalc.derive("sum(tanh(X*W))", shapes={"X": ("n", "d"), "W": ("d", "h")}).numpy_source()   # imports, warm
 L = int(sys.argv[1])
 lines, prev, shapes = [], "X", {"X": ("n", "d0")}

@@ -28,12 +28,12 @@ def derive(*args, **kwargs):
 
 
 def check(expr, wrt, claim, shapes=None, layout=None, sum_to_one=(), **kwargs):
-    """Verify a hand-derived gradient or Jacobian (see ``matcalc.claims.check_claim``)."""
-    from .claims import check_claim
+    """Verify a hand-derived gradient or Jacobian (see ``matcalc.judge.claims.check_claim``)."""
+    from .judge.claims import check_claim
     return check_claim(expr, wrt, claim, shapes, layout, sum_to_one, **kwargs)
 
 
 def check_note(text, dims=None, claim_timeout=60.0):
-    """Judge every derivative claim of a Markdown/LaTeX note (see ``matcalc.note_check``)."""
-    from .note_check import check_note as _check_note
+    """Judge every derivative claim of a Markdown/LaTeX note (see ``matcalc.judge.note_check``)."""
+    from .judge.note_check import check_note as _check_note
     return _check_note(text, dims, claim_timeout)

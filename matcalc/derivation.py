@@ -3,16 +3,19 @@ from __future__ import annotations
 
 import re
 
-from . import engine, notes, ops, printing
-from .build import Program, parse
-from .codegen import NumpyCodegen, RESERVED, compile_source
+from .differentiate import engine
+from .present import notes
+from .ir import ops
+from .lang import printing
+from .lang.build import Program, parse
+from .codegen.numpy_code import NumpyCodegen, RESERVED, compile_source
 from .errors import MatcalcError, ShapeError, UnknownNameError, UnsupportedError
-from .ir import is_matrix, shape_of
-from .memory import DEFAULT_MEMORY_LIMIT, guard
-from .numeric import CheckResult, finite_difference_check, hessian_check
-from .ops import shaped
-from .simplify import textbook
-from .structured import StructuredCodegen
+from .ir.nodes import is_matrix, shape_of
+from .differentiate.memory import DEFAULT_MEMORY_LIMIT, guard
+from .verify.numeric import CheckResult, finite_difference_check, hessian_check
+from .ir.ops import shaped
+from .differentiate.simplify import textbook
+from .codegen.structured import StructuredCodegen
 
 
 class Derivation:
@@ -45,8 +48,8 @@ class Derivation:
                          for n in self.wrt}
         structure = getattr(program, "structure", {})
         if structure:
-            from .structure import project, use_symmetry
-            from .engine import topological
+            from .verify.structure import project, use_symmetry
+            from .differentiate.engine import topological
             written = frozenset(topological(program.output))
             for n in self.wrt:
                 if n in structure:
@@ -63,7 +66,7 @@ class Derivation:
 
 
     def _init_jacobians(self):
-        from .jacobian import jacobian
+        from .differentiate.jacobian import jacobian
         memo: dict = {}
         self._results = {}
         for n in self.wrt:
@@ -129,7 +132,7 @@ class Derivation:
     # ------------------------------------------------------------ steps
     @property
     def plan(self):
-        from .steps import Plan
+        from .present.steps import Plan
         if self._plan is None:
             preferred = self._stage_names_from_results()
             self._plan = Plan(self.program, self.wrt, self.sum_to_one, preferred)
@@ -143,7 +146,7 @@ class Derivation:
         if self._plan is not None and not getattr(self, "_plan_renamed", False):
             return self._plan
         if getattr(self, "_code_plan", None) is None:
-            from .steps import Plan
+            from .present.steps import Plan
             self._code_plan = Plan(self.program, self.wrt, self.sum_to_one)
         return self._code_plan
 
@@ -159,7 +162,7 @@ class Derivation:
     def steps(self) -> list:
         """The derivation as data: a list of ``steps.Step`` in ``self.method``."""
         if self._steps is None:
-            from .steps import build_steps, hessian_steps, jacobian_steps
+            from .present.steps import build_steps, hessian_steps, jacobian_steps
             if self.layout is not None:
                 self._steps = jacobian_steps(self)
             else:
@@ -197,7 +200,7 @@ class Derivation:
         if self.layout is not None or self.expand or not self.stages_named_as_results:
             return {}
         if getattr(self, "_names_in_steps", None) is None:
-            from .naming import _is_value
+            from .present.naming import _is_value
             stage_names = set(self.plan.names.values())
             chosen = {k: v for k, v in self._stage_names_from_results().items()   # values, not deltas:
                       if k not in self.plan.names and v not in stage_names and _is_value(k)}   # δ_N name those
@@ -215,7 +218,7 @@ class Derivation:
         """Largest relative error of the steps' equations at random points (≈1e-10 when valid)."""
         if self.layout is not None:
             return self.check(seed).max_rel_error
-        from .stepcheck import verify
+        from .verify.stepcheck import verify
         return verify(self.plan, self.steps, seed)
 
     # ------------------------------------------------------------ printing
@@ -232,7 +235,7 @@ class Derivation:
     def chosen_names(self) -> dict:
         """Subexpression -> name matcalc chose for the results' repeated subexpressions."""
         if getattr(self, "_chosen", None) is None:
-            from .naming import choose_names
+            from .present.naming import choose_names
             taken = set(self.program.variables) | set(self.program.intermediates) | set(self.wrt)
             self._chosen = choose_names(list(self._results.values()), self._names_without_output(), taken)
         return self._chosen
@@ -245,7 +248,7 @@ class Derivation:
 
     def named(self, key: str, style=printing.LANGUAGE) -> dict:
         """{"where": [[name, definition], ...], "result": text} of a result written with names."""
-        from .naming import where_block
+        from .present.naming import where_block
         names = {**self._names_without_output(), **self.chosen_names}
         where = where_block([self._results[key]], names, style)
         return {"where": [list(w) for w in where], "result": printing.Printer(style, names)(self._results[key])}
@@ -279,7 +282,7 @@ class Derivation:
             lines.append("results:")
         names = self._names_without_output()
         if not self.expand and self.chosen_names:
-            from .naming import where_block
+            from .present.naming import where_block
             shown = {**names, **self.chosen_names}
             chosen = [w for w in where_block(list(self._results.values()), shown, printing.UNICODE)
                       if w[0] in self.chosen_names.values()]
@@ -288,7 +291,7 @@ class Derivation:
         for name, delta in self.deltas.items():
             if self.program.intermediates[name] is not self.program.output:
                 lines.append(f"∂f/∂{name} = {printing.to_unicode(delta, names)}   (delta)")
-        from .shapes import surprising_kinds
+        from .lang.shapes import surprising_kinds
         surprises = surprising_kinds(self.program)
         for name, kind in surprises.items():
             if name not in self._results:
@@ -334,7 +337,7 @@ class Derivation:
         return out
 
     def _structure_lines(self) -> list[str]:
-        from .structure import describe
+        from .verify.structure import describe
         return [describe(n, k, self.convention, self.diagonal_vector) if n in self._results else
                 f"{n} {k}: held fixed; the results use {n}ᵀ = {n} (valid for {k} {n} only)"
                 for n, k in getattr(self.program, "structure", {}).items()]
@@ -350,7 +353,7 @@ class Derivation:
         defs = self._definitions(printing.LATEX)
         rows.extend(d.replace(" = ", " &= ", 1) for d in defs)
         if not self.expand and self.chosen_names:
-            from .naming import where_block
+            from .present.naming import where_block
             shown = {**self._names_without_output(), **self.chosen_names}
             rows.extend(f"{printing.latex_name(n)} &= {t}"
                         for n, t in where_block(list(self._results.values()), shown, printing.LATEX)
@@ -413,7 +416,7 @@ class Derivation:
         # arguments (−0.0 for a gradient of −1): the simplified closed forms are written instead
         if self.layout is None and self.order == 1 and self.wrt and not getattr(self.program, "structure", {}) \
                 and not getattr(self, "_cancelled", None):
-            from .backprop_code import backprop_source
+            from .codegen.backprop_code import backprop_source
             try:
                 return backprop_source(self, func_name)
             except MatcalcError:
@@ -449,7 +452,7 @@ class Derivation:
                                     if is_matrix(self.program.variables[a]) and 1 not in self.program.variables[a].shape}
         return generator.source()
 
-    memory_limit = DEFAULT_MEMORY_LIMIT   # bytes of one array (None: no limit); see matcalc.memory
+    memory_limit = DEFAULT_MEMORY_LIMIT   # bytes of one array (None: no limit); see matcalc.differentiate.memory
 
     def result_labels(self) -> dict:
         """Result key -> what it is, for messages: the gradient ∂f/∂X, the Hessian block ∂²f/∂X∂Aᵀ …"""
@@ -476,29 +479,29 @@ class Derivation:
 
     # ------------------------------------------------------------ JAX / PyTorch
     def jax_source(self, hvp: bool = False) -> str:
-        """The NumPy function's module for JAX (jit-able, vmap-able); see matcalc.frameworks."""
-        from .frameworks import source
+        """The NumPy function's module for JAX (jit-able, vmap-able); see matcalc.codegen.frameworks."""
+        from .codegen.frameworks import source
         return source(self, "jax", hvp)
 
     def torch_source(self, hvp: bool = False) -> str:
-        """The NumPy function's module for PyTorch (torch.compile-able); see matcalc.frameworks."""
-        from .frameworks import source
+        """The NumPy function's module for PyTorch (torch.compile-able); see matcalc.codegen.frameworks."""
+        from .codegen.frameworks import source
         return source(self, "torch", hvp)
 
     def to_jax(self, hvp: bool = False):
         """Like to_numpy(), taking and returning JAX arrays (float64 needs jax_enable_x64)."""
-        from .frameworks import function
+        from .codegen.frameworks import function
         return function(self, "jax", hvp)
 
     def to_torch(self, hvp: bool = False):
         """Like to_numpy(), taking and returning torch tensors of the arguments' dtype."""
-        from .frameworks import function
+        from .codegen.frameworks import function
         return function(self, "torch", hvp)
 
     def check(self, seed: int = 0, points: int = 2) -> CheckResult:
         """Compare the generated NumPy results with central finite differences."""
         if getattr(self.program, "structure", {}) and self.order == 1 and self.layout is None:
-            from .structure import check
+            from .verify.structure import check
             return check(self, seed, points)
         limit, labels = self.memory_limit, self.result_labels()
         if self.order == 2:
@@ -540,7 +543,7 @@ def hessian_blocks(program, wrt, gradients, sum_to_one=(), memo=None) -> dict:
     Each block is the forward Jacobian of the closed-form gradient; for a matrix
     variable it is the vec form (column-major), with Kronecker products.
     """
-    from .jacobian import jacobian
+    from .differentiate.jacobian import jacobian
     out = {}
     for a in wrt:
         for b in wrt:
@@ -587,7 +590,7 @@ def derive(expr: str, wrt=None, shapes: dict | None = None, layout: str | None =
     S − Y.  layout selects a Jacobian (numerator or denominator layout);
     method (backprop | trace | jacobian) is how ``steps`` present the derivation.
     timeout: seconds after which a ``LimitError`` stops the derivation (main thread only).
-    structure: name -> "symmetric" | "spd" | "diagonal" (see matcalc.structure); convention:
+    structure: name -> "symmetric" | "spd" | "diagonal" (see matcalc.verify.structure); convention:
     "sym" ((G + Gᵀ)/2, default) or "cookbook" (G + Gᵀ − diag(diag(G))) for symmetric ones;
     diagonal_vector: a diagonal variable's gradient as the vector of its diagonal.
     memory_limit: bytes of the largest array that ``to_numpy()`` results or ``check()`` may build
@@ -611,9 +614,9 @@ def derive(expr: str, wrt=None, shapes: dict | None = None, layout: str | None =
 
 def _derive(expr, wrt, shapes, layout, order, sum_to_one, method, structure=None, convention="sym",
             diagonal_vector=False):
-    from . import parser as P
-    from .sequence import is_recurrent
-    from .structure import normalize, validate
+    from .lang import parser as P
+    from .lang.sequence import is_recurrent
+    from .verify.structure import normalize, validate
     structure = normalize(structure, convention)
     try:
         statements = P.parse_program(expr, known=shapes or ())
@@ -646,12 +649,12 @@ def _derive(expr, wrt, shapes, layout, order, sum_to_one, method, structure=None
         raise MatcalcError(f"layout must be 'numerator' or 'denominator', not {layout!r}")
     if is_matrix(program.output) and layout is None:
         r, c = program.output.shape
-        from .shapes import surprising_kinds
+        from .lang.shapes import surprising_kinds
         hint = "".join(f"; note: {n} is a {k} by the default kind of its first letter (--scalar {n} for a scalar)"
                        for n, k in surprising_kinds(program).items())
         raise ShapeError(f"the function is a {r}x{c} matrix, not a scalar: a gradient needs a scalar "
                          f"function (use sum(), norm2() ..., or ask for a Jacobian with a layout){hint}")
-    from .steps import METHODS
+    from .present.steps import METHODS
     if method not in METHODS:
         raise MatcalcError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
     if layout is not None:
@@ -661,8 +664,8 @@ def _derive(expr, wrt, shapes, layout, order, sum_to_one, method, structure=None
 
 def _derive_recurrent(expr, statements, wrt, shapes, layout, order, sum_to_one, method):
     """A program with sequences (x[t], h[t] = ...h[t-1]..., sum_t): backpropagation through time."""
-    from .recurrent import RecurrentDerivation
-    from .sequence import analyse
+    from .recurrent.recurrence import RecurrentDerivation
+    from .lang.sequence import analyse
     if layout is not None or order != 1:
         raise UnsupportedError("a recurrent program has gradients only (no --layout or --order 2)")
     seq = analyse(expr, statements)

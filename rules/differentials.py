@@ -11,8 +11,8 @@ from sympy import Abs, Add, Determinant, Inverse, Mul, Pow, Trace
 from sympy.matrices.expressions import HadamardPower, HadamardProduct, MatAdd, MatMul, Transpose
 from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 
-from matcalc import ops
-from matcalc.ir import Elementwise, LogDet, LogSoftmax, Norm2, ScalarFunction, Softmax, SumEntries
+from matcalc.ir import ops
+from matcalc.ir.nodes import Elementwise, LogDet, LogSoftmax, Norm2, ScalarFunction, Softmax, SumEntries
 
 from .registry import FUNCTIONS, differential
 from .softmax import group_sums

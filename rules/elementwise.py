@@ -6,8 +6,8 @@ Convention at kinks: relu'(0) = 0 and abs'(0) = 0, as in the major frameworks.
 """
 from __future__ import annotations
 
-from matcalc import ops
-from matcalc.ir import Elementwise, ScalarFunction
+from matcalc.ir import ops
+from matcalc.ir.nodes import Elementwise, ScalarFunction
 
 from sympy import Abs
 

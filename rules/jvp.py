@@ -13,8 +13,8 @@ from sympy.matrices.expressions import (HadamardPower, HadamardProduct, MatAdd, 
                                         Transpose)
 from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 
-from matcalc import ops
-from matcalc.ir import (Commutation, Elementwise, LogDet, LogSoftmax, Norm2, ScalarFunction, Softmax,
+from matcalc.ir import ops
+from matcalc.ir.nodes import (Commutation, Elementwise, LogDet, LogSoftmax, Norm2, ScalarFunction, Softmax,
                         SumEntries, Vec, is_matrix)
 
 from .registry import FUNCTIONS

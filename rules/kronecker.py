@@ -12,8 +12,8 @@ from __future__ import annotations
 from sympy import Identity, OneMatrix
 from sympy.matrices.expressions.kronecker import KroneckerProduct
 
-from matcalc import ops
-from matcalc.ir import Vec
+from matcalc.ir import ops
+from matcalc.ir.nodes import Vec
 
 from .registry import rule
 

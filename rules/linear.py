@@ -6,8 +6,8 @@ from sympy.matrices.expressions import (HadamardPower, HadamardProduct, MatAdd, 
                                         OneMatrix, Transpose)
 from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 
-from matcalc import ops
-from matcalc.ir import SumEntries, is_matrix
+from matcalc.ir import ops
+from matcalc.ir.nodes import SumEntries, is_matrix
 
 from .registry import rule
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from sympy import Determinant, Inverse
 
-from matcalc import ops
-from matcalc.ir import LogDet, Norm2
+from matcalc.ir import ops
+from matcalc.ir.nodes import LogDet, Norm2
 
 from .registry import rule
 

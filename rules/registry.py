@@ -129,7 +129,7 @@ def identity(id: str, latex: str, source: str, domain: str = ""):
 
 # An identity's check runs the engine (parser, generated code, derive, the simplifier's rewrites).
 # The catalogue sits below the engine and never imports it: the self-test runner
-# (matcalc/selftest.py) provides these tools before it runs a check.
+# (matcalc/judge/selftest.py) provides these tools before it runs a check.
 SELFTEST_TOOLS: dict = {}
 
 
@@ -137,7 +137,7 @@ def selftest_tool(name: str):
     """A tool the self-test runner provides: parse, derive, numpy_function, entrywise_islands,
     matrix_algebra."""
     if name not in SELFTEST_TOOLS:
-        raise RuntimeError(f"identity checks run through matcalc.selftest (no {name!r} tool provided)")
+        raise RuntimeError(f"identity checks run through matcalc.judge.selftest (no {name!r} tool provided)")
     return SELFTEST_TOOLS[name]
 
 

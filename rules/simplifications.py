@@ -1,4 +1,4 @@
-"""The simplifier's identities (matcalc/entrywise_algebra.py, matcalc/matrix_algebra.py).
+"""The simplifier's identities (matcalc/differentiate/entrywise_algebra.py, matcalc/differentiate/matrix_algebra.py).
 
 Each entry's self-test builds an expression of the kind its rewrite targets, applies
 the rewrite itself (not a copy of the identity), checks that it fired, and compares

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from sympy.matrices.expressions import OneMatrix
 
-from matcalc import ops
-from matcalc.ir import LogSoftmax, Softmax
+from matcalc.ir import ops
+from matcalc.ir.nodes import LogSoftmax, Softmax
 
 from .registry import rule
 

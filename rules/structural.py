@@ -1,4 +1,4 @@
-"""Catalogue entries of the language's extensions (matcalc/extensions.py): each defines a
+"""Catalogue entries of the language's extensions (matcalc/lang/extensions.py): each defines a
 function by operations the catalogue already differentiates; its self-test evaluates the
 definition against NumPy and checks the derivative through it by finite differences."""
 from __future__ import annotations

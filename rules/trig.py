@@ -6,7 +6,7 @@ generic entrywise rule.  arcsin and arccos are defined on (−1, 1): ``domain="u
 """
 from __future__ import annotations
 
-from matcalc import ops
+from matcalc.ir import ops
 
 from .registry import function
 

@@ -12,7 +12,7 @@ import os
 import numpy as np
 import pytest
 
-from matcalc.frameworks import value_function
+from matcalc.codegen.frameworks import value_function
 
 
 def framework(name: str):

@@ -8,7 +8,7 @@ from sympy.matrices.expressions import HadamardProduct, OneMatrix
 
 import matcalc
 from fd import fd_gradient, rel_err
-from matcalc.codegen import NumpyCodegen, compile_source
+from matcalc.codegen.numpy_code import NumpyCodegen, compile_source
 
 
 def _softmax(Z):

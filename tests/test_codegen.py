@@ -59,8 +59,8 @@ def test_symbolic_sizes_read_at_run_time():
 
 def _evaluate(expr, shapes, arrays):
     """Numerical value of an expression in the language (through our own parser and codegen)."""
-    from matcalc.build import parse
-    from matcalc.codegen import NumpyCodegen, compile_source
+    from matcalc.lang.build import parse
+    from matcalc.codegen.numpy_code import NumpyCodegen, compile_source
     program = parse(expr, shapes)
     fn = compile_source(NumpyCodegen(program.variables, {"v": program.output}, "value").source(), "value")
     return fn(**{k: arrays[k] for k in program.variables})["v"]
@@ -123,7 +123,7 @@ def test_fused_code_leaves_arguments_untouched_and_agrees_with_the_closed_forms(
     fused = d.to_numpy()(**point)
     for k in point:
         np.testing.assert_array_equal(point[k], before[k])
-    from matcalc.codegen import NumpyCodegen, compile_source
+    from matcalc.codegen.numpy_code import NumpyCodegen, compile_source
     closed = compile_source(NumpyCodegen(d.program.variables, d.gradients, "g").source(), "g")(**point)
     for k in fused:
         assert np.shape(fused[k]) == np.shape(closed[k])

@@ -222,7 +222,7 @@ def test_sum_to_one_gives_s_minus_y_in_every_orientation(expr, shapes, label, fo
 
 def test_hadamard_powers_of_one_base_merge():
     """a^∘p ⊙ a^∘q = a^∘(p+q): the derivative of log(sigmoid) no longer carries σ^∘(−2) ⊙ σ."""
-    from matcalc.printing import to_unicode
+    from matcalc.lang.printing import to_unicode
     d = matcalc.derive("-sum(y .* log(sigmoid(X*w)) + (1 - y) .* log(1 - sigmoid(X*w)))", wrt="w", order=2)
     assert "^∘(−2)" not in to_unicode(d.hessian("w"))
     assert d.check().passed

@@ -53,7 +53,7 @@ def test_problem_matches_autodiff(problem, backend):
 
 
 # Hessians (the problem set has gradients and Jacobians only): matrix variables take the
-# structured code path, whose NumPy adds terms into views of the result (matcalc.inplace)
+# structured code path, whose NumPy adds terms into views of the result (matcalc.codegen.inplace)
 HESSIANS = [
     ("-sum(Y .* logsoftmax(X*W))", ["W"], {"X": (7, 3), "W": (3, 4), "Y": (7, 4)}),
     ("logdet(X)", ["X"], {"X": (4, 4)}),
@@ -96,8 +96,8 @@ def test_writes_through_views_become_functional_updates():
     """``v = einsum('abac->abc', out.reshape(..)); v += t`` adds t to out's diagonal in JAX too;
     any other in-place write a later read would see through another name is refused."""
     framework("jax")
-    from matcalc.codegen import compile_source
-    from matcalc.translate import translate
+    from matcalc.codegen.numpy_code import compile_source
+    from matcalc.codegen.translate import translate
     src = ("import numpy as np\n\n\ndef gradients(x):\n    out = x.reshape((4, 1)) * x.reshape((1, 4))\n"
            "    v = np.einsum('abac->cab', out.reshape((2, 2, 2, 2)))\n    v -= x[None, :, :]\n"
            "    w = out.reshape((2, 2, 2, 2))\n    w += x[:, :, None, None]\n    return {'x': out}\n")
@@ -149,8 +149,8 @@ def test_random_programs_match_autodiff(backend):
 @pytest.mark.parametrize("loss", ["squared", "xent"])
 def test_recurrent_models_match_autodiff(model, loss, backend):
     framework(backend)
-    from matcalc.bptt import sample
-    from matcalc.models import template
+    from matcalc.recurrent.bptt import sample
+    from matcalc.recurrent.models import template
     expr, shapes, labels = template(model, loss, "param" if loss == "squared" else "zeros")
     shapes = {**shapes, **{k: tuple(3 if isinstance(s, str) else s for s in v) for k, v in shapes.items()}}
     d = matcalc.derive(expr, shapes=shapes, sum_to_one=labels)
@@ -163,7 +163,7 @@ def test_recurrent_models_match_autodiff(model, loss, backend):
 
 def test_a_loop_of_another_shape_stays_a_loop():
     import ast
-    from matcalc.scan import loops_to_scan
+    from matcalc.codegen.scan import loops_to_scan
     src = ("def f(x, T, dtype):\n    s = 0.0\n    for t in range(T):\n        s = s + t * x[t]\n"
            "    return s\n")   # t used as a number: no scan
     func = loops_to_scan(ast.parse(src).body[0])
@@ -173,7 +173,7 @@ def test_a_loop_of_another_shape_stays_a_loop():
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_random_recurrent_programs_match_autodiff(backend):
     framework(backend)
-    from matcalc.bptt import sample
+    from matcalc.recurrent.bptt import sample
     from recurrent_gen import RecurrentGenerator
     rnd = random.Random(7)
     for k in range(max(3, PROGRAMS // 4)):
@@ -269,7 +269,7 @@ def test_a_variable_named_like_the_framework_is_refused(backend):
 
 
 def test_translation_refuses_unknown_numpy_calls():
-    from matcalc.translate import translate
+    from matcalc.codegen.translate import translate
     src = "import numpy as np\n\n\ndef gradients(x):\n    return {'x': np.fft.fft(x)}\n"
     with pytest.raises(UnsupportedError, match="np.fft.fft"):
         translate(src, "jax")
@@ -335,7 +335,7 @@ REGRESSIONS = [   # found by the long property run
 @pytest.mark.parametrize("program, shapes", REGRESSIONS)
 def test_regressions(program, shapes, backend):
     framework(backend)
-    from matcalc.bptt import sample
+    from matcalc.recurrent.bptt import sample
     d = matcalc.derive(program, shapes=shapes)
     rng = np.random.default_rng(0)
     point = sample(d, rng, 3, 0.5) if hasattr(d, "loss_source") else point_for(shapes, rng)
@@ -346,8 +346,8 @@ def test_regressions(program, shapes, backend):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_an_update_in_place_becomes_an_assignment(backend):
     framework(backend)
-    from matcalc.codegen import compile_source
-    from matcalc.translate import translate
+    from matcalc.codegen.numpy_code import compile_source
+    from matcalc.codegen.translate import translate
     src = ("import numpy as np\n\n\ndef gradients(x):\n    u = x * 2.0\n    np.exp(u, out=u)\n"
            "    np.add(u, x, out=u)\n    return {'x': u}\n")
     fn = compile_source(translate(src, backend), "gradients")
@@ -360,8 +360,8 @@ def test_an_update_in_place_becomes_an_assignment(backend):
 def test_numpy_calls_of_the_table_run_in_the_framework(backend):
     """Each NumPy function the table knows, on a small matrix, equals NumPy's value."""
     framework(backend)
-    from matcalc.codegen import compile_source
-    from matcalc.translate import translate
+    from matcalc.codegen.numpy_code import compile_source
+    from matcalc.codegen.translate import translate
     exprs = ["np.tan(x)", "np.arcsin(x)", "np.arccos(x)", "np.arctan(x)", "np.sinh(x)", "np.cosh(x)",
              "np.max(x, axis=1, keepdims=True)", "np.min(x, axis=0, keepdims=True)", "np.log1p(x * x)",
              "np.expm1(x)", "np.diag(np.diag(x))", "np.add(x, 1.0)", "np.multiply(x, x)",
@@ -383,7 +383,7 @@ def test_a_loop_that_reuses_a_temporary_name_is_still_a_scan():
     shapes = {"x": (1, 2), "U": (2, 3), "W": (3, 3), "C2": (1, 3), "h0": (1, 3), "a": (), "W2": (2, 2)}
     d = matcalc.derive(program, shapes=shapes)
     assert d.jax_source().count("jax.lax.scan(") == 2   # _t1 = A + B before the loop is no list
-    from matcalc.bptt import sample
+    from matcalc.recurrent.bptt import sample
     worst, where = worst_difference(d, "jax", sample(d, np.random.default_rng(0), 3, 0.5))
     assert worst <= TOL, f"{where}: {worst:.2e}"
 
@@ -392,8 +392,8 @@ def test_a_hoisted_transpose_is_one_dot_general_in_jax():
     """``t = X.T`` then ``t @ Y``: one dot_general of X (XLA on a CPU would copy the transpose);
     not where X is bound again after t."""
     framework("jax")
-    from matcalc.codegen import compile_source
-    from matcalc.translate import translate
+    from matcalc.codegen.numpy_code import compile_source
+    from matcalc.codegen.translate import translate
     x = np.array([[0.5, -1.0, 2.0], [2.0, 3.0, 1.5]])
     for rebound in ("", "    x = x * 2.0\n"):
         src = (f"import numpy as np\n\n\ndef gradients(x):\n    t = x.T\n    u = t @ x\n{rebound}"

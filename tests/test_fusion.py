@@ -1,4 +1,4 @@
-"""GEMM fusion in generated BPTT code (matcalc/fusion.py): gates sharing an operand are one GEMM
+"""GEMM fusion in generated BPTT code (matcalc/recurrent/fusion.py): gates sharing an operand are one GEMM
 on the concatenated parameters, input projections one GEMM before the loop, and the backward
 gradients and carries one GEMM each — checked against finite differences."""
 import re
@@ -6,7 +6,7 @@ import re
 import pytest
 
 import matcalc
-from matcalc.models import template
+from matcalc.recurrent.models import template
 
 
 def _loop(src: str, which: int) -> str:

@@ -6,7 +6,7 @@ import pytest
 import matcalc
 from closed_form import closed_form_issues
 from fd import fd_jacobian, rel_err
-from matcalc.printing import to_unicode
+from matcalc.lang.printing import to_unicode
 
 
 def _sig(z):

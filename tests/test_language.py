@@ -62,8 +62,8 @@ FUNCTIONS = [   # (program, shapes, NumPy reference of the value)
 
 @pytest.mark.parametrize("expr,shapes,ref", FUNCTIONS, ids=[f[0] for f in FUNCTIONS])
 def test_extension_values_and_gradients(expr, shapes, ref):
-    from matcalc.codegen import NumpyCodegen, compile_source
-    from matcalc.numeric import DomainSampler
+    from matcalc.codegen.numpy_code import NumpyCodegen, compile_source
+    from matcalc.verify.numeric import DomainSampler
     d = matcalc.derive(expr, shapes=shapes)
     assert d.check().passed, (expr, d.check())
     program = d.program
@@ -137,7 +137,7 @@ def test_cookbook_convention():
 
 def test_symmetric_check_catches_a_wrong_convention():
     """The unconstrained gradient Aᵀ is not the gradient in the symmetric space: the check fails."""
-    from matcalc import structure
+    from matcalc.verify import structure
     d = matcalc.derive("tr(A*S)", wrt=["S"], structure={"S": "symmetric"}, shapes={"A": (3, 3), "S": (3, 3)})
     d._results["S"] = d.program.variables["A"].T
     d._function = None

@@ -3,7 +3,7 @@ import pytest
 
 import matcalc
 from matcalc.errors import ParseError
-from matcalc.latex_input import latex_to_language, translate
+from matcalc.lang.latex_input import latex_to_language, translate
 
 CASES = [
     (r"2X^T(Y_{pred}-Y)W_2^T \odot sigmoid'(h)",

@@ -3,7 +3,7 @@ import functools
 import os
 
 import matcalc
-from matcalc.note_recurrent import one_term, step_ties, time_sum
+from matcalc.judge.note_recurrent import one_term, step_ties, time_sum
 
 DATA = os.path.join(os.path.dirname(__file__), "data")
 

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 import matcalc
-from matcalc import printing
+from matcalc.lang import printing
 from matcalc.cli import main
 
 
@@ -126,7 +126,7 @@ def test_structure_of_an_undifferentiated_variable_is_allowed_in_hessians_and_ja
     assert "held fixed" in d.text()   # the results use the structure: the output says so
     # at structured points the generated result equals finite differences of the unstructured one
     plain = matcalc.derive(expr, wrt=wrt, **kw)
-    from matcalc.numeric import DomainSampler
+    from matcalc.verify.numeric import DomainSampler
     point = DomainSampler(d.program, seed=5).point()
     a, b = d.to_numpy()(**point), plain.to_numpy()(**point)
     for k in a:
@@ -209,7 +209,7 @@ def test_expand_keeps_matcalcs_stage_names_in_steps():
 # ---------------------------------------------------------------- found by the attack
 def _fd_hessian_ok(expr, shapes, wrt):
     from fd import fd_jacobian, rel_err
-    from matcalc.numeric import DomainSampler
+    from matcalc.verify.numeric import DomainSampler
     d = matcalc.derive(expr, shapes=shapes, wrt=[wrt])
     h = matcalc.derive(expr, shapes=shapes, wrt=[wrt], order=2)
     point = DomainSampler(d.program, seed=1).point()

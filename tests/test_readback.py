@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 
 import matcalc
-from matcalc import printing
-from matcalc.build import parse
-from matcalc.codegen import NumpyCodegen, compile_source
-from matcalc.numeric import DomainSampler
+from matcalc.lang import printing
+from matcalc.lang.build import parse
+from matcalc.codegen.numpy_code import NumpyCodegen, compile_source
+from matcalc.verify.numeric import DomainSampler
 from problem_set import PROBLEMS
 
 KRONECKER = [

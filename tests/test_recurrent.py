@@ -16,7 +16,7 @@ import pytest
 
 import matcalc
 from matcalc.errors import MatcalcError
-from matcalc.models import template
+from matcalc.recurrent.models import template
 
 HERE = Path(__file__).parent
 
@@ -122,7 +122,7 @@ def test_check_catches_a_wrong_recurrence(monkeypatch):
     src = d.numpy_source()
     broken = re.sub(r"(g_h = g_h_next)", r"g_h = 0.0 * g_h_next", src)
     assert broken != src
-    from matcalc.codegen import compile_source
+    from matcalc.codegen.numpy_code import compile_source
     monkeypatch.setattr(type(d), "to_numpy", lambda self, deltas=False: compile_source(broken, "gradients"))
     assert not d.check().passed
 

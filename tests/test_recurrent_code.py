@@ -48,7 +48,7 @@ def test_user_names_are_never_overwritten(name, terminal):
     got = d.to_numpy()(**point)
     for n in ("W", "V", name):
         assert np.allclose(got[n], _fd(by_hand, point, n), rtol=1e-6, atol=1e-7), n
-    loss = matcalc.bptt.compile_source(d.loss_source(), "loss")
+    loss = matcalc.recurrent.bptt.compile_source(d.loss_source(), "loss")
     assert np.isclose(loss(**point), by_hand(**point))
     assert d.check().passed
 
@@ -85,7 +85,7 @@ def _rnn_point(T=4, B=3, D=2, H=5, K=2):
 @pytest.mark.parametrize("source", ["numpy_source", "loss_source"])
 def test_recurrent_code_validates_every_argument(name, bad, message, source):
     d = matcalc.derive(RNN, shapes=RNN_SHAPES)
-    fn = matcalc.bptt.compile_source(getattr(d, source)(), "gradients" if source == "numpy_source" else "loss")
+    fn = matcalc.recurrent.bptt.compile_source(getattr(d, source)(), "gradients" if source == "numpy_source" else "loss")
     point = _rnn_point()
     fn(**point)
     with pytest.raises(ValueError, match=message):

@@ -2,7 +2,7 @@
 import pytest
 
 from matcalc import rules
-from matcalc.selftest import _examples_for_differential, run_selftests
+from matcalc.judge.selftest import _examples_for_differential, run_selftests
 
 ENTRIES = rules.catalogue()
 

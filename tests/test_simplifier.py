@@ -116,7 +116,7 @@ def test_inverse_and_determinant_identities():
 
 
 def test_symmetry_is_proved_not_assumed():
-    from matcalc.matrix_algebra import is_symmetric
+    from matcalc.differentiate.matrix_algebra import is_symmetric
     A, B, X = MatrixSymbol("A", 3, 3), MatrixSymbol("B", 3, 3), MatrixSymbol("X", 5, 3)
     assert is_symmetric(X.T * X) and is_symmetric(A + A.T) and is_symmetric(A * B * B.T * A.T)
     assert is_symmetric((X.T * X).I)
@@ -130,8 +130,9 @@ def test_symmetry_is_proved_not_assumed():
 
 
 def test_a_wrong_simplification_fails_its_selftest(monkeypatch):
-    from matcalc import matrix_algebra, rules
-    from matcalc.selftest import run_selftests
+    from matcalc.differentiate import matrix_algebra
+    from matcalc import rules
+    from matcalc.judge.selftest import run_selftests
     monkeypatch.setattr(matrix_algebra, "inverse_of_inverse",
                         lambda node: node.arg if type(node).__name__ == "Inverse" else None)  # (X⁻¹)⁻¹ -> X⁻¹
     ok, message = run_selftests(rules.IDENTITIES["simplify:inverse_of_inverse"])

@@ -1,4 +1,4 @@
-"""Inverses read once become linear solves in generated code (matcalc/solves.py and
+"""Inverses read once become linear solves in generated code (matcalc/codegen/solves.py and
 NumpyCodegen.solved); inverses read several times stay one inverse.  Every function is checked
 numerically against hand NumPy and finite differences."""
 import numpy as np
@@ -8,7 +8,7 @@ from sympy.matrices.expressions import Inverse
 
 import matcalc
 from fd import fd_gradient, rel_err
-from matcalc.solves import inline_single_inverses
+from matcalc.codegen.solves import inline_single_inverses
 
 
 def _point(shapes, seed):

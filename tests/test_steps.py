@@ -10,10 +10,10 @@ from click.testing import CliRunner
 import matcalc
 from matcalc.cli import main
 from matcalc.errors import UnsupportedError
-from matcalc.ir import _Placeholder
-from matcalc.printing import to_unicode
+from matcalc.ir.nodes import _Placeholder
+from matcalc.lang.printing import to_unicode
 from matcalc.rules import lookup
-from matcalc.stepcheck import verify
+from matcalc.verify.stepcheck import verify
 from problem_set import PROBLEMS
 
 GRADIENT = [pytest.param(p, id=p["id"]) for p in PROBLEMS if p["kind"] == "gradient"]

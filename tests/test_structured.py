@@ -1,4 +1,4 @@
-"""Structured Hessian code (matcalc/structured.py): matrix-variable Hessians, mixed blocks and
+"""Structured Hessian code (matcalc/codegen/structured.py): matrix-variable Hessians, mixed blocks and
 Hessian-vector products without Kronecker products, commutation matrices or diag(vec(·)) in
 the generated code — each checked against finite differences of hand NumPy references."""
 import tracemalloc
@@ -186,8 +186,8 @@ def test_a_term_plus_its_transpose_is_one_gemm_when_symmetric(expr, shapes, ref)
 
 
 def test_symmetry_is_proved_never_guessed():
-    from matcalc.build import parse
-    from matcalc.symmetry import is_symmetric
+    from matcalc.lang.build import parse
+    from matcalc.differentiate.symmetry import is_symmetric
     p = parse("sum(A'*A + B*C*B' + inv(C'*C) + tanh(A'*A) - D)", {"A": (4, 3), "B": (3, 3), "C": (3, 3), "D": (3, 3)})
     A, B, C, D = (p.variables[n] for n in "ABCD")
     assert is_symmetric(A.T * A) and is_symmetric((C.T * C).I) and not is_symmetric(B * C * B.T)

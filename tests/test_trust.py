@@ -53,7 +53,7 @@ def test_claim_with_a_matrix_power_is_judged():
 
 def test_matrix_power_code():
     from sympy import MatPow, MatrixSymbol
-    from matcalc.codegen import NumpyCodegen, compile_source
+    from matcalc.codegen.numpy_code import NumpyCodegen, compile_source
     X = MatrixSymbol("X", 3, 3)
     x = np.random.default_rng(1).standard_normal((3, 3)) + 3 * np.eye(3)
     for p in (2, 3, -2):
@@ -145,9 +145,9 @@ def test_norm2_value_and_gradient_at_zero_and_extremes():
     X = np.full((2, 3), 1e-200)
     g = matcalc.derive("norm2(X)", wrt=["X"]).to_numpy()(X=X)["X"]
     np.testing.assert_allclose(g, np.full((2, 3), 6 ** -0.5), rtol=1e-12)
-    from matcalc.codegen import NumpyCodegen, compile_source
+    from matcalc.codegen.numpy_code import NumpyCodegen, compile_source
     from sympy import MatrixSymbol
-    from matcalc.ir import Norm2
+    from matcalc.ir.nodes import Norm2
     v = MatrixSymbol("v", 3, 1)
     value = compile_source(NumpyCodegen({"v": v}, {"n": Norm2(v)}, "value").source(), "value")
     assert value(v=np.array([[3e200], [4e200], [0.0]]))["n"] == pytest.approx(5e200)
@@ -215,7 +215,7 @@ def test_long_statement_chain_checks():
 
 
 def test_wide_sums_and_chains_compile():
-    from matcalc.codegen import _too_deep
+    from matcalc.codegen.numpy_code import _too_deep
     assert _too_deep("(" * 30 + "x" + ")" * 30) and not _too_deep("(x) + (y)")
     expr = " + ".join(f"sum(sigmoid(X*a{i}))" for i in range(40))
     d = matcalc.derive(expr, wrt=["X"], shapes={"X": (3, 2), **{f"a{i}": () for i in range(40)}})
@@ -249,7 +249,7 @@ def test_correct_gradient_of_a_badly_conditioned_function_passes(name):
 @pytest.mark.parametrize("name", list(BADLY_CONDITIONED))
 @pytest.mark.parametrize("wrong", ["scaled", "transposed", "one entry"])
 def test_wrong_gradient_of_a_badly_conditioned_function_fails(name, wrong):
-    from matcalc.numeric import finite_difference_check
+    from matcalc.verify.numeric import finite_difference_check
     d = _derived(name)
     right = d.to_numpy()
 
@@ -322,7 +322,7 @@ def test_memory_limit_option_and_argument():
 
 def test_memory_parse_and_estimate():
     from sympy import Symbol
-    from matcalc.memory import entries, parse_limit
+    from matcalc.differentiate.memory import entries, parse_limit
     assert parse_limit("4G") == 4 * 2 ** 30 and parse_limit("1.5GiB") == 3 * 2 ** 29
     assert parse_limit("512M") == 2 ** 29 and parse_limit("1000") == 1000 and parse_limit("0") is None
     n = Symbol("n")
@@ -347,7 +347,7 @@ def test_refused_request_stays_small():
 
 @pytest.mark.parametrize("expr", ["sum(exp(exp(exp(X))))", "sum(exp(100*x))^3"])
 def test_badly_conditioned_hessians_check(expr):
-    from matcalc.numeric import hessian_check
+    from matcalc.verify.numeric import hessian_check
     d = matcalc.derive(expr, order=2)
     assert d.check().passed
     right = d.to_numpy()

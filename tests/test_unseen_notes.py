@@ -8,8 +8,8 @@ import pytest
 
 import matcalc
 from matcalc.errors import ParseError
-from matcalc.latex_input import translate
-from matcalc.note_check import NoteReport
+from matcalc.lang.latex_input import translate
+from matcalc.judge.note_check import NoteReport
 
 from unseen_key import BLIND, KEY, score
 

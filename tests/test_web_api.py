@@ -27,7 +27,7 @@ def _derive(client, **body):
 
 
 def _numpy(code: str, name="gradients"):
-    from matcalc.codegen import compile_source
+    from matcalc.codegen.numpy_code import compile_source
     return compile_source(code, name)
 
 

@@ -151,7 +151,7 @@ def test_check_my_answer_and_copy_code(browser, server):
     browser.find_element(By.ID, "copy-btn").click()
     wait(browser, "return document.getElementById('copy-status').textContent.startsWith('copied')", 5)
     code = browser.find_element(By.ID, "code").text
-    from matcalc.codegen import compile_source
+    from matcalc.codegen.numpy_code import compile_source
     grad = compile_source(code, "gradients")
     rng = np.random.default_rng(0)
     X, w, y = rng.normal(size=(6, 2)), rng.normal(size=(2, 1)), rng.normal(size=(6, 1))

@@ -36,7 +36,7 @@ def test_fifty_concurrent_derivations_all_answered(server):
         assert status == 200, (i, body)
         assert body["results"][0]["unicode"] == _problem(i)[1] and body["check"]["passed"], (i, body)
     # the code of one answer computes the right numbers
-    from matcalc.codegen import compile_source
+    from matcalc.codegen.numpy_code import compile_source
     grad = compile_source(answers[3][1]["formats"]["numpy"]["text"], "gradients")
     rng = np.random.default_rng(3)
     X, w, y = rng.normal(size=(5, 3)), rng.normal(size=(3, 1)), rng.normal(size=(5, 1))

@@ -170,7 +170,7 @@ def _user_error(err, req: dict) -> dict:
 
 def _variables(d) -> dict:
     """name -> {"shape": [..] (sizes as ints or names, [] for a scalar), "kind", "sequence"}."""
-    from ..ir import is_matrix, shape_of
+    from ..ir.nodes import is_matrix, shape_of
     variables = d.variables if getattr(d, "recurrent", False) else d.program.variables
     sequences = set(d.seq.sequences) if getattr(d, "recurrent", False) else set()
     out = {}
@@ -183,7 +183,7 @@ def _variables(d) -> dict:
 
 
 def _results(d) -> list[dict]:
-    from .. import printing
+    from ..lang import printing
     if getattr(d, "recurrent", False):
         return [{"key": n, "label": f"∂f/∂{n}", "unicode": None, "latex": None} for n in d.wrt]
     out = []
@@ -206,7 +206,7 @@ def _steps(d) -> dict:
     if getattr(d, "recurrent", False):
         blocks = re.findall(r"\\\[\n(.*?)\n\\\]", d.latex(steps=True), flags=re.S)
         return {"title": "backpropagation through time", "blocks": [{"title": "", "latex": b} for b in blocks]}
-    from .. import notes
+    from ..present import notes
     return {"title": notes._title(d, notes.METHOD_TITLES),
             "blocks": [{"title": t, "latex": b} for t, b in notes.steps_latex_blocks(d)]}
 
@@ -215,7 +215,7 @@ def derive_job(req: dict) -> tuple[int, dict]:
     """Derive, present and check one program: (HTTP status, response body)."""
     import numpy as np
     import matcalc
-    from .. import printing
+    from ..lang import printing
     from ..errors import MatcalcError
     try:
         d = matcalc.derive(req["expr"], wrt=req["wrt"], shapes=req["dims"], layout=req["layout"],

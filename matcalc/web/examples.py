@@ -1,7 +1,7 @@
 """The page's examples menu: the seed notes' models and the built-in recurrent ones."""
 from __future__ import annotations
 
-from ..models import template
+from ..recurrent.models import template
 
 
 def _example(id, title, expr, dims=None, wrt=None, method="backprop", order=1, layout=None, sum_to_one=()):

@@ -109,7 +109,7 @@ class WorkerPool:
         self._all: list[_Worker] = []
         if "forkserver" in multiprocessing.get_all_start_methods():
             self._ctx = multiprocessing.get_context("forkserver")
-            self._ctx.set_forkserver_preload(["matcalc.web.api", "matcalc.derivation", "matcalc.claims", "numpy"])
+            self._ctx.set_forkserver_preload(["matcalc.web.api", "matcalc.derivation", "matcalc.judge.claims", "numpy"])
         else:
             self._ctx = multiprocessing.get_context("spawn")
 

@@ -1,0 +1,395 @@
+"""A note's problem: its names, definitions (in force line by line), aliases and conventions."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from ..errors import ParseError
+from ..lang.latex_input import LatexParser, strip_derivative_text, translate
+from .note_reader import read_rows
+
+SCALAR_GREEK = {"eta", "lambda", "alpha", "beta", "gamma", "epsilon", "varepsilon", "mu", "rho", "kappa"}
+_DERIV = re.compile(r"\\frac\s*\{\s*(\\partial|\\part|∂)|\\nabla|∇|∂")
+
+
+# ---------------------------------------------------------------- names
+def _lhs_name(tex: str, known) -> str | None:
+    """The identifier of a definition's left side (h, Y_{pred}, z^{(l)}, J(W,b)) or None."""
+    tex = _strip_partial(tex)
+    tex = re.sub(r"\s*\((?:[^()]*)\)\s*$", "", tex).strip() if not re.fullmatch(r"\(.*\)", tex) else tex
+    if not tex:
+        return None
+    try:
+        p = LatexParser(tex, known_names=known, activations=())
+        p.index_superscript = lambda base, sub: p.peek().text not in ("T",) and not p.prime_ahead() \
+            and p.peek().text != "{" or _index_group(p)   # every superscript of a lone name is an index
+        node = p.primary()
+    except (ParseError, IndexError):
+        return None
+    if p.tok.kind != "end" or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", node.text):
+        return None
+    return node.text
+
+
+def _strip_partial(tex: str) -> str:
+    tex = re.sub(r"^\s*(\\partial|\\part|∂)", "", tex.strip()).strip()
+    while tex.startswith("{") and tex.endswith("}") and "{" not in tex[1:-1]:
+        tex = tex[1:-1].strip()
+    return tex
+
+
+def _index_group(p) -> bool:
+    if p.peek().text != "{":
+        return False
+    inner = p.peek(2).text
+    return inner not in ("T", r"\top", "-", "'", r"\prime")
+
+
+def _is_derivative(tex: str) -> bool:
+    return bool(_DERIV.search(tex))
+
+
+def _split_derivative(tex: str):
+    """(function, variable) of a lone derivative symbol, else None."""
+    t = tex.strip()
+    t = re.sub(r"^\(\s*(.*)\s*\)(_\{[^}]*\})?$", r"\1", t)
+    m = re.fullmatch(r"\\[dt]?frac\s*(\{.*\})\s*(\{.*\})", t, re.S)
+    if m:
+        groups = _groups(t[t.index("{"):])
+        if groups and len(groups) == 2 and groups[1][1] == len(t[t.index("{"):]):
+            num, den = groups[0][0], groups[1][0]
+            if re.match(r"\s*(\\partial|\\part|∂)", num) and re.match(r"\s*(\\partial|\\part|∂)", den):
+                return strip_derivative_text(num), strip_derivative_text(den)
+        return None
+    m = re.fullmatch(r"(\\nabla|∇)\s*_\s*(\{(?:[^{}]|\{[^{}]*\})*\}|\\?[A-Za-z]+)\s*(.+)", t, re.S)
+    if m:
+        wrt = m.group(2)
+        if wrt.startswith("{"):
+            wrt = wrt[1:-1]
+        elif not wrt.startswith("\\") and len(wrt) > 1:
+            return wrt[0], wrt[1:] + m.group(3)
+        return m.group(3).strip(), wrt.strip()
+    m = re.fullmatch(r"(∂|\\partial)\s*(.+?)\s*/\s*(∂|\\partial)\s*(.+)", t)
+    if m:
+        return m.group(2), m.group(4)
+    return None
+
+
+def _groups(s: str):
+    """Top-level {...} groups of s: [(inner, end offset)]."""
+    out, depth, start = [], 0, 0
+    for k, ch in enumerate(s):
+        if ch == "{" and (k == 0 or s[k - 1] != "\\"):
+            if depth == 0:
+                start = k
+            depth += 1
+        elif ch == "}" and (k == 0 or s[k - 1] != "\\"):
+            depth -= 1
+            if depth == 0:
+                out.append((s[start + 1:k], k + 1))
+        elif depth == 0 and not ch.isspace():
+            return None
+    return out
+
+
+# ---------------------------------------------------------------- the note's program
+@dataclass
+class _Definition:
+    name: str
+    text: str        # language
+    line: int
+    names: dict
+    uncertain: list = field(default_factory=list)
+    display: bool = True      # from a displayed equation ($$…$$), not one inline in the prose
+    alternates: list = field(default_factory=list)   # the chain's later forms (= σ(z^l)W + b)
+
+
+class _Note:
+    def __init__(self, text: str, dims: dict | None):
+        self.text = text
+        self.dims = dict(dims or {})
+        self.rows = read_rows(text)
+        self.line = 0                        # the line being judged
+        self.bold = _bold_names(text)        # names written \\mathbf{x}: the note's vectors
+        self.scalars: set = set()            # names the equations divide by (\\frac{1}{N})
+        self.size_names: set = set()         # sizes named in X \\in R^{n \\times d}
+        self.layout = _stated_layout(text)   # "numerator" | "denominator" | None
+        self.vector_leaves: set = set()      # capital leaves found to be vectors
+        self.sigma_sections = self._sigma_sections()
+        self.chains = self._chains()
+        self.latex_names: dict = {}          # language name -> LaTeX
+        self.known: set = set()
+        self.values: set = set()             # names defined by an equation
+        self.definitions: dict = {}          # name -> _Definition (latest wins)
+        self.history: list = []              # every _Definition, in the note's order
+        self.aliases: dict = {}              # δ name -> (function, variable) identifiers
+        self.alias_lines: dict = {}          # δ name -> the line defining it
+        self._collect_names()
+        self._collect_definitions()
+        self.convention = self._convention()
+        self.declared = self._declarations()
+        self._broadcasts()
+        self._defined_forms()
+
+    def _defined_forms(self):
+        """z^{l+1} = a^l W + b = σ(z^l) W + b with a^l never defined: the form in defined names."""
+        defined = set(self.definitions) | set(self.declared)
+        for d in list(self.definitions.values()):
+            leaves = _words(d.text) - defined
+            if not leaves or not d.alternates:
+                continue
+            for text, names in d.alternates:
+                if not (_words(text) - defined - _words(d.text)) and len(_words(text) - defined) < len(leaves) \
+                        and d.name not in _words(text) and "__" not in text:
+                    d.text = text
+                    self.latex_names.update({k: v for k, v in names.items() if k not in self.latex_names})
+                    break
+
+    def _broadcasts(self):
+        """In a forward equation, 1b (a row repeated) and b1 (a scalar repeated) are b, broadcast."""
+        def scalar(n):
+            return self.declared.get(n) == () or n in self.scalars
+        for d in self.definitions.values():
+            text = re.sub(r"bcast__\((\w+)\)", r"\1", d.text)
+            text = re.sub(r"sum(?:cols|rows)__\((\w+)\)", lambda m: m.group(1) if scalar(m.group(1)) else m.group(0), text)
+            d.text = re.sub(r"(?<![\w.])ones(?![\w(])", "1", text)
+
+    def _chains(self):
+        chains, last = [], None
+        for row in self.rows:
+            links = [(s, row.line) for s in row.links]
+            if row.continued and last is not None:
+                last["links"] += links[1:]
+            elif last is not None and last["open"]:
+                last["links"] = last["links"][:-1] + links
+            else:
+                last = {"line": row.line, "links": links, "end": row.end_line, "display": row.display}
+                chains.append(last)
+            last["end"] = row.end_line
+            last["open"] = bool(row.links) and row.links[-1] == "" and len(row.links) > 1
+        for c in chains:
+            c["links"] = [(s, ln) for s, ln in c["links"] if s.strip()]
+        return [c for c in chains if c["links"]]
+
+    def _collect_names(self):
+        for chain in self.chains:
+            for tex, _ in chain["links"]:
+                d = _split_derivative(tex)
+                if d:
+                    for part in d:
+                        n = _lhs_name(part, ())
+                        if n:
+                            self.known.add(n)
+            if len(chain["links"]) > 1:
+                n = _lhs_name(chain["links"][0][0], ())
+                if n:
+                    self.known.add(n)
+                    if not _is_derivative(chain["links"][0][0]):
+                        self.values.add(n)
+
+    def _collect_definitions(self):
+        for chain in self.chains:
+            links = chain["links"]
+            if len(links) < 2:
+                continue
+            first = links[0][0]
+            if _is_derivative(first):
+                continue
+            name = _lhs_name(first, self.known)
+            if name is None:
+                continue
+            if _split_derivative(links[1][0]) is not None:      # δ = ∂L/∂z (= ...)
+                f, v = _split_derivative(links[1][0])
+                fn, vn = _lhs_name(f, self.known), _lhs_name(v, self.known)
+                if fn and vn:
+                    self.aliases[name] = (fn, vn)
+                    self.alias_lines[name] = links[0][1]
+                    self.latex_names.setdefault(name, first.strip())
+                continue
+            if any(_is_derivative(t) for t, _ in links[1:]) or name in self.aliases:
+                continue
+            texts = []
+            for k, (tex, line) in enumerate(links[1:]):
+                try:
+                    r = translate(tex, self.known, derivative=None, values=self.values, sigma=self.sigma_at(line))
+                except ParseError:
+                    if k == 0:
+                        break
+                    continue
+                texts.append((r, line))
+            if not texts:
+                continue
+            r, line = texts[0]
+            earlier = self.definitions.get(name)
+            if earlier is not None and earlier.display and not chain.get("display", True) and earlier.text != r.text:
+                continue          # an aside in the prose ($h = max(Z, 0)$) does not redefine the problem
+            self.latex_names.update({k: v for k, v in r.names.items() if k not in self.latex_names})
+            lhs = re.sub(r"\s*\([^()]*\)\s*$", "", first.strip()) or first.strip()
+            self.latex_names.setdefault(name, re.sub(r"(?<=[A-Za-z])\{(?=[A-Za-z]{2,}\})", "_{", lhs))
+            self.definitions.pop(name, None)
+            self.definitions[name] = _Definition(name, r.text, line, r.names, list(r.uncertain),
+                                                 chain.get("display", True), [(o.text, o.names) for o, _ in texts[1:]])
+            self.scalars |= r.scalars
+            self.history.append(self.definitions[name])
+            # σ(z) = σ(aW + b): the inner name is defined by the inner expression
+            for other, _ in texts[1:]:
+                m1 = re.fullmatch(r"(\w+)\((\w+)\)", r.text)
+                m2 = re.fullmatch(r"(\w+)\((.+)\)", other.text)
+                if m1 and m2 and m1.group(1) == m2.group(1) and m1.group(2) not in self.definitions \
+                        and m1.group(2) != name:
+                    inner = m1.group(2)
+                    self.definitions[inner] = _Definition(inner, m2.group(2), line, other.names)
+                    self.history.append(self.definitions[inner])
+                    self.latex_names.update({k: v for k, v in other.names.items() if k not in self.latex_names})
+
+    def sigma_at(self, line: int) -> str:
+        """What \\sigma means at ``line``: tanh/relu where the section says so, else sigmoid."""
+        for start, end, fn in self.sigma_sections:
+            if start <= line <= end:
+                return fn
+        return "sigmoid"
+
+    def _sigma_sections(self) -> list:
+        lines = self.text.split("\n")
+        heads = [k + 1 for k, ln in enumerate(lines) if re.match(r"\s{0,3}#", ln)] + [len(lines) + 1]
+        out = []
+        for k, ln in enumerate(lines, start=1):
+            m = re.search(r"(激活函数|activation(?: function)?|\\sigma)[^$\n]{0,12}?(为|是|is|=|:|：)\s*\$?\s*\\?"
+                          r"(tanh|relu|sigmoid)", ln, re.I)
+            if m:
+                start = max([h for h in heads if h <= k], default=1)
+                end = min([h for h in heads if h > k]) - 1
+                out.append((start, end, m.group(3).lower()))
+        return out
+
+    def defs_at(self, line: int) -> dict:
+        """The definitions in force at ``line``: the latest at or before it."""
+        out = {}
+        for d in self.history:
+            if d.line <= line:
+                out.pop(d.name, None)
+                out[d.name] = d
+        return out
+
+    def declarations_at(self, line: int) -> dict:
+        """Shapes declared at or before ``line`` (X \\in R^{n \\times d}, x_{1,m}), --dim last."""
+        out = {}
+        for at, name, shape in self.declaration_list:
+            if at <= line:
+                out[name] = shape
+        out.update(self.dims)
+        return out
+
+    # -- conventions and shapes
+    def _convention(self) -> str:
+        row = col = 0
+        for d in self.definitions.values():
+            for a, b in re.findall(r"(\w+)'? \* (\w+)", d.text):
+                if a[:1].islower() and b[:1].isupper():
+                    row += 1
+                elif a[:1].isupper() and b[:1].islower():
+                    col += 1
+                elif a[:1].isupper() and _weight(b) and not _weight(a):
+                    row += 1
+                elif b[:1].isupper() and _weight(a) and not _weight(b):
+                    col += 1
+                elif a[:1].isupper() and b[:1].isupper() and (a in self.definitions) != (b in self.definitions):
+                    row, col = (row + 1, col) if a in self.definitions else (row, col + 1)
+        prose = self.text
+        row += 2 * len(re.findall(r"行向量|row[- ]vectors?|one sample per row|rows? (are|is) (a )?samples?", prose, re.I))
+        col += 2 * len(re.findall(r"列向量|column[- ]vectors?", prose, re.I))
+        return "row" if row > col else "column"
+
+    def _leaf_kind_guess(self, name: str) -> str:
+        if name in self.definitions:
+            return "value"
+        base = name.split("_")[0]
+        if base in SCALAR_GREEK or name in self.scalars or name in self.size_names:
+            return "scalar"
+        if self.bold and name not in self.bold and name[:1].islower():
+            return "scalar"          # a note that writes vectors bold: plain small letters are numbers
+        return "matrix" if name[:1].isupper() else "vector"
+
+    def _declarations(self) -> dict:
+        out = {}
+        found = []
+        for m in re.finditer(r"(?<![\\A-Za-z])([A-Za-z]|\\[a-zA-Z]+)_\{\s*(\w+)\s*,\s*(\w+)\s*\}", self.text):
+            name = _lhs_name(m.group(1), self.known)
+            if name:
+                found.append((m.start(), name, (m.group(2), m.group(3))))
+        pattern = re.compile(r"([A-Za-z\\][A-Za-z_{}^()\\0-9]*)\s*\\in\s*\\?(?:mathbb\{R\}|mathbf\{R\}|R|ℝ)"
+                             r"\s*(?:\^\s*\{([^}]*)\}|\^\s*(\w))?")
+        for m in pattern.finditer(self.text):
+            name = _lhs_name(m.group(1), self.known)
+            if not name:
+                continue
+            dims = (m.group(2) or m.group(3) or "").replace(" ", "")
+            parts = [p for p in re.split(r"\\times|\*|×|,", dims) if p]
+            if not parts:
+                found.append((m.start(), name, ()))
+            elif len(parts) == 1:
+                found.append((m.start(), name, (parts[0], 1) if self.convention == "column" else (1, parts[0])))
+            elif len(parts) == 2:
+                found.append((m.start(), name, tuple(parts)))
+        self.declaration_list = []
+        self.size_names = {str(p) for _, _, shape in found for p in shape if not str(p).isdigit()}
+        for at, name, shape in sorted(found, key=lambda f: f[0]):
+            try:
+                clean = tuple(int(p) if str(p).isdigit() else _size_name(p) for p in shape)
+            except ValueError:
+                continue
+            self.declaration_list.append((self.text.count("\n", 0, at) + 1, name, clean))
+        return {n: s for _, n, s in self.declaration_list} | dict(self.dims)
+
+    def kind(self, name: str):
+        if name in self.declared:
+            return self.declared[name]
+        if name in self.vector_leaves:
+            return ("?", 1) if self.convention == "column" else (1, "?")
+        k = self._leaf_kind_guess(name)
+        if k == "scalar":
+            return ()
+        if k == "matrix":
+            return ("?", "?")
+        return ("?", 1) if self.convention == "column" else (1, "?")
+
+
+def _words(text: str) -> set:
+    from ..lang.language import is_function_name
+    return {w for w in re.findall(r"(?<![\w.])([A-Za-z][A-Za-z0-9_]*)", text) if not is_function_name(w)}
+
+
+def _stated_layout(text: str):
+    """The layout a note says it uses: the first of numerator / denominator layout it names."""
+    m = re.search(r"(numerator[- ]layout|分子布局|denominator[- ]layout|分母布局)", text, re.I)
+    if m is None:
+        return None
+    return "numerator" if m.group(1).lower().startswith(("numerator", "分子")) else "denominator"
+
+
+def _bold_names(text: str) -> set:
+    """Identifiers of the names a note writes in bold (\\mathbf{x}, \\boldsymbol{h}_t, \\vec{v})."""
+    out = set()
+    for m in re.finditer(r"\\(mathbf|boldsymbol|bm|vec)\s*\{\s*\\?([A-Za-z]+)\s*\}((?:\s*[_^]\s*(?:\{[^{}]*\}|\\?\w))*)",
+                         text):
+        if m.group(2) in ("0", "1"):
+            continue
+        try:
+            p = LatexParser(m.group(0), activations=())
+            node = p.primary()
+            out.add(node.text)
+        except (ParseError, IndexError):
+            continue
+    return out
+
+
+def _weight(name: str) -> bool:
+    """A name that reads as a weight matrix (W, V, U, Θ)."""
+    return name[:1] in "WVU" or name.startswith(("Theta", "theta"))
+
+
+def _size_name(p: str) -> str:
+    p = p.replace("\\", "").replace("{", "").replace("}", "").replace("_", "")
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9]*", p):
+        raise ValueError(p)
+    return p
