@@ -10,6 +10,7 @@ reported, with the correct form and the smallest counterexample.
 """
 from __future__ import annotations
 
+import contextvars
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -26,6 +27,9 @@ from ..errors import LimitError, MatcalcError, UnknownNameError
 from ..ir.nodes import is_matrix, shape_of
 from ..differentiate.memory import DEFAULT_MEMORY_LIMIT, guard
 from ..verify.numeric import DomainSampler
+
+#: while true, the diagnosis searches return nothing (a caller only tests variants of a claim)
+QUICK_SEARCH = contextvars.ContextVar("matcalc_quick_search", default=False)
 
 MAX_EDITS = 40          # nodes of the claim tried for single edits
 TOLERANCE = 1e-9   # relative to the larger of the two; both are exact formulas in float64
@@ -261,6 +265,8 @@ def _dropped_factor(c: _Claims) -> list[str]:
 
 
 def _value_diagnoses(c: _Claims) -> list[str]:
+    if QUICK_SEARCH.get():
+        return []
     claim, truth = c.claim, c.truth
     out = []
     if is_matrix(claim) and claim.shape[0] == claim.shape[1] and c.matches(ops.transpose(claim)):
@@ -380,6 +386,8 @@ def _jacobian_diagnoses(c: _Claims, layout: str) -> list[str]:
 
 # ---------------------------------------------------------------- counterexample
 def _counterexample(c: _Claims) -> dict | None:
+    if QUICK_SEARCH.get():
+        return None
     """The smallest sizes at which the claim and the truth differ, with rounded values."""
     program = c.program
     syms = list(program.size_symbols)

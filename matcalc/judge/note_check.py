@@ -19,8 +19,10 @@ import numpy as np
 from ..lang import printing
 from ..errors import LimitError, MatcalcError, ParseError, ShapeError
 from ..lang.latex_input import strip_derivative_text, translate
+from .claims import QUICK_SEARCH
 from .note_index import IndexUnread, whole_claim
-from .note_model import _Definition, _lhs_name, _Note, _split_derivative, _strip_partial
+from .note_model import (_Definition, _identifiers, _lhs_name, _Note, _NotChecked, _plain_name, _reach,
+                         _shift_definitions, _split_derivative, _strip_partial)
 from .note_recurrent import judge_recurrent, last_step_aliases, step_ties
 
 
@@ -60,10 +62,6 @@ class NoteReport:
 
 
 # ---------------------------------------------------------------- one claim
-class _NotChecked(Exception):
-    pass
-
-
 def _break_cycles(note: _Note, roots) -> None:
     """A definition from earlier in the note that closes a cycle with later ones is dropped."""
     for _ in range(20):
@@ -123,12 +121,6 @@ def _deps(note: _Note, roots) -> list[str]:
     for n in note.definitions:
         place(n)
     return order
-
-
-def _identifiers(text: str) -> set:
-    from ..lang.language import is_function_name
-    return {w for w in re.findall(r"(?<![\w.])([A-Za-z][A-Za-z0-9_]*)", text)
-            if not is_function_name(w) and not w.endswith("__")}
 
 
 def _grad_name(fn: str, var: str) -> str:
@@ -554,33 +546,6 @@ def _labels(source: str, var: str) -> list:
     return sorted(n for n in leaves if n not in used_elsewhere)
 
 
-def _shift_definitions(note: _Note, names) -> None:
-    """h^{t+1} from the step's h^t = …: each index t (or l) moved one step on (t-1 -> t, t -> t+1)."""
-    stack = list(names)
-    while stack:
-        n = stack.pop()
-        if n in note.definitions:
-            continue
-        m = re.fullmatch(r"(\w+?)_(t|l)p1", n)
-        if not m or f"{m.group(1)}_{m.group(2)}" not in note.definitions:
-            continue
-        idx = m.group(2)
-        src = note.definitions[f"{m.group(1)}_{idx}"]
-
-        def shift(match, idx=idx):
-            word = match.group(0)
-            if word.endswith(f"_{idx}m1"):
-                return word[:-len(f"{idx}m1")] + idx
-            if word.endswith(f"_{idx}"):
-                return word + "p1"
-            return word
-        text = re.sub(r"(?<![\w.])[A-Za-z]\w*", shift, src.text)
-        note.definitions[n] = _Definition(n, text, src.line, src.names)
-        note.latex_names.setdefault(n, note.latex_names.get(f"{m.group(1)}_{idx}", n).replace(
-            "^t", "^{t+1}").replace("_t", "_{t+1}").replace("{t}", "{t+1}").replace("(t)", "(t+1)"))
-        stack += list(_identifiers(text))
-
-
 def _run_check(d, claim, var, layout):
     from .claims import _check
     with np.errstate(all="ignore"):
@@ -599,6 +564,8 @@ def _sibling(name: str, names) -> str | None:
 
 def _wrong_point(d, claim, var, layout, note, names, shapes, extra) -> str:
     """'o^t where o^{t+1} belongs': one name of the claim replaced by another makes it right."""
+    if QUICK_SEARCH.get():
+        return ""
     used = [n for n in _identifiers(claim) if n in shapes or n in d.program.intermediates]
     tried = 0
     for n in used:
@@ -624,6 +591,8 @@ def _wrong_point(d, claim, var, layout, note, names, shapes, extra) -> str:
 
 def _wrong_point_once(d, claim_tex, relang, var, layout, note, names, shapes) -> str:
     """As _wrong_point, one occurrence at a time in the LaTeX: (h - t) ⊙ g'(h) where g'(a) belongs."""
+    if QUICK_SEARCH.get():
+        return ""
     tried = 0
     for n in sorted(names):
         tex_n = note.latex_names.get(n)
@@ -739,19 +708,6 @@ def _resolve_name(note: _Note, var: str, fn: str) -> str:
     if len(close) == 1:
         return close[0]
     raise _NotChecked(f"{var} does not appear in the note's equations")
-
-
-def _reach(note: _Note, fn: str, stop: set) -> set:
-    """Every name fn depends on, not looking through the names in stop."""
-    seen, stack = set(), [fn]
-    while stack:
-        n = stack.pop()
-        if n in seen:
-            continue
-        seen.add(n)
-        if n in note.definitions and (n not in stop or n == fn):
-            stack += list(_identifiers(note.definitions[n].text))
-    return seen - {fn}
 
 
 def _shapes(note: _Note, source: str, var: str, upstream: dict) -> dict:
@@ -965,22 +921,6 @@ def check_note(text: str, dims: dict | None = None, claim_timeout: float | None 
             if result.verdict == "wrong":
                 item.diagnosis = f"read entrywise as ∂{_plain_name(f_tex)}/∂{whole[1]} = {whole[2]}: {item.diagnosis}"
     return report
-
-
-_GREEK_UNICODE = dict(zip(
-    "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi pi rho sigma tau phi chi psi "
-    "omega Gamma Delta Theta Lambda Xi Pi Sigma Phi Psi Omega ell".split(),
-    "αβγδεζηθικλμνξπρστφχψωΓΔΘΛΞΠΣΦΨΩℓ"))
-
-
-def _plain_name(latex: str) -> str:
-    """\\Theta_1 -> Θ_1, Y_{pred} -> Y_pred, \\frac{\\partial L}{\\partial u} -> ∂L/∂u (for text)."""
-    m = re.fullmatch(r"\\frac\{\\partial ([^{}]*)\}\{\\partial ([^{}]*)\}", latex)
-    if m:
-        return f"∂{_plain_name(m.group(1))}/∂{_plain_name(m.group(2))}"
-    out = re.sub(r"\\([A-Za-z]+)", lambda g: _GREEK_UNICODE.get(g.group(1), ""), latex)
-    out = re.sub(r"\([^()]*\)$", "", out.replace("{", "").replace("}", "")).strip()
-    return out or latex
 
 
 def _in_note_names(note, text: str) -> str:

@@ -393,3 +393,70 @@ def _size_name(p: str) -> str:
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9]*", p):
         raise ValueError(p)
     return p
+
+
+# ---------------------------------------------------------------- helpers shared by the judges
+class _NotChecked(Exception):
+    pass
+
+
+def _identifiers(text: str) -> set:
+    from ..lang.language import is_function_name
+    return {w for w in re.findall(r"(?<![\w.])([A-Za-z][A-Za-z0-9_]*)", text)
+            if not is_function_name(w) and not w.endswith("__")}
+
+
+def _shift_definitions(note: _Note, names) -> None:
+    """h^{t+1} from the step's h^t = …: each index t (or l) moved one step on (t-1 -> t, t -> t+1)."""
+    stack = list(names)
+    while stack:
+        n = stack.pop()
+        if n in note.definitions:
+            continue
+        m = re.fullmatch(r"(\w+?)_(t|l)p1", n)
+        if not m or f"{m.group(1)}_{m.group(2)}" not in note.definitions:
+            continue
+        idx = m.group(2)
+        src = note.definitions[f"{m.group(1)}_{idx}"]
+
+        def shift(match, idx=idx):
+            word = match.group(0)
+            if word.endswith(f"_{idx}m1"):
+                return word[:-len(f"{idx}m1")] + idx
+            if word.endswith(f"_{idx}"):
+                return word + "p1"
+            return word
+        text = re.sub(r"(?<![\w.])[A-Za-z]\w*", shift, src.text)
+        note.definitions[n] = _Definition(n, text, src.line, src.names)
+        note.latex_names.setdefault(n, note.latex_names.get(f"{m.group(1)}_{idx}", n).replace(
+            "^t", "^{t+1}").replace("_t", "_{t+1}").replace("{t}", "{t+1}").replace("(t)", "(t+1)"))
+        stack += list(_identifiers(text))
+
+
+def _reach(note: _Note, fn: str, stop: set) -> set:
+    """Every name fn depends on, not looking through the names in stop."""
+    seen, stack = set(), [fn]
+    while stack:
+        n = stack.pop()
+        if n in seen:
+            continue
+        seen.add(n)
+        if n in note.definitions and (n not in stop or n == fn):
+            stack += list(_identifiers(note.definitions[n].text))
+    return seen - {fn}
+
+
+_GREEK_UNICODE = dict(zip(
+    "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi pi rho sigma tau phi chi psi "
+    "omega Gamma Delta Theta Lambda Xi Pi Sigma Phi Psi Omega ell".split(),
+    "αβγδεζηθικλμνξπρστφχψωΓΔΘΛΞΠΣΦΨΩℓ"))
+
+
+def _plain_name(latex: str) -> str:
+    """\\Theta_1 -> Θ_1, Y_{pred} -> Y_pred, \\frac{\\partial L}{\\partial u} -> ∂L/∂u (for text)."""
+    m = re.fullmatch(r"\\frac\{\\partial ([^{}]*)\}\{\\partial ([^{}]*)\}", latex)
+    if m:
+        return f"∂{_plain_name(m.group(1))}/∂{_plain_name(m.group(2))}"
+    out = re.sub(r"\\([A-Za-z]+)", lambda g: _GREEK_UNICODE.get(g.group(1), ""), latex)
+    out = re.sub(r"\([^()]*\)$", "", out.replace("{", "").replace("}", "")).strip()
+    return out or latex

@@ -18,34 +18,13 @@ claim checker of ``note_check``; this module widens what it reads:
 """
 from __future__ import annotations
 
-import contextvars
-import functools
 import re
 
+from .claims import QUICK_SEARCH
+from .note_model import (_Definition, _identifiers, _lhs_name, _NotChecked, _plain_name, _reach,
+                         _shift_definitions, _split_derivative)
+
 _TIME = ("t", "tau", "s")
-_QUICK = contextvars.ContextVar("note_recurrent_quick", default=False)
-
-
-def _skipped_in_quick(empty):
-    """Wrap a diagnosis search so that it returns ``empty`` while variants are only tested."""
-    def wrap(fn):
-        @functools.wraps(fn)
-        def inner(*args, **kwargs):
-            return empty if _QUICK.get() else fn(*args, **kwargs)
-        inner.quick_aware = True
-        return inner
-    return wrap
-
-
-def _install_quick() -> None:
-    from . import claims, note_check
-    for module, name, empty in ((claims, "_value_diagnoses", []), (claims, "_counterexample", None),
-                                (note_check, "_wrong_point", ""), (note_check, "_wrong_point_once", "")):
-        fn = getattr(module, name)
-        if not getattr(fn, "quick_aware", False):
-            setattr(module, name, _skipped_in_quick(empty)(fn))
-
-
 # ---------------------------------------------------------------- reading the LaTeX
 def _script(tex: str, k: int) -> tuple:
     """(text, end) of the {group}, \\command or single character at tex[k:]."""
@@ -160,7 +139,6 @@ def _last_step_words(note, line: int) -> bool:
 
 def last_step_aliases(note) -> None:
     """δ_T = … (δ_t = ∂L/∂h_t defined): a claim about ∂L/∂h_T, not a definition of a new name."""
-    from .note_model import _lhs_name
     heads = [_lhs_name(c["links"][0][0], note.known) for c in note.chains if len(c["links"]) > 1]
     for name in [n for n in heads if n and re.fullmatch(r"\w+_(T|tau)", n)]:
         base, mark = name.rsplit("_", 1)
@@ -182,7 +160,6 @@ def last_step_aliases(note) -> None:
 def judge_recurrent(note, fn: str, var: str, tex: str, judge):
     """(result, expected LaTeX, language claim) for a recurrent claim, or None when the claim is
     none of the forms this module reads (the ordinary per-step judge then takes it)."""
-    from .note_check import _NotChecked
     found = time_sum(tex)
     if found:
         return _judge_sum(note, fn, var, found, judge)
@@ -352,16 +329,14 @@ def _missing_factors(note, tex: str) -> list:
 
 def _wrong_step(note, fn, var, tex, judge) -> str:
     from ..errors import MatcalcError
-    from .note_check import _NotChecked
     swapped = _swap_diag(tex)
     tries = [(v, what, None) for v, what in _variants(tex, note)]
     if swapped:
         tries.append((swapped[0], "", swapped[1]))
         tries += [(v, what, swapped[1]) for v, what in _variants(swapped[0], note)]
     tries += [(v, (kind, what), None) for v, what, kind in _missing_factors(note, tex) + _other_names(note, tex)]
-    _install_quick()
     for variant, what, factor in tries[:24]:
-        token = _QUICK.set(True)
+        token = QUICK_SEARCH.set(True)
         try:
             ok = judge(note, fn, var, variant)[0].verdict == "correct"
         except _NotChecked as err:
@@ -369,7 +344,7 @@ def _wrong_step(note, fn, var, tex, judge) -> str:
         except (MatcalcError, KeyError, ValueError):
             ok = False
         finally:
-            _QUICK.reset(token)
+            QUICK_SEARCH.reset(token)
         if not ok:
             continue
         if isinstance(what, tuple):
@@ -384,7 +359,6 @@ def _wrong_step(note, fn, var, tex, judge) -> str:
 
 def _missing_later(note, fn, var, base, tex, judge, judged):
     """A correct-looking ∂L/∂X_t that names step-t upstream gradients only misses step t+1."""
-    from .note_check import _NotChecked
     result, expected, lang = judged
     ups = set(re.findall(rf"(?<![\w.])d{re.escape(fn)}_d(\w+)", lang))
     if result.verdict != "correct" or not ups or var in ups or any(not u.endswith("_t") for u in ups):
@@ -415,8 +389,6 @@ def _judge_direct_factors(note, fn, var, tex, judge, refusal):
     """∂L/∂C^{t+1} ∂C^{t+1}/∂C^t + ∂L/∂h^t ∂h^t/∂C^t: with ∂L/∂h^t the total gradient, a factor
     ∂u/∂v is the direct dependence (the other upstream quantities held fixed).  Correct in that
     reading: correct; else not checked (the reading is the note's to state)."""
-    from .note_check import _NotChecked, _identifiers, _shift_definitions
-    from .note_model import _Definition, _lhs_name
     ups = []
     for num, den in _DERIVATIVE.findall(tex):
         if _lhs_name(num, note.known) == fn and _lhs_name(den, note.known):
@@ -461,13 +433,10 @@ def _next_tex(note, state: str) -> str:
 
 
 def _plain(tex: str) -> str:
-    from .note_check import _plain_name
     return _plain_name(tex)
 
 
 def _judge_sum(note, fn, var, found, judge):
-    from .note_check import _NotChecked
-    from .note_model import _lhs_name, _split_derivative
     head, body = found
     if not one_term(body):
         raise _NotChecked("a sum over time followed by other terms: matcalc reads a claim that is one "
@@ -505,13 +474,11 @@ def _judge_sum(note, fn, var, found, judge):
 
 
 def _feeds_state(note, var: str) -> bool:
-    from .note_check import _reach
     return any(var in _reach(note, f"{s}_t", stop=set()) for s in states(note))
 
 
 def _judge_last_step(note, fn, var, base, mark, tex, judge):
     """∂L/∂C^τ: step t's equations with no step t+1."""
-    from .note_check import _NotChecked
     if mark == "tau":
         step = re.sub(r"([_^])\s*(?:\\tau\b|\{\s*(\(?)\s*\\tau\s*(\)?)\s*\})",
                       lambda g: f"{g.group(1)}{{{g.group(2) or ''}t{g.group(3) or ''}}}", tex)

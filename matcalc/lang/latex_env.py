@@ -7,6 +7,7 @@ A mixin of :class:`matcalc.lang.latex_input.LatexParser`: it uses the parser's t
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
 RELATIONS = {"<": "<", ">": ">", r"\lt": "<", r"\gt": ">", r"\leq": "<=", r"\le": "<=", r"\leqslant": "<=",
              r"\geq": ">=", r"\ge": ">=", r"\geqslant": ">=", "≤": "<=", "≥": ">="}
@@ -14,6 +15,27 @@ ELLIPSES = {r"\cdots", r"\dots", r"\ldots", r"\vdots", r"\ddots", r"\dotsb", r"\
 OTHERWISE = {"otherwise", "else", "sonst", "其他", "否则"}
 MATRIX_ENVS = {"bmatrix", "pmatrix", "matrix", "vmatrix", "Bmatrix", "smallmatrix", "array"}
 STOPS = {r"\end", "&"} | set(RELATIONS)
+TEXT = {r"\mathrm", r"\operatorname", r"\text", r"\textrm", r"\mathtt", r"\rm", r"\textit"}
+BOLD = {r"\mathbf", r"\boldsymbol", r"\bm", r"\vec"}
+TRANSPOSE = {"T", r"\top", r"\intercal", r"\mathsf", "'", r"\prime", "ᵀ", "′"}
+
+
+# ---------------------------------------------------------------- the pieces both readers build
+@dataclass
+class Node:
+    pos: int
+
+
+@dataclass
+class Lang(Node):
+    """A finished piece of the language, with its precedence (higher binds tighter)."""
+    text: str
+    prec: int = 50
+    names: list = field(default_factory=list)
+
+
+ADD, MUL, NEG, POW, ATOM = 10, 20, 25, 30, 50
+
 
 
 def drop_stray_ampersands(toks: list) -> list:
@@ -54,7 +76,6 @@ class EnvironmentMixin:
 
     def cases(self, start):
         """\\begin{cases} v_1 & c_1 \\\\ v_2 & c_2 \\end{cases} -> Σ mask(c_k) .* v_k (masks: step())."""
-        from .latex_input import ATOM, Lang
         branches = []
         while True:
             value = self.expression()
@@ -86,7 +107,6 @@ class EnvironmentMixin:
 
     def condition(self, start):
         """'z > 0', '\\text{if } x \\leq 0', 'otherwise': a 0/1 mask (language text), None for otherwise."""
-        from .latex_input import TEXT
         while self.tok.kind == "cmd" and self.tok.text in TEXT | {r"\mbox"}:
             at = self.i
             self.take()
@@ -114,7 +134,6 @@ class EnvironmentMixin:
 
     def zero(self, start):
         """\\vec{0}, \\mathbf{0} (a zero vector or matrix, transposed or not): the number 0, broadcast."""
-        from .latex_input import ATOM, Lang, TRANSPOSE
         for _ in range(4):
             self.take()
         while self.tok.text in ("_", "^"):
@@ -126,7 +145,6 @@ class EnvironmentMixin:
 
     def extremum(self, tok, fn: str):
         """\\max(a, b) / max(0, z): the entrywise maximum (minimum) of two values."""
-        from .latex_input import ATOM, Lang
         self.skip_sizing()
         opener = self.take()
         if opener.text not in ("(", "[", r"\{"):
@@ -146,7 +164,6 @@ class EnvironmentMixin:
 
 
 def is_zero_vector(toks, k) -> bool:
-    from .latex_input import BOLD
     return toks[k].text in BOLD and k + 3 < len(toks) and toks[k + 1].text == "{" and \
         toks[k + 2].text == "0" and toks[k + 3].text == "}"
 

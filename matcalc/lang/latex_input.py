@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..errors import ParseError
+from .latex_env import ADD, ATOM, BOLD, MUL, NEG, POW, TEXT, TRANSPOSE, Lang
 from .latex_env import ELLIPSES, STOPS, EnvironmentMixin, drop_stray_ampersands, is_extremum, is_zero_vector
 
 # ---------------------------------------------------------------- tokens
@@ -58,7 +59,6 @@ OPEN = {"(": ")", "[": "]", "{": "}", r"\{": r"\}", r"\lbrace": r"\rbrace", r"\l
 CLOSE = set(OPEN.values())
 HADAMARD = {r"\odot", r"\circ", ".*", "⊙", "∘", r"\otimes"}
 PRODUCT = {"*", r"\cdot", r"\times", "·", "×", r"\ast"}
-TRANSPOSE = {"T", r"\top", r"\intercal", r"\mathsf", "'", r"\prime", "ᵀ", "′"}
 GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta", "theta", "iota",
          "kappa", "lambda", "mu", "nu", "xi", "pi", "rho", "sigma", "tau", "phi", "varphi", "chi", "psi",
          "omega", "Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Phi", "Psi", "Omega", "ell",
@@ -79,25 +79,8 @@ DERIVATIVES = {"sigmoid": "(sigmoid({u}) .* (1 - sigmoid({u})))",
 ACCENTS = {r"\hat": "hat", r"\widehat": "hat", r"\bar": "bar", r"\overline": "bar", r"\tilde": "tilde",
            r"\widetilde": "tilde", r"\vec": "", r"\mathbf": "", r"\boldsymbol": "", r"\bm": "",
            r"\mathit": "", r"\mathcal": "", r"\mathbb": "", r"\mathsf": "", r"\dot": "dot"}
-BOLD = {r"\mathbf", r"\boldsymbol", r"\bm", r"\vec"}
-TEXT = {r"\mathrm", r"\operatorname", r"\text", r"\textrm", r"\mathtt", r"\rm", r"\textit"}
 
 
-# ---------------------------------------------------------------- AST
-@dataclass
-class Node:
-    pos: int
-
-
-@dataclass
-class Lang(Node):
-    """A finished piece of the language, with its precedence (higher binds tighter)."""
-    text: str
-    prec: int = 50
-    names: list = field(default_factory=list)
-
-
-ADD, MUL, NEG, POW, ATOM = 10, 20, 25, 30, 50
 
 
 def _wrap(node: Lang, prec: int) -> str:
