@@ -18,7 +18,7 @@ import numpy as np
 
 from ..lang import printing
 from ..errors import LimitError, MatcalcError, ParseError, ShapeError
-from ..lang.latex_input import strip_derivative_text, translate
+from ..lang.latex_input import balanced, strip_derivative_text, translate
 from .claims import QUICK_SEARCH
 from .note_index import IndexUnread, whole_claim
 from .note_model import (_Definition, _identifiers, _lhs_name, _Note, _NotChecked, _plain_name, _reach,
@@ -441,7 +441,7 @@ def _contraction_link(note, fn, var, claim, jacobians, upstream, shapes):
         return None
     def bare(n):
         text = note.definitions[n].text.replace(" ", "")
-        while text.startswith("(") and text.endswith(")") and _open_depth_ok(text[1:-1]):
+        while text.startswith("(") and text.endswith(")") and balanced(text[1:-1], "()"):
             text = text[1:-1]
         return text
     same = u2 == u or (u2 in note.definitions and u in note.definitions and bare(u2) == bare(u))
@@ -451,17 +451,6 @@ def _contraction_link(note, fn, var, claim, jacobians, upstream, shapes):
     result = ClaimResult("correct", [], 0.0, "", "", None, f"∂{fn}/∂{var}")
     result.layout = None
     return result
-
-
-def _open_depth_ok(text: str) -> bool:
-    """Brackets balance at every prefix: '(a)+(b)' is not one bracketed whole."""
-    depth = 0
-    for ch in text:
-        depth += ch == "("
-        depth -= ch == ")"
-        if depth < 0:
-            return False
-    return depth == 0
 
 
 def _jacobian_text(note, u, v, shapes, layout) -> str:

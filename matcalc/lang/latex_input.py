@@ -806,16 +806,17 @@ def strip_derivative_text(text: str) -> str:
     r"""'\partial f' -> 'f', '\partial{W_1}' -> 'W_1', '∂ z^2' -> 'z^2'."""
     text = text.strip()
     text = re.sub(r"^(\\partial|\\part|∂|d(?=[\s{\\A-Za-z]))", "", text).strip()
-    while text.startswith("{") and text.endswith("}") and _balanced(text[1:-1]):
+    while text.startswith("{") and text.endswith("}") and balanced(text[1:-1]):
         text = text[1:-1].strip()
     return text
 
 
-def _balanced(s: str) -> bool:
+def balanced(s: str, pair: str = "{}") -> bool:
+    """The brackets pair[0] … pair[1] balance at every prefix: '{a}{b}' inside braces is not one group."""
     depth = 0
     for ch in s:
-        depth += ch == "{"
-        depth -= ch == "}"
+        depth += ch == pair[0]
+        depth -= ch == pair[1]
         if depth < 0:
             return False
     return depth == 0
