@@ -531,8 +531,10 @@ def _refuse_size_clash(shapes, program) -> None:
 def _refuse_infinite(results: dict) -> None:
     """A derivative with 1/0 in it (0^(−b) differentiated: log 0) has no finite value: a user error."""
     from sympy import S
-    for key, value in results.items():
-        if value.has(S.ComplexInfinity, S.NaN, S.Infinity, S.NegativeInfinity):
+    from .differentiate.engine import topological
+    bad, seen = {S.ComplexInfinity, S.NaN, S.Infinity, S.NegativeInfinity}, set()
+    for key, value in results.items():     # one walk over the shared DAG (a tree walk is quadratic in depth)
+        if any(node in bad for node in topological(value, seen=seen)):
             raise UnsupportedError(f"the derivative for {key} divides by zero (a power or log of zero in the "
                                    "function): it has no finite value")
 

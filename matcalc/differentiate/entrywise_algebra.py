@@ -373,7 +373,7 @@ def simplify_island(node, length, keep=frozenset()):
     if not is_matrix(node) or not _is_entrywise(node) or isinstance(node, Elementwise) \
             and not _is_entrywise(node.arg):
         return None
-    if _tree_size(node, _MAX_TREE) > _MAX_TREE:
+    if ops.tree_size(node, _MAX_TREE) > _MAX_TREE:
         return None
     tr = _Translation(node.shape, keep)
     x = tr.matrix(node)
@@ -405,27 +405,6 @@ def _degree(x) -> int:
     """The largest |numeric exponent| of a power in the scalar expression x (0 if none)."""
     exponents = [abs(p.exp) for p in x.atoms(Pow) if p.exp.is_Number]
     return int(max(exponents, default=0))
-
-
-def _tree_size(expr, cap: int) -> int:
-    """Nodes of expr written out as a tree (shared subexpressions counted each time), capped just
-    above ``cap``; linear in the DAG's size."""
-    sizes: dict = {}
-
-    def size(node) -> int:
-        if node in sizes:
-            return sizes[node]
-        total = 1
-        for a in node.args:
-            total += size(a)
-            if total > cap:
-                break
-        sizes[node] = min(total, cap + 1)
-        return sizes[node]
-    try:
-        return size(expr)
-    except RecursionError:
-        return cap + 1
 
 
 _CACHE: dict = {}        # island -> simplified island or None (a pure function of the node)

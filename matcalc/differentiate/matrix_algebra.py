@@ -185,11 +185,14 @@ def _best(expr, depth=0):
     return best
 
 
+_MAX_TREE = 500
+
+
 def collect_terms(node):
     """c·A·R + c·B·R = c·(A + B)·R (and leading factors, common scalar factors), when shorter."""
-    if not isinstance(node, MatAdd) or len(node.args) > 12:
-        return None
-    try:
+    if not isinstance(node, MatAdd) or len(node.args) > 12 or ops.tree_size(node, _MAX_TREE) > _MAX_TREE:
+        return None   # a sum whose written-out tree is large is left as written: measuring by printing
+    try:              # each candidate is quadratic in a deep network's depth
         out = _best(node)
     except MatcalcError:   # a time limit
         raise

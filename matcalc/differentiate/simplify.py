@@ -315,6 +315,16 @@ BASIC = [ones_product, zero_diagonal, hadamard_powers, diagonal_products, diagon
 BASIC += MATRIX_REWRITES
 
 
+def _islands_memo(memo: dict, keep, changed) -> dict:
+    """The island simplifier's memo kept beside the rewrites' (a deep network's results share most
+    of their DAG: walking it afresh for each result is quadratic); one per ``keep`` and ``changed``."""
+    key = ("islands memo", keep)
+    held = memo.get(key)
+    if held is None or held[1] is not changed:
+        held = memo[key] = ({}, changed)
+    return held[0]
+
+
 def textbook(expr, sum_to_one_names=(), memo=None, keep=frozenset(), changed: list | None = None):
     """The textbook-form rewrites, repeated until nothing changes (a rewrite can build
     nodes that other rewrites then simplify, e.g. diag(a)diag(b) -> diag(a ⊙ b)); entrywise
@@ -325,9 +335,10 @@ def textbook(expr, sum_to_one_names=(), memo=None, keep=frozenset(), changed: li
     if sum_to_one_names:
         rewrites.insert(0, sum_to_one(set(sum_to_one_names)))
     memo = {} if memo is None else memo   # one pass of the rewrites is a function of the node:
-    out = rewrite(maximal_islands(expr, keep=keep, changed=changed), rewrites, memo)   # its memo serves every pass and every result
+    islands = _islands_memo(memo, keep, changed)   # both memos serve every pass and every result
+    out = rewrite(maximal_islands(expr, islands, keep, changed), rewrites, memo)
     for _ in range(4):
-        again = rewrite(maximal_islands(out, keep=keep, changed=changed), rewrites, memo)   # entrywise islands as scalar algebra
+        again = rewrite(maximal_islands(out, islands, keep, changed), rewrites, memo)   # entrywise islands as scalar algebra
         if again == out:
             break
         out = again

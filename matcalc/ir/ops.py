@@ -232,3 +232,24 @@ def rebuild(node, args):
     if isinstance(node, HadamardProduct):
         return hadamard(*args)
     return node.func(*args)
+
+
+def tree_size(expr, cap: int) -> int:
+    """Nodes of expr written out as a tree (shared subexpressions counted each time), capped just
+    above ``cap``; linear in the DAG's size."""
+    sizes: dict = {}
+
+    def size(node) -> int:
+        if node in sizes:
+            return sizes[node]
+        total = 1
+        for a in node.args:
+            total += size(a)
+            if total > cap:
+                break
+        sizes[node] = min(total, cap + 1)
+        return sizes[node]
+    try:
+        return size(expr)
+    except RecursionError:
+        return cap + 1
