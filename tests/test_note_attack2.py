@@ -34,3 +34,27 @@ def test_ridge_cn_keeps_the_scalar_numerator_of_a_fraction():
     assert verdicts(report) == [(8, "correct"), (9, "correct"), (9, "correct"), (10, "wrong")]
     assert report.claims[0].expected.startswith(r"\frac{2}{N}")
     expected_reads_back(text, report.claims[-1:] and report)
+
+
+@pytest.mark.parametrize("name", ["attack2_logreg_thin_space.md", "attack2_logreg_label_prose.md"])
+def test_logistic_label_is_a_number(name):
+    """'\\,' is a space, not a comma of an equation list; a label y (0 or 1) next to a scalar
+    ŷ = σ(wᵀx + b) is a number: the loss ℓ stays a scalar (else correct claims fail to multiply)."""
+    report = matcalc.check_note(note(name))
+    assert verdicts(report) == [(8, "correct"), (9, "correct"), (9, "correct"), (10, "correct"),
+                                (11, "correct"), (12, "wrong")]
+    assert report.claims[1].claim == r"(\hat{y} - y) x"       # not cut at "\,"
+    assert report.claims[-1].diagnosis.startswith("wrong sign")
+
+
+def test_ones_row_sum_in_a_definition():
+    """L = 1/n 1ᵀ(e ⊙ e): the all-ones row sums in the problem too, not only in claims."""
+    report = matcalc.check_note(note("attack2_mean_ones_sum.md"))
+    assert verdicts(report) == [(7, "correct"), (8, "correct"), (8, "not_checked"), (9, "correct"),
+                                (10, "correct"), (11, "wrong")]
+    assert report.claims[-1].diagnosis.startswith("off by a constant factor")
+
+
+def test_undeclared_scalar_factor_in_a_note_with_declarations():
+    report = matcalc.check_note(note("attack2_quadratic_scalar.md"))
+    assert verdicts(report) == [(7, "correct"), (7, "correct"), (8, "correct"), (9, "correct"), (10, "wrong")]

@@ -214,7 +214,7 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
     if extra:
         body[-1] += "".join(f" + 0 * sum({n})" for n in extra)
     source = "\n".join(body)
-    shapes = _shapes(note, source, var, upstream)
+    shapes = _shapes(note, source, var, upstream, scalar_target=not upstream and bool(_LOSS_NAMES.match(fn)))
     if extra:
         probe = None
         for n, sib in extra.items():
@@ -710,7 +710,55 @@ def _resolve_name(note: _Note, var: str, fn: str) -> str:
     raise _NotChecked(f"{var} does not appear in the note's equations")
 
 
-def _shapes(note: _Note, source: str, var: str, upstream: dict) -> dict:
+_LOSS_NAMES = re.compile(r"(L|J|E|C|R|ell|l|loss|cost|Loss|Cost|obj)(_\w+)?$")
+
+
+def _scalar_loss(note: _Note, plain: str, decl: dict, prog, var: str):
+    """A loss (L, J, ℓ) that only the guess 'small letter = vector' makes a vector: the undeclared
+    small leaves that do so are numbers (a label y next to ŷ = σ(wᵀx + b))."""
+    from ..lang.build import parse
+    from ..ir.nodes import shape_of
+    target = prog.intermediates.get("f_note")
+    if target is None or not shape_of(target):
+        return decl, prog
+    guessed = [n for n in decl if n not in note.declared and n != var and n[:1].islower()
+               and decl[n] in (("?", 1), (1, "?"))]
+    for trial in ([guessed] if len(guessed) > 1 else []) + [[n] for n in guessed]:
+        attempt = {**decl, **{n: () for n in trial}}
+        try:
+            again = parse(plain, attempt, allow_unused=True)
+        except MatcalcError:
+            continue
+        if not shape_of(again.intermediates["f_note"]):
+            return attempt, again
+    return decl, prog
+
+
+def _lone_sizes_are_numbers(note: _Note, plain: str, decl: dict, prog, var: str):
+    """In a note that declares its shapes, an undeclared small letter guessed a vector whose size no
+    other leaf shares (c in g = c xᵀQx) is a number: the guess would otherwise make correct claims
+    fail to multiply."""
+    from ..lang.build import parse
+    from ..ir.nodes import shape_of
+    if not note.declared:
+        return decl, prog
+    sizes: dict = {}
+    for v in prog.variables.values():
+        for dim in shape_of(v):
+            sizes[dim] = sizes.get(dim, 0) + 1
+    lone = [n for n, v in prog.variables.items() if n in decl and n not in note.declared
+            and n[:1].islower() and decl[n] in (("?", 1), (1, "?"))
+            and any(dim.is_Symbol and sizes[dim] == 1 for dim in shape_of(v))]
+    if not lone:
+        return decl, prog
+    attempt = {**decl, **{n: () for n in lone}}
+    try:
+        return attempt, parse(plain, attempt, allow_unused=True)
+    except MatcalcError:
+        return decl, prog
+
+
+def _shapes(note: _Note, source: str, var: str, upstream: dict, scalar_target: bool = False) -> dict:
     """Shapes of the leaves: declared, else the note's kinds, sizes inferred from the equations."""
     from ..lang.build import parse
     from ..ir.nodes import shape_of
@@ -742,6 +790,9 @@ def _shapes(note: _Note, source: str, var: str, upstream: dict) -> dict:
             decl.update({n: (1, "?") if axis == 0 else ("?", 1) for n in vectors})
             prog = parse(plain, decl, allow_unused=True)
             note.vector_leaves.update(vectors)
+        if scalar_target:
+            decl, prog = _scalar_loss(note, plain, decl, prog, var)
+        decl, prog = _lone_sizes_are_numbers(note, plain, decl, prog, var)
     except MatcalcError as err:
         raise _NotChecked(f"the note's equations do not fit together: {err}") from None
     def sized(v):

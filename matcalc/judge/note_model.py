@@ -5,7 +5,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..errors import ParseError
-from ..lang.latex_input import LatexParser, strip_derivative_text, translate
+from ..lang.latex_input import LatexParser, strip_derivative_text, sums_as_calls, translate
 from .note_reader import read_rows
 
 SCALAR_GREEK = {"eta", "lambda", "alpha", "beta", "gamma", "epsilon", "varepsilon", "mu", "rho", "kappa"}
@@ -227,7 +227,7 @@ class _Note:
             lhs = re.sub(r"\s*\([^()]*\)\s*$", "", first.strip()) or first.strip()
             self.latex_names.setdefault(name, re.sub(r"(?<=[A-Za-z])\{(?=[A-Za-z]{2,}\})", "_{", lhs))
             self.definitions.pop(name, None)
-            self.definitions[name] = _Definition(name, r.text, line, r.names, list(r.uncertain),
+            self.definitions[name] = _Definition(name, sums_as_calls(r.text), line, r.names, list(r.uncertain),
                                                  chain.get("display", True), [(o.text, o.names) for o, _ in texts[1:]])
             self.scalars |= r.scalars
             self.history.append(self.definitions[name])
@@ -331,6 +331,11 @@ class _Note:
                 found.append((m.start(), name, (parts[0], 1) if self.convention == "column" else (1, parts[0])))
             elif len(parts) == 2:
                 found.append((m.start(), name, tuple(parts)))
+        numbers = re.compile(r"([A-Za-z\\][A-Za-z_{}^()\\0-9]*)\s*\\in\s*\\\{\s*[-+]?\d+\s*,")   # y \in \{0, 1\}
+        for m in numbers.finditer(self.text):
+            name = _lhs_name(m.group(1), self.known)
+            if name:
+                found.append((m.start(), name, ()))
         self.declaration_list = []
         self.size_names = {str(p) for _, _, shape in found for p in shape if not str(p).isdigit()}
         for at, name, shape in sorted(found, key=lambda f: f[0]):

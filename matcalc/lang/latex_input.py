@@ -857,6 +857,22 @@ def resolve_sums(text: str, shape_of_text) -> str:
         text = text[:m.start()] + "(" + out + ")" + text[k:]
 
 
+def sums_as_calls(text: str) -> str:
+    """sumrows__(E) -> sum(E, 1) (1ᵀE, the column sums), sumcols__(E) -> sum(E, 2) (E1): sizes
+    need not be known (a definition such as L = 1ᵀ(e ⊙ e)/n)."""
+    while True:
+        m = re.search(r"sum(rows|cols)__\(", text)
+        if m is None:
+            return text
+        depth, k = 1, m.end()
+        while depth and k < len(text):
+            depth += text[k] == "("
+            depth -= text[k] == ")"
+            k += 1
+        axis = 1 if m.group(1) == "rows" else 2
+        text = f"{text[:m.start()]}sum({text[m.end():k - 1]}, {axis}){text[k:]}"
+
+
 def translate(tex: str, known_names=(), derivative=None, generic="tanh", values=(), batch="rows",
               sigma="sigmoid") -> Result:
     """LaTeX expression -> Result(language text, names, operator places)."""
