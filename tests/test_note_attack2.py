@@ -58,3 +58,37 @@ def test_ones_row_sum_in_a_definition():
 def test_undeclared_scalar_factor_in_a_note_with_declarations():
     report = matcalc.check_note(note("attack2_quadratic_scalar.md"))
     assert verdicts(report) == [(7, "correct"), (7, "correct"), (8, "correct"), (9, "correct"), (10, "wrong")]
+
+
+def test_unbraced_transpose_before_a_letter():
+    """X^TX is Xᵀ X (TeX takes one token after ^), not a name X_TX."""
+    from matcalc.lang.latex_input import translate
+    assert translate(r"X^TX\mathbf{w} - a^Tb").text == "X' * X * w - a' * b"
+    report = matcalc.check_note(note("attack2_ridge_chain.md"))
+    assert verdicts(report) == [(7, "correct"), (7, "correct"), (7, "correct"), (8, "wrong")]
+
+
+def test_sample_rows_prose_with_column_equations():
+    """'one sample per row' beside X w with w \\in R^D: the equations decide (columns); \\sum_i p_i
+    over a vector's entries sums them all."""
+    report = matcalc.check_note(note("attack2_logreg_sample_rows.md"))
+    assert report.convention == "column vectors"
+    assert verdicts(report) == [(8, "correct"), (9, "correct"), (9, "correct"), (10, "not_checked"), (11, "wrong")]
+    assert report.claims[-1].diagnosis.startswith("a transpose missing on X")
+
+
+def test_double_index_sum_loss():
+    """L = -1/N Σ_i Σ_j Y_ij log P_ij: every entry; the correct form names Y, not Y_{ij}."""
+    text = note("attack2_softmax_double_sum.md")
+    report = matcalc.check_note(text)
+    assert verdicts(report) == [(14, "correct"), (15, "correct"), (15, "correct"), (16, "correct"),
+                                (17, "correct"), (19, "wrong"), (20, "wrong")]
+    assert report.claims[-1].diagnosis.startswith("not summed over the batch")
+    assert all("_{ij}" not in c.expected for c in report.claims)
+    expected_reads_back(text, report)
+
+
+def test_hat_names_survive_in_the_diagnosis():
+    report = matcalc.check_note(note("attack2_mlp_rows_cn.md"))
+    assert [c.verdict for c in report.claims] == ["correct"] * 4 + ["wrong"]
+    assert "(Y\u0302 - Y)" in report.claims[-1].diagnosis      # Ŷ, not Y - Y

@@ -866,6 +866,20 @@ def _claims_of(note: _Note):
     return out
 
 
+def _equations_fit(note: _Note) -> bool:
+    """Do the note's forward equations, all together, multiply with the shapes its convention
+    gives its declared vectors (a throwaway check: it may drop cyclic definitions)?"""
+    from ..lang.build import parse
+    order = _deps(note, list(note.definitions))
+    plain = "\n".join(f"{n} = {note.definitions[n].text}" for n in order)
+    decl = {n: note.kind(n) for n in _identifiers(plain) - set(order)}
+    try:
+        parse(plain, decl, allow_unused=True)
+    except (MatcalcError, RecursionError):
+        return False
+    return True
+
+
 def check_note(text: str, dims: dict | None = None, claim_timeout: float | None = 60.0) -> NoteReport:
     """Judge every derivative claim of a Markdown/LaTeX note (see the module's docstring).
 
@@ -876,6 +890,10 @@ def check_note(text: str, dims: dict | None = None, claim_timeout: float | None 
     if not isinstance(text, str) or not text.strip():
         raise MatcalcError("the note is empty")
     note = _Note(text, dims)
+    if not _equations_fit(note):            # "one sample per row" beside X w with w \in R^d
+        flipped = _Note(text, dims, convention="row" if note.convention == "column" else "column")
+        if _equations_fit(flipped):
+            note = _Note(text, dims, convention=flipped.convention)
     report = NoteReport(program="\n".join(f"{d.name} = {d.text}" for d in note.definitions.values()),
                         convention=f"{note.convention} vectors")
     # the naming of a chain's last link (= δ_2) makes an alias too

@@ -105,7 +105,7 @@ class _Definition:
 
 
 class _Note:
-    def __init__(self, text: str, dims: dict | None):
+    def __init__(self, text: str, dims: dict | None, convention: str | None = None):
         self.text = text
         self.dims = dict(dims or {})
         self.rows = read_rows(text)
@@ -126,7 +126,7 @@ class _Note:
         self.alias_lines: dict = {}          # δ name -> the line defining it
         self._collect_names()
         self._collect_definitions()
-        self.convention = self._convention()
+        self.convention = convention or self._convention()
         self.declared = self._declarations()
         self._broadcasts()
         self._defined_forms()
@@ -462,6 +462,10 @@ def _plain_name(latex: str) -> str:
     m = re.fullmatch(r"\\frac\{\\partial ([^{}]*)\}\{\\partial ([^{}]*)\}", latex)
     if m:
         return f"∂{_plain_name(m.group(1))}/∂{_plain_name(m.group(2))}"
-    out = re.sub(r"\\([A-Za-z]+)", lambda g: _GREEK_UNICODE.get(g.group(1), ""), latex)
+    marks = {"hat": "\u0302", "widehat": "\u0302", "bar": "\u0304", "overline": "\u0304", "tilde": "\u0303",
+             "widetilde": "\u0303", "dot": "\u0307"}           # \hat{Y} -> Ŷ, not Y (Y − Y in a diagnosis)
+    out = re.sub(r"\\(%s)\s*(?:\{([^{}]*)\}|([A-Za-z]))" % "|".join(marks),
+                 lambda g: (g.group(2) or g.group(3)) + marks[g.group(1)], latex)
+    out = re.sub(r"\\([A-Za-z]+)", lambda g: _GREEK_UNICODE.get(g.group(1), ""), out)
     out = re.sub(r"\([^()]*\)$", "", out.replace("{", "").replace("}", "")).strip()
     return out or latex

@@ -44,7 +44,9 @@ def tokenize(tex: str) -> list[Tok]:
         m = _TOKEN.match(tex, pos)
         if m is None:
             raise ParseError(f"unexpected character {tex[pos]!r} in the LaTeX", tex, pos)
-        if m.lastgroup != "ws":
+        if m.lastgroup == "word" and len(m.group()) > 1 and m.group()[0] == "T" and out and out[-1].text == "^":
+            out += [Tok("word", "T", pos), Tok("word", m.group()[1:], pos + 1)]   # X^TX: X^T X, as TeX reads it
+        elif m.lastgroup != "ws":
             out.append(Tok(m.lastgroup, m.group(), pos))
         pos = m.end()
     out.append(Tok("end", "", len(tex)))
@@ -436,8 +438,26 @@ class LatexParser(EnvironmentMixin):
         return node
 
     def batch_sum(self) -> Lang:
-        """\\sum_i A_i over the samples of a batch: the column sums 1^T A (rows are samples)."""
+        """\\sum_i A_i over the samples of a batch: the column sums 1^T A (rows are samples);
+        \\sum_i \\sum_j A_{ij} B_{ij}: the sum of every entry of A ⊙ B."""
         t = self.take()
+        index = self.sum_index_of(t)
+        if self.tok.text == r"\sum" and self.sum_index is None:
+            inner = self.take()
+            j = self.sum_index_of(inner)
+            saved = (self.sum_index, self.entrywise)
+            self.sum_index, self.entrywise = (index + j, j + index), True
+            operand = self.term()
+            self.sum_index, self.entrywise = saved
+            return Lang(t.pos, f"sum({operand.text})", ATOM)
+        saved, self.sum_index = self.sum_index, index
+        operand = self.term()
+        self.sum_index = saved
+        kind = "sumcolsi__" if self.batch == "columns" else "sumrowsi__"   # i: over an index
+        return Lang(t.pos, f"{kind}({operand.text})", ATOM)
+
+    def sum_index_of(self, t) -> str:
+        """The index of the \\sum just taken (\\sum_i, \\sum_{i=1}^n)."""
         index = None
         while self.tok.text in ("_", "^") or self.tok.text == r"\limits":
             mark = self.take().text
@@ -450,11 +470,7 @@ class LatexParser(EnvironmentMixin):
             raise self.error("\\sum needs its index: \\sum_i or \\sum_{i=1}^n", t)
         if index.lstrip("\\") in ("t", "tau", "s"):
             raise self.error("a sum over time steps: recurrent claims are not checked", t)
-        saved, self.sum_index = self.sum_index, index
-        operand = self.term()
-        self.sum_index = saved
-        kind = "sumcols__" if self.batch == "columns" else "sumrows__"
-        return Lang(t.pos, f"{kind}({operand.text})", ATOM)
+        return index.lstrip("\\")
 
     sum_index = None
     entrywise = False
@@ -570,11 +586,18 @@ class LatexParser(EnvironmentMixin):
                 sup = index_text(self.group_text())
             else:
                 break
-        if self.sum_index and sub is not None:
+        if isinstance(self.sum_index, tuple) and sub is not None:     # A_{ij} under \\sum_i \\sum_j
+            if sub not in self.sum_index:
+                raise self.error("a double sum \\sum_i \\sum_j is read over entries A_{ij} only", tok)
+            sub = None
+            raw_start = -1          # the entry's name is the matrix's: not registered with its index
+        elif self.sum_index and sub is not None:
             parts = sub.split("_")
             if sub == self.sum_index or sub.startswith(self.sum_index) and sub[len(self.sum_index):] in (":", ""):
                 sub = None
         ident = make_name(base, sub, sup)
+        if raw_start < 0:
+            return Lang(tok.pos, ident + ("'" if transposed else ""), ATOM)
         raw = self.tex[raw_start:self.toks[self.i - 1].pos + len(self.toks[self.i - 1].text)]
         raw = re.sub(r"_\{\s*\w+\s*,\s*\w+\s*\}", "", raw)
         self.names.setdefault(ident, re.sub(r"(\{[(\[][^{}]*[)\]])\s*(T|\\top|'|\\intercal)\}", r"\1}", raw))
@@ -837,7 +860,7 @@ def name_of(tex: str, known=()) -> tuple[str, str]:
 def resolve_sums(text: str, shape_of_text) -> str:
     """sumrows__(E) -> ones(1, rows)*(E), sumcols__(E) -> (E)*ones(cols, 1), sized by shape_of_text(E)."""
     while True:
-        m = re.search(r"sum(rows|cols)__\(", text)
+        m = re.search(r"sum(rows|cols)(i?)__\(", text)
         if m is None:
             return text
         depth, k = 1, m.end()
@@ -850,7 +873,10 @@ def resolve_sums(text: str, shape_of_text) -> str:
         shape = shape_of_text(inner_resolved)
         if not shape:
             raise ParseError("a sum over the samples of a scalar")
-        if m.group(1) == "rows":
+        rows = m.group(1) == "rows"
+        if m.group(2) and shape[0 if rows else 1] == 1 and shape[1 if rows else 0] != 1:
+            rows = not rows            # \sum_i p_i over a vector's entries: its one long side
+        if rows:
             out = f"ones(1, {shape[0]}) * ({inner_resolved})"
         else:
             out = f"({inner_resolved}) * ones({shape[1]}, 1)"
