@@ -92,3 +92,13 @@ def test_hat_names_survive_in_the_diagnosis():
     report = matcalc.check_note(note("attack2_mlp_rows_cn.md"))
     assert [c.verdict for c in report.claims] == ["correct"] * 4 + ["wrong"]
     assert "(Y\u0302 - Y)" in report.claims[-1].diagnosis      # Ŷ, not Y - Y
+
+
+def test_indicator_and_step_masks():
+    """𝟙[z > 0], 𝟙_{z ≥ 0}, \\mathrm{step}(z): the ReLU mask, as cases already read."""
+    from matcalc.lang.latex_input import translate
+    assert translate(r"g \odot \mathbb{1}[z > 0]").text == "g .* step((z) - (0))"
+    assert translate(r"\mathbb{1}_{z \leq 0}").text == "step(-((z) - (0)))"
+    assert translate(r"\mathbf{1}^T(p - y)").text == "sumrows__((p - y))"      # still a sum
+    report = matcalc.check_note(note("attack2_relu_indicator.md"))
+    assert verdicts(report) == [(7, "correct"), (8, "not_checked"), (9, "correct"), (10, "wrong")]

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from ..errors import ParseError
 from .latex_env import ADD, ATOM, BOLD, MUL, NEG, POW, TEXT, TRANSPOSE, Lang
-from .latex_env import ELLIPSES, STOPS, EnvironmentMixin, drop_stray_ampersands, is_extremum, is_zero_vector
+from .latex_env import RELATIONS, ELLIPSES, STOPS, EnvironmentMixin, drop_stray_ampersands, is_extremum, is_zero_vector
 
 # ---------------------------------------------------------------- tokens
 _TOKEN = re.compile(r"""
@@ -69,7 +69,7 @@ GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "et
 FUNCTIONS = {"sigmoid": "sigmoid", "tanh": "tanh", "softmax": "softmax", "logsoftmax": "logsoftmax",
              "diag": "diag", "tr": "tr", "trace": "tr", "exp": "exp", "log": "log", "ln": "log",
              "relu": "relu", "softplus": "softplus", "sqrt": "sqrt", "abs": "abs", "det": "det",
-             "logdet": "logdet", "inv": "inv", "sin": "sin", "cos": "cos", "sigmod": "sigmoid"}
+             "logdet": "logdet", "inv": "inv", "sin": "sin", "cos": "cos", "sigmod": "sigmoid", "step": "step"}
 # derivative of an elementwise function, as a language template over the argument text {u}
 DERIVATIVES = {"sigmoid": "(sigmoid({u}) .* (1 - sigmoid({u})))",
                "tanh": "(1 - tanh({u}) .^ 2)",
@@ -390,6 +390,8 @@ class LatexParser(EnvironmentMixin):
         if t.kind == "cmd" and t.text in (r"\mathbf", r"\mathbb", r"\boldsymbol", r"\vec", r"\bm") and \
                 self.peek().text == "{" and self.toks[self.i + 2].text == "1" and self.toks[self.i + 3].text == "}":
             self.take(), self.take(), self.take(), self.take()
+            if self.indicator_ahead():
+                return self.indicator(t)
             return self.ones_vector(t)
         if t.kind == "cmd" and t.text in ACCENTS:
             self.take()
@@ -604,6 +606,38 @@ class LatexParser(EnvironmentMixin):
         if transposed:
             return Lang(tok.pos, ident + "'", ATOM)
         return Lang(tok.pos, ident, ATOM)
+
+    def indicator_ahead(self) -> bool:
+        """After \\mathbb{1}: a bracket or subscript holding a comparison (\\mathbb{1}[z > 0])?"""
+        j = self.i + (1 if self.tok.text == "_" else 0)
+        if j >= len(self.toks) or self.toks[j].text not in ("[", "(", "{", r"\{", r"\left"):
+            return False
+        depth = 0
+        for tok in self.toks[j:]:
+            if tok.text in ("[", "(", "{", r"\{"):
+                depth += 1
+            elif tok.text in ("]", ")", "}", r"\}"):
+                depth -= 1
+                if depth == 0:
+                    return False
+            elif depth == 1 and (tok.text in ("<", ">") or tok.text in RELATIONS):
+                return True
+        return False
+
+    def indicator(self, start) -> Lang:
+        """\\mathbb{1}[z > 0], \\mathbb{1}(z \\leq 0), \\mathbb{1}_{z>0}: the 0/1 mask of the comparison."""
+        if self.tok.text == "_":
+            self.take()
+        self.skip_sizing()
+        close = {"[": "]", "(": ")", "{": "}", r"\{": r"\}"}[self.take().text]
+        mask = self.condition(start)
+        if mask is None:
+            raise self.error("an indicator needs a comparison", start)
+        self.skip_sizing()
+        if self.tok.text != close:
+            raise self.error(f"expected {close!r} closing the indicator", self.tok)
+        self.take()
+        return Lang(start.pos, mask, ATOM)
 
     def index_superscript(self, base, sub) -> bool:
         """Is the superscript at the cursor part of a name (W^{(l)}, a^L, z^2 when z^2 is a name)?"""
