@@ -102,3 +102,21 @@ def test_indicator_and_step_masks():
     assert translate(r"\mathbf{1}^T(p - y)").text == "sumrows__((p - y))"      # still a sum
     report = matcalc.check_note(note("attack2_relu_indicator.md"))
     assert verdicts(report) == [(7, "correct"), (8, "not_checked"), (9, "correct"), (10, "wrong")]
+
+
+def test_accent_over_bold_and_printed_forms_read_back():
+    """\\tilde{\\mathbf{h}} is a name; the correct form names it once (no \\mathbf{{\\mathbf{h}}}),
+    and its entrywise power ^{\\circ 2} reads back."""
+    from matcalc.lang.latex_input import translate
+    assert translate(r"\tilde{\mathbf{h}} - \mathbf{\hat{y}}").text == "h_tilde - y_hat"
+    assert translate(r"1 - \tanh(c)^{\circ 2}").text == "1 - tanh(c) .^ 2"
+    gru = note("attack2_gru_step_cn.md")
+    report = matcalc.check_note(gru)
+    assert [c.verdict for c in report.claims] == ["correct"] * 4 + ["wrong"]
+    assert report.claims[-1].expected == r"({\tilde{\mathbf{h}}} - {\mathbf{h}_{prev}}) \odot {\mathbf{u}}"
+    lstm = note("attack2_lstm_cell.md")
+    report = matcalc.check_note(lstm)
+    assert [c.verdict for c in report.claims] == ["correct"] * 4 + ["wrong"]
+    assert report.claims[-1].diagnosis.startswith("missing factor")
+    expected_reads_back(lstm, report)
+    expected_reads_back(gru, report=matcalc.check_note(gru))

@@ -825,8 +825,10 @@ def _note_names(note: _Note, latex: str, d, upstream: dict, fn: str) -> str:
             theirs = note.latex_names.get(n)
         if theirs and theirs != mine:
             mapping[mine] = theirs
-    for mine in sorted(mapping, key=len, reverse=True):
-        latex = re.sub(r"(?<![\\A-Za-z])" + re.escape(mine) + r"(?![_{A-Za-z0-9])", lambda _m, t=mapping[mine]: "{" + t + "}", latex)
+    if mapping:       # one pass: a name put in (\tilde{\mathbf{h}}) is not renamed again (h -> \mathbf{h})
+        pattern = "|".join(re.escape(m) for m in sorted(mapping, key=len, reverse=True))
+        latex = re.sub(r"(?<![\\A-Za-z])(?:" + pattern + r")(?![_{A-Za-z0-9])",
+                       lambda m: "{" + mapping[m.group(0)] + "}", latex)
     return latex.replace(r"\left(", "(").replace(r"\right)", ")")
 
 

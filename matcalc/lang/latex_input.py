@@ -343,6 +343,7 @@ class LatexParser(EnvironmentMixin):
             return Lang(node.pos, f"inv({node.text})'", ATOM)
         if compact == "2" and getattr(node, "norm", False):
             return Lang(node.pos, f"{node.text}^2", POW)
+        compact = re.sub(r"^\\(circ|odot)(?=\d)", "", compact)     # A^{\circ 2}: the entrywise power
         if re.fullmatch(r"\d+(\.\d+)?", compact):
             return Lang(node.pos, f"{_wrap(node, POW + 1)} .^ {compact}", POW)
         raise ParseError(f"cannot read the superscript {sup!r} here (transpose ^T, inverse ^{{-1}}, "
@@ -396,12 +397,19 @@ class LatexParser(EnvironmentMixin):
         if t.kind == "cmd" and t.text in ACCENTS:
             self.take()
             inner = self.group_text().strip()
+            suffix = ACCENTS[t.text]
+            bold = t.text in BOLD
+            # one style or accent inside the other: \tilde{\mathbf{h}}, \mathbf{\hat{y}}
+            nested = re.fullmatch(r"(\\[A-Za-z]+)\s*(?:\{\s*(\\?[A-Za-z]+)\s*\}|\s([A-Za-z])|(?<=[^A-Za-z])([A-Za-z]))", inner)
+            if nested and nested.group(1) in ACCENTS and not (suffix and ACCENTS[nested.group(1)]):
+                inner = nested.group(2) or nested.group(3) or nested.group(4)
+                suffix = suffix or ACCENTS[nested.group(1)]
+                bold = bold or nested.group(1) in BOLD
             base = inner[1:] if inner.startswith("\\") else inner
             if not re.fullmatch(r"[A-Za-z]+", base):
                 raise self.error(f"cannot read {inner!r} as a name", t)
-            suffix = ACCENTS[t.text]
             node = self.name(base + ("_" + suffix if suffix else ""), t, raw_len=None)
-            if t.text in BOLD:
+            if bold:
                 self.bold.add(node.text)
                 node.bold = True
             return node
