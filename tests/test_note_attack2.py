@@ -120,3 +120,11 @@ def test_accent_over_bold_and_printed_forms_read_back():
     assert report.claims[-1].diagnosis.startswith("missing factor")
     expected_reads_back(lstm, report)
     expected_reads_back(gru, report=matcalc.check_note(gru))
+
+
+def test_sum_over_steps_of_a_written_step_loss():
+    """L_t written, L = Σ_t L_t: Σ_t (ŷ_t − y_t)h_tᵀ for the output weights is judged (V does not
+    feed the recurrence); the transposed summand is caught."""
+    report = matcalc.check_note(note("attack2_rnn_step_loss.md"))
+    assert verdicts(report) == [(9, "correct"), (10, "correct"), (11, "wrong")]
+    assert "transposed" in report.claims[-1].diagnosis
