@@ -128,3 +128,13 @@ def test_sum_over_steps_of_a_written_step_loss():
     report = matcalc.check_note(note("attack2_rnn_step_loss.md"))
     assert verdicts(report) == [(9, "correct"), (10, "correct"), (11, "wrong")]
     assert "transposed" in report.claims[-1].diagnosis
+
+
+def test_hadamard_before_a_product_is_read_both_ways():
+    """(1 − a²) ⊙ (ŷ − y)W₂ᵀ does not multiply left to right; read as A ⊙ (B C) it is the right
+    gradient: correct, never 'shapes that cannot match'.  The mask dropped is still wrong."""
+    report = matcalc.check_note(note("attack2_layers_rows_cn.md"))
+    assert verdicts(report) == [(12, "correct"), (13, "correct"), (14, "correct"), (15, "correct"),
+                                (16, "correct"), (18, "wrong"), (19, "wrong")]
+    assert "looser" in report.claims[4].read_as
+    assert report.claims[-1].diagnosis.startswith("wrong sign")

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..lang import printing
 from ..errors import LimitError, MatcalcError, ParseError, ShapeError
-from ..lang.latex_input import strip_derivative_text, translate
+from ..lang.latex_input import HADAMARD_LOOSE, strip_derivative_text, translate
 from .claims import QUICK_SEARCH
 from .note_index import IndexUnread, whole_claim
 from .note_model import (_Definition, _identifiers, _lhs_name, _Note, _NotChecked, _plain_name, _reach,
@@ -868,6 +868,26 @@ def _claims_of(note: _Note):
     return out
 
 
+def _judge_either_grouping(note: _Note, fn: str, var: str, tex: str):
+    """Judge the claim as written; if it does not multiply left to right and has a ⊙, also as
+    A ⊙ (B C) — a correct claim in that grouping is correct, never 'shapes cannot match'."""
+    try:
+        return judge_recurrent(note, fn, var, tex, _judge) or _judge(note, fn, var, tex)
+    except ShapeError:
+        if not re.search(r"\\odot|\\circ|⊙|∘", tex):
+            raise
+        token = HADAMARD_LOOSE.set(True)
+        try:
+            result, expected, lang = judge_recurrent(note, fn, var, tex, _judge) or _judge(note, fn, var, tex)
+        except MatcalcError:
+            result = None
+        finally:
+            HADAMARD_LOOSE.reset(token)
+        if result is None or result.verdict != "correct":
+            raise
+        return result, expected, lang + "   (⊙ read as binding looser than the matrix product)"
+
+
 def _equations_fit(note: _Note) -> bool:
     """Do the note's forward equations, all together, multiply with the shapes its convention
     gives its declared vectors (a throwaway check: it may drop cyclic definitions)?"""
@@ -938,8 +958,7 @@ def check_note(text: str, dims: dict | None = None, claim_timeout: float | None 
                 if whole:
                     result, expected, lang = _judge(note, fn, whole[0], whole[2])
                 else:
-                    result, expected, lang = (judge_recurrent(note, fn, var, tex, _judge)
-                                              or _judge(note, fn, var, tex))
+                    result, expected, lang = _judge_either_grouping(note, fn, var, tex)
         except IndexUnread as err:
             item.diagnosis = f"index notation not read: {err}"
             continue

@@ -14,6 +14,7 @@ handed to a callback that returns the name standing for them (or raises).
 from __future__ import annotations
 
 import re
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from ..errors import ParseError
@@ -36,6 +37,11 @@ class Tok:
     kind: str     # cmd num word op uni end
     text: str
     pos: int
+
+
+# A ⊙ B C read as A ⊙ (B C) (⊙ looser than the matrix product): the second reading of a claim that
+# does not multiply as written left to right
+HADAMARD_LOOSE: ContextVar = ContextVar("hadamard_loose", default=False)
 
 
 def tokenize(tex: str) -> list[Tok]:
@@ -239,6 +245,8 @@ class LatexParser(EnvironmentMixin):
             t = self.tok
             if t.text in ELLIPSES or t.text == "." and self.peek().text == ".":
                 self.ellipsis()
+            if t.text in HADAMARD and self.product_run:
+                break
             if t.text in HADAMARD:
                 self.take()
                 op = ".*"
@@ -252,7 +260,14 @@ class LatexParser(EnvironmentMixin):
                 op = "*"
             else:
                 break
-            right = self.factor()
+            if op == ".*" and HADAMARD_LOOSE.get() and not self.product_run:
+                self.product_run = True          # the product chain after ⊙, up to the next ⊙
+                try:
+                    right = self.term()
+                finally:
+                    self.product_run = False
+            else:
+                right = self.factor()
             if self.entrywise and op == "*":
                 op = ".*"
             if t.text in (r"\cdot", "·") and getattr(left, "bold", False) and getattr(right, "bold", False) \
@@ -483,6 +498,7 @@ class LatexParser(EnvironmentMixin):
         return index.lstrip("\\")
 
     sum_index = None
+    product_run = False
     entrywise = False
     batch = "rows"
     sigma = "sigmoid"            # what \\sigma means (a note may say its activation is tanh)
