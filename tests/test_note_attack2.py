@@ -138,3 +138,20 @@ def test_hadamard_before_a_product_is_read_both_ways():
                                 (16, "correct"), (18, "wrong"), (19, "wrong")]
     assert "looser" in report.claims[4].read_as
     assert report.claims[-1].diagnosis.startswith("wrong sign")
+
+
+@pytest.mark.parametrize("name, want", [
+    ("attack2_symmetric_quadratic.md", [(7, "correct"), (7, "correct")]),
+    ("attack2_symmetric_cn.md", [(7, "correct")]),
+    ("attack2_symmetric_logdet.md", [(7, "correct"), (8, "correct"), (9, "wrong"), (10, "wrong")]),
+])
+def test_matrices_stated_symmetric(name, want):
+    """S = Sᵀ, 'symmetric', 对称, positive definite: 2Sx and Σ⁻¹ hold; planted mistakes still fail."""
+    assert verdicts(matcalc.check_note(note(name))) == want
+
+
+def test_symmetry_is_read_only_for_the_named_matrix():
+    from matcalc.judge.note_model import _Note
+    text = "Let $\\Sigma \\in R^{d \\times d}$ be symmetric positive definite and $S \\in R^{d \\times d}$.\n$$f = x$$"
+    assert _Note(text, None).symmetric == {"Sigma"}
+    assert _Note("$$A = A^T$$ and $B^{\\top} = B$; $C$ is general.", None).symmetric == {"A", "B"}

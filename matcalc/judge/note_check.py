@@ -233,20 +233,20 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
         link = None if partial is not None else _contraction_link(note, fn, var, claim, jacobians, upstream, shapes)
         if link is not None:
             u = next(iter(upstream))
-            return link, _expected_latex(derive(source, wrt=[var], shapes=shapes, sum_to_one=_labels(source, var)),
+            return link, _expected_latex(derive(source, wrt=[var], shapes=shapes, sum_to_one=_labels(source, var), structure=_structure(note, var, shapes)),
                                          var, note, upstream, fn), \
                 f"the chain rule, read as the contraction sum_k ∂{fn}/∂{u}_k ∂{u}_k/∂{var}"
         return _judge_with_jacobians(note, fn, var, claim, jacobians, source, shapes, upstream)
     layout = None
     labels = [n for n in _labels(source, var) if shapes.get(n) not in ((), (1, 1), None)]
     try:
-        d = derive(source, wrt=[var], shapes=shapes, sum_to_one=labels)
+        d = derive(source, wrt=[var], shapes=shapes, sum_to_one=labels, structure=_structure(note, var, shapes))
     except MatcalcError as err:
         if "not a scalar" not in str(err) or upstream:
             raise _NotChecked(f"cannot build the note's problem: {err}") from None
         layout = "numerator"
         try:
-            d = derive(source, wrt=[var], shapes=shapes, layout=layout, sum_to_one=labels)
+            d = derive(source, wrt=[var], shapes=shapes, layout=layout, sum_to_one=labels, structure=_structure(note, var, shapes))
         except MatcalcError as err2:
             raise _NotChecked(f"cannot build the note's problem: {err2}") from None
     if getattr(d, "recurrent", False):
@@ -263,10 +263,22 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
         err.repair = _repair(d, claim, var, layout, note)
         raise
     if layout and result.verdict == "wrong":
-        other = _run_check(derive(source, wrt=[var], shapes=shapes, layout="denominator", sum_to_one=labels),
+        other = _run_check(derive(source, wrt=[var], shapes=shapes, layout="denominator", sum_to_one=labels,
+                                  structure=_structure(note, var, shapes)),
                            claim, var, "denominator")
         if other.verdict == "correct":
             result, layout = other, "denominator"
+    if result.verdict == "wrong" and not layout and var in getattr(note, "symmetric", ()):
+        for convention in ("sym", "cookbook"):     # Σ stated symmetric: its symmetric gradients hold too
+            try:
+                other = _run_check(derive(source, wrt=[var], shapes=shapes, sum_to_one=labels,
+                                          structure={**_structure(note, var, shapes), var: "symmetric"},
+                                          convention=convention), claim, var, None)
+            except MatcalcError:
+                break
+            if other.verdict == "correct":
+                result = other
+                break
     if result.verdict == "wrong" and (not result.diagnosis or "no single usual mistake" in result.diagnosis[0]):
         def relang(tex):
             text = translate(tex, note.known, derivative=derivative, values=note.values,
@@ -396,7 +408,7 @@ def _judge_with_jacobians(note, fn, var, claim, jacobians, source, shapes, upstr
     from ..derivation import derive
     from ..ir.nodes import shape_of
     labels = _labels(source, var)
-    d = derive(source, wrt=[var], shapes=shapes, sum_to_one=labels)
+    d = derive(source, wrt=[var], shapes=shapes, sum_to_one=labels, structure=_structure(note, var, shapes))
     tried = []
     for layout in ("numerator", "denominator"):
         text = claim
@@ -866,6 +878,13 @@ def _claims_of(note: _Note):
                 continue
             out.append((fn, var, v_tex, tex, chain["line"], line, f_tex))
     return out
+
+
+def _structure(note: _Note, var: str, shapes: dict) -> dict:
+    """Matrices the note states symmetric, other than the one differentiated by: the claim is
+    judged where they are symmetric (2Sx for xᵀSx)."""
+    return {n: "symmetric" for n in getattr(note, "symmetric", ()) if n != var and
+            len(shapes.get(n, ())) == 2 and shapes[n][0] == shapes[n][1]}
 
 
 def _judge_either_grouping(note: _Note, fn: str, var: str, tex: str):

@@ -129,6 +129,7 @@ class _Note:
         self.convention = convention or self._convention()
         self.declared = self._declarations()
         self._broadcasts()
+        self.symmetric = self._symmetric_names()
         self._defined_forms()
 
     def _defined_forms(self):
@@ -345,6 +346,30 @@ class _Note:
                 continue
             self.declaration_list.append((self.text.count("\n", 0, at) + 1, name, clean))
         return {n: s for _, n, s in self.declaration_list} | dict(self.dims)
+
+    def _symmetric_names(self) -> set:
+        """Matrices the note states symmetric: S = S^T in its math, or 'symmetric' / 对称 / positive
+        definite in the sentence that names them (a claim such as 2Sx then holds)."""
+        out = set()
+        transpose = r"\^\s*\{?\s*(?:T|\\top|\\intercal|\\mathsf\{T\})\s*\}?"
+        for m in re.finditer(r"([A-Z]|\\[A-Z][a-z]+)\s*=\s*\1\s*" + transpose + r"(?![\w{])", self.text):
+            out.add(_lhs_name(m.group(1), self.known))
+        for m in re.finditer(r"([A-Z]|\\[A-Z][a-z]+)\s*" + transpose + r"\s*=\s*\1(?![\w^_{])", self.text):
+            out.add(_lhs_name(m.group(1), self.known))
+        for sentence in re.split(r"(?<=[.;])\s|[。；\n]", self.text):
+            word = re.search(r"symmetric|对称|positive[- ]definite|正定|\bSPD\b", sentence, re.I)
+            if not word:
+                continue
+            maths = list(re.finditer(r"\$([^$]+)\$", sentence))
+            before = [m for m in maths if m.end() <= word.start()]
+            after = [m for m in maths if m.start() >= word.end()]
+            near = before[-1:] or after[:1]        # "$\Sigma$ be symmetric", "a symmetric $S$"
+            for math in near:
+                m = re.match(r"\s*([A-Z]|\\[A-Z][a-z]+)(?![A-Za-z])", math.group(1))
+                if m:
+                    out.add(_lhs_name(m.group(1), self.known))
+        return {n for n in out if n and self.declared.get(n, ("?", "?")) in (("?", "?"),) or
+                n and len(self.declared.get(n, ())) == 2 and self.declared[n][0] == self.declared[n][1]}
 
     def kind(self, name: str):
         if name in self.declared:
