@@ -155,3 +155,17 @@ def test_symmetry_is_read_only_for_the_named_matrix():
     text = "Let $\\Sigma \\in R^{d \\times d}$ be symmetric positive definite and $S \\in R^{d \\times d}$.\n$$f = x$$"
     assert _Note(text, None).symmetric == {"Sigma"}
     assert _Note("$$A = A^T$$ and $B^{\\top} = B$; $C$ is general.", None).symmetric == {"A", "B"}
+
+
+def test_bias_repeated_by_a_ones_row():
+    """Z = WX + b1ᵀ (samples as columns): b repeated in every column; its gradient (Z − Y)1/m,
+    and the unsummed one is 'not summed over the batch'.  A lone 1ᵀ is still refused."""
+    from matcalc.errors import ParseError
+    from matcalc.lang.latex_input import translate
+    assert translate(r"WX + \mathbf{b}\mathbf{1}^T").text == "W * X + bcast__(b)"
+    with pytest.raises(ParseError, match="all-ones row"):
+        translate(r"x + \mathbf{1}^T")
+    report = matcalc.check_note(note("attack2_column_batch.md"))
+    assert verdicts(report) == [(8, "correct"), (9, "correct"), (10, "not_checked"), (11, "correct"),
+                                (12, "wrong"), (13, "wrong")]
+    assert report.claims[4].diagnosis.startswith("not summed over the batch")

@@ -1063,6 +1063,6 @@ def _in_note_names(note, text: str) -> str:
 
 def _plain(diagnosis: str) -> str:
     diagnosis = re.sub(r" at column \d+", "", diagnosis)
-    if "sum over the batch rows" in diagnosis:
+    if "sum over the batch rows" in diagnosis or "sum over the columns" in diagnosis:   # samples as columns too
         diagnosis = "not summed over the batch: " + diagnosis
     return diagnosis

@@ -232,6 +232,8 @@ class LatexParser(EnvironmentMixin):
             if self.tok.text in PRODUCT:
                 self.take()
             if self.tok.kind == "end" or self.tok.text in ("+", "-", "−", ")", "}", "=", "\\right"):
+                if self.outer_ones_ok:
+                    return node                  # b 1^T: term() repeats b in every column
                 raise self.error("an all-ones row 1^T is read as summing what follows it (1^T A); an outer "
                                  "product v 1^T is not read: give that claim in the language (v*ones(1,m))", self.tok)
             operand = self.factor()
@@ -239,7 +241,15 @@ class LatexParser(EnvironmentMixin):
         return node
 
     def term(self) -> Lang:
+        saved_outer, self.outer_ones_ok = self.outer_ones_ok, False
         left = self.factor()
+        self.outer_ones_ok = True
+        try:
+            return self._term_rest(left)
+        finally:
+            self.outer_ones_ok = saved_outer
+
+    def _term_rest(self, left: Lang) -> Lang:
         while True:
             self.skip_sizing()
             t = self.tok
@@ -278,6 +288,9 @@ class LatexParser(EnvironmentMixin):
                 continue
             if getattr(right, "ones", None) == "col" and op == "*":       # A 1: the row sums
                 left = Lang(left.pos, f"sumcols__({left.text})", ATOM)
+                continue
+            if getattr(right, "ones", None) == "row" and op == "*" and not getattr(left, "ones", None):
+                left = Lang(left.pos, f"bcast__({left.text})", ATOM)      # b 1^T: b repeated in every column
                 continue
             if op == "*" and t.text not in PRODUCT and "1" in (left.text, right.text):
                 self.ambiguous_one = True     # "1 x": the number, or a ones vector?
@@ -499,6 +512,7 @@ class LatexParser(EnvironmentMixin):
 
     sum_index = None
     product_run = False
+    outer_ones_ok = False        # a trailing 1^T may follow a factor (b 1^T), not start a term
     entrywise = False
     batch = "rows"
     sigma = "sigmoid"            # what \\sigma means (a note may say its activation is tanh)
