@@ -169,3 +169,10 @@ def test_bias_repeated_by_a_ones_row():
     assert verdicts(report) == [(8, "correct"), (9, "correct"), (10, "not_checked"), (11, "correct"),
                                 (12, "wrong"), (13, "wrong")]
     assert report.claims[4].diagnosis.startswith("not summed over the batch")
+
+
+def test_unicode_claims_and_a_layout_named_on_the_claims_line():
+    """$∂f/∂A = CBᵀ$ in inline math; 'Row layout (numerator): … = BCᵀ' is read in numerator layout."""
+    report = matcalc.check_note(note("attack2_unicode_layout_line.md"))
+    assert verdicts(report) == [(7, "correct"), (7, "correct"), (7, "correct"), (9, "correct")]
+    assert report.claims[-1].layout == "numerator"

@@ -887,6 +887,16 @@ def _structure(note: _Note, var: str, shapes: dict) -> dict:
             len(shapes.get(n, ())) == 2 and shapes[n][0] == shapes[n][1]}
 
 
+def _line_layout(text: str, line: int) -> str | None:
+    """A layout named on the claim's own line ('in numerator layout: …', '(分子布局)')."""
+    lines = text.split("\n")
+    here = lines[line - 1] if 0 < line <= len(lines) else ""
+    m = re.search(r"\b(numerator|denominator)\b|(分子|分母)布局", re.sub(r"\$[^$]*\$", " ", here), re.I)
+    if m is None:
+        return None
+    return "numerator" if (m.group(1) or m.group(2)).lower().startswith(("numerator", "分子")) else "denominator"
+
+
 def _judge_either_grouping(note: _Note, fn: str, var: str, tex: str):
     """Judge the claim as written; if it does not multiply left to right and has a ⊙, also as
     A ⊙ (B C) — a correct claim in that grouping is correct, never 'shapes cannot match'."""
@@ -964,12 +974,13 @@ def check_note(text: str, dims: dict | None = None, claim_timeout: float | None 
             note.definitions[fn] = _Definition(fn, head, link_line, {})
             note.latex_names.setdefault(fn, _strip_partial(f_tex).strip())
         saved_decl, note.declared = note.declared, note.declarations_at(link_line)
+        saved_layout, note.layout = note.layout, _line_layout(note.text, link_line) or note.layout
         note.line = link_line
         note.vector_leaves = set()
         whole = None
         if re.fullmatch(r"(\\left)?\\\{", tex.strip()):
             item.diagnosis = "cases written as a brace (\\left\\{) over aligned rows are not read; use \\begin{cases}"
-            note.definitions, note.declared = saved, saved_decl
+            note.definitions, note.declared, note.layout = saved, saved_decl, saved_layout
             continue
         try:
             with time_limit(claim_timeout, "judging this claim"):
@@ -1017,6 +1028,7 @@ def check_note(text: str, dims: dict | None = None, claim_timeout: float | None 
             continue
         finally:
             note.definitions = saved
+            note.layout = saved_layout
             note.declared = saved_decl
         item.read_as = lang
         item.expected = expected
