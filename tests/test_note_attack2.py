@@ -176,3 +176,23 @@ def test_unicode_claims_and_a_layout_named_on_the_claims_line():
     report = matcalc.check_note(note("attack2_unicode_layout_line.md"))
     assert verdicts(report) == [(7, "correct"), (7, "correct"), (7, "correct"), (9, "correct")]
     assert report.claims[-1].layout == "numerator"
+
+
+def test_hostile_inputs_are_bounded_and_explained(tmp_path):
+    """Deep nesting is a reason, never a traceback; binary and empty notes exit 2 with one line."""
+    import subprocess
+    import sys
+    import time
+    start = time.time()
+    deep = "$$L = \\|Xw - y\\|^2$$\n$$\\frac{\\partial L}{\\partial w} = " + "\\frac{" * 400 + "x" + "}{2}" * 400 + "$$\n"
+    braces = "$$" + "{" * 5000 + "x" + "}" * 5000 + "$$\n$$" + "(" * 3000 + "x" + ")" * 3000 + " = 1$$\n"
+    report = matcalc.check_note(deep + braces)
+    assert [c.verdict for c in report.claims] == ["not_checked"]
+    assert "nested" in report.claims[0].diagnosis
+    assert time.time() - start < 30
+    for name, data in (("bin.md", bytes(range(256)) * 4), ("empty.md", b"   \n")):
+        path = tmp_path / name
+        path.write_bytes(data)
+        out = subprocess.run([sys.executable, "-m", "matcalc", "check-note", str(path)],
+                             capture_output=True, text=True, timeout=120)
+        assert out.returncode == 2 and out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
