@@ -196,3 +196,9 @@ def test_hostile_inputs_are_bounded_and_explained(tmp_path):
         out = subprocess.run([sys.executable, "-m", "matcalc", "check-note", str(path)],
                              capture_output=True, text=True, timeout=120)
         assert out.returncode == 2 and out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+
+
+def test_bold_vectors_are_never_read_as_numbers():
+    """An undeclared bold v stays a vector (the note writes its vectors bold), so diag(v)1·2 reads."""
+    report = matcalc.check_note(note("attack2_bold_vector_kept.md"))
+    assert verdicts(report) == [(7, "correct"), (8, "correct"), (9, "correct"), (10, "wrong")]

@@ -733,7 +733,7 @@ def _scalar_loss(note: _Note, plain: str, decl: dict, prog, var: str):
     target = prog.intermediates.get("f_note")
     if target is None or not shape_of(target):
         return decl, prog
-    guessed = [n for n in decl if n not in note.declared and n != var and n[:1].islower()
+    guessed = [n for n in decl if n not in note.declared and n not in note.bold and n != var and n[:1].islower()
                and decl[n] in (("?", 1), (1, "?"))]
     for trial in ([guessed] if len(guessed) > 1 else []) + [[n] for n in guessed]:
         attempt = {**decl, **{n: () for n in trial}}
@@ -759,7 +759,7 @@ def _lone_sizes_are_numbers(note: _Note, plain: str, decl: dict, prog, var: str)
         for dim in shape_of(v):
             sizes[dim] = sizes.get(dim, 0) + 1
     lone = [n for n, v in prog.variables.items() if n in decl and n not in note.declared
-            and n[:1].islower() and decl[n] in (("?", 1), (1, "?"))
+            and n not in note.bold and n[:1].islower() and decl[n] in (("?", 1), (1, "?"))
             and any(dim.is_Symbol and sizes[dim] == 1 for dim in shape_of(v))]
     if not lone:
         return decl, prog
