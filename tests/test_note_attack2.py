@@ -162,7 +162,9 @@ def test_bias_repeated_by_a_ones_row():
     and the unsummed one is 'not summed over the batch'.  A lone 1ᵀ is still refused."""
     from matcalc.errors import ParseError
     from matcalc.lang.latex_input import translate
-    assert translate(r"WX + \mathbf{b}\mathbf{1}^T").text == "W * X + bcast__(b)"
+    assert translate(r"WX + \mathbf{b}\mathbf{1}^T", bias_columns=True).text == "W * X + bcast__(b)"
+    with pytest.raises(ParseError, match="outer product"):          # in a claim: refused clearly
+        translate(r"\frac{1}{m} v \mathbf{1}^{T}")
     with pytest.raises(ParseError, match="all-ones row"):
         translate(r"x + \mathbf{1}^T")
     report = matcalc.check_note(note("attack2_column_batch.md"))

@@ -212,7 +212,8 @@ class _Note:
             texts = []
             for k, (tex, line) in enumerate(links[1:]):
                 try:
-                    r = translate(tex, self.known, derivative=None, values=self.values, sigma=self.sigma_at(line))
+                    r = translate(tex, self.known, derivative=None, values=self.values, sigma=self.sigma_at(line),
+                                  bias_columns=True)
                 except ParseError:
                     if k == 0:
                         break

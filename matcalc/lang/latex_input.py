@@ -232,7 +232,7 @@ class LatexParser(EnvironmentMixin):
             if self.tok.text in PRODUCT:
                 self.take()
             if self.tok.kind == "end" or self.tok.text in ("+", "-", "−", ")", "}", "=", "\\right"):
-                if self.outer_ones_ok:
+                if self.outer_ones_ok and self.bias_columns:
                     return node                  # b 1^T: term() repeats b in every column
                 raise self.error("an all-ones row 1^T is read as summing what follows it (1^T A); an outer "
                                  "product v 1^T is not read: give that claim in the language (v*ones(1,m))", self.tok)
@@ -513,6 +513,7 @@ class LatexParser(EnvironmentMixin):
     sum_index = None
     product_run = False
     outer_ones_ok = False        # a trailing 1^T may follow a factor (b 1^T), not start a term
+    bias_columns = False         # ... in a forward equation only (Z = WX + b1^T); claims refuse it
     entrywise = False
     batch = "rows"
     sigma = "sigmoid"            # what \\sigma means (a note may say its activation is tanh)
@@ -972,9 +973,11 @@ def sums_as_calls(text: str) -> str:
 
 
 def translate(tex: str, known_names=(), derivative=None, generic="tanh", values=(), batch="rows",
-              sigma="sigmoid") -> Result:
-    """LaTeX expression -> Result(language text, names, operator places)."""
+              sigma="sigmoid", bias_columns=False) -> Result:
+    """LaTeX expression -> Result(language text, names, operator places); ``bias_columns``: a
+    forward equation, where b 1^T repeats b in every column."""
     p = LatexParser(tex, known_names=known_names, derivative=derivative, generic=generic, values=values)
+    p.bias_columns = bias_columns
     p.batch = batch
     p.sigma = sigma
     text = re.sub(r"(?<![\w.])ones(?![\w(])", "1", p.parse())      # 1 - p: an all-ones vector, broadcast
