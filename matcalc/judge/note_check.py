@@ -18,7 +18,7 @@ import numpy as np
 
 from ..lang import printing
 from ..errors import LimitError, MatcalcError, ParseError, ShapeError
-from ..lang.latex_input import balanced, strip_derivative_text, translate
+from ..lang.latex_input import HADAMARD_LOOSE, balanced, strip_derivative_text, translate
 from .claims import QUICK_SEARCH
 from .note_index import IndexUnread, whole_claim
 from .note_model import (_Definition, _identifiers, _lhs_name, _Note, _NotChecked, _plain_name, _reach,
@@ -214,7 +214,7 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
     if extra:
         body[-1] += "".join(f" + 0 * sum({n})" for n in extra)
     source = "\n".join(body)
-    shapes = _shapes(note, source, var, upstream)
+    shapes = _shapes(note, source, var, upstream, scalar_target=not upstream and bool(_LOSS_NAMES.match(fn)))
     if extra:
         probe = None
         for n, sib in extra.items():
@@ -233,20 +233,20 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
         link = None if partial is not None else _contraction_link(note, fn, var, claim, jacobians, upstream, shapes)
         if link is not None:
             u = next(iter(upstream))
-            return link, _expected_latex(derive(source, wrt=[var], shapes=shapes, sum_to_one=_labels(source, var)),
+            return link, _expected_latex(derive(source, wrt=[var], shapes=shapes, sum_to_one=_labels(source, var), structure=_structure(note, var, shapes)),
                                          var, note, upstream, fn), \
                 f"the chain rule, read as the contraction sum_k ∂{fn}/∂{u}_k ∂{u}_k/∂{var}"
         return _judge_with_jacobians(note, fn, var, claim, jacobians, source, shapes, upstream)
     layout = None
     labels = [n for n in _labels(source, var) if shapes.get(n) not in ((), (1, 1), None)]
     try:
-        d = derive(source, wrt=[var], shapes=shapes, sum_to_one=labels)
+        d = derive(source, wrt=[var], shapes=shapes, sum_to_one=labels, structure=_structure(note, var, shapes))
     except MatcalcError as err:
         if "not a scalar" not in str(err) or upstream:
             raise _NotChecked(f"cannot build the note's problem: {err}") from None
         layout = "numerator"
         try:
-            d = derive(source, wrt=[var], shapes=shapes, layout=layout, sum_to_one=labels)
+            d = derive(source, wrt=[var], shapes=shapes, layout=layout, sum_to_one=labels, structure=_structure(note, var, shapes))
         except MatcalcError as err2:
             raise _NotChecked(f"cannot build the note's problem: {err2}") from None
     if getattr(d, "recurrent", False):
@@ -263,10 +263,22 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
         err.repair = _repair(d, claim, var, layout, note)
         raise
     if layout and result.verdict == "wrong":
-        other = _run_check(derive(source, wrt=[var], shapes=shapes, layout="denominator", sum_to_one=labels),
+        other = _run_check(derive(source, wrt=[var], shapes=shapes, layout="denominator", sum_to_one=labels,
+                                  structure=_structure(note, var, shapes)),
                            claim, var, "denominator")
         if other.verdict == "correct":
             result, layout = other, "denominator"
+    if result.verdict == "wrong" and not layout and var in getattr(note, "symmetric", ()):
+        for convention in ("sym", "cookbook"):     # Σ stated symmetric: its symmetric gradients hold too
+            try:
+                other = _run_check(derive(source, wrt=[var], shapes=shapes, sum_to_one=labels,
+                                          structure={**_structure(note, var, shapes), var: "symmetric"},
+                                          convention=convention), claim, var, None)
+            except MatcalcError:
+                break
+            if other.verdict == "correct":
+                result = other
+                break
     if result.verdict == "wrong" and (not result.diagnosis or "no single usual mistake" in result.diagnosis[0]):
         def relang(tex):
             text = translate(tex, note.known, derivative=derivative, values=note.values,
@@ -396,7 +408,7 @@ def _judge_with_jacobians(note, fn, var, claim, jacobians, source, shapes, upstr
     from ..derivation import derive
     from ..ir.nodes import shape_of
     labels = _labels(source, var)
-    d = derive(source, wrt=[var], shapes=shapes, sum_to_one=labels)
+    d = derive(source, wrt=[var], shapes=shapes, sum_to_one=labels, structure=_structure(note, var, shapes))
     tried = []
     for layout in ("numerator", "denominator"):
         text = claim
@@ -699,7 +711,55 @@ def _resolve_name(note: _Note, var: str, fn: str) -> str:
     raise _NotChecked(f"{var} does not appear in the note's equations")
 
 
-def _shapes(note: _Note, source: str, var: str, upstream: dict) -> dict:
+_LOSS_NAMES = re.compile(r"(L|J|E|C|R|ell|l|loss|cost|Loss|Cost|obj)(_\w+)?$")
+
+
+def _scalar_loss(note: _Note, plain: str, decl: dict, prog, var: str):
+    """A loss (L, J, ℓ) that only the guess 'small letter = vector' makes a vector: the undeclared
+    small leaves that do so are numbers (a label y next to ŷ = σ(wᵀx + b))."""
+    from ..lang.build import parse
+    from ..ir.nodes import shape_of
+    target = prog.intermediates.get("f_note")
+    if target is None or not shape_of(target):
+        return decl, prog
+    guessed = [n for n in decl if n not in note.declared and n not in note.bold and n != var and n[:1].islower()
+               and decl[n] in (("?", 1), (1, "?"))]
+    for trial in ([guessed] if len(guessed) > 1 else []) + [[n] for n in guessed]:
+        attempt = {**decl, **{n: () for n in trial}}
+        try:
+            again = parse(plain, attempt, allow_unused=True)
+        except MatcalcError:
+            continue
+        if not shape_of(again.intermediates["f_note"]):
+            return attempt, again
+    return decl, prog
+
+
+def _lone_sizes_are_numbers(note: _Note, plain: str, decl: dict, prog, var: str):
+    """In a note that declares its shapes, an undeclared small letter guessed a vector whose size no
+    other leaf shares (c in g = c xᵀQx) is a number: the guess would otherwise make correct claims
+    fail to multiply."""
+    from ..lang.build import parse
+    from ..ir.nodes import shape_of
+    if not note.declared:
+        return decl, prog
+    sizes: dict = {}
+    for v in prog.variables.values():
+        for dim in shape_of(v):
+            sizes[dim] = sizes.get(dim, 0) + 1
+    lone = [n for n, v in prog.variables.items() if n in decl and n not in note.declared
+            and n not in note.bold and n[:1].islower() and decl[n] in (("?", 1), (1, "?"))
+            and any(dim.is_Symbol and sizes[dim] == 1 for dim in shape_of(v))]
+    if not lone:
+        return decl, prog
+    attempt = {**decl, **{n: () for n in lone}}
+    try:
+        return attempt, parse(plain, attempt, allow_unused=True)
+    except MatcalcError:
+        return decl, prog
+
+
+def _shapes(note: _Note, source: str, var: str, upstream: dict, scalar_target: bool = False) -> dict:
     """Shapes of the leaves: declared, else the note's kinds, sizes inferred from the equations."""
     from ..lang.build import parse
     from ..ir.nodes import shape_of
@@ -731,6 +791,9 @@ def _shapes(note: _Note, source: str, var: str, upstream: dict) -> dict:
             decl.update({n: (1, "?") if axis == 0 else ("?", 1) for n in vectors})
             prog = parse(plain, decl, allow_unused=True)
             note.vector_leaves.update(vectors)
+        if scalar_target:
+            decl, prog = _scalar_loss(note, plain, decl, prog, var)
+        decl, prog = _lone_sizes_are_numbers(note, plain, decl, prog, var)
     except MatcalcError as err:
         raise _NotChecked(f"the note's equations do not fit together: {err}") from None
     def sized(v):
@@ -763,8 +826,10 @@ def _note_names(note: _Note, latex: str, d, upstream: dict, fn: str) -> str:
             theirs = note.latex_names.get(n)
         if theirs and theirs != mine:
             mapping[mine] = theirs
-    for mine in sorted(mapping, key=len, reverse=True):
-        latex = re.sub(r"(?<![\\A-Za-z])" + re.escape(mine) + r"(?![_{A-Za-z0-9])", lambda _m, t=mapping[mine]: "{" + t + "}", latex)
+    if mapping:       # one pass: a name put in (\tilde{\mathbf{h}}) is not renamed again (h -> \mathbf{h})
+        pattern = "|".join(re.escape(m) for m in sorted(mapping, key=len, reverse=True))
+        latex = re.sub(r"(?<![\\A-Za-z])(?:" + pattern + r")(?![_{A-Za-z0-9])",
+                       lambda m: "{" + mapping[m.group(0)] + "}", latex)
     return latex.replace(r"\left(", "(").replace(r"\right)", ")")
 
 
@@ -804,6 +869,57 @@ def _claims_of(note: _Note):
     return out
 
 
+def _structure(note: _Note, var: str, shapes: dict) -> dict:
+    """Matrices the note states symmetric, other than the one differentiated by: the claim is
+    judged where they are symmetric (2Sx for xᵀSx)."""
+    return {n: "symmetric" for n in getattr(note, "symmetric", ()) if n != var and
+            len(shapes.get(n, ())) == 2 and shapes[n][0] == shapes[n][1]}
+
+
+def _line_layout(text: str, line: int) -> str | None:
+    """A layout named on the claim's own line ('in numerator layout: …', '(分子布局)')."""
+    lines = text.split("\n")
+    here = lines[line - 1] if 0 < line <= len(lines) else ""
+    m = re.search(r"\b(numerator|denominator)\b|(分子|分母)布局", re.sub(r"\$[^$]*\$", " ", here), re.I)
+    if m is None:
+        return None
+    return "numerator" if (m.group(1) or m.group(2)).lower().startswith(("numerator", "分子")) else "denominator"
+
+
+def _judge_either_grouping(note: _Note, fn: str, var: str, tex: str):
+    """Judge the claim as written; if it does not multiply left to right and has a ⊙, also as
+    A ⊙ (B C) — a correct claim in that grouping is correct, never 'shapes cannot match'."""
+    try:
+        return judge_recurrent(note, fn, var, tex, _judge) or _judge(note, fn, var, tex)
+    except ShapeError:
+        if not re.search(r"\\odot|\\circ|⊙|∘", tex):
+            raise
+        token = HADAMARD_LOOSE.set(True)
+        try:
+            result, expected, lang = judge_recurrent(note, fn, var, tex, _judge) or _judge(note, fn, var, tex)
+        except MatcalcError:
+            result = None
+        finally:
+            HADAMARD_LOOSE.reset(token)
+        if result is None or result.verdict != "correct":
+            raise
+        return result, expected, lang + "   (⊙ read as binding looser than the matrix product)"
+
+
+def _equations_fit(note: _Note) -> bool:
+    """Do the note's forward equations, all together, multiply with the shapes its convention
+    gives its declared vectors (a throwaway check: it may drop cyclic definitions)?"""
+    from ..lang.build import parse
+    order = _deps(note, list(note.definitions))
+    plain = "\n".join(f"{n} = {note.definitions[n].text}" for n in order)
+    decl = {n: note.kind(n) for n in _identifiers(plain) - set(order)}
+    try:
+        parse(plain, decl, allow_unused=True)
+    except (MatcalcError, RecursionError):
+        return False
+    return True
+
+
 def check_note(text: str, dims: dict | None = None, claim_timeout: float | None = 60.0) -> NoteReport:
     """Judge every derivative claim of a Markdown/LaTeX note (see the module's docstring).
 
@@ -814,6 +930,10 @@ def check_note(text: str, dims: dict | None = None, claim_timeout: float | None 
     if not isinstance(text, str) or not text.strip():
         raise MatcalcError("the note is empty")
     note = _Note(text, dims)
+    if not _equations_fit(note):            # "one sample per row" beside X w with w \in R^d
+        flipped = _Note(text, dims, convention="row" if note.convention == "column" else "column")
+        if _equations_fit(flipped):
+            note = _Note(text, dims, convention=flipped.convention)
     report = NoteReport(program="\n".join(f"{d.name} = {d.text}" for d in note.definitions.values()),
                         convention=f"{note.convention} vectors")
     # the naming of a chain's last link (= δ_2) makes an alias too
@@ -843,12 +963,13 @@ def check_note(text: str, dims: dict | None = None, claim_timeout: float | None 
             note.definitions[fn] = _Definition(fn, head, link_line, {})
             note.latex_names.setdefault(fn, _strip_partial(f_tex).strip())
         saved_decl, note.declared = note.declared, note.declarations_at(link_line)
+        saved_layout, note.layout = note.layout, _line_layout(note.text, link_line) or note.layout
         note.line = link_line
         note.vector_leaves = set()
         whole = None
         if re.fullmatch(r"(\\left)?\\\{", tex.strip()):
             item.diagnosis = "cases written as a brace (\\left\\{) over aligned rows are not read; use \\begin{cases}"
-            note.definitions, note.declared = saved, saved_decl
+            note.definitions, note.declared, note.layout = saved, saved_decl, saved_layout
             continue
         try:
             with time_limit(claim_timeout, "judging this claim"):
@@ -856,8 +977,7 @@ def check_note(text: str, dims: dict | None = None, claim_timeout: float | None 
                 if whole:
                     result, expected, lang = _judge(note, fn, whole[0], whole[2])
                 else:
-                    result, expected, lang = (judge_recurrent(note, fn, var, tex, _judge)
-                                              or _judge(note, fn, var, tex))
+                    result, expected, lang = _judge_either_grouping(note, fn, var, tex)
         except IndexUnread as err:
             item.diagnosis = f"index notation not read: {err}"
             continue
@@ -897,6 +1017,7 @@ def check_note(text: str, dims: dict | None = None, claim_timeout: float | None 
             continue
         finally:
             note.definitions = saved
+            note.layout = saved_layout
             note.declared = saved_decl
         item.read_as = lang
         item.expected = expected
@@ -943,6 +1064,6 @@ def _in_note_names(note, text: str) -> str:
 
 def _plain(diagnosis: str) -> str:
     diagnosis = re.sub(r" at column \d+", "", diagnosis)
-    if "sum over the batch rows" in diagnosis:
+    if "sum over the batch rows" in diagnosis or "sum over the columns" in diagnosis:   # samples as columns too
         diagnosis = "not summed over the batch: " + diagnosis
     return diagnosis

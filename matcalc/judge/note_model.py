@@ -5,7 +5,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..errors import ParseError
-from ..lang.latex_input import LatexParser, strip_derivative_text, translate
+from ..lang.latex_input import LatexParser, strip_derivative_text, sums_as_calls, translate
 from .note_reader import read_rows
 
 SCALAR_GREEK = {"eta", "lambda", "alpha", "beta", "gamma", "epsilon", "varepsilon", "mu", "rho", "kappa"}
@@ -105,7 +105,7 @@ class _Definition:
 
 
 class _Note:
-    def __init__(self, text: str, dims: dict | None):
+    def __init__(self, text: str, dims: dict | None, convention: str | None = None):
         self.text = text
         self.dims = dict(dims or {})
         self.rows = read_rows(text)
@@ -126,9 +126,10 @@ class _Note:
         self.alias_lines: dict = {}          # δ name -> the line defining it
         self._collect_names()
         self._collect_definitions()
-        self.convention = self._convention()
+        self.convention = convention or self._convention()
         self.declared = self._declarations()
         self._broadcasts()
+        self.symmetric = self._symmetric_names()
         self._defined_forms()
 
     def _defined_forms(self):
@@ -211,7 +212,8 @@ class _Note:
             texts = []
             for k, (tex, line) in enumerate(links[1:]):
                 try:
-                    r = translate(tex, self.known, derivative=None, values=self.values, sigma=self.sigma_at(line))
+                    r = translate(tex, self.known, derivative=None, values=self.values, sigma=self.sigma_at(line),
+                                  bias_columns=True)
                 except ParseError:
                     if k == 0:
                         break
@@ -227,7 +229,7 @@ class _Note:
             lhs = re.sub(r"\s*\([^()]*\)\s*$", "", first.strip()) or first.strip()
             self.latex_names.setdefault(name, re.sub(r"(?<=[A-Za-z])\{(?=[A-Za-z]{2,}\})", "_{", lhs))
             self.definitions.pop(name, None)
-            self.definitions[name] = _Definition(name, r.text, line, r.names, list(r.uncertain),
+            self.definitions[name] = _Definition(name, sums_as_calls(r.text), line, r.names, list(r.uncertain),
                                                  chain.get("display", True), [(o.text, o.names) for o, _ in texts[1:]])
             self.scalars |= r.scalars
             self.history.append(self.definitions[name])
@@ -331,6 +333,11 @@ class _Note:
                 found.append((m.start(), name, (parts[0], 1) if self.convention == "column" else (1, parts[0])))
             elif len(parts) == 2:
                 found.append((m.start(), name, tuple(parts)))
+        numbers = re.compile(r"([A-Za-z\\][A-Za-z_{}^()\\0-9]*)\s*\\in\s*\\\{\s*[-+]?\d+\s*,")   # y \in \{0, 1\}
+        for m in numbers.finditer(self.text):
+            name = _lhs_name(m.group(1), self.known)
+            if name:
+                found.append((m.start(), name, ()))
         self.declaration_list = []
         self.size_names = {str(p) for _, _, shape in found for p in shape if not str(p).isdigit()}
         for at, name, shape in sorted(found, key=lambda f: f[0]):
@@ -340,6 +347,30 @@ class _Note:
                 continue
             self.declaration_list.append((self.text.count("\n", 0, at) + 1, name, clean))
         return {n: s for _, n, s in self.declaration_list} | dict(self.dims)
+
+    def _symmetric_names(self) -> set:
+        """Matrices the note states symmetric: S = S^T in its math, or 'symmetric' / 对称 / positive
+        definite in the sentence that names them (a claim such as 2Sx then holds)."""
+        out = set()
+        transpose = r"\^\s*\{?\s*(?:T|\\top|\\intercal|\\mathsf\{T\})\s*\}?"
+        for m in re.finditer(r"([A-Z]|\\[A-Z][a-z]+)\s*=\s*\1\s*" + transpose + r"(?![\w{])", self.text):
+            out.add(_lhs_name(m.group(1), self.known))
+        for m in re.finditer(r"([A-Z]|\\[A-Z][a-z]+)\s*" + transpose + r"\s*=\s*\1(?![\w^_{])", self.text):
+            out.add(_lhs_name(m.group(1), self.known))
+        for sentence in re.split(r"(?<=[.;])\s|[。；\n]", self.text):
+            word = re.search(r"symmetric|对称|positive[- ]definite|正定|\bSPD\b", sentence, re.I)
+            if not word:
+                continue
+            maths = list(re.finditer(r"\$([^$]+)\$", sentence))
+            before = [m for m in maths if m.end() <= word.start()]
+            after = [m for m in maths if m.start() >= word.end()]
+            near = before[-1:] or after[:1]        # "$\Sigma$ be symmetric", "a symmetric $S$"
+            for math in near:
+                m = re.match(r"\s*([A-Z]|\\[A-Z][a-z]+)(?![A-Za-z])", math.group(1))
+                if m:
+                    out.add(_lhs_name(m.group(1), self.known))
+        return {n for n in out if n and self.declared.get(n, ("?", "?")) in (("?", "?"),) or
+                n and len(self.declared.get(n, ())) == 2 and self.declared[n][0] == self.declared[n][1]}
 
     def kind(self, name: str):
         if name in self.declared:
@@ -457,6 +488,10 @@ def _plain_name(latex: str) -> str:
     m = re.fullmatch(r"\\frac\{\\partial ([^{}]*)\}\{\\partial ([^{}]*)\}", latex)
     if m:
         return f"∂{_plain_name(m.group(1))}/∂{_plain_name(m.group(2))}"
-    out = re.sub(r"\\([A-Za-z]+)", lambda g: _GREEK_UNICODE.get(g.group(1), ""), latex)
+    marks = {"hat": "\u0302", "widehat": "\u0302", "bar": "\u0304", "overline": "\u0304", "tilde": "\u0303",
+             "widetilde": "\u0303", "dot": "\u0307"}           # \hat{Y} -> Ŷ, not Y (Y − Y in a diagnosis)
+    out = re.sub(r"\\(%s)\s*(?:\{([^{}]*)\}|([A-Za-z]))" % "|".join(marks),
+                 lambda g: (g.group(2) or g.group(3)) + marks[g.group(1)], latex)
+    out = re.sub(r"\\([A-Za-z]+)", lambda g: _GREEK_UNICODE.get(g.group(1), ""), out)
     out = re.sub(r"\([^()]*\)$", "", out.replace("{", "").replace("}", "")).strip()
     return out or latex

@@ -94,7 +94,7 @@ def _top_level_split(s: str, sep: str) -> list[tuple[int, str]]:
             depth += 1 if s[k + 1] == "{" else -1
             k += 2
             continue
-        if ch == "\\" and k + 1 < len(s) and s[k + 1] in "{}[]()|\\":
+        if ch == "\\" and k + 1 < len(s) and s[k + 1] in "{}[]()|\\,;:!":   # \, is a space
             k += 2
             continue
         if ch in "{([":

@@ -460,7 +460,16 @@ def _judge_sum(note, fn, var, found, judge):
                               f"the later steps' losses only if it is the total derivative; the reading is "
                               "uncertain")
     try:
-        result, expected, lang = judge_step(note, step_fn if per_step else fn, var, body, judge)
+        try:
+            result, expected, lang = judge_step(note, step_fn if per_step else fn, var, body, judge)
+        except _NotChecked as err:
+            # L = Σ_t L_t with L_t written and var outside the recurrence (V of ŷ_t = V h_t): the
+            # summand is ∂L_t/∂var
+            if per_step or "does not define" not in str(err) or step_fn not in note.definitions or \
+                    var in states(note) or _feeds_state(note, var) or \
+                    not re.search(rf"(?<![\w\\]){re.escape(fn)}\s*=\s*\\sum", note.text):
+                raise
+            result, expected, lang = judge_step(note, step_fn, var, body, judge)
     except _NotChecked as err:
         if "does not define" in str(err) and re.search(rf"(?<![\w\\]){re.escape(fn)}\s*=\s*\\sum", note.text):
             raise _NotChecked(f"the note does not write its per-step loss {fn}_t, so the summand (∂{fn}_t "

@@ -14,11 +14,12 @@ handed to a callback that returns the name standing for them (or raises).
 from __future__ import annotations
 
 import re
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from ..errors import ParseError
 from .latex_env import ADD, ATOM, BOLD, MUL, NEG, POW, TEXT, TRANSPOSE, Lang
-from .latex_env import ELLIPSES, STOPS, EnvironmentMixin, drop_stray_ampersands, is_extremum, is_zero_vector
+from .latex_env import RELATIONS, ELLIPSES, STOPS, EnvironmentMixin, drop_stray_ampersands, is_extremum, is_zero_vector
 
 # ---------------------------------------------------------------- tokens
 _TOKEN = re.compile(r"""
@@ -38,13 +39,20 @@ class Tok:
     pos: int
 
 
+# A ⊙ B C read as A ⊙ (B C) (⊙ looser than the matrix product): the second reading of a claim that
+# does not multiply as written left to right
+HADAMARD_LOOSE: ContextVar = ContextVar("hadamard_loose", default=False)
+
+
 def tokenize(tex: str) -> list[Tok]:
     out, pos = [], 0
     while pos < len(tex):
         m = _TOKEN.match(tex, pos)
         if m is None:
             raise ParseError(f"unexpected character {tex[pos]!r} in the LaTeX", tex, pos)
-        if m.lastgroup != "ws":
+        if m.lastgroup == "word" and len(m.group()) > 1 and m.group()[0] == "T" and out and out[-1].text == "^":
+            out += [Tok("word", "T", pos), Tok("word", m.group()[1:], pos + 1)]   # X^TX: X^T X, as TeX reads it
+        elif m.lastgroup != "ws":
             out.append(Tok(m.lastgroup, m.group(), pos))
         pos = m.end()
     out.append(Tok("end", "", len(tex)))
@@ -67,7 +75,7 @@ GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "et
 FUNCTIONS = {"sigmoid": "sigmoid", "tanh": "tanh", "softmax": "softmax", "logsoftmax": "logsoftmax",
              "diag": "diag", "tr": "tr", "trace": "tr", "exp": "exp", "log": "log", "ln": "log",
              "relu": "relu", "softplus": "softplus", "sqrt": "sqrt", "abs": "abs", "det": "det",
-             "logdet": "logdet", "inv": "inv", "sin": "sin", "cos": "cos", "sigmod": "sigmoid"}
+             "logdet": "logdet", "inv": "inv", "sin": "sin", "cos": "cos", "sigmod": "sigmoid", "step": "step"}
 # derivative of an elementwise function, as a language template over the argument text {u}
 DERIVATIVES = {"sigmoid": "(sigmoid({u}) .* (1 - sigmoid({u})))",
                "tanh": "(1 - tanh({u}) .^ 2)",
@@ -224,6 +232,8 @@ class LatexParser(EnvironmentMixin):
             if self.tok.text in PRODUCT:
                 self.take()
             if self.tok.kind == "end" or self.tok.text in ("+", "-", "−", ")", "}", "=", "\\right"):
+                if self.outer_ones_ok and self.bias_columns:
+                    return node                  # b 1^T: term() repeats b in every column
                 raise self.error("an all-ones row 1^T is read as summing what follows it (1^T A); an outer "
                                  "product v 1^T is not read: give that claim in the language (v*ones(1,m))", self.tok)
             operand = self.factor()
@@ -231,12 +241,22 @@ class LatexParser(EnvironmentMixin):
         return node
 
     def term(self) -> Lang:
+        saved_outer, self.outer_ones_ok = self.outer_ones_ok, False
         left = self.factor()
+        self.outer_ones_ok = True
+        try:
+            return self._term_rest(left)
+        finally:
+            self.outer_ones_ok = saved_outer
+
+    def _term_rest(self, left: Lang) -> Lang:
         while True:
             self.skip_sizing()
             t = self.tok
             if t.text in ELLIPSES or t.text == "." and self.peek().text == ".":
                 self.ellipsis()
+            if t.text in HADAMARD and self.product_run:
+                break
             if t.text in HADAMARD:
                 self.take()
                 op = ".*"
@@ -250,7 +270,14 @@ class LatexParser(EnvironmentMixin):
                 op = "*"
             else:
                 break
-            right = self.factor()
+            if op == ".*" and HADAMARD_LOOSE.get() and not self.product_run:
+                self.product_run = True          # the product chain after ⊙, up to the next ⊙
+                try:
+                    right = self.term()
+                finally:
+                    self.product_run = False
+            else:
+                right = self.factor()
             if self.entrywise and op == "*":
                 op = ".*"
             if t.text in (r"\cdot", "·") and getattr(left, "bold", False) and getattr(right, "bold", False) \
@@ -261,6 +288,9 @@ class LatexParser(EnvironmentMixin):
                 continue
             if getattr(right, "ones", None) == "col" and op == "*":       # A 1: the row sums
                 left = Lang(left.pos, f"sumcols__({left.text})", ATOM)
+                continue
+            if getattr(right, "ones", None) == "row" and op == "*" and not getattr(left, "ones", None):
+                left = Lang(left.pos, f"bcast__({left.text})", ATOM)      # b 1^T: b repeated in every column
                 continue
             if op == "*" and t.text not in PRODUCT and "1" in (left.text, right.text):
                 self.ambiguous_one = True     # "1 x": the number, or a ones vector?
@@ -341,6 +371,7 @@ class LatexParser(EnvironmentMixin):
             return Lang(node.pos, f"inv({node.text})'", ATOM)
         if compact == "2" and getattr(node, "norm", False):
             return Lang(node.pos, f"{node.text}^2", POW)
+        compact = re.sub(r"^\\(circ|odot)(?=\d)", "", compact)     # A^{\circ 2}: the entrywise power
         if re.fullmatch(r"\d+(\.\d+)?", compact):
             return Lang(node.pos, f"{_wrap(node, POW + 1)} .^ {compact}", POW)
         raise ParseError(f"cannot read the superscript {sup!r} here (transpose ^T, inverse ^{{-1}}, "
@@ -388,16 +419,25 @@ class LatexParser(EnvironmentMixin):
         if t.kind == "cmd" and t.text in (r"\mathbf", r"\mathbb", r"\boldsymbol", r"\vec", r"\bm") and \
                 self.peek().text == "{" and self.toks[self.i + 2].text == "1" and self.toks[self.i + 3].text == "}":
             self.take(), self.take(), self.take(), self.take()
+            if self.indicator_ahead():
+                return self.indicator(t)
             return self.ones_vector(t)
         if t.kind == "cmd" and t.text in ACCENTS:
             self.take()
             inner = self.group_text().strip()
+            suffix = ACCENTS[t.text]
+            bold = t.text in BOLD
+            # one style or accent inside the other: \tilde{\mathbf{h}}, \mathbf{\hat{y}}
+            nested = re.fullmatch(r"(\\[A-Za-z]+)\s*(?:\{\s*(\\?[A-Za-z]+)\s*\}|\s([A-Za-z])|(?<=[^A-Za-z])([A-Za-z]))", inner)
+            if nested and nested.group(1) in ACCENTS and not (suffix and ACCENTS[nested.group(1)]):
+                inner = nested.group(2) or nested.group(3) or nested.group(4)
+                suffix = suffix or ACCENTS[nested.group(1)]
+                bold = bold or nested.group(1) in BOLD
             base = inner[1:] if inner.startswith("\\") else inner
             if not re.fullmatch(r"[A-Za-z]+", base):
                 raise self.error(f"cannot read {inner!r} as a name", t)
-            suffix = ACCENTS[t.text]
             node = self.name(base + ("_" + suffix if suffix else ""), t, raw_len=None)
-            if t.text in BOLD:
+            if bold:
                 self.bold.add(node.text)
                 node.bold = True
             return node
@@ -436,8 +476,26 @@ class LatexParser(EnvironmentMixin):
         return node
 
     def batch_sum(self) -> Lang:
-        """\\sum_i A_i over the samples of a batch: the column sums 1^T A (rows are samples)."""
+        """\\sum_i A_i over the samples of a batch: the column sums 1^T A (rows are samples);
+        \\sum_i \\sum_j A_{ij} B_{ij}: the sum of every entry of A ⊙ B."""
         t = self.take()
+        index = self.sum_index_of(t)
+        if self.tok.text == r"\sum" and self.sum_index is None:
+            inner = self.take()
+            j = self.sum_index_of(inner)
+            saved = (self.sum_index, self.entrywise)
+            self.sum_index, self.entrywise = (index + j, j + index), True
+            operand = self.term()
+            self.sum_index, self.entrywise = saved
+            return Lang(t.pos, f"sum({operand.text})", ATOM)
+        saved, self.sum_index = self.sum_index, index
+        operand = self.term()
+        self.sum_index = saved
+        kind = "sumcolsi__" if self.batch == "columns" else "sumrowsi__"   # i: over an index
+        return Lang(t.pos, f"{kind}({operand.text})", ATOM)
+
+    def sum_index_of(self, t) -> str:
+        """The index of the \\sum just taken (\\sum_i, \\sum_{i=1}^n)."""
         index = None
         while self.tok.text in ("_", "^") or self.tok.text == r"\limits":
             mark = self.take().text
@@ -450,13 +508,12 @@ class LatexParser(EnvironmentMixin):
             raise self.error("\\sum needs its index: \\sum_i or \\sum_{i=1}^n", t)
         if index.lstrip("\\") in ("t", "tau", "s"):
             raise self.error("a sum over time steps: recurrent claims are not checked", t)
-        saved, self.sum_index = self.sum_index, index
-        operand = self.term()
-        self.sum_index = saved
-        kind = "sumcols__" if self.batch == "columns" else "sumrows__"
-        return Lang(t.pos, f"{kind}({operand.text})", ATOM)
+        return index.lstrip("\\")
 
     sum_index = None
+    product_run = False
+    outer_ones_ok = False        # a trailing 1^T may follow a factor (b 1^T), not start a term
+    bias_columns = False         # ... in a forward equation only (Z = WX + b1^T); claims refuse it
     entrywise = False
     batch = "rows"
     sigma = "sigmoid"            # what \\sigma means (a note may say its activation is tanh)
@@ -570,17 +627,56 @@ class LatexParser(EnvironmentMixin):
                 sup = index_text(self.group_text())
             else:
                 break
-        if self.sum_index and sub is not None:
+        if isinstance(self.sum_index, tuple) and sub is not None:     # A_{ij} under \\sum_i \\sum_j
+            if sub not in self.sum_index:
+                raise self.error("a double sum \\sum_i \\sum_j is read over entries A_{ij} only", tok)
+            sub = None
+            raw_start = -1          # the entry's name is the matrix's: not registered with its index
+        elif self.sum_index and sub is not None:
             parts = sub.split("_")
             if sub == self.sum_index or sub.startswith(self.sum_index) and sub[len(self.sum_index):] in (":", ""):
                 sub = None
         ident = make_name(base, sub, sup)
+        if raw_start < 0:
+            return Lang(tok.pos, ident + ("'" if transposed else ""), ATOM)
         raw = self.tex[raw_start:self.toks[self.i - 1].pos + len(self.toks[self.i - 1].text)]
         raw = re.sub(r"_\{\s*\w+\s*,\s*\w+\s*\}", "", raw)
         self.names.setdefault(ident, re.sub(r"(\{[(\[][^{}]*[)\]])\s*(T|\\top|'|\\intercal)\}", r"\1}", raw))
         if transposed:
             return Lang(tok.pos, ident + "'", ATOM)
         return Lang(tok.pos, ident, ATOM)
+
+    def indicator_ahead(self) -> bool:
+        """After \\mathbb{1}: a bracket or subscript holding a comparison (\\mathbb{1}[z > 0])?"""
+        j = self.i + (1 if self.tok.text == "_" else 0)
+        if j >= len(self.toks) or self.toks[j].text not in ("[", "(", "{", r"\{", r"\left"):
+            return False
+        depth = 0
+        for tok in self.toks[j:]:
+            if tok.text in ("[", "(", "{", r"\{"):
+                depth += 1
+            elif tok.text in ("]", ")", "}", r"\}"):
+                depth -= 1
+                if depth == 0:
+                    return False
+            elif depth == 1 and (tok.text in ("<", ">") or tok.text in RELATIONS):
+                return True
+        return False
+
+    def indicator(self, start) -> Lang:
+        """\\mathbb{1}[z > 0], \\mathbb{1}(z \\leq 0), \\mathbb{1}_{z>0}: the 0/1 mask of the comparison."""
+        if self.tok.text == "_":
+            self.take()
+        self.skip_sizing()
+        close = {"[": "]", "(": ")", "{": "}", r"\{": r"\}"}[self.take().text]
+        mask = self.condition(start)
+        if mask is None:
+            raise self.error("an indicator needs a comparison", start)
+        self.skip_sizing()
+        if self.tok.text != close:
+            raise self.error(f"expected {close!r} closing the indicator", self.tok)
+        self.take()
+        return Lang(start.pos, mask, ATOM)
 
     def index_superscript(self, base, sub) -> bool:
         """Is the superscript at the cursor part of a name (W^{(l)}, a^L, z^2 when z^2 is a name)?"""
@@ -838,7 +934,7 @@ def name_of(tex: str, known=()) -> tuple[str, str]:
 def resolve_sums(text: str, shape_of_text) -> str:
     """sumrows__(E) -> ones(1, rows)*(E), sumcols__(E) -> (E)*ones(cols, 1), sized by shape_of_text(E)."""
     while True:
-        m = re.search(r"sum(rows|cols)__\(", text)
+        m = re.search(r"sum(rows|cols)(i?)__\(", text)
         if m is None:
             return text
         depth, k = 1, m.end()
@@ -851,17 +947,38 @@ def resolve_sums(text: str, shape_of_text) -> str:
         shape = shape_of_text(inner_resolved)
         if not shape:
             raise ParseError("a sum over the samples of a scalar")
-        if m.group(1) == "rows":
+        rows = m.group(1) == "rows"
+        if m.group(2) and shape[0 if rows else 1] == 1 and shape[1 if rows else 0] != 1:
+            rows = not rows            # \sum_i p_i over a vector's entries: its one long side
+        if rows:
             out = f"ones(1, {shape[0]}) * ({inner_resolved})"
         else:
             out = f"({inner_resolved}) * ones({shape[1]}, 1)"
         text = text[:m.start()] + "(" + out + ")" + text[k:]
 
 
+def sums_as_calls(text: str) -> str:
+    """sumrows__(E) -> sum(E, 1) (1ᵀE, the column sums), sumcols__(E) -> sum(E, 2) (E1): sizes
+    need not be known (a definition such as L = 1ᵀ(e ⊙ e)/n)."""
+    while True:
+        m = re.search(r"sum(rows|cols)__\(", text)
+        if m is None:
+            return text
+        depth, k = 1, m.end()
+        while depth and k < len(text):
+            depth += text[k] == "("
+            depth -= text[k] == ")"
+            k += 1
+        axis = 1 if m.group(1) == "rows" else 2
+        text = f"{text[:m.start()]}sum({text[m.end():k - 1]}, {axis}){text[k:]}"
+
+
 def translate(tex: str, known_names=(), derivative=None, generic="tanh", values=(), batch="rows",
-              sigma="sigmoid") -> Result:
-    """LaTeX expression -> Result(language text, names, operator places)."""
+              sigma="sigmoid", bias_columns=False) -> Result:
+    """LaTeX expression -> Result(language text, names, operator places); ``bias_columns``: a
+    forward equation, where b 1^T repeats b in every column."""
     p = LatexParser(tex, known_names=known_names, derivative=derivative, generic=generic, values=values)
+    p.bias_columns = bias_columns
     p.batch = batch
     p.sigma = sigma
     text = re.sub(r"(?<![\w.])ones(?![\w(])", "1", p.parse())      # 1 - p: an all-ones vector, broadcast

@@ -329,7 +329,8 @@ class Printer:
         num = [f for f in factors if not (isinstance(f, Pow) and f.exp.is_number and f.exp < 0)]
         den = [Pow(f.base, -f.exp) for f in factors if f not in num]
         if den and self.style is LATEX:
-            top = self._product(coeff if coeff > 0 else -coeff, num)[0] if num else "1"
+            size = coeff if coeff > 0 else -coeff
+            top = self._product(size, num)[0] if num or size != 1 else "1"   # 2/N: \frac{2}{N}
             text = r"\frac{" + top + "}{" + self._product(1, den)[0] + "}"
             return (f"-{text}", NEG) if coeff < 0 else (text, ATOM)
         text, prec = self._product(coeff, num) if num else (self.print(coeff)[0], ATOM)
