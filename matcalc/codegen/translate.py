@@ -232,6 +232,12 @@ class _Rewriter(ast.NodeTransformer):
             if self.b.name == "torch" and order.value.value == "F":   # column-major of a 2-D x: rows of x.T
                 node.keywords = [k for k in node.keywords if k.arg != "order"]
                 attr.value = ast.Attribute(value=attr.value, attr="T", ctx=ast.Load())
+                dims = node.args[0].elts if len(node.args) == 1 and isinstance(node.args[0], ast.Tuple) else node.args
+                if sum(not (isinstance(d, ast.Constant) and d.value == 1) for d in dims) > 1:
+                    # several axes: x.reshape(s, order='F') == x.T.reshape(reversed s) with its axes reversed
+                    node.args = [ast.Tuple(elts=list(dims)[::-1], ctx=ast.Load())]
+                    return ast.Call(func=ast.Attribute(value=node, attr="permute", ctx=ast.Load()),
+                                    args=[ast.Constant(k) for k in reversed(range(len(dims)))], keywords=[])
             return node
         if attr.attr in self.b.methods:
             new, renames = self.b.methods[attr.attr]

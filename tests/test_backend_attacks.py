@@ -1,0 +1,51 @@
+"""Regressions from a hostile review of the JAX / PyTorch translations of Hessian and
+Hessian-vector-product code: each program's Hessian blocks and HVPs (NumPy, JAX, torch)
+against the frameworks' own autodiff, in float64."""
+import numpy as np
+import pytest
+
+import matcalc
+from framework_ref import framework, generated, reference, rel
+
+TOL = 1e-10
+
+CASES = [
+    # torch: x.reshape((6, 3, 2), order='F') was written x.T.reshape((6, 3, 2)) (a wrong HVP)
+    ("norm2(X*W - Y)^2 + 2*tr(W'*W)", ["W", "X"], {"W": (3, 2), "X": (4, 3), "Y": (4, 2)}),
+    # torch.kron of a transposed tensor raised "view size is not compatible"
+    ("a*tr(X'*X)*b", ["X", "a"], {"a": (), "b": (), "X": (3, 2)}),
+    # JAX: _dot(a, b, ta, tb) contracted axis 1 of a 1-D operand (a column sum times v.T)
+    ("sum(inv(X))", ["X"], {"X": (3, 3)}),
+    ("sum(Y*inv(X)')", ["X"], {"X": (3, 3), "Y": (2, 3)}),
+    ("x'*inv(A'*A + eye(3))*x", ["x", "A"], {"x": (3, 1), "A": (4, 3)}),
+]
+
+
+def _point(shapes, seed=0):
+    rng = np.random.default_rng(seed)
+    point = {k: rng.standard_normal(s) for k, s in shapes.items()}
+    for k, s in shapes.items():   # square matrices well away from singular
+        if len(s) == 2 and s[0] == s[1] and k == "X":
+            point[k] = point[k] + 3 * np.eye(s[0])
+    return point
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_hessian_and_hvp_match_autodiff(case, backend):
+    framework(backend)
+    expr, wrt, shapes = case
+    d = matcalc.derive(expr, wrt=wrt, order=2, shapes=shapes)
+    point = _point(shapes)
+    want = reference(d, backend, point)
+    got, mine = generated(d, backend, point), d.to_numpy()(**point)
+    for k in want:
+        assert rel(got[k], want[k]) <= TOL and rel(mine[k], want[k]) <= TOL, k
+    rng = np.random.default_rng(1)
+    directions = {n: rng.standard_normal(np.shape(point[n])) for n in wrt}
+    want = reference(d, backend, point, directions)
+    got = generated(d, backend, point, hvp=True, directions=directions)
+    mine = d.to_numpy(hvp=True)(**point, **{f"v_{n}": v for n, v in directions.items()})
+    for n in wrt:
+        assert np.shape(got[n]) == np.shape(mine[n]) == np.shape(point[n]), n
+        assert rel(got[n], want[n]) <= TOL and rel(mine[n], want[n]) <= TOL, n
