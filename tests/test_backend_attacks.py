@@ -14,6 +14,8 @@ CASES = [
     ("norm2(X*W - Y)^2 + 2*tr(W'*W)", ["W", "X"], {"W": (3, 2), "X": (4, 3), "Y": (4, 2)}),
     # torch.kron of a transposed tensor raised "view size is not compatible"
     ("a*tr(X'*X)*b", ["X", "a"], {"a": (), "b": (), "X": (3, 2)}),
+    # ... and of a (3, 1) column of strides (1, 3), which torch calls contiguous
+    ("f = logdet(((C) / (exp(b)))' * ((C) / (exp(b))) + eye(3))", ["C", "b"], {"C": (1, 3), "b": ()}),
     # JAX: _dot(a, b, ta, tb) contracted axis 1 of a 1-D operand (a column sum times v.T)
     ("sum(inv(X))", ["X"], {"X": (3, 3)}),
     ("sum(Y*inv(X)')", ["X"], {"X": (3, 3), "Y": (2, 3)}),

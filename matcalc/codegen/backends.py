@@ -140,8 +140,11 @@ _TORCH_HELPERS = {
     sign = torch.linalg.det(u) * torch.linalg.det(vt)
     return (sign * vt.T * others) @ u.T''',
     "_kron": '''def _kron(a, b):
-    """np.kron (torch.kron of a transposed, non-contiguous tensor fails: contiguous copies)."""
-    return torch.kron(a.contiguous(), b.contiguous())''',
+    """np.kron of two matrices as a broadcast product (torch.kron raises on operands with some
+    strides: a transposed matrix, a column of stride (1, n))."""
+    if a.ndim == 2 and b.ndim == 2:
+        return (a[:, None, :, None] * b[None, :, None, :]).reshape(a.shape[0] * b.shape[0], a.shape[1] * b.shape[1])
+    return torch.kron(a.clone(memory_format=torch.contiguous_format), b.clone(memory_format=torch.contiguous_format))''',
     "_sigmoid": '''def _sigmoid(x, out=None):
     """Logistic function (torch.sigmoid: stable, no overflow)."""
     return torch.sigmoid(x)''',
