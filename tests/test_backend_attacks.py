@@ -51,3 +51,15 @@ def test_hessian_and_hvp_match_autodiff(case, backend):
     for n in wrt:
         assert np.shape(got[n]) == np.shape(mine[n]) == np.shape(point[n]), n
         assert rel(got[n], want[n]) <= TOL and rel(mine[n], want[n]) <= TOL, n
+
+
+def test_jax_add_into_keeps_the_result_dtype():
+    """A Python-number term (2·1 on the diagonal of tr(P)²'s Hessian) was promoted to float64
+    by _add_into's identity factor, so a float32 Hessian came back float64."""
+    jax = framework("jax")
+    d = matcalc.derive("f = (tr((P)'))^2", wrt=["P"], shapes={"P": (3, 3)}, order=2)
+    P = np.random.default_rng(0).standard_normal((3, 3))
+    want = d.to_numpy()(P=P)["P"]
+    got = jax.jit(d.to_jax())(P=jax.numpy.asarray(P, dtype="float32"))["P"]
+    assert got.dtype == np.float32 and rel(np.asarray(got), want) <= 1e-6
+    assert rel(want, 2 * np.outer(np.eye(3).ravel(), np.eye(3).ravel())) == 0

@@ -97,7 +97,7 @@ _JAX_HELPERS = {
     full, target = spec.split("->")
     size = dict(zip(full, dims))
     uniq = list(dict.fromkeys(full))
-    term = jnp.broadcast_to(term, tuple(size[c] for c in target))
+    term = jnp.broadcast_to(jnp.asarray(term, out.dtype), tuple(size[c] for c in target))   # NumPy's += keeps out's dtype
     term = jnp.transpose(term, [target.index(c) for c in uniq])
     first = {c: full.index(c) for c in uniq}
     term = term.reshape(tuple(size[c] if first[c] == k else 1 for k, c in enumerate(full)))
