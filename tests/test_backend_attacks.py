@@ -63,3 +63,12 @@ def test_jax_add_into_keeps_the_result_dtype():
     got = jax.jit(d.to_jax())(P=jax.numpy.asarray(P, dtype="float32"))["P"]
     assert got.dtype == np.float32 and rel(np.asarray(got), want) <= 1e-6
     assert rel(want, 2 * np.outer(np.eye(3).ravel(), np.eye(3).ravel())) == 0
+
+
+def test_a_constant_jax_result_has_the_arguments_dtype():
+    """∂(d + ΣX)/∂d = 1 was returned as the Python number 1.0: float64 under jit, for float32 arguments."""
+    jax = framework("jax")
+    d = matcalc.derive("f = d + sum(X)", shapes={"d": (), "X": (2, 2)})
+    out = jax.jit(d.to_jax())(d=np.float32(2), X=np.ones((2, 2), np.float32))
+    assert {k: v.dtype for k, v in out.items()} == {"d": np.float32, "X": np.float32}
+    assert float(out["d"]) == 1.0 and np.all(np.asarray(out["X"]) == 1.0)

@@ -100,6 +100,7 @@ class _Rewriter(ast.NodeTransformer):
     def __init__(self, backend: Backend):
         self.b = backend
         self.transposes = {}   # name -> the name it is the transpose of (``_t1 = X.T``)
+        self.results = set()   # names the generated function returns
 
     # ------------------------------------------------------------ function level
     depth = 0
@@ -107,6 +108,8 @@ class _Rewriter(ast.NodeTransformer):
     def visit_FunctionDef(self, node: ast.FunctionDef):
         if not self.depth and self.b.transposed_dot:
             self.transposes = _plain_transposes(node)
+        if not self.depth:
+            self.results = _returned_names(node)
         self.depth += 1
         self.generic_visit(node)
         self.depth -= 1
@@ -156,8 +159,8 @@ class _Rewriter(ast.NodeTransformer):
         """``z1 = 0.5`` (a named constant, a scalar state's zero start) is a tensor of the
         arguments' dtype where the backend's functions take no numbers."""
         self.generic_visit(node)
-        if self.b.tensor_numbers and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) \
-                and _constant(node.value):
+        if len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) and _constant(node.value) and \
+                (self.b.tensor_numbers or node.targets[0].id in self.results):   # a constant result: its dtype too
             node.value = self._tensor(node.value)
         return node
 
@@ -278,6 +281,18 @@ class _Rewriter(ast.NodeTransformer):
             return ast.Call(func=ast.Attribute(value=node.value, attr="numel", ctx=ast.Load()),
                             args=[], keywords=[])
         return node
+
+
+def _returned_names(fn: ast.FunctionDef) -> set:
+    """The names the function's ``return {...}`` statements return (not those of nested functions)."""
+    out, stack = set(), list(fn.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Return) and isinstance(node.value, ast.Dict):
+            out |= {v.id for v in node.value.values if isinstance(v, ast.Name)}
+        elif not isinstance(node, (ast.FunctionDef, ast.Lambda)):
+            stack.extend(ast.iter_child_nodes(node))
+    return out
 
 
 def _is_view_spec(args) -> bool:
