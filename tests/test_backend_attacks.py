@@ -72,3 +72,6 @@ def test_a_constant_jax_result_has_the_arguments_dtype():
     out = jax.jit(d.to_jax())(d=np.float32(2), X=np.ones((2, 2), np.float32))
     assert {k: v.dtype for k, v in out.items()} == {"d": np.float32, "X": np.float32}
     assert float(out["d"]) == 1.0 and np.all(np.asarray(out["X"]) == 1.0)
+    d = matcalc.derive("z1 = b; f = d - z1", shapes={"b": (), "d": ()})   # returned through a copy
+    out = jax.jit(d.to_jax())(b=np.float32(2), d=np.float32(1))
+    assert {k: (v.dtype, float(v)) for k, v in out.items()} == {"b": (np.float32, -1.0), "d": (np.float32, 1.0)}

@@ -284,7 +284,8 @@ class _Rewriter(ast.NodeTransformer):
 
 
 def _returned_names(fn: ast.FunctionDef) -> set:
-    """The names the function's ``return {...}`` statements return (not those of nested functions)."""
+    """The names the function's ``return {...}`` statements return (not those of nested functions),
+    and the names those are plain copies of."""
     out, stack = set(), list(fn.body)
     while stack:
         node = stack.pop()
@@ -292,6 +293,11 @@ def _returned_names(fn: ast.FunctionDef) -> set:
             out |= {v.id for v in node.value.values if isinstance(v, ast.Name)}
         elif not isinstance(node, (ast.FunctionDef, ast.Lambda)):
             stack.extend(ast.iter_child_nodes(node))
+    aliases = [(st.targets[0].id, st.value.id) for st in fn.body if isinstance(st, ast.Assign)
+               and len(st.targets) == 1 and isinstance(st.targets[0], ast.Name) and isinstance(st.value, ast.Name)]
+    for name, value in reversed(aliases):   # _out_0 = d_z1: d_z1 is returned too
+        if name in out:
+            out.add(value)
     return out
 
 
