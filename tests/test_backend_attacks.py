@@ -75,3 +75,6 @@ def test_a_constant_jax_result_has_the_arguments_dtype():
     d = matcalc.derive("z1 = b; f = d - z1", shapes={"b": (), "d": ()})   # returned through a copy
     out = jax.jit(d.to_jax())(b=np.float32(2), d=np.float32(1))
     assert {k: (v.dtype, float(v)) for k, v in out.items()} == {"b": (np.float32, -1.0), "d": (np.float32, 1.0)}
+    d = matcalc.derive("z1 = 1e-1 - b; f = z1 - (p)' * (p)", shapes={"b": (), "p": (3, 1)})   # -1.0 * d_z1
+    out = jax.jit(d.to_jax())(b=np.float32(2), p=np.ones((3, 1), np.float32))
+    assert out["b"].dtype == out["p"].dtype == np.float32 and float(out["b"]) == -1.0

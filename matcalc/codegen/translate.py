@@ -101,6 +101,7 @@ class _Rewriter(ast.NodeTransformer):
         self.b = backend
         self.transposes = {}   # name -> the name it is the transpose of (``_t1 = X.T``)
         self.results = set()   # names the generated function returns
+        self.numbers = set()   # names bound to arithmetic on numbers only
 
     # ------------------------------------------------------------ function level
     depth = 0
@@ -109,7 +110,7 @@ class _Rewriter(ast.NodeTransformer):
         if not self.depth and self.b.transposed_dot:
             self.transposes = _plain_transposes(node)
         if not self.depth:
-            self.results = _returned_names(node)
+            self.results, self.numbers = _returned_names(node), set()
         self.depth += 1
         self.generic_visit(node)
         self.depth -= 1
@@ -159,9 +160,14 @@ class _Rewriter(ast.NodeTransformer):
         """``z1 = 0.5`` (a named constant, a scalar state's zero start) is a tensor of the
         arguments' dtype where the backend's functions take no numbers."""
         self.generic_visit(node)
-        if len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) and _constant(node.value) and \
-                (self.b.tensor_numbers or node.targets[0].id in self.results):   # a constant result: its dtype too
-            node.value = self._tensor(node.value)
+        if len(node.targets) != 1 or not isinstance(node.targets[0], ast.Name):
+            return node
+        name = node.targets[0].id
+        numbers = _number_expression(node.value, self.numbers)
+        if self.depth == 1:
+            (self.numbers.add if numbers else self.numbers.discard)(name)
+        if (self.b.tensor_numbers and _constant(node.value)) or (numbers and name in self.results):
+            node.value = self._tensor(node.value)   # a result that is a number: the arguments' dtype too
         return node
 
     # ------------------------------------------------------------ calls
@@ -281,6 +287,12 @@ class _Rewriter(ast.NodeTransformer):
             return ast.Call(func=ast.Attribute(value=node.value, attr="numel", ctx=ast.Load()),
                             args=[], keywords=[])
         return node
+
+
+def _number_expression(node, numbers) -> bool:
+    """Is ``node`` arithmetic on numbers and names bound to such (``-1.0 * d_z1``)?"""
+    return all(isinstance(n, (ast.Constant, ast.BinOp, ast.UnaryOp, ast.operator, ast.unaryop, ast.Load))
+               or (isinstance(n, ast.Name) and n.id in numbers) for n in ast.walk(node))
 
 
 def _returned_names(fn: ast.FunctionDef) -> set:
