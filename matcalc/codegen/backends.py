@@ -97,7 +97,7 @@ _JAX_HELPERS = {
     full, target = spec.split("->")
     size = dict(zip(full, dims))
     uniq = list(dict.fromkeys(full))
-    term = jnp.broadcast_to(term, tuple(size[c] for c in target))
+    term = jnp.broadcast_to(jnp.asarray(term, out.dtype), tuple(size[c] for c in target))   # NumPy's += keeps out's dtype
     term = jnp.transpose(term, [target.index(c) for c in uniq])
     first = {c: full.index(c) for c in uniq}
     term = term.reshape(tuple(size[c] if first[c] == k else 1 for k, c in enumerate(full)))
@@ -110,7 +110,7 @@ _JAX_HELPERS = {
     "_dot": '''def _dot(a, b, ta, tb):
     """a @ b with a (ta) or b (tb) transposed, as one dot_general: XLA on a CPU would copy a
     transposed operand before multiplying."""
-    return jax.lax.dot_general(a, b, (((0 if ta else 1,), (1 if tb else 0,)), ((), ())))''',
+    return jax.lax.dot_general(a, b, (((0 if ta else a.ndim - 1,), (b.ndim - 1 if tb else 0,)), ((), ())))''',
 }
 
 _TORCH_HELPERS = {
@@ -139,6 +139,12 @@ _TORCH_HELPERS = {
     others = torch.cat((ones, torch.cumprod(s[:-1], 0))) * torch.cat((after, ones))
     sign = torch.linalg.det(u) * torch.linalg.det(vt)
     return (sign * vt.T * others) @ u.T''',
+    "_kron": '''def _kron(a, b):
+    """np.kron of two matrices as a broadcast product (torch.kron raises on operands with some
+    strides: a transposed matrix, a column of stride (1, n))."""
+    if a.ndim == 2 and b.ndim == 2:
+        return (a[:, None, :, None] * b[None, :, None, :]).reshape(a.shape[0] * b.shape[0], a.shape[1] * b.shape[1])
+    return torch.kron(a.clone(memory_format=torch.contiguous_format), b.clone(memory_format=torch.contiguous_format))''',
     "_sigmoid": '''def _sigmoid(x, out=None):
     """Logistic function (torch.sigmoid: stable, no overflow)."""
     return torch.sigmoid(x)''',
@@ -236,7 +242,7 @@ TORCH = Backend(
      "asarray": "torch.as_tensor", "heaviside": "_heaviside", "logaddexp": "_logaddexp",
      "maximum": "_maximum", "minimum": "_minimum", "broadcast_to": "_broadcast",
      "power": "torch.pow", "result_type": "_result_type", "max": "torch.amax", "min": "torch.amin",
-     "concatenate": "torch.cat", "ascontiguousarray": "torch.Tensor.contiguous"},
+     "concatenate": "torch.cat", "kron": "_kron", "ascontiguousarray": "torch.Tensor.contiguous"},
     "torch.linalg",
     methods={"copy": ("clone", {}), "sum": ("sum", {"axis": "dim", "keepdims": "keepdim"}),
              "transpose": ("permute", {})},   # the generators write x.transpose(axes) only

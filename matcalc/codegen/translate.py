@@ -100,6 +100,8 @@ class _Rewriter(ast.NodeTransformer):
     def __init__(self, backend: Backend):
         self.b = backend
         self.transposes = {}   # name -> the name it is the transpose of (``_t1 = X.T``)
+        self.results = set()   # names the generated function returns
+        self.numbers = set()   # names bound to arithmetic on numbers only
 
     # ------------------------------------------------------------ function level
     depth = 0
@@ -107,6 +109,8 @@ class _Rewriter(ast.NodeTransformer):
     def visit_FunctionDef(self, node: ast.FunctionDef):
         if not self.depth and self.b.transposed_dot:
             self.transposes = _plain_transposes(node)
+        if not self.depth:
+            self.results, self.numbers = _returned_names(node), set()
         self.depth += 1
         self.generic_visit(node)
         self.depth -= 1
@@ -156,9 +160,14 @@ class _Rewriter(ast.NodeTransformer):
         """``z1 = 0.5`` (a named constant, a scalar state's zero start) is a tensor of the
         arguments' dtype where the backend's functions take no numbers."""
         self.generic_visit(node)
-        if self.b.tensor_numbers and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) \
-                and _constant(node.value):
-            node.value = self._tensor(node.value)
+        if len(node.targets) != 1 or not isinstance(node.targets[0], ast.Name):
+            return node
+        name = node.targets[0].id
+        numbers = _number_expression(node.value, self.numbers)
+        if self.depth == 1:
+            (self.numbers.add if numbers else self.numbers.discard)(name)
+        if (self.b.tensor_numbers and _constant(node.value)) or (numbers and name in self.results):
+            node.value = self._tensor(node.value)   # a result that is a number: the arguments' dtype too
         return node
 
     # ------------------------------------------------------------ calls
@@ -232,6 +241,12 @@ class _Rewriter(ast.NodeTransformer):
             if self.b.name == "torch" and order.value.value == "F":   # column-major of a 2-D x: rows of x.T
                 node.keywords = [k for k in node.keywords if k.arg != "order"]
                 attr.value = ast.Attribute(value=attr.value, attr="T", ctx=ast.Load())
+                dims = node.args[0].elts if len(node.args) == 1 and isinstance(node.args[0], ast.Tuple) else node.args
+                if sum(not (isinstance(d, ast.Constant) and d.value == 1) for d in dims) > 1:
+                    # several axes: x.reshape(s, order='F') == x.T.reshape(reversed s) with its axes reversed
+                    node.args = [ast.Tuple(elts=list(dims)[::-1], ctx=ast.Load())]
+                    return ast.Call(func=ast.Attribute(value=node, attr="permute", ctx=ast.Load()),
+                                    args=[ast.Constant(k) for k in reversed(range(len(dims)))], keywords=[])
             return node
         if attr.attr in self.b.methods:
             new, renames = self.b.methods[attr.attr]
@@ -272,6 +287,30 @@ class _Rewriter(ast.NodeTransformer):
             return ast.Call(func=ast.Attribute(value=node.value, attr="numel", ctx=ast.Load()),
                             args=[], keywords=[])
         return node
+
+
+def _number_expression(node, numbers) -> bool:
+    """Is ``node`` arithmetic on numbers and names bound to such (``-1.0 * d_z1``)?"""
+    return all(isinstance(n, (ast.Constant, ast.BinOp, ast.UnaryOp, ast.operator, ast.unaryop, ast.Load))
+               or (isinstance(n, ast.Name) and n.id in numbers) for n in ast.walk(node))
+
+
+def _returned_names(fn: ast.FunctionDef) -> set:
+    """The names the function's ``return {...}`` statements return (not those of nested functions),
+    and the names those are plain copies of."""
+    out, stack = set(), list(fn.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Return) and isinstance(node.value, ast.Dict):
+            out |= {v.id for v in node.value.values if isinstance(v, ast.Name)}
+        elif not isinstance(node, (ast.FunctionDef, ast.Lambda)):
+            stack.extend(ast.iter_child_nodes(node))
+    aliases = [(st.targets[0].id, st.value.id) for st in fn.body if isinstance(st, ast.Assign)
+               and len(st.targets) == 1 and isinstance(st.targets[0], ast.Name) and isinstance(st.value, ast.Name)]
+    for name, value in reversed(aliases):   # _out_0 = d_z1: d_z1 is returned too
+        if name in out:
+            out.add(value)
+    return out
 
 
 def _is_view_spec(args) -> bool:
