@@ -103,7 +103,7 @@ def _convert(loop: ast.For, func, before: list, after: list, arrays: set, k: int
     lists = {s.targets[0].id for s in before if isinstance(s, ast.Assign) and len(s.targets) == 1
              and isinstance(s.targets[0], ast.Name) and _is_list(s.value)}
     lists -= arrays
-    xs, ys, out_lists, stmts = {}, [], [], []     # xs: array name -> slice name
+    xs, ys, stmts = {}, [], []     # xs: array name -> slice name
     for stmt in loop.body:
         if any(isinstance(n, (ast.For, ast.While, ast.If, ast.FunctionDef, ast.Return)) for n in ast.walk(stmt)):
             raise _Skip

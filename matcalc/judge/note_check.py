@@ -178,7 +178,6 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
         terms = _split_terms(claim)
         through = [(sg, t) for sg, t in terms if any(re.search(rf"\b{g}\b", t) for g in upstream.values())]
         if other_paths and through and len(through) < len(terms):
-            rest = [t for sg, t in terms if (sg, t) not in through]
             claim = " ".join(f"{sg} ({t})" if k or sg == "-" else f"({t})" for k, (sg, t) in enumerate(through))
             partial = [note.latex_names.get(u, u) for u in upstream]
         elif set(upstream) == {var} and claim.strip(" ()") != upstream[var]:  # = δ_t itself is a tautology

@@ -239,7 +239,7 @@ class _Reader:
         if self.tok.text != "{":
             return self.take().text
         start = self.take()
-        depth, j = 1, self.i
+        depth = 1
         while depth and self.tok.kind != "end":
             t = self.take()
             depth += t.text == "{"

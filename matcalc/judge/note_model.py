@@ -313,7 +313,6 @@ class _Note:
         return "matrix" if name[:1].isupper() else "vector"
 
     def _declarations(self) -> dict:
-        out = {}
         found = []
         for m in re.finditer(r"(?<![\\A-Za-z])([A-Za-z]|\\[a-zA-Z]+)_\{\s*(\w+)\s*,\s*(\w+)\s*\}", self.text):
             name = _lhs_name(m.group(1), self.known)

@@ -633,7 +633,6 @@ class LatexParser(EnvironmentMixin):
             sub = None
             raw_start = -1          # the entry's name is the matrix's: not registered with its index
         elif self.sum_index and sub is not None:
-            parts = sub.split("_")
             if sub == self.sum_index or sub.startswith(self.sum_index) and sub[len(self.sum_index):] in (":", ""):
                 sub = None
         ident = make_name(base, sub, sup)
@@ -924,11 +923,19 @@ def name_of(tex: str, known=()) -> tuple[str, str]:
     tex = re.sub(r"\((?:[^()]*,[^()]*)\)\s*$", "", tex).strip()      # J(W,b,x,y) -> J
     p = LatexParser(tex, known_names=known, activations=())
     node = p.primary()
-    while p.tok.text in ("_", "^") and False:
-        break
     if p.tok.kind != "end" or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", node.text):
         raise ParseError(f"{tex!r} is not a single name", tex, p.tok.pos)
     return node.text, tex
+
+
+def _after_call(text: str, k: int) -> int:
+    """The index just past the ')' that closes a call whose '(' ends at k."""
+    depth = 1
+    while depth and k < len(text):
+        depth += text[k] == "("
+        depth -= text[k] == ")"
+        k += 1
+    return k
 
 
 def resolve_sums(text: str, shape_of_text) -> str:
@@ -937,11 +944,7 @@ def resolve_sums(text: str, shape_of_text) -> str:
         m = re.search(r"sum(rows|cols)(i?)__\(", text)
         if m is None:
             return text
-        depth, k = 1, m.end()
-        while depth and k < len(text):
-            depth += text[k] == "("
-            depth -= text[k] == ")"
-            k += 1
+        k = _after_call(text, m.end())
         inner = text[m.end():k - 1]
         inner_resolved = resolve_sums(inner, shape_of_text)
         shape = shape_of_text(inner_resolved)
@@ -964,11 +967,7 @@ def sums_as_calls(text: str) -> str:
         m = re.search(r"sum(rows|cols)__\(", text)
         if m is None:
             return text
-        depth, k = 1, m.end()
-        while depth and k < len(text):
-            depth += text[k] == "("
-            depth -= text[k] == ")"
-            k += 1
+        k = _after_call(text, m.end())
         axis = 1 if m.group(1) == "rows" else 2
         text = f"{text[:m.start()]}sum({text[m.end():k - 1]}, {axis}){text[k:]}"
 
