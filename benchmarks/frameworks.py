@@ -19,7 +19,6 @@ import argparse
 import os
 import shutil
 import sys
-import time
 
 import numpy as np
 
@@ -281,6 +280,21 @@ def logistic_forms(repeats, jax, sizes=(50, 200, 500), n=2000):
         print(f"| {k} | " + " | ".join(cells[k]) + " |")
 
 
+def _cells(t, pairs, speedup=False) -> list:
+    """Per (generated, reference) pair: both times in ms, CPU (wall), the ratio generated/reference
+    (reference/generated with ``speedup``) and the spreads; '-' where either was not timed."""
+    cells = []
+    for g, r in pairs:
+        if g not in t or r not in t:
+            cells += ["-"] * 4
+            continue
+        a, b = t[g], t[r]
+        num, den = (b, a) if speedup else (a, b)
+        cells += [f"{a[0] * 1e3:.3f} ({a[1] * 1e3:.3f})", f"{b[0] * 1e3:.3f} ({b[1] * 1e3:.3f})",
+                  f"{num[0] / den[0]:.2f} ({num[1] / den[1]:.2f})", f"{a[2]:.2f}/{b[2]:.2f}"]
+    return cells
+
+
 def print_hessians(rows):
     """Speed-ups (autodiff time / generated time) in CPU and wall time, with spreads."""
     print("\n## Closed-form Hessians vs jax.jit(jax.hessian) / torch.func.hessian (float64)\n")
@@ -291,15 +305,7 @@ def print_hessians(rows):
     print("| " + " | ".join(head) + " |")
     print("|" + "|".join("---" for _ in head) + "|")
     for name, t in rows:
-        cells = [name]
-        for g, r in (("gen-jax", "jax"), ("gen-torch", "torch")):
-            if g not in t:
-                cells += ["-"] * 4
-                continue
-            a, b = t[g], t[r]
-            cells += [f"{a[0] * 1e3:.3f} ({a[1] * 1e3:.3f})", f"{b[0] * 1e3:.3f} ({b[1] * 1e3:.3f})",
-                      f"{b[0] / a[0]:.2f} ({b[1] / a[1]:.2f})", f"{a[2]:.2f}/{b[2]:.2f}"]
-        print("| " + " | ".join(cells) + " |")
+        print("| " + " | ".join([name] + _cells(t, (("gen-jax", "jax"), ("gen-torch", "torch")), speedup=True)) + " |")
 
 
 def print_table(title, rows):
@@ -314,15 +320,7 @@ def print_table(title, rows):
     print("| " + " | ".join(head) + " |")
     print("|" + "|".join("---" for _ in head) + "|")
     for name, t in rows:
-        cells = [name]
-        for g, r in present:
-            if g not in t or r not in t:
-                cells += ["-"] * 4
-                continue
-            a, b = t[g], t[r]
-            cells += [f"{a[0] * 1e3:.3f} ({a[1] * 1e3:.3f})", f"{b[0] * 1e3:.3f} ({b[1] * 1e3:.3f})",
-                      f"{a[0] / b[0]:.2f} ({a[1] / b[1]:.2f})", f"{a[2]:.2f}/{b[2]:.2f}"]
-        print("| " + " | ".join(cells) + " |")
+        print("| " + " | ".join([name] + _cells(t, present)) + " |")
     for line in COMPILE_SKIPPED[:1]:
         print(f"\n{line}")
 
