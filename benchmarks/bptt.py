@@ -314,7 +314,7 @@ def rows(repeats, median_times, jax=None, torch=None, sizes=None):
         times = median_times(fns, repeats)   # the NumPy implementations, interleaved
         params = {k: v for k, v in point.items() if k not in ("x", "y")}
         if per_gate:
-            out.append((f"lstm BPTT, per-gate hand (h Wf, h Wi, … separately)", derive_s, times))
+            out.append(("lstm BPTT, per-gate hand (h Wf, h Wi, … separately)", derive_s, times))
             continue
         if jax is not None:
             jnp = jax.numpy

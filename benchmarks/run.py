@@ -188,7 +188,7 @@ def derivation_rows():
     print("\n## Scaling with depth: an L-layer tanh MLP (derive + compile, each L in a fresh process)\n")
     print("| L | seconds | DAG nodes of the gradients | generated code (chars) |")
     print("|---|---|---|---|")
-    base = None
+    base = previous = None
     for L in (2, 4, 8, 16, 32, 64, 128):
         out = subprocess.run([sys.executable, "-c", _DEPTH_SCRIPT, str(L)], check=True, capture_output=True,
                              text=True, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
