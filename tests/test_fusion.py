@@ -26,8 +26,12 @@ def test_recurrent_models_fuse_their_gemms(model):
     if model == "lstm":
         assert src.count("np.concatenate([Wf, Wi, Wa, Wo], axis=1)") == 1
         assert forward.count(" @ ") == 2          # h W_cat, and the output layer
-        assert "d_cat @ cat_Wf_Wi_Wa_Wo.T" in backward and "h_prev.T @ d_cat" in backward
-        assert backward.count(".sum(axis=0") == 2   # the output bias and one for the four gates
+        assert "d_cat @ cat_Wf_Wi_Wa_Wo.T" in backward
+        # parameter gradients: one GEMM over all steps after the loop (matcalc/recurrent/deferral.py)
+        assert ".T @" not in backward and ".sum(axis=0" not in backward
+        after = src[src.index(backward) + len(backward):]
+        assert "h_prev_all.T @ d_cat_rest" in after and "x_t_all.T @ d_cat_all" in after
+        assert after.count(".sum(axis=0") == 2   # the output bias and one for the four gates
     assert d.check().passed
 
 

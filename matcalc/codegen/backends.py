@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 _SAME = {"exp", "log", "sin", "cos", "tanh", "sqrt", "abs", "sign", "square", "reciprocal",
          "sum", "trace", "kron", "diagflat", "diagonal", "stack", "zeros_like", "reshape",
          "broadcast_to", "negative", "minimum", "maximum", "power", "heaviside", "logaddexp",
-         "vdot", "asarray", "ones", "zeros", "eye", "result_type",
+         "vdot", "asarray", "ones", "zeros", "eye", "empty", "result_type",
          "add", "subtract", "multiply", "divide", "matmul", "einsum", "log1p", "expm1", "transpose",
          "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "diag", "max", "min", "concatenate"}
 
@@ -29,7 +29,7 @@ class Backend:
     linalg: str                       # namespace of inv / det / slogdet / norm
     methods: dict = field(default_factory=dict)   # method -> (new name, keyword renames)
     helpers: dict = field(default_factory=dict)   # helper name -> source
-    constructors: tuple = ("ones", "zeros", "eye")  # NumPy calls that get dtype=_dtype
+    constructors: tuple = ("ones", "zeros", "eye", "empty")  # NumPy calls that get dtype=_dtype
     reserved: tuple = ()              # module names a user variable must not shadow
     tensor_numbers: bool = False      # do its functions need a tensor where NumPy takes a number?
     transposed_dot: str = ""          # helper for a @ b with a transposed operand ("" : a.T @ b)

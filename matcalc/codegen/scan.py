@@ -3,7 +3,7 @@
 The generated loops have one shape: per-step reads ``x_t = x[t]`` (sequences, lists kept by an
 earlier loop), updates of values that live across steps (states, adjoints, ``grad_W += …``),
 ``L.append(v)`` (values kept for the backward loop) and ``L[t] += v`` / ``L[t] = v`` (per-step
-results).  These become the scan's inputs, carry and outputs; ``range(T - 1, -1, -1)`` is a
+results, in a list or a ``np.empty((T, ...))`` buffer).  These become the scan's inputs, carry and outputs; ``range(T - 1, -1, -1)`` is a
 scan with ``reverse=True``.  A loop of any other shape is left as it is (a Python loop, which
 ``jax.jit`` unrolls): the conversion never guesses.
 """
@@ -26,7 +26,7 @@ def loops_to_scan(func: ast.FunctionDef, namespace: str = "jax.lax") -> ast.Func
                 counter += 1   # on a copy: a loop left as it is keeps its own statements
                 new, made = _convert(copy.deepcopy(stmt), func, body, func.body[k + 1:], arrays, counter, namespace)
             except _Skip:
-                body.append(stmt)
+                body.append(_functional_stores(stmt, body))
                 continue
             body += new
             arrays |= made
@@ -34,6 +34,23 @@ def loops_to_scan(func: ast.FunctionDef, namespace: str = "jax.lax") -> ast.Func
             body.append(stmt)
     func.body = body
     return func
+
+
+def _functional_stores(loop: ast.For, before: list) -> ast.For:
+    """A loop left as it is: its ``L[t] = v`` into a buffer made before it (immutable arrays in
+    JAX) as ``L = L.at[t].set(v)``."""
+    buffers = {s.targets[0].id for s in before if isinstance(s, ast.Assign) and len(s.targets) == 1
+               and isinstance(s.targets[0], ast.Name) and isinstance(s.value, ast.Call) and _is_list(s.value)}
+
+    class Stores(ast.NodeTransformer):
+        def visit_Assign(self, node):
+            target = node.targets[0]
+            if len(node.targets) == 1 and isinstance(target, ast.Subscript) and \
+                    isinstance(target.value, ast.Name) and target.value.id in buffers:
+                name = target.value.id
+                return ast.parse(f"{name} = {name}.at[{ast.unparse(target.slice)}].set({ast.unparse(node.value)})").body[0]
+            return node
+    return ast.fix_missing_locations(Stores().visit(loop))
 
 
 def _walk(node):
@@ -84,7 +101,11 @@ def _direction(loop: ast.For) -> bool:
 
 
 def _is_list(node) -> bool:
-    """[], [... for _ in range(T)], [None] * T."""
+    """[], [... for _ in range(T)], [None] * T, or a buffer ``np.empty((T, ...), dtype)`` that a
+    loop fills step by step (``L[t] = v``)."""
+    if isinstance(node, ast.Call):
+        return ast.unparse(node.func) == "np.empty" and bool(node.args) and isinstance(node.args[0], ast.Tuple) \
+            and bool(node.args[0].elts) and ast.unparse(node.args[0].elts[0]) == "T"
     if isinstance(node, ast.BinOp):
         return isinstance(node.op, ast.Mult) and isinstance(node.left, ast.List)
     return isinstance(node, (ast.List, ast.ListComp))

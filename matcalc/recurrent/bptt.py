@@ -13,7 +13,7 @@ import numpy as np
 from sympy import MatrixSymbol, S, Symbol
 from sympy.matrices.expressions import ZeroMatrix
 
-from . import fusion
+from . import deferral, fusion
 from ..codegen.numpy_code import HELPERS, RESERVED, NumpyCodegen, compile_source, module_source
 from .bptt_steps import _shaped_like
 from ..differentiate.engine import topological
@@ -400,6 +400,60 @@ def _forward(d, layout, used: set, everything: bool = False):
     return hoisted, looped
 
 
+def _deferral(d, layout, forward, assignments, accumulators, steps, lists, names):
+    """The backward assignments with the gradient terms Σ_t L_tᵀ R_t moved after the loop, and
+    the plan (``matcalc.recurrent.deferral``); its ``forward_names``: forward value -> buffer."""
+    values = [py for py, _ in forward]
+    prevs = {}
+    for s, prev in layout.prev_py.items():
+        state = layout.state_py[s]
+        prev_sym, value = d.step_program.variables[d.prev[s]], d.step_program.intermediates[d.internal[s]]
+        if state in values and is_matrix(prev_sym) and is_matrix(value) and prev_sym.shape == value.shape:
+            prevs[prev] = state
+    buffer_names: dict = {}
+
+    def buffer(py):
+        if py not in buffer_names:
+            buffer_names[py] = lists.get(py) or names(py + "s")
+        return buffer_names[py]
+
+    init_prog = d._program("initial")
+    zero = {prev for s, prev in layout.prev_py.items() if init_prog is None or s not in d.init_name}
+    matrices = {py for py, e in forward if is_matrix(e)}
+    per_step = set(values) | set(layout.seq_py.values()) | set(layout.prev_py.values()) | \
+        set(layout.carry_py.values()) | set(layout.seed_py.values()) | {a[0] for a in assignments}
+    kept, plan = deferral.defer(assignments, accumulators, deferral.Steps(steps, matrices, prevs, buffer, zero),
+                                names, per_step)
+    plan.forward_names = {py: buffer(py) for py in values if py in plan.forward_buffers}
+    return kept, plan
+
+
+def _stacked_shape(d, sym, T: str) -> str:
+    """Code for the shape (T, rows, columns) of a buffer of every step's value of ``sym``."""
+    return f"({T}, {_shape_code(d, sym)[1:]}"
+
+
+def _with_stores(body: list[str], stores: dict, t: str) -> list[str]:
+    """The loop body with ``buf[t] = v`` right after the line computing each stored value v."""
+    out, pending = [], dict(stores)
+    for line in body:
+        out.append(line)
+        name = line.split(" = ")[0] if " = " in line else None
+        if name in pending:
+            out.append(f"{pending.pop(name)}[{t}] = {name}")
+    return out + [f"{buf}[{t}] = {name}" for name, buf in pending.items()]
+
+
+def _after_lines(d, plan, helpers: set) -> list[str]:
+    """The deferred gradient terms: the stacked steps as (T·rows, columns) views, then one
+    product per term."""
+    if not plan.after:
+        return []
+    used = {s for _, _, e in plan.after for s in _free(e)}
+    lines = [f"{sym.name} = {code}" for sym, code in plan.flat.items() if sym in used]
+    return lines + _block(d, plan.after, helpers)
+
+
 def bptt_source(d, func_name: str = "gradients", deltas: bool = False) -> str:
     """Source of ``gradients(**arrays) -> {name: gradient}`` (sequences as (T, ...) arrays)."""
     layout = _Layout(d)
@@ -428,8 +482,40 @@ def bptt_source(d, func_name: str = "gradients", deltas: bool = False) -> str:
     cached_prev = [s for s, py in layout.prev_py.items() if py in used]
     lists = {py: names(py + "s") for py in cached}
     prev_lists = {s: names(layout.prev_py[s] + "s") for s in cached_prev}
-    for py in list(lists) + list(prev_lists):
-        lines.append(f"{_INDENT}{(lists.get(py) or prev_lists[py])} = []")
+    grads = {n: names("grad_" + n) for n in d.wrt}
+    seq_lists = {n: names("d" + n + "_s") for n in d.wrt if n in seq.sequences}
+    # ---- the backward loop's assignments: δs, gradient updates, carries
+    assignments = [(name, "=", e) for name, e, _ in bwd_deltas]
+    carries = []
+    for kind, n, e in layout.targets:
+        if kind == "param" and n in grads:
+            assignments.append((grads[n], "+=", e))
+        elif kind == "sequence" and n in seq_lists:
+            assignments.append((f"{seq_lists[n]}[{t}]", "+=", e))
+        elif kind == "carry":
+            nxt = names(layout.carry_py[n] + "_next")
+            assignments.append((nxt, "=", e))
+            carries.append((n, nxt))
+    assignments, fused_before, fused_after = fusion.fuse_backward(assignments, groups, grads, names)
+    # parameter gradients Σ_t L_tᵀ R_t: one GEMM over all steps after the loop
+    accumulators = set(grads.values()) | {line.split(" = ")[0] for line in fused_before}
+    assignments, plan = _deferral(d, layout, forward, assignments, accumulators, steps, lists, names)
+    buffers = plan.forward_names
+    # what the backward loop still reads per step (a value only deferred terms used is not read)
+    in_loop = {s.name for _, _, e in assignments for s in _free(e)}
+    cached = [py for py in cached if py in in_loop]
+    cached_prev = [s for s in cached_prev if layout.prev_py[s] in in_loop]
+    used = {n for n in used if n in in_loop}
+    for py in cached:
+        if py not in buffers:
+            lines.append(f"{_INDENT}{lists[py]} = []")
+    for py, buf in buffers.items():
+        sym = next(_like(e, py) for p, e in forward if p == py)
+        lines.append(f"{_INDENT}{buf} = np.empty({_stacked_shape(d, sym, T)}, {dtype})")
+    for s in cached_prev:
+        lines.append(f"{_INDENT}{prev_lists[s]} = []")
+    for prev, initial in plan.initial.items():
+        lines.append(f"{_INDENT}{initial} = {prev}")
     # ---- forward loop
     lines.append(f"{_INDENT}for {t} in {layout.range}({T}):")
     body = []
@@ -442,12 +528,13 @@ def bptt_source(d, func_name: str = "gradients", deltas: bool = False) -> str:
     body += fused_inside
     body += _block(d, [(py, "=", e) for py, e in forward], helpers)
     for py in cached:
-        body.append(f"{lists[py]}.append({py})")
+        if py not in buffers:
+            body.append(f"{lists[py]}.append({py})")
+    for py, buf in buffers.items():
+        body.append(f"{buf}[{t}] = {py}")
     body += _state_updates(d, layout)
     lines += [_INDENT * 2 + b for b in body or ["pass"]]
     # ---- gradients start at zero, plus the loss terms at the last step / outside sum_t
-    grads = {n: names("grad_" + n) for n in d.wrt}
-    seq_lists = {n: names("d" + n + "_s") for n in d.wrt if n in seq.sequences}
     for n in d.wrt:
         if n in seq.sequences:
             lines.append(f"{_INDENT}{seq_lists[n]} = [np.zeros_like({n}[0]) for _ in {layout.range}({T})]")
@@ -461,54 +548,43 @@ def bptt_source(d, func_name: str = "gradients", deltas: bool = False) -> str:
     if terminal is not None and d.terminal is not None:
         lines += last_lines
         reps = _terminal_symbols(d, layout, last_py)
-        assignments = []
+        terminal_assignments = []
         for n in d.terminal.wrt:
             g = d.terminal.gradient(n).xreplace(reps)
             if n in grads and n not in seq.sequences:
-                assignments.append((grads[n], "+=", g))
+                terminal_assignments.append((grads[n], "+=", g))
             elif n in seq_lists:
-                assignments.append((f"{seq_lists[n]}[{T} - 1]", "+=", g))
+                terminal_assignments.append((f"{seq_lists[n]}[{T} - 1]", "+=", g))
         for s in seq.states:
             if d.internal[s] in d.terminal.wrt:
                 carry = d.step_program.variables[d.carry[s]]
                 g = d.terminal.gradient(d.internal[s]).xreplace(reps)
-                assignments.append((layout.carry_py[s], "+=", _shaped_like(g, carry)))
+                terminal_assignments.append((layout.carry_py[s], "+=", _shaped_like(g, carry)))
         for v, py in layout.seed_py.items():
             seed = d.step_program.variables[d.seed[v]]
             g = d.terminal.gradient(d.internal[v]).xreplace(reps)
-            assignments.append((py, "=", _shaped_like(g, seed)))
-        lines += [_INDENT + b for b in _block(d, assignments, helpers)]
+            terminal_assignments.append((py, "=", _shaped_like(g, seed)))
+        lines += [_INDENT + b for b in _block(d, terminal_assignments, helpers)]
     delta_lists = {}
     if deltas:
         for name, _, user in bwd_deltas:
             if user is not None:
                 delta_lists[user] = names(name + "_s")
                 lines.append(f"{_INDENT}{delta_lists[user]} = [None] * {T}")
+    lines += [_INDENT + b for b in fused_before]
+    for name, buf in plan.stores.items():
+        lines.append(f"{_INDENT}{buf} = np.empty({_stacked_shape(d, plan.symbols[name], T)}, {dtype})")
     # ---- backward loop
-    loop_at = len(lines)
     lines.append(f"{_INDENT}for {t} in {layout.range}({T} - 1, -1, -1):")
     body = []
     for x, py in layout.seq_py.items():
         if py in used:
             body.append(f"{py} = {x}[{t}]")
     for py in cached:
-        body.append(f"{py} = {lists[py]}[{t}]")
+        body.append(f"{py} = {buffers.get(py) or lists[py]}[{t}]")
     for s in cached_prev:
         body.append(f"{layout.prev_py[s]} = {prev_lists[s]}[{t}]")
-    assignments = [(name, "=", e) for name, e, _ in bwd_deltas]
-    carries = []
-    for kind, n, e in layout.targets:
-        if kind == "param" and n in grads:
-            assignments.append((grads[n], "+=", e))
-        elif kind == "sequence" and n in seq_lists:
-            assignments.append((f"{seq_lists[n]}[{t}]", "+=", e))
-        elif kind == "carry":
-            nxt = names(layout.carry_py[n] + "_next")
-            assignments.append((nxt, "=", e))
-            carries.append((n, nxt))
-    assignments, fused_before, fused_after = fusion.fuse_backward(assignments, groups, grads, names)
-    lines[loop_at:loop_at] = [_INDENT + b for b in fused_before]
-    body += _block(d, assignments, helpers)
+    body += _with_stores(_block(d, assignments, helpers), plan.stores, t)
     for name, _, user in bwd_deltas:
         if user in delta_lists:
             body.append(f"{delta_lists[user]}[{t}] = {name}")
@@ -521,6 +597,7 @@ def bptt_source(d, func_name: str = "gradients", deltas: bool = False) -> str:
     for v, py in layout.seed_py.items():
         body.append(f"{py} = 0.0 * {py}")
     lines += [_INDENT * 2 + b for b in body or ["pass"]]
+    lines += [_INDENT + b for b in _after_lines(d, plan, helpers)]
     lines += [_INDENT + b for b in fused_after]
     # ---- through the initial values: the adjoint step 1 sent back
     init_prog = d._program("initial")
