@@ -8,6 +8,7 @@ The GRU's expert fuses [Wz Wr] the same way.
 """
 from __future__ import annotations
 
+import statistics
 import time
 
 import numpy as np
@@ -289,6 +290,23 @@ def _torch_loss(model, torch):
     return loss
 
 
+def _paired(median_times) -> dict:
+    """generated / hand per interleaved round of the last ``median_times`` call, by CPU and by
+    wall time: {clock: (median, lower quartile, upper quartile)}; and the generated code's
+    CPU / wall time (above 1: its BLAS calls ran on more than one thread)."""
+    samples = getattr(median_times, "samples", {})
+    out = {}
+    for k, clock in enumerate(("cpu", "wall")):
+        ratios = sorted(g[k] / h[k] for g, h in zip(samples.get("generated", []), samples.get("hand", [])) if h[k] > 0)
+        if ratios:
+            q = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else [ratios[0]] * 3
+            out[clock] = (statistics.median(ratios), q[0], q[2])
+    rounds = samples.get("generated", [])
+    if rounds:
+        out["cpu_per_wall"] = sorted(c / w for c, w in rounds)[len(rounds) // 2]
+    return out
+
+
 def rows(repeats, median_times, jax=None, torch=None, sizes=None):
     sizes = sizes or SIZES
     out = []
@@ -312,6 +330,7 @@ def rows(repeats, median_times, jax=None, torch=None, sizes=None):
                "hand": lambda: hand(**point),
                "forward": lambda: forward(**point)}
         times = median_times(fns, repeats)   # the NumPy implementations, interleaved
+        times["paired"] = _paired(median_times)
         params = {k: v for k, v in point.items() if k not in ("x", "y")}
         if per_gate:
             out.append(("lstm BPTT, per-gate hand (h Wf, h Wi, … separately)", derive_s, times))

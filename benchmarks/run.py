@@ -36,6 +36,7 @@ def median_times(fns: dict, repeats: int, warmup: int = 3, sample_seconds: float
     timings, after one untimed call that brings the function's data back into the caches;
     functions slower than ``slow_seconds`` sit out after a quarter of the rounds."""
     per_call = {}
+    median_times.samples = {}   # key -> (CPU seconds, wall seconds) per round: paired ratios
     for key, fn in fns.items():
         for _ in range(warmup):
             fn()
@@ -52,11 +53,33 @@ def median_times(fns: dict, repeats: int, warmup: int = 3, sample_seconds: float
             fn, n = fns[key], number[key]
             fn()   # untimed: the caches hold this function's data again, as in back-to-back calls
             clock = CLOCK["timer"]
+            c0, w0 = time.process_time(), time.perf_counter()
             t0 = clock()
             for _ in range(n):
                 fn()
             samples[key].append((clock() - t0) / n)
+            c1, w1 = time.process_time(), time.perf_counter()
+            median_times.samples.setdefault(key, []).append(((c1 - c0) / n, (w1 - w0) / n))
     return {k: statistics.median(v) for k, v in samples.items()}
+
+
+def print_spread(title: str, rows) -> None:
+    """For each row with paired ratios: generated / hand by CPU time and by wall time, the median
+    of the per-round ratios and their interquartile range; the load and thread settings with it."""
+    if not any("paired" in t for _, _, t in rows):
+        return
+    threads = ", ".join(f"{k}={os.environ[k]}" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+                        if k in os.environ) or "thread variables unset"
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "-"
+    print(f"\n### {title}: generated / hand per interleaved round ({threads}; load average {load})\n")
+    print("| workload | CPU time: median [IQR] | wall time: median [IQR] | CPU/wall of generated |")
+    print("|---|---|---|---|")
+    for name, _, t in rows:
+        p = t.get("paired")
+        if not p:
+            continue
+        cells = [f"{q[0]:.3f} [{q[1]:.3f}–{q[2]:.3f}]" if q else "-" for q in (p.get("cpu"), p.get("wall"))]
+        print(f"| {name} | {cells[0]} | {cells[1]} | {p.get('cpu_per_wall', 0):.2f} |")
 
 
 def _jax():
@@ -244,8 +267,9 @@ def main(argv=None):
         print_table("Gradients (float64)", gradients.rows(repeats, median_times, _jax(), _torch()))
     if args.only in (None, "bptt"):
         import bptt
-        print_table("Backpropagation through time (float64, squared error per step, K = 10)",
-                    bptt.rows(repeats, median_times, _jax(), _torch()))
+        bptt_rows = bptt.rows(repeats, median_times, _jax(), _torch())
+        print_table("Backpropagation through time (float64, squared error per step, K = 10)", bptt_rows)
+        print_spread("BPTT", bptt_rows)
     if args.only in (None, "hessian"):
         print_table("Closed-form Hessians (X 2000×d, float64)", hessian_rows((50, 200, 500), repeats), "hessian")
     if args.only in (None, "structured"):

@@ -250,6 +250,9 @@ class _LoopCodegen(NumpyCodegen):
     def _Concat(self, e):
         return f"np.concatenate([{', '.join(self.value(a) for a in e.args)}], axis=1)"
 
+    def _ColumnBlock(self, e):
+        return f"{self.operand(e.args[0])}[:, {self.size(e.args[1])}:{self.size(e.args[2])}]"
+
 
 def _codegen(d) -> NumpyCodegen:
     cg = _LoopCodegen({}, {}, "")
@@ -403,6 +406,7 @@ def _forward(d, layout, used: set, everything: bool = False):
 def _deferral(d, layout, forward, assignments, accumulators, steps, lists, names):
     """The backward assignments with the gradient terms Σ_t L_tᵀ R_t moved after the loop, and
     the plan (``matcalc.recurrent.deferral``); its ``forward_names``: forward value -> buffer."""
+    forward, assignments = _kept_products(forward, assignments, accumulators, names)
     values = [py for py, _ in forward]
     prevs = {}
     for s, prev in layout.prev_py.items():
@@ -422,10 +426,48 @@ def _deferral(d, layout, forward, assignments, accumulators, steps, lists, names
     matrices = {py for py, e in forward if is_matrix(e)}
     per_step = set(values) | set(layout.seq_py.values()) | set(layout.prev_py.values()) | \
         set(layout.carry_py.values()) | set(layout.seed_py.values()) | {a[0] for a in assignments}
-    kept, plan = deferral.defer(assignments, accumulators, deferral.Steps(steps, matrices, prevs, buffer, zero),
-                                names, per_step)
+    size = _codegen(d).size
+    kept, plan = deferral.defer(assignments, accumulators,
+                                deferral.Steps(steps, matrices, prevs, buffer, zero, size), names, per_step)
     plan.forward_names = {py: buffer(py) for py in values if py in plan.forward_buffers}
-    return kept, plan
+    return forward, kept, plan
+
+
+def _kept_products(forward, assignments, accumulators, names):
+    """(forward, assignments): a gradient term (A_1ᵀ ⊙ … ⊙ A_kᵀ) R whose A_1 ⊙ … ⊙ A_k the forward
+    pass computes (the GRU's (r ⊙ h_prev) Wn) reads that product, made a forward value of its
+    own, so the term can be deferred like any other; the forward line computes it once."""
+    from sympy import HadamardProduct, MatAdd, MatMul, Transpose
+    nodes = {}
+    for k, (_, expr) in enumerate(forward):
+        for node in topological(expr):
+            if isinstance(node, HadamardProduct) and all(isinstance(a, MatrixSymbol) for a in node.args):
+                nodes.setdefault(tuple(sorted(a.name for a in node.args)), (node, k))
+    found = {}                          # forward node -> its new symbol
+    for target, op, expr in assignments:
+        if op != "+=" or target not in accumulators:
+            continue
+        for term in (expr.args if isinstance(expr, MatAdd) else [expr]):
+            left = next((a for a in term.args if is_matrix(a)), None) if isinstance(term, MatMul) else None
+            if isinstance(left, HadamardProduct) and all(isinstance(a, Transpose) and isinstance(a.arg, MatrixSymbol)
+                                                         for a in left.args):
+                key = tuple(sorted(a.arg.name for a in left.args))
+                if key in nodes and nodes[key][0] not in found:
+                    found[nodes[key][0]] = _like(nodes[key][0], names("prod_t"))
+    if not found:
+        return forward, assignments
+    out = []
+    for k, (py, expr) in enumerate(forward):
+        out += [(found[node].name, node) for node, at in nodes.values() if at == k and node in found]
+        out.append((py, expr.xreplace(found)))
+    transposed = {tuple(sorted(b.name for b in node.args)): Transpose(sym) for node, sym in found.items()}
+
+    def swap(e):
+        return e.replace(lambda n: isinstance(n, HadamardProduct) and all(
+            isinstance(a, Transpose) and isinstance(a.arg, MatrixSymbol) for a in n.args)
+            and tuple(sorted(a.arg.name for a in n.args)) in transposed,
+            lambda n: transposed[tuple(sorted(a.arg.name for a in n.args))])
+    return out, [(t, op, swap(e) if op == "+=" and t in accumulators else e) for t, op, e in assignments]
 
 
 def _stacked_shape(d, sym, T: str) -> str:
@@ -499,7 +541,7 @@ def bptt_source(d, func_name: str = "gradients", deltas: bool = False) -> str:
     assignments, fused_before, fused_after = fusion.fuse_backward(assignments, groups, grads, names)
     # parameter gradients Σ_t L_tᵀ R_t: one GEMM over all steps after the loop
     accumulators = set(grads.values()) | {line.split(" = ")[0] for line in fused_before}
-    assignments, plan = _deferral(d, layout, forward, assignments, accumulators, steps, lists, names)
+    forward, assignments, plan = _deferral(d, layout, forward, assignments, accumulators, steps, lists, names)
     buffers = plan.forward_names
     # what the backward loop still reads per step (a value only deferred terms used is not read)
     in_loop = {s.name for _, _, e in assignments for s in _free(e)}

@@ -11,21 +11,23 @@ Terms of any other shape stay in the loop.  The values are the same sums of prod
 """
 from __future__ import annotations
 
-from sympy import MatAdd, MatMul, MatrixSymbol, OneMatrix, Symbol, Transpose
+from sympy import Add, MatAdd, MatMul, MatrixSymbol, OneMatrix, Symbol, Transpose
 
 from ..differentiate.engine import topological
 from ..ir.nodes import is_matrix
+from .fusion import ColumnBlock, Concat
 
 
 class Steps:
     """Where the steps of the per-step values live, as the deferral reads them."""
 
-    def __init__(self, sequences: dict, values: set, prevs: dict, buffer, zero_initial: set):
+    def __init__(self, sequences: dict, values: set, prevs: dict, buffer, zero_initial: set, size):
         self.sequences = sequences      # step name (x_t) -> the (T, …) argument (x)
         self.values = values            # forward values the forward loop can keep in a buffer
         self.prevs = prevs              # prev name (h_prev) -> the state's forward value (h_t)
         self.buffer = buffer            # forward value -> the name of its (T, …) buffer
         self.zero_initial = zero_initial  # prev names whose value before step 1 is zero
+        self.size = size                # a size (sympy) -> its code
 
     def knows(self, name: str) -> bool:
         return name in self.sequences or name in self.values or name in self.prevs
@@ -39,6 +41,7 @@ class Plan:
         self.initial: dict = {}               # prev name -> name of its value before step 1
         self.stores: dict = {}                # loop value (δ) -> its buffer's name
         self.symbols: dict = {}               # loop value -> its symbol (the buffer's shape)
+        self.definitions: dict = {}           # loop value -> its expression in the loop
         self.after: list = []                 # (target, '+=', expression) after the backward loop
         self.flat: dict = {}                  # symbol in ``after`` -> code of the stacked steps
 
@@ -47,7 +50,8 @@ def defer(assignments: list, accumulators: set, steps: Steps, names, per_step: s
     """(assignments left in the loop, Plan).  ``per_step``: the names whose value changes with t
     (a term whose scalar factor reads one stays in the loop)."""
     plan = Plan()
-    defined = {target for target, op, _ in assignments if op == "="}
+    plan.definitions = {target: expr for target, op, expr in assignments if op == "="}
+    defined = set(plan.definitions)
     kept = []
     for target, op, expr in assignments:
         if op != "+=" or target not in accumulators:
@@ -91,8 +95,14 @@ def _stacked_terms(target, term, left, right, steps: Steps, plan: Plan, names) -
     rows = Symbol("_rows", integer=True, positive=True)   # T·B: only printed through its names
     r_all = _steps_of(right, steps, plan, names)
 
-    def flat(array, part, sym, name):
-        code = f"{array}{part}.reshape(-1, {array}.shape[-1])"
+    def flat(where, steps_part, sym, name):
+        """(T·rows, columns) view of the steps ``steps_part`` ('', '1:', ':-1') of ``where``."""
+        array, cols = where
+        index = ", ".join(p for p in (steps_part or (":" if cols else ""), ":" if cols else "",
+                                      cols and f"{steps.size(cols[0])}:{steps.size(cols[1])}") if p)
+        code = f"{array}[{index}]" if index else array
+        width = steps.size(sym.shape[1]) if cols else f"{array}.shape[-1]"
+        code = f"{code}.reshape(-1, {width})"
         known = next((s for s, c in plan.flat.items() if c == code), None)
         if known is None:
             known = MatrixSymbol(names(name), rows, sym.shape[1])
@@ -106,13 +116,14 @@ def _stacked_terms(target, term, left, right, steps: Steps, plan: Plan, names) -
     if left.name in steps.prevs:      # Σ_t prev_tᵀ R_t = prev_0ᵀ R_0 + [s_0 … s_{T-2}]ᵀ [R_1 … R_{T-1}]
         state = steps.prevs[left.name]
         plan.forward_buffers.add(state)
-        head = flat(steps.buffer(state), "[:-1]", left, left.name + "_all")
-        tail = flat(r_all, "[1:]", right, right.name + "_rest")
+        head = flat((steps.buffer(state), None), ":-1", left, left.name + "_all")
+        tail = flat(r_all, "1:", right, right.name + "_rest")
         out = [(target, "+=", term.xreplace({left: head, right: tail}))]
-        if left.name not in steps.zero_initial:
+        if left.name not in steps.zero_initial:   # (a zero initial state adds nothing)
             initial = plan.initial.setdefault(left.name, names(left.name + "0"))
             first = MatrixSymbol(names(right.name + "_first"), *right.shape)
-            plan.flat[first] = f"{r_all}[0]"
+            array, cols = r_all
+            plan.flat[first] = f"{array}[0, :, {steps.size(cols[0])}:{steps.size(cols[1])}]" if cols else f"{array}[0]"
             out.insert(0, (target, "+=", term.xreplace({left: MatrixSymbol(initial, *left.shape), right: first})))
         return out
     l_all = _steps_of(left, steps, plan, names)
@@ -120,14 +131,35 @@ def _stacked_terms(target, term, left, right, steps: Steps, plan: Plan, names) -
                                           right: flat(r_all, "", right, right.name + "_all")}))]
 
 
-def _steps_of(sym, steps: Steps, plan: Plan, names) -> str:
-    """The (T, …) array holding every step's value of ``sym``."""
+def _steps_of(sym, steps: Steps, plan: Plan, names) -> tuple:
+    """(the (T, …) array holding every step's value of ``sym``, its column range or None): a
+    loop value that is a column block of a concatenation [δ_1 … δ_m] the loop computes is read
+    from that concatenation's buffer (one buffer, no second copy)."""
     if sym.name in steps.sequences:
-        return steps.sequences[sym.name]
+        return steps.sequences[sym.name], None
     if sym.name in steps.values:
         plan.forward_buffers.add(sym.name)
-        return steps.buffer(sym.name)
+        return steps.buffer(sym.name), None
+    block = _block_of(sym, plan.definitions)
+    if block is not None:
+        whole, start, stop = block
+        array, cols = _steps_of(whole, steps, plan, names)
+        return array, (start, stop) if cols is None else (cols[0] + start, cols[0] + stop)
     if sym.name not in plan.stores:
         plan.stores[sym.name] = names(sym.name + "_s")
         plan.symbols[sym.name] = sym
-    return plan.stores[sym.name]
+    return plan.stores[sym.name], None
+
+
+def _block_of(sym, definitions: dict):
+    """(W, start, stop) when the loop value ``sym`` is columns start:stop of the loop value W
+    (W = [… sym …] a concatenation, or sym defined as a column block of W); else None."""
+    expr = definitions.get(sym.name)
+    if isinstance(expr, ColumnBlock):
+        return expr.args[0], expr.args[1], expr.args[2]
+    for name, whole in definitions.items():
+        if isinstance(whole, Concat) and sym in whole.args and isinstance(definitions.get(name), Concat):
+            k = list(whole.args).index(sym)
+            start = Add(*[a.shape[1] for a in whole.args[:k]])
+            return MatrixSymbol(name, *whole.shape), start, start + sym.shape[1]
+    return None

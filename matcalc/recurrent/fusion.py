@@ -10,7 +10,7 @@ into a concatenated accumulator (split after the loop), and a sum ``Σ_k δ_k W_
 """
 from __future__ import annotations
 
-from sympy import Add, Basic, MatAdd, MatMul, MatrixSymbol, Transpose
+from sympy import Add, Basic, MatAdd, MatMul, MatrixSymbol, Transpose, sympify
 from sympy.matrices.expressions import MatrixExpr
 
 from ..differentiate.engine import topological
@@ -25,6 +25,17 @@ class Concat(MatrixExpr):
     @property
     def shape(self):
         return (self.args[0].shape[0], Add(*[b.shape[1] for b in self.args]))
+
+
+class ColumnBlock(MatrixExpr):
+    """Columns start:stop of a matrix (a view of a concatenation: one of its blocks, or a run)."""
+
+    def __new__(cls, matrix, start, stop):
+        return Basic.__new__(cls, matrix, sympify(start), sympify(stop))
+
+    @property
+    def shape(self):
+        return (self.args[0].shape[0], self.args[2] - self.args[1])
 
 
 class Group:
@@ -149,7 +160,46 @@ def fuse_backward(assignments: list, groups: list, grads: dict, names):
             drop |= set(where.values()) - {first}
             after += [f"{t} += {g.columns(acc, k)}" for k, t in enumerate(targets)]
         assignments = [a for i, a in enumerate(assignments) if i not in drop]
-    return assignments, before, after
+    return _share_concatenations(assignments), before, after
+
+
+def _share_concatenations(assignments: list) -> list:
+    """A concatenation whose blocks are a run of another's (the GRU's [δ_z δ_r] in
+    [δ_z δ_r δ_n]) becomes a view of that one's columns, defined right after it: one copy a step."""
+    assignments = list(assignments)
+    changed = True
+    while changed:
+        changed = False
+        concats = [(i, t, e) for i, (t, op, e) in enumerate(assignments) if op == "=" and isinstance(e, Concat)]
+        for i, small, part in concats:
+            for j, big, whole in concats:
+                k = _run_at(part.args, whole.args)
+                if i == j or k is None or len(part.args) >= len(whole.args):
+                    continue
+                if j > i and any(small in {s.name for s in topological(e) if isinstance(s, MatrixSymbol)}
+                                 for _, _, e in assignments[i + 1:j + 1]):
+                    continue   # read before the larger one exists
+                start = Add(*[a.shape[1] for a in whole.args[:k]])
+                view = (small, "=", ColumnBlock(MatrixSymbol(big, *whole.shape), start,
+                                                 start + Add(*[a.shape[1] for a in part.args])))
+                if j > i:
+                    assignments.insert(j + 1, view)
+                    del assignments[i]
+                else:
+                    assignments[i] = view
+                changed = True
+                break
+            if changed:
+                break
+    return assignments
+
+
+def _run_at(part, whole):
+    """k where part == whole[k:k + len(part)], else None."""
+    for k in range(len(whole) - len(part) + 1):
+        if tuple(whole[k:k + len(part)]) == tuple(part):
+            return k
+    return None
 
 
 def _product_with(expr, left):
