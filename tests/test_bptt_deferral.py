@@ -1,0 +1,140 @@
+"""Parameter gradients of generated BPTT loops as one GEMM after the loop
+(matcalc/recurrent/deferral.py): the gradients stay right — against central differences of the
+unrolled loss at T = 1, 2 and 6, one batch row or several, an initial state, weights shared
+within a step or used at the last step too, per-step scalar factors — and the code has the form
+claimed (no weight-gradient GEMM left in the backward loop, one buffer per concatenated δ)."""
+import re
+
+import numpy as np
+import pytest
+
+import matcalc
+from matcalc.codegen.numpy_code import compile_source
+from matcalc.recurrent.bptt import loss_source
+from matcalc.recurrent.models import template
+from framework_ref import framework, worst_difference
+
+
+def _point(d, rng, T, sizes, scale=0.6):
+    """Arguments with the given sizes (symbolic dims by name) and T steps."""
+    point = {}
+    for n, v in d.variables.items():
+        shape = tuple(int(s) if s.is_Integer else sizes[str(s)] for s in v.shape) if hasattr(v, "shape") else ()
+        full = ((T,) if n in d.seq.sequences else ()) + shape
+        point[n] = scale * rng.standard_normal(full) if full else float(scale * rng.standard_normal())
+    return point
+
+
+def _worst_fd_error(d, point, rng, per_variable=8, h=1e-6) -> float:
+    """Largest relative error of the generated gradients against central differences of the
+    unrolled loss (matcalc's own forward pass, not its BPTT) at random entries."""
+    loss = compile_source(loss_source(d), "loss")
+    got = d.to_numpy()(**point)
+    worst = 0.0
+    for n in d.wrt:
+        x0 = np.asarray(point[n], dtype=float)
+        g = np.asarray(got[n], dtype=float)
+        assert g.shape == x0.shape, n
+        for flat in rng.choice(x0.size, min(per_variable, x0.size), replace=False):
+            idx = np.unravel_index(flat, x0.shape) if x0.shape else ()
+            plus, minus = x0.copy(), x0.copy()
+            plus[idx] += h
+            minus[idx] -= h
+            fd = (loss(**{**point, n: plus}) - loss(**{**point, n: minus})) / (2 * h)
+            worst = max(worst, abs(g[idx] - fd) / max(1.0, abs(fd)))
+    return worst
+
+
+def _backward_loop(src: str) -> str:
+    body = src[[m.end() for m in re.finditer(r"\n    for t in range\(.*\):\n", src)][1]:]
+    return body[:re.search(r"\n    \S", body).start()]
+
+
+MODELS = [(m, loss, init) for m in ("rnn", "lstm", "gru") for loss, init in (("squared", "zeros"), ("xent", "param"))]
+
+
+@pytest.mark.parametrize("model,loss,initial", MODELS)
+@pytest.mark.parametrize("T,B", [(1, 1), (2, 3), (6, 1), (6, 4)])
+def test_templates_match_finite_differences(model, loss, initial, T, B):
+    expr, shapes, labels = template(model, loss, initial)
+    d = matcalc.derive(expr, shapes=shapes, sum_to_one=labels)
+    rng = np.random.default_rng(T * 10 + B)
+    point = _point(d, rng, T, {"B": B, "D": 3, "H": 4, "K": 3})
+    if labels:   # one-hot rows
+        y = np.zeros_like(point["y"])
+        y[..., 0] = 1.0
+        point["y"] = rng.permuted(y, axis=-1)
+    assert _worst_fd_error(d, point, rng) < 1e-6
+
+
+def test_one_function_serves_sequences_of_every_length():
+    expr, shapes, labels = template("lstm", "squared", "param")
+    d = matcalc.derive(expr, shapes=shapes)
+    rng = np.random.default_rng(1)
+    for T in (1, 2, 7):
+        assert _worst_fd_error(d, _point(d, rng, T, {"B": 2, "D": 3, "H": 4, "K": 2}), rng) < 1e-6
+
+
+@pytest.mark.parametrize("program,shapes", [
+    # one weight on both the state and the input within a step (the two terms of its gradient)
+    ("h[t] = tanh(h[t-1]*W + x[t]*W + b); f = sum_t(norm2(h[t] - y[t])^2)",
+     {"x": ("B", "H"), "W": ("H", "H"), "b": (1, "H"), "y": ("B", "H")}),
+    # a weight used at every step and again at the last step only; a nonzero initial state
+    ("h[t] = tanh(x[t]*U + h[t-1]*W); h[0] = h0; f = sum_t(sum(h[t])) + norm2(h[T]*W)^2",
+     {"x": ("B", "D"), "U": ("D", "H"), "W": ("H", "H"), "h0": ("B", "H")}),
+    # a per-step scalar factor: that term stays in the loop
+    ("h[t] = tanh(a[t]*(h[t-1]*W) + x[t]*U); f = sum_t(norm2(h[t])^2)",
+     {"a": (), "x": ("B", "D"), "U": ("D", "H"), "W": ("H", "H")}),
+    # a gated product the forward pass computes (its weight's gradient reads the kept product)
+    ("r[t] = sigmoid(x[t]*U + h[t-1]*Wr); h[t] = tanh((r[t] .* h[t-1])*W + x[t]*U2); h[0] = h0; "
+     "f = sum_t(sum(h[t] .* h[t]))",
+     {"x": ("B", "D"), "U": ("D", "H"), "Wr": ("H", "H"), "W": ("H", "H"), "U2": ("D", "H"), "h0": (1, "H")}),
+    # column-vector states (W h: the gradient is δ hᵀ, kept in the loop)
+    ("h[t] = tanh(W*h[t-1] + U*x[t]); f = sum_t(sum(h[t]))",
+     {"x": ("D", 1), "U": ("H", "D"), "W": ("H", "H")}),
+])
+@pytest.mark.parametrize("T", [1, 5])
+def test_user_recurrences_match_finite_differences(program, shapes, T):
+    d = matcalc.derive(program, shapes=shapes)
+    rng = np.random.default_rng(T)
+    point = _point(d, rng, T, {"B": 3, "D": 2, "H": 4})
+    assert _worst_fd_error(d, point, rng) < 1e-6
+
+
+def test_the_backward_loop_keeps_no_weight_gradient_gemm():
+    for model in ("lstm", "gru", "rnn"):
+        expr, shapes, labels = template(model, "squared", "zeros")
+        src = matcalc.derive(expr, shapes=shapes).numpy_source()
+        loop = _backward_loop(src)
+        assert ".T @" not in loop.replace(".T)", ")") and "+=" not in loop, model
+        after = src[src.index(loop) + len(loop):]
+        assert after.count(".sum(axis=0, keepdims=True)") == (2 if model == "rnn" else 2)
+    # the GRU: one concatenation a step; [δ_z δ_r] and δ_n are views of its buffer
+    expr, shapes, _ = template("gru", "squared", "zeros")
+    src = matcalc.derive(expr, shapes=shapes).numpy_source()
+    loop = _backward_loop(src)
+    assert loop.count("np.concatenate") == 1 and src.count("np.empty((T,") == 4   # δ_cat, δ_s; h, r ⊙ h
+    assert "prod_t_all.T @ " in src and "d_cat_s[:, :, " in src
+
+
+def test_a_term_with_a_per_step_factor_stays_in_the_loop():
+    program = "h[t] = tanh(a[t]*(h[t-1]*W) + x[t]*U); f = sum_t(norm2(h[t])^2)"
+    d = matcalc.derive(program, shapes={"a": (), "x": ("B", "D"), "U": ("D", "H"), "W": ("H", "H")})
+    loop = _backward_loop(d.numpy_source())
+    assert "grad_W +=" in loop and "grad_U +=" not in loop
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_deferred_gradients_in_the_frameworks(backend):
+    framework(backend)
+    cases = [template("gru", "squared", "param")[:2],
+             ("h[t] = tanh(h[t-1]*W + x[t]*W + b); h[0] = h0; f = sum_t(norm2(h[t] - y[t])^2) + sum(h[T]*W)",
+              {"x": ("B", "H"), "W": ("H", "H"), "b": (1, "H"), "y": ("B", "H"), "h0": ("B", "H")})]
+    for program, shapes in cases:
+        d = matcalc.derive(program, shapes=shapes)
+        for T in (1, 4):
+            point = _point(d, np.random.default_rng(T), T, {"B": 2, "D": 3, "H": 3, "K": 2})
+            worst, where = worst_difference(d, backend, point)
+            assert worst <= 1e-9, f"{where}: {worst:.2e} ({program}, T = {T})"
+        if backend == "jax":
+            assert d.jax_source().count("jax.lax.scan(") == 2 and "for t in" not in d.jax_source()
