@@ -26,6 +26,7 @@ def translate(source: str, backend: Backend | str) -> str:
     tree = ast.parse(source)
     functions = [n for n in tree.body if isinstance(n, ast.FunctionDef) and not n.name.startswith("_")]
     _refuse_shadowing(functions, backend)
+    functions = [_stores_from_out(f) for f in functions]
     if not backend.views:   # NumPy's writes through views, made explicit (matcalc.codegen.inplace)
         from .inplace import functional_updates, refuse_aliased_writes
         functions = [functional_updates(f) for f in functions]
@@ -44,6 +45,29 @@ def translate(source: str, backend: Backend | str) -> str:
         raise UnsupportedError(f"no {backend.name} version of the helper {missing[0]}")
     body = [ast.unparse(ast.fix_missing_locations(f)) for f in functions]
     return backend.header + "\n\n\n" + "\n\n\n".join(helpers + body) + "\n"
+
+
+def _stores_from_out(fn: ast.FunctionDef) -> ast.FunctionDef:
+    """``v = np.f(..., out=L[t])`` (NumPy computing a value into its slot of a buffer) as
+    ``v = np.f(...)`` then ``L[t] = v``: the store the frameworks make (a scan output in JAX)."""
+    for node in ast.walk(fn):
+        body = getattr(node, "body", None)
+        if not isinstance(body, list):
+            continue
+        k = 0
+        while k < len(body):
+            st = body[k]
+            if isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Name) \
+                    and isinstance(st.value, ast.Call):
+                out = next((kw for kw in st.value.keywords if kw.arg == "out"), None)
+                if out is not None and isinstance(out.value, ast.Subscript):
+                    st.value.keywords.remove(out)
+                    store = ast.Assign(targets=[ast.Subscript(value=out.value.value, slice=out.value.slice,
+                                                              ctx=ast.Store())],
+                                       value=_name(st.targets[0].id), lineno=st.lineno)
+                    body.insert(k + 1, store)
+            k += 1
+    return ast.fix_missing_locations(fn)
 
 
 def _is_local(name: str, functions) -> bool:

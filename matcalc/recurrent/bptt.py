@@ -476,11 +476,16 @@ def _stacked_shape(d, sym, T: str) -> str:
 
 
 def _with_stores(body: list[str], stores: dict, t: str) -> list[str]:
-    """The loop body with ``buf[t] = v`` right after the line computing each stored value v."""
+    """The loop body storing each value v kept for after the loop in its buffer: a
+    concatenation written straight into its slot (``out=buf[t]``), else ``buf[t] = v`` right
+    after the line computing v."""
     out, pending = [], dict(stores)
     for line in body:
-        out.append(line)
         name = line.split(" = ")[0] if " = " in line else None
+        if name in pending and line.startswith(f"{name} = np.concatenate(") and line.endswith(", axis=1)"):
+            out.append(f"{line[:-1]}, out={pending.pop(name)}[{t}])")
+            continue
+        out.append(line)
         if name in pending:
             out.append(f"{pending.pop(name)}[{t}] = {name}")
     return out + [f"{buf}[{t}] = {name}" for name, buf in pending.items()]
