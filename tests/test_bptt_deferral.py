@@ -113,8 +113,23 @@ def test_the_backward_loop_keeps_no_weight_gradient_gemm():
     expr, shapes, _ = template("gru", "squared", "zeros")
     src = matcalc.derive(expr, shapes=shapes).numpy_source()
     loop = _backward_loop(src)
-    assert loop.count("np.concatenate") == 1 and src.count("np.empty((T,") == 4   # δ_cat, δ_s; h, r ⊙ h
+    assert loop.count("np.concatenate") == 1 and src.count("np.empty((T,") == 3   # δ_cat; h, r ⊙ h
     assert "prod_t_all.T @ " in src and "d_cat_s[:, :, " in src
+
+
+@pytest.mark.parametrize("model", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("loss", ["squared", "xent"])
+def test_the_output_layer_runs_over_all_steps_at_once(model, loss):
+    """s_t = h_t V + c after the forward loop, δ_s and δ_s Vᵀ before the backward loop: no
+    product with V inside either loop (matcalc/recurrent/batching.py)."""
+    expr, shapes, labels = template(model, loss, "zeros")
+    d = matcalc.derive(expr, shapes=shapes, sum_to_one=labels)
+    src = d.numpy_source()
+    loops = [m.end() for m in re.finditer(r"\n    for t in range\(.*\):\n", src)]
+    bodies = [src[k:][:re.search(r"\n    \S", src[k:]).start()] for k in loops]
+    assert not any("@ V" in b for b in bodies)
+    assert re.search(r"s_ts = s_t_all\.reshape\(T, -1, ", src) and "@ V.T" in src
+    assert d.check().passed
 
 
 def test_a_term_with_a_per_step_factor_stays_in_the_loop():

@@ -13,7 +13,7 @@ import numpy as np
 from sympy import MatrixSymbol, S, Symbol
 from sympy.matrices.expressions import ZeroMatrix
 
-from . import deferral, fusion
+from . import batching, deferral, fusion
 from ..codegen.numpy_code import HELPERS, RESERVED, NumpyCodegen, compile_source, module_source
 from .bptt_steps import _shaped_like
 from ..differentiate.engine import topological
@@ -403,7 +403,7 @@ def _forward(d, layout, used: set, everything: bool = False):
     return hoisted, looped
 
 
-def _deferral(d, layout, forward, assignments, accumulators, steps, lists, names):
+def _deferral(d, layout, forward, assignments, accumulators, steps, buffer, names):
     """The backward assignments with the gradient terms Σ_t L_tᵀ R_t moved after the loop, and
     the plan (``matcalc.recurrent.deferral``); its ``forward_names``: forward value -> buffer."""
     forward, assignments = _kept_products(forward, assignments, accumulators, names)
@@ -414,17 +414,10 @@ def _deferral(d, layout, forward, assignments, accumulators, steps, lists, names
         prev_sym, value = d.step_program.variables[d.prev[s]], d.step_program.intermediates[d.internal[s]]
         if state in values and is_matrix(prev_sym) and is_matrix(value) and prev_sym.shape == value.shape:
             prevs[prev] = state
-    buffer_names: dict = {}
-
-    def buffer(py):
-        if py not in buffer_names:
-            buffer_names[py] = lists.get(py) or names(py + "s")
-        return buffer_names[py]
-
     init_prog = d._program("initial")
     zero = {prev for s, prev in layout.prev_py.items() if init_prog is None or s not in d.init_name}
     matrices = {py for py, e in forward if is_matrix(e)}
-    per_step = set(values) | set(layout.seq_py.values()) | set(layout.prev_py.values()) | \
+    per_step = set(values) | set(steps) | set(layout.seq_py.values()) | set(layout.prev_py.values()) | \
         set(layout.carry_py.values()) | set(layout.seed_py.values()) | {a[0] for a in assignments}
     size = _codegen(d).size
     kept, plan = deferral.defer(assignments, accumulators,
@@ -468,6 +461,28 @@ def _kept_products(forward, assignments, accumulators, names):
             and tuple(sorted(a.arg.name for a in n.args)) in transposed,
             lambda n: transposed[tuple(sorted(a.arg.name for a in n.args))])
     return out, [(t, op, swap(e) if op == "+=" and t in accumulators else e) for t, op, e in assignments]
+
+
+def _stacked_lines(d, values: list, arrays: dict, out: dict, T: str, helpers: set, names) -> list[str]:
+    """Lines computing ``values`` (name, per-step expression) for every step at once: each
+    per-step operand as its steps stacked by rows (``arrays``: name -> (T, …) array), one
+    expression on those, then ``out[name]`` = the result as (T, rows, columns)."""
+    if not values:
+        return []
+    lines, stacked = [], {}
+    for name, expr in values:
+        for s in _free(expr):
+            if s.name in arrays and s not in stacked and is_matrix(s):
+                flat = batching.stacked_symbol(s, names(s.name + "_all"))
+                stacked[s] = flat
+                lines.append(f"{flat.name} = {arrays[s.name]}.reshape(-1, {arrays[s.name]}.shape[-1])")
+    assignments, results = [], []
+    for name, expr in values:
+        flat = batching.stacked_symbol(expr, names(name + "_all"))
+        assignments.append((flat.name, "=", batching.flatten(expr, stacked)))
+        stacked[MatrixSymbol(name, *expr.shape)] = flat
+        results.append(f"{out[name]} = {flat.name}.reshape({T}, -1, {flat.name}.shape[-1])")
+    return lines + _block(d, assignments, helpers) + results
 
 
 def _stacked_shape(d, sym, T: str) -> str:
@@ -525,9 +540,24 @@ def bptt_source(d, func_name: str = "gradients", deltas: bool = False) -> str:
     fused_before, fused_inside = fusion.forward_lines(groups, t)
     forward = fusion.rewrite_forward(forward, groups)
     lines += [_INDENT + b for b in fused_before]
-    cached = [py for py, _ in forward if py in used]
+    # values the recurrence does not wait for: every step at once (matcalc/recurrent/batching.py)
+    invariant = set(layout.params) | {py for py, _ in hoisted} | {g.cat.name for g in groups}
+    fwd_values = {py for py, e in forward if is_matrix(e)}
+    outputs = batching.forward_outputs(forward, set(layout.state_py.values()), set(last_py.values()),
+                                       set(steps) | fwd_values, invariant)
+    after_forward = [(py, e) for py, e in forward if py in outputs]
+    forward = [(py, e) for py, e in forward if py not in outputs]
+    cached = [py for py, _ in forward + after_forward if py in used]
     cached_prev = [s for s, py in layout.prev_py.items() if py in used]
     lists = {py: names(py + "s") for py in cached}
+    buffer_names: dict = {}
+
+    def buffer(py):
+        """The (T, …) array of a forward value's steps (its list's name when it has one)."""
+        if py not in buffer_names:
+            buffer_names[py] = lists.get(py) or names(py + "s")
+        return buffer_names[py]
+    stacked_fwd = {py: buffer(py) for py in outputs}
     prev_lists = {s: names(layout.prev_py[s] + "s") for s in cached_prev}
     grads = {n: names("grad_" + n) for n in d.wrt}
     seq_lists = {n: names("d" + n + "_s") for n in d.wrt if n in seq.sequences}
@@ -544,17 +574,25 @@ def bptt_source(d, func_name: str = "gradients", deltas: bool = False) -> str:
             assignments.append((nxt, "=", e))
             carries.append((n, nxt))
     assignments, fused_before, fused_after = fusion.fuse_backward(assignments, groups, grads, names)
+    before_backward, assignments = batching.backward_inputs(assignments, set(steps) | fwd_values, invariant, names)
+    stacked_bwd = {name: names(name + "_ts") for name, _ in before_backward}
     # parameter gradients Σ_t L_tᵀ R_t: one GEMM over all steps after the loop
     accumulators = set(grads.values()) | {line.split(" = ")[0] for line in fused_before}
-    forward, assignments, plan = _deferral(d, layout, forward, assignments, accumulators, steps, lists, names)
-    buffers = plan.forward_names
+    forward, assignments, plan = _deferral(d, layout, forward, assignments, accumulators,
+                                           {**steps, **stacked_fwd, **stacked_bwd}, buffer, names)
+    buffers = dict(plan.forward_names)
+    loop_values = {py for py, _ in forward}
+    for py in sorted({s.name for _, e in after_forward + before_backward for s in _free(e)} & loop_values):
+        buffers.setdefault(py, buffer(py))   # read by a computation over all steps
+    buffers = {py: buffers[py] for py, _ in forward if py in buffers}
     # what the backward loop still reads per step (a value only deferred terms used is not read)
-    in_loop = {s.name for _, _, e in assignments for s in _free(e)}
+    in_loop = {s.name for _, _, e in assignments for s in _free(e)} | {nxt for _, nxt in carries}
+    in_loop |= {name for name, _, user in bwd_deltas if deltas and user is not None}
     cached = [py for py in cached if py in in_loop]
     cached_prev = [s for s in cached_prev if layout.prev_py[s] in in_loop]
     used = {n for n in used if n in in_loop}
     for py in cached:
-        if py not in buffers:
+        if py not in buffers and py not in stacked_fwd:
             lines.append(f"{_INDENT}{lists[py]} = []")
     for py, buf in buffers.items():
         sym = next(_like(e, py) for p, e in forward if p == py)
@@ -575,12 +613,14 @@ def bptt_source(d, func_name: str = "gradients", deltas: bool = False) -> str:
     body += fused_inside
     body += _block(d, [(py, "=", e) for py, e in forward], helpers)
     for py in cached:
-        if py not in buffers:
+        if py not in buffers and py not in stacked_fwd:
             body.append(f"{lists[py]}.append({py})")
     for py, buf in buffers.items():
         body.append(f"{buf}[{t}] = {py}")
     body += _state_updates(d, layout)
     lines += [_INDENT * 2 + b for b in body or ["pass"]]
+    arrays = {**steps, **buffers, **stacked_fwd}
+    lines += [_INDENT + b for b in _stacked_lines(d, after_forward, arrays, stacked_fwd, T, helpers, names)]
     # ---- gradients start at zero, plus the loss terms at the last step / outside sum_t
     for n in d.wrt:
         if n in seq.sequences:
@@ -621,6 +661,7 @@ def bptt_source(d, func_name: str = "gradients", deltas: bool = False) -> str:
     lines += [_INDENT + b for b in fused_before]
     for name, buf in plan.stores.items():
         lines.append(f"{_INDENT}{buf} = np.empty({_stacked_shape(d, plan.symbols[name], T)}, {dtype})")
+    lines += [_INDENT + b for b in _stacked_lines(d, before_backward, arrays, stacked_bwd, T, helpers, names)]
     # ---- backward loop
     lines.append(f"{_INDENT}for {t} in {layout.range}({T} - 1, -1, -1):")
     body = []
@@ -628,7 +669,10 @@ def bptt_source(d, func_name: str = "gradients", deltas: bool = False) -> str:
         if py in used:
             body.append(f"{py} = {x}[{t}]")
     for py in cached:
-        body.append(f"{py} = {buffers.get(py) or lists[py]}[{t}]")
+        body.append(f"{py} = {buffers.get(py) or stacked_fwd.get(py) or lists[py]}[{t}]")
+    for name, array in stacked_bwd.items():
+        if name in in_loop:
+            body.append(f"{name} = {array}[{t}]")
     for s in cached_prev:
         body.append(f"{layout.prev_py[s]} = {prev_lists[s]}[{t}]")
     body += _with_stores(_block(d, assignments, helpers), plan.stores, t)
