@@ -37,6 +37,8 @@ def row_local(expr, steps: set, invariant: set) -> bool:
         if isinstance(e, MatrixSymbol):
             seen.append(e)
             return e.name in steps
+        if isinstance(e, OneMatrix):   # a constant of ones, as many rows as a step
+            return True
         if isinstance(e, (MatAdd, HadamardProduct)):
             return all(ok(a) for a in e.args)
         if isinstance(e, HadamardPower):
@@ -51,8 +53,8 @@ def row_local(expr, steps: set, invariant: set) -> bool:
             if not all(fixed(a) and not _has_ones(a) for a in rest) or \
                     not all(fixed(a) for a in e.args if not is_matrix(a)):
                 return False
-            if isinstance(first, OneMatrix):   # 𝟏 p: a row broadcast over the rows
-                return first.shape[1] == 1 and bool(rest)
+            if isinstance(first, OneMatrix):   # c 𝟏, or 𝟏 p: a row broadcast over the rows
+                return not rest or first.shape[1] == 1
             return ok(first)
         return False
 

@@ -470,9 +470,10 @@ def _stacked_lines(d, values: list, arrays: dict, out: dict, T: str, helpers: se
     if not values:
         return []
     lines, stacked = [], {}
+    computed = {name for name, _ in values}
     for name, expr in values:
         for s in _free(expr):
-            if s.name in arrays and s not in stacked and is_matrix(s):
+            if s.name in arrays and s.name not in computed and s not in stacked and is_matrix(s):
                 flat = batching.stacked_symbol(s, names(s.name + "_all"))
                 stacked[s] = flat
                 lines.append(f"{flat.name} = {arrays[s.name]}.reshape(-1, {arrays[s.name]}.shape[-1])")
