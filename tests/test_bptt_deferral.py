@@ -89,9 +89,18 @@ def test_one_function_serves_sequences_of_every_length():
     ("r[t] = sigmoid(x[t]*U + h[t-1]*Wr); h[t] = tanh((r[t] .* h[t-1])*W + x[t]*U2); h[0] = h0; "
      "f = sum_t(sum(h[t] .* h[t]))",
      {"x": ("B", "D"), "U": ("D", "H"), "Wr": ("H", "H"), "W": ("H", "H"), "U2": ("D", "H"), "h0": (1, "H")}),
-    # column-vector states (W h: the gradient is δ hᵀ, kept in the loop)
-    ("h[t] = tanh(W*h[t-1] + U*x[t]); f = sum_t(sum(h[t]))",
-     {"x": ("D", 1), "U": ("H", "D"), "W": ("H", "H")}),
+    # column-vector states (W h: the gradient is δ hᵀ, kept in the loop), a column softmax output
+    ("h[t] = tanh(W*h[t-1] + U*x[t]); f = sum_t(-sum(y[t] .* logsoftmax(V*h[t])))",
+     {"x": ("D", 1), "U": ("H", "D"), "W": ("H", "H"), "V": ("B", "H"), "y": ("B", 1)}),
+    # outputs after the loop: a row softmax; an output with a per-step scalar factor (stays in the loop)
+    ("h[t] = tanh(x[t]*U + h[t-1]*W + b); f = sum_t(-sum(y[t] .* logsoftmax(h[t]*V + c)))",
+     {"x": ("B", "D"), "U": ("D", "H"), "W": ("H", "H"), "b": (1, "H"), "V": ("H", "D"), "c": (1, "D"),
+      "y": ("B", "D")}),
+    ("h[t] = tanh(x[t]*U + h[t-1]*W); o[t] = a[t]*(h[t]*V) + exp(h[t]*V2 - 1); f = sum_t(sum(o[t] .* o[t]))",
+     {"a": (), "x": ("B", "D"), "U": ("D", "H"), "W": ("H", "H"), "V": ("H", "D"), "V2": ("H", "D")}),
+    # an output that is also used at the last step, and a state's output with a constant of ones
+    ("h[t] = sigmoid(x[t]*U + h[t-1]*W); z[t] = h[t]*V; f = sum_t(norm2(z[t] - 1)^2) + sum(z[T] .* q)",
+     {"x": ("B", "D"), "U": ("D", "H"), "W": ("H", "H"), "V": ("H", "D"), "q": ("B", "D")}),
 ])
 @pytest.mark.parametrize("T", [1, 5])
 def test_user_recurrences_match_finite_differences(program, shapes, T):

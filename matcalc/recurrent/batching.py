@@ -86,7 +86,11 @@ def forward_outputs(forward: list, states: set, keep: set, sources: set, invaria
     for py, expr in forward:
         if py not in needed and py not in keep and row_local(expr, (sources | set(out)) - {py}, invariant):
             out.append(py)
-    return out
+    while True:   # a value a line left in the loop reads stays in the loop too
+        read = {s.name for py, expr in forward if py not in out for s in _symbols(expr)}
+        if not read & set(out):
+            return out
+        out = [py for py in out if py not in read]
 
 
 def backward_inputs(assignments: list, sources: set, invariant: set, names) -> tuple[list, list]:
