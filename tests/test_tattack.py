@@ -1,0 +1,53 @@
+"""Regressions found by the hostile correctness attack (branch tattack): each test is a program
+that once gave a wrong number, a crash or a contract break, checked against finite differences."""
+import numpy as np
+import pytest
+
+import matcalc
+from fd import fd_gradient, rel_err
+
+
+def _ridge(X, w, y, lambda_reg):
+    return float(np.sum((X @ w - y) ** 2) + lambda_reg * np.sum(w * w))
+
+
+@pytest.mark.parametrize("name", ["lambda", "lambda_reg", "lambda1"])
+def test_a_lambda_name_keeps_the_users_spelling(name):
+    """lambda… is spelled λ… inside matcalc; the contract's function takes and returns the user's name."""
+    expr = f"norm2(X*w - y)^2 + {name}*norm2(w)^2"
+    shapes = {"X": (5, 3), "w": (3, 1), "y": (5, 1), name: ()}
+    d = matcalc.derive(expr, wrt=["w", name], shapes=shapes)
+    rng = np.random.default_rng(0)
+    point = {"X": rng.standard_normal((5, 3)), "w": rng.standard_normal((3, 1)),
+             "y": rng.standard_normal((5, 1)), name: 0.7}
+    out = d.to_numpy()(**point)
+    assert set(out) == {"w", name}
+    ref = {"X": point["X"], "w": point["w"], "y": point["y"], "lambda_reg": point[name]}
+    assert rel_err(out["w"], fd_gradient(_ridge, ref, "w")) < 1e-8
+    assert rel_err(out[name], fd_gradient(_ridge, ref, "lambda_reg")) < 1e-8
+    assert out["λ" + name[6:]] is out[name]                  # matcalc's spelling still answers
+    assert d.gradient(name) == d.gradient("λ" + name[6:])
+    h = matcalc.derive(expr, wrt=["w", name], shapes=shapes, order=2)
+    assert set(h.to_numpy()(**point)) == {"w", f"w,{name}", f"{name},w", name}
+    assert h.hessian("w", name).shape == (3, 1)
+
+
+def test_a_lambda_name_in_a_recurrent_program():
+    d = matcalc.derive("h[t] = tanh(x[t]*W + h[t-1]*U); f = sum_t(norm2(h[t])^2) + lambda_reg*norm2(W)^2",
+                       shapes={"x": (2, 3), "W": (3, 4), "U": (4, 4), "lambda_reg": ()}, wrt=["W", "lambda_reg"])
+    rng = np.random.default_rng(1)
+    W = rng.standard_normal((3, 4))
+    out = d.to_numpy()(x=rng.standard_normal((3, 2, 3)), W=W, U=rng.standard_normal((4, 4)), lambda_reg=0.3)
+    assert set(out) == {"W", "lambda_reg"}
+    assert abs(out["lambda_reg"] - np.sum(W * W)) < 1e-9
+    assert d.check().passed
+
+
+def test_a_lambda_name_in_the_framework_functions():
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    d = matcalc.derive("norm2(X*w - y)^2 + lambda*norm2(w)^2", wrt=["w", "lambda"],
+                       shapes={"X": (5, 3), "w": (3, 1), "y": (5, 1), "lambda": ()})
+    point = {"X": np.ones((5, 3)), "w": np.ones((3, 1)), "y": np.ones((5, 1)), "lambda": 0.5}
+    out = jax.jit(d.to_jax())(**point)
+    assert set(out) == {"w", "lambda"} and float(out["lambda"]) == 3.0
