@@ -51,3 +51,14 @@ def test_a_lambda_name_in_the_framework_functions():
     point = {"X": np.ones((5, 3)), "w": np.ones((3, 1)), "y": np.ones((5, 1)), "lambda": 0.5}
     out = jax.jit(d.to_jax())(**point)
     assert set(out) == {"w", "lambda"} and float(out["lambda"]) == 3.0
+
+
+def test_latex_states_the_sizes_inside_kron_and_vec():
+    """The Unicode text writes 𝕀₂ and 𝟏₄ inside ⊗ and vec (their sizes are not implied there);
+    the LaTeX said I and \\mathbf{1}, which leaves the value open."""
+    d = matcalc.derive("sum(vec(X*Y))", wrt=["Y"], shapes={"X": (2, 3), "Y": (3, 2)})
+    assert d.result_text("Y") == "Xᵀ(vec(𝕀₂)ᵀ ⊗ 𝕀₂)(𝕀₂ ⊗ 𝟏₄)"
+    latex = d.to_json()["wrt"]["Y"]["latex"]
+    assert r"\operatorname{vec}\left(I_{2}\right)^{T} \otimes I_{2}" in latex and r"I_{2} \otimes \mathbf{1}_{4}" in latex
+    d = matcalc.derive("sum(kron(X, Y))", wrt=["Y"], shapes={"X": ("m", "n"), "Y": (2, 3)})
+    assert r"\mathbf{1}_{m}^{T} X \mathbf{1}_{n}" in d.to_json()["wrt"]["Y"]["latex"]
