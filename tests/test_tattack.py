@@ -62,3 +62,13 @@ def test_latex_states_the_sizes_inside_kron_and_vec():
     assert r"\operatorname{vec}\left(I_{2}\right)^{T} \otimes I_{2}" in latex and r"I_{2} \otimes \mathbf{1}_{4}" in latex
     d = matcalc.derive("sum(kron(X, Y))", wrt=["Y"], shapes={"X": ("m", "n"), "Y": (2, 3)})
     assert r"\mathbf{1}_{m}^{T} X \mathbf{1}_{n}" in d.to_json()["wrt"]["Y"]["latex"]
+
+
+@pytest.mark.parametrize("expr", ["inv(x)", "x'*x + inv(x)", "2*inv(x)"])
+def test_a_one_by_one_quotient_prints_its_numerator(expr):
+    """x is 1×1 (inv makes it square): −1/x² printed as '−/x^2' (the JSON result did not parse) and
+    (2x³ − 1)/x² with doubled parentheses."""
+    d = matcalc.derive(expr)
+    for text in (d.result_text("x"), d.to_json()["wrt"]["x"]["result"]):
+        assert "−/" not in text and "-/" not in text and "((" not in text, text
+        assert matcalc.check(expr, ["x"], text).verdict == "correct", text

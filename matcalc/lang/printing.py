@@ -273,6 +273,8 @@ class Printer:
                         (len(body.split()[-1]) > 1 or len(t) > 1 or self._spells_a_name(body, t)):
                     sep = " "
                 body += sep + t
+        if not body:   # c·𝕀₁ with every factor dropped: the coefficient alone (−1/x², not −/x²)
+            return self.print(coeff)
         if coeff == 1:
             return body, MUL
         if coeff == -1:
