@@ -640,6 +640,8 @@ def _derive(expr, wrt, shapes, layout, order, sum_to_one, method, structure=None
         program = parse(expr, shapes, statements=statements, square=tuple(structure))
     except RecursionError:
         raise MatcalcError("expression too deeply nested") from None
+    structure = {n: k for n, k in structure.items()   # a 1×1 matrix is symmetric and diagonal: G itself
+                 if tuple(getattr(program.variables.get(n), "shape", ())) != (1, 1)}
     program.structure = structure
     for name in program.variables:
         if name in RESERVED or name.startswith("_"):

@@ -72,3 +72,15 @@ def test_a_one_by_one_quotient_prints_its_numerator(expr):
     for text in (d.result_text("x"), d.to_json()["wrt"]["x"]["result"]):
         assert "−/" not in text and "-/" not in text and "((" not in text, text
         assert matcalc.check(expr, ["x"], text).verdict == "correct", text
+
+
+@pytest.mark.parametrize("kind", ["symmetric", "spd", "diagonal"])
+@pytest.mark.parametrize("convention", ["sym", "cookbook"])
+def test_a_one_by_one_structured_variable_is_its_plain_gradient(kind, convention):
+    """A 1×1 S declared symmetric/spd/diagonal was refused as 'not a square matrix, not (1, 1)'."""
+    d = matcalc.derive("x'*S*x + logdet(S)", wrt=["S", "x"], shapes={"S": (1, 1), "x": (1, 1)},
+                       structure={"S": kind}, convention=convention)
+    out = d.to_numpy()(S=np.array([[2.0]]), x=np.array([[3.0]]))
+    assert abs(float(np.squeeze(out["S"])) - (9.0 + 0.5)) < 1e-12        # x² + 1/S
+    assert abs(float(np.squeeze(out["x"])) - 12.0) < 1e-12               # 2Sx
+    assert d.check().passed
