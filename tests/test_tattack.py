@@ -84,3 +84,16 @@ def test_a_one_by_one_structured_variable_is_its_plain_gradient(kind, convention
     assert abs(float(np.squeeze(out["S"])) - (9.0 + 0.5)) < 1e-12        # x² + 1/S
     assert abs(float(np.squeeze(out["x"])) - 12.0) < 1e-12               # 2Sx
     assert d.check().passed
+
+
+def test_no_simplified_form_divides_by_one_minus_sigmoid():
+    """e^u written as σ(u)/(1 − σ(u)) (the σ-form of the island simplifier) is inf once σ(u) rounds
+    to 1 (u ≳ 37) and loses digits long before: sum(exp(x) ./ (1 + exp(-x))) had the Hessian
+    −σ²(2σ² + 4 − 5σ)/(σ − 1), inf at x = 40 (the true value is about 2.4e17)."""
+    d = matcalc.derive("sum(exp(x) ./ (1 + exp(-x)))", wrt=["x"], shapes={"x": (2, 1)}, order=2)
+    x = np.array([[1.0], [40.0]])
+    H = d.to_numpy()(x=x)["x"]
+    s, q = 1 / (1 + np.exp(-x)), 1 / (1 + np.exp(x))          # σ(x) and 1 − σ(x), both accurate
+    want = np.exp(x) * (s + 2 * s * q + s * q * (q - s))
+    assert np.allclose(np.diag(H), want.ravel(), rtol=1e-10, atol=0)
+    assert "sigmoid(x) − 1" not in d.result_text("x") and "1 − sigmoid(x))⁻¹" not in d.result_text("x")

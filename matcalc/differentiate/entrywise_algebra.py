@@ -280,7 +280,8 @@ def _sigma_forms(x, tr):
             return s_ if sign == o else 1 - s_
         y = _substitute(x, classes, exp_of, sigmoid_of)
         for z in _tidy(y):
-            yield z, extra
+            if not _saturating_division(z, extra, x):
+                yield z, extra
 
 
 def _tanh_forms(x, tr):
@@ -299,7 +300,21 @@ def _tanh_forms(x, tr):
         extra[t] = _function_of(tr, "tanh", u)
         subs[Q] = (1 + t) / (1 - t)
     for z in _tidy(y.subs(subs)):
-        yield z, extra
+        if not _saturating_division(z, extra, x):
+            yield z, extra
+
+
+def _saturating_division(z, symbols, original) -> bool:
+    """Does z divide by a sum of s = σ(u) or t = tanh(u) (1 − s, 1 − t²) where the original x
+    divides by no sum of σ or tanh?  Such a sum is 0 in floating point once σ(u) or tanh(u)
+    rounds to 1 (u ≳ 37 or 19), where e^u is still finite (u < 709): e^u as s/(1 − s) would be
+    inf, and loses digits long before."""
+    def divides(expr, atoms) -> bool:
+        return any(p.exp.is_number and p.exp < 0 and any(isinstance(a, Add) and a.has(*atoms)
+                                                          for a in sp.preorder_traversal(p.base))
+                   for p in expr.atoms(Pow))
+    functions = [f for f in original.atoms(sp.Function) if isinstance(f, (sp.tanh, _opaque("sigmoid")))]
+    return divides(z, list(symbols)) and not (functions and divides(original, functions))
 
 
 def _softmax_forms(x, tr):
