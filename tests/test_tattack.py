@@ -97,3 +97,14 @@ def test_no_simplified_form_divides_by_one_minus_sigmoid():
     want = np.exp(x) * (s + 2 * s * q + s * q * (q - s))
     assert np.allclose(np.diag(H), want.ravel(), rtol=1e-10, atol=0)
     assert "sigmoid(x) − 1" not in d.result_text("x") and "1 − sigmoid(x))⁻¹" not in d.result_text("x")
+
+
+def test_no_simplified_form_subtracts_sigmoid_from_one_where_the_function_does_not():
+    """−1/(1 + e^x) was simplified to σ(x) − 1, which keeps only absolute accuracy (1 − σ(30)
+    has 3 correct digits); multiplied by e^x in the Hessian of sum(sqrt(1 + exp(x))) it was
+    0.2% off at x = 30.  −σ(−x) and the exp form are accurate."""
+    d = matcalc.derive("sum(sqrt(1 + exp(x)))", wrt=["x"], shapes={"x": (3, 1)}, order=2)
+    x = np.array([[-3.0], [30.0], [60.0]])
+    e = np.exp(x)
+    want = e * (2 + e) / (4 * (1 + e) ** 1.5)
+    assert np.allclose(np.diag(d.to_numpy()(x=x)["x"]), want.ravel(), rtol=1e-10, atol=0)
