@@ -16,6 +16,8 @@ from .verify.numeric import CheckResult, finite_difference_check, hessian_check
 from .ir.ops import shaped
 from .differentiate.simplify import textbook
 from .codegen.structured import StructuredCodegen
+from .codegen.spelling import respelled, user_spellings
+from .lang.parser import canonical_name as _canonical
 
 
 class Derivation:
@@ -76,6 +78,8 @@ class Derivation:
         _refuse_infinite(self._results)
 
     # ------------------------------------------------------------ results
+    spellings: dict = {}   # matcalc's name -> the user's (lambda1 is λ1): see matcalc.codegen.spelling
+
     def jacobian(self, name: str):
         """∂vec(f)/∂vec(name) in the requested layout (numerator: entries of f × entries of name)."""
         if self.layout is None:
@@ -86,6 +90,7 @@ class Derivation:
         """∂²f/∂vec(name)∂vec(other)ᵀ (other defaults to name), column-major vec; derive with order=2."""
         if self.order != 2:
             raise UnknownNameError("this derivation is first order: derive with order=2 for a Hessian")
+        name, other = _canonical(name), other and _canonical(other)
         key = name if other is None or other == name else f"{name},{other}"
         if key not in self._results:
             raise UnknownNameError(f"no Hessian block for {key!r}: derived with respect to {', '.join(self.wrt)}")
@@ -93,6 +98,7 @@ class Derivation:
 
     def gradient(self, name: str):
         """∂f/∂name as a SymPy expression in closed matrix form, with name's shape."""
+        name = _canonical(name)
         if self.order == 2 and name in self._first:
             return self._first[name]
         if name not in self._results:  # also serves jacobian()
@@ -472,10 +478,10 @@ class Derivation:
         if not hvp:
             guard(self._results, {}, self.memory_limit, self.result_labels())
         if hvp:
-            return compile_source(self.hvp_source(), "hvp")
+            return respelled(compile_source(self.hvp_source(), "hvp"), self.spellings)
         if self._function is None:
             self._function = compile_source(self.numpy_source(), "gradients")
-        return self._function
+        return respelled(self._function, self.spellings)
 
     # ------------------------------------------------------------ JAX / PyTorch
     def jax_source(self, hvp: bool = False) -> str:
@@ -491,12 +497,16 @@ class Derivation:
     def to_jax(self, hvp: bool = False):
         """Like to_numpy(), taking and returning JAX arrays (float64 needs jax_enable_x64)."""
         from .codegen.frameworks import function
-        return function(self, "jax", hvp)
+        from .codegen.spelling import register_with_jax
+        fn = function(self, "jax", hvp)
+        if self.spellings:
+            register_with_jax()
+        return respelled(fn, self.spellings)
 
     def to_torch(self, hvp: bool = False):
         """Like to_numpy(), taking and returning torch tensors of the arguments' dtype."""
         from .codegen.frameworks import function
-        return function(self, "torch", hvp)
+        return respelled(function(self, "torch", hvp), self.spellings)
 
     def check(self, seed: int = 0, points: int = 2) -> CheckResult:
         """Compare the generated NumPy results with central finite differences."""
@@ -611,6 +621,7 @@ def derive(expr: str, wrt=None, shapes: dict | None = None, layout: str | None =
                           diagonal_vector, memory_limit)
     d = _derive(expr, wrt, shapes, layout, order, sum_to_one, method, structure, convention, diagonal_vector)
     d.memory_limit = memory_limit
+    d.spellings = user_spellings([expr, *(shapes or ()), *(_as_list(wrt) or ())])
     return d
 
 
@@ -629,6 +640,8 @@ def _derive(expr, wrt, shapes, layout, order, sum_to_one, method, structure=None
         program = parse(expr, shapes, statements=statements, square=tuple(structure))
     except RecursionError:
         raise MatcalcError("expression too deeply nested") from None
+    structure = {n: k for n, k in structure.items()   # a 1×1 matrix is symmetric and diagonal: G itself
+                 if tuple(getattr(program.variables.get(n), "shape", ())) != (1, 1)}
     program.structure = structure
     for name in program.variables:
         if name in RESERVED or name.startswith("_"):
@@ -671,7 +684,9 @@ def _derive_recurrent(expr, statements, wrt, shapes, layout, order, sum_to_one, 
     if layout is not None or order != 1:
         raise UnsupportedError("a recurrent program has gradients only (no --layout or --order 2)")
     seq = analyse(expr, statements)
-    d = RecurrentDerivation(seq, shapes, _as_list(wrt), sum_to_one or (), method, core=Derivation)
+    shapes = {_canonical(k): v for k, v in shapes.items()} if shapes else shapes
+    wrt = [_canonical(n) for n in _as_list(wrt) or ()]
+    d = RecurrentDerivation(seq, shapes, wrt, sum_to_one or (), method, core=Derivation)
     for name in d.variables:
         if name in RESERVED or name.startswith("_"):
             raise UnknownNameError(f"{name!r} cannot be used as a variable name (reserved)")

@@ -280,7 +280,8 @@ def _sigma_forms(x, tr):
             return s_ if sign == o else 1 - s_
         y = _substitute(x, classes, exp_of, sigmoid_of)
         for z in _tidy(y):
-            yield z, extra
+            if not _saturating_division(z, extra, x):
+                yield z, extra
 
 
 def _tanh_forms(x, tr):
@@ -299,7 +300,33 @@ def _tanh_forms(x, tr):
         extra[t] = _function_of(tr, "tanh", u)
         subs[Q] = (1 + t) / (1 - t)
     for z in _tidy(y.subs(subs)):
-        yield z, extra
+        if not _saturating_division(z, extra, x, complements=False):   # 1 − tanh(u)² is the textbook's sech²
+            yield z, extra
+
+
+def _saturating_division(z, symbols, original, complements=True) -> bool:
+    """Does z divide by a sum of s = σ(u) or t = tanh(u) (1 − s, 1 − t²) where the original x
+    divides by no sum of σ or tanh?  Such a sum is 0 in floating point once σ(u) or tanh(u)
+    rounds to 1 (u ≳ 37 or 19), where e^u is still finite (u < 709): e^u as s/(1 − s) would be
+    inf, and loses digits long before.  With ``complements``: or does z subtract s from a number
+    where x does not (σ(u) − 1 for −1/(1 + e^u), which is −σ(−u))?"""
+    def divides(expr, atoms) -> bool:
+        return any(p.exp.is_number and p.exp < 0 and any(isinstance(a, Add) and a.has(*atoms)
+                                                          for a in sp.preorder_traversal(p.base))
+                   for p in expr.atoms(Pow))
+    functions = [f for f in original.atoms(sp.Function) if isinstance(f, (sp.tanh, _opaque("sigmoid")))]
+    return divides(z, list(symbols)) and not (functions and divides(original, functions)) or \
+        complements and _complements(z, list(symbols)) and not (functions and _complements(original, functions))
+
+
+def _complements(expr, atoms) -> bool:
+    """Does expr hold c(1 − s) for an s of ``atoms`` (1 − σ(u), σ(u) − 1)?  That difference is
+    tiny where σ(u) is near 1 and keeps only its absolute accuracy (1 − σ(30) has 3 correct
+    digits; times e^u it is 1 ± 1e-3): 1/(1 + e^u) is σ(−u), not 1 − σ(u)."""
+    for a in expr.atoms(Add):
+        if len(a.args) == 2 and a.args[0].is_Number and any(a.args[1] == -a.args[0] * s for s in atoms):
+            return True
+    return False
 
 
 def _softmax_forms(x, tr):

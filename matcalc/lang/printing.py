@@ -273,6 +273,8 @@ class Printer:
                         (len(body.split()[-1]) > 1 or len(t) > 1 or self._spells_a_name(body, t)):
                     sep = " "
                 body += sep + t
+        if not body:   # c·𝕀₁ with every factor dropped: the coefficient alone (−1/x², not −/x²)
+            return self.print(coeff)
         if coeff == 1:
             return body, MUL
         if coeff == -1:
@@ -476,9 +478,11 @@ class Printer:
 
     def _size_subscript(self, d) -> str:
         """₃ for 3, _{n} for a size name: on 𝟏 and 𝕀 inside a Kronecker product."""
-        if not (self.style is UNICODE and getattr(self, "sized", False)):
+        if self.style is LANGUAGE or not getattr(self, "sized", False):
             return ""
         text = str(d)
+        if self.style is LATEX:   # I_{3}, \mathbf{1}_{n}: the LaTeX states the sizes the text does
+            return "_{" + self.size(d) + "}"
         return text.translate(str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")) if text.isdigit() else "_{" + text + "}"
 
     def _Commutation(self, e):
@@ -503,7 +507,7 @@ class Printer:
             return one + self._size_subscript(r), ATOM
         if r == 1:
             return one + self._size_subscript(c) + self.style.transpose, POSTFIX
-        if self._size_subscript(r):
+        if self._size_subscript(r) and self.style is UNICODE:
             return f"{one}{self._size_subscript(r)}{one}{self._size_subscript(c)}ᵀ", MUL
         # a matrix of ones is 𝟏𝟏ᵀ in text: 𝟏 alone is a column, so the text reads back
         return (one + "_{" + f"{r}\\times {c}" + "}", ATOM) if self.style is LATEX else ("𝟏𝟏ᵀ", MUL)
@@ -513,7 +517,7 @@ class Printer:
             return "1", ATOM
         if self.style is UNICODE:
             return "𝕀" + self._size_subscript(e.shape[0]), ATOM   # not I, which reads back as a variable
-        return (f"eye({e.shape[0]})", ATOM) if self.style is LANGUAGE else ("I", ATOM)
+        return (f"eye({e.shape[0]})", ATOM) if self.style is LANGUAGE else ("I" + self._size_subscript(e.shape[0]), ATOM)
 
     def _ZeroMatrix(self, e):
         r, c = e.shape

@@ -17,6 +17,8 @@ from ..lang.build import Program, parse
 from ..errors import MatcalcError, ShapeError, UnknownNameError, UnsupportedError
 from ..ir.nodes import NamedMatrix, NamedScalar, _Placeholder, is_matrix, placeholder, shape_of, time_sum
 from ..lang.sequence import SequenceProgram, fresh_name, rename, walk
+from ..codegen.spelling import respelled
+from ..lang.parser import canonical_name
 
 
 @dataclass
@@ -321,7 +323,10 @@ class RecurrentDerivation:
             self._gradients = out
         return self._gradients
 
+    spellings: dict = {}   # matcalc's name -> the user's (lambda1 is λ1): see matcalc.codegen.spelling
+
     def gradient(self, name: str) -> RecurrentGradient:
+        name = canonical_name(name)
         if name not in self.gradients:
             raise UnknownNameError(f"no gradient for {name!r}: derived with respect to {', '.join(self.wrt)}")
         return self.gradients[name]
@@ -426,10 +431,10 @@ class RecurrentDerivation:
         """
         from ..codegen.numpy_code import compile_source
         if deltas:
-            return compile_source(self.numpy_source_with_deltas(), "gradients")
+            return respelled(compile_source(self.numpy_source_with_deltas(), "gradients"), self.spellings)
         if self._function is None:
             self._function = compile_source(self.numpy_source(), "gradients")
-        return self._function
+        return respelled(self._function, self.spellings)
 
     def jax_source(self) -> str:
         """The BPTT function for JAX (the loops as jax.lax.scan); see matcalc.codegen.frameworks."""
@@ -444,12 +449,16 @@ class RecurrentDerivation:
     def to_jax(self):
         """Like to_numpy(), taking and returning JAX arrays."""
         from ..codegen.frameworks import function
-        return function(self, "jax")
+        from ..codegen.spelling import register_with_jax
+        fn = function(self, "jax")
+        if self.spellings:
+            register_with_jax()
+        return respelled(fn, self.spellings)
 
     def to_torch(self):
         """Like to_numpy(), taking and returning torch tensors."""
         from ..codegen.frameworks import function
-        return function(self, "torch")
+        return respelled(function(self, "torch"), self.spellings)
 
     def numpy_source_with_deltas(self) -> str:
         from .bptt import bptt_source
