@@ -23,6 +23,7 @@ from .claims import QUICK_SEARCH
 from .note_index import IndexUnread, whole_claim
 from .note_model import (_Definition, _identifiers, _lhs_name, _Note, _NotChecked, _plain_name, _reach,
                          _shift_definitions, _split_derivative, _strip_partial)
+from .note_layers import expand_cases, judge_layers
 from .note_recurrent import judge_recurrent, last_step_aliases, step_ties
 
 
@@ -889,13 +890,15 @@ def _judge_either_grouping(note: _Note, fn: str, var: str, tex: str):
     """Judge the claim as written; if it does not multiply left to right and has a ⊙, also as
     A ⊙ (B C) — a correct claim in that grouping is correct, never 'shapes cannot match'."""
     try:
-        return judge_recurrent(note, fn, var, tex, _judge) or _judge(note, fn, var, tex)
+        return judge_recurrent(note, fn, var, tex, _judge) or judge_layers(note, fn, var, tex, _judge) or \
+            _judge(note, fn, var, tex)
     except ShapeError:
         if not re.search(r"\\odot|\\circ|⊙|∘", tex):
             raise
         token = HADAMARD_LOOSE.set(True)
         try:
-            result, expected, lang = judge_recurrent(note, fn, var, tex, _judge) or _judge(note, fn, var, tex)
+            result, expected, lang = judge_recurrent(note, fn, var, tex, _judge) or \
+                judge_layers(note, fn, var, tex, _judge) or _judge(note, fn, var, tex)
         except MatcalcError:
             result = None
         finally:
@@ -948,7 +951,7 @@ def check_note(text: str, dims: dict | None = None, claim_timeout: float | None 
                     note.alias_lines[name] = chain["links"][-1][1]
                     note.latex_names.setdefault(name, last.strip())
     last_step_aliases(note)                  # δ_T = …: a claim at the last step
-    for fn, var, v_tex, tex, line, link_line, f_tex in _claims_of(note):
+    for fn, var, v_tex, tex, line, link_line, f_tex in expand_cases(note, _claims_of(note)):
         item = NoteClaim(line, strip_derivative_text(v_tex), tex.strip(), function=f_tex.strip(), link_line=link_line)
         report.claims.append(item)
         head = _head_expression(note, fn, var, f_tex, link_line)    # ∂(OO^T)/∂O: of an expression

@@ -1,0 +1,375 @@
+"""Generic-layer claims of a note: a network written once for layer l (with l-1, l+1, and L or
+n_l as the output layer), judged on a concrete network of the note's form.
+
+The note's layer equations (``u^{(l)} = W^{(l)}x^{(l-1)} + b^{(l)}``, ``x^{(l)} = f(u^{(l)})``) are
+read as one template per quantity, relative to its layer; a template that reads a later layer
+(``z^l = a^l W^{l+1} + b^{l+1}``) is no forward equation and is left out.  The template is
+instantiated on five layers with layer l a hidden one (l-1, l, l+1 are layers 1, 2, 3; L-1 and L
+are 4 and 5), or, for a claim about the output layer, on three layers with l the last.  The loss
+is the note's own: written in the output layer's names (``J = ½‖a^L − y‖²``), or with the output
+spelled out as one layer (``L = ½‖f(Wx + b) − y‖²``, the layer form with its indices dropped);
+a loss the note does not tie to its layers is never guessed: the claim is then not checked.
+
+A claim is about the output layer when its brace case says so (``l = n_l``), when the note's
+prose names the output layer (输出层, output layer) above it, or when it uses the loss's label
+beside layer-l names and no layer l+1.
+"""
+from __future__ import annotations
+
+import re
+
+from .note_model import _Definition, _identifiers, _lhs_name, _NotChecked
+
+# the index suffix of a layer name -> (family, offset): l-family relative to l, out-family to L
+_SUFFIX = {"lm3": ("l", -3), "lm2": ("l", -2), "lm1": ("l", -1), "l": ("l", 0), "lp1": ("l", 1),
+           "lp2": ("l", 2), "L": ("out", 0), "Lm1": ("out", -1), "Lm2": ("out", -2),
+           "nl": ("out", 0), "nlm1": ("out", -1), "nlm2": ("out", -2)}
+_NAME = re.compile(r"([A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+?)*?)_(" + "|".join(
+    sorted(_SUFFIX, key=len, reverse=True)) + r")")
+_PLACE = re.compile(r"\{(\w+?)@(-?\d+)\}")
+_INDEX_TEX = {"l": "l", "lm1": "l-1", "lp1": "l+1", "lm2": "l-2", "lm3": "l-3", "lp2": "l+2",
+              "L": "L", "Lm1": "L-1", "Lm2": "L-2", "nl": "n_l", "nlm1": "n_l-1", "nlm2": "n_l-2"}
+HIDDEN, OUTPUT = "hidden", "output"
+_OUTPUT_WORDS = re.compile(r"输出层|output layer|last layer|final layer|最后一层|最后一层", re.I)
+_HIDDEN_WORDS = re.compile(r"隐藏层|隐含层|hidden layer|中间层|第\s*\$?\s*l\s*\$?\s*层|layer \$?l\$?\b", re.I)
+
+
+def layer_name(name: str):
+    """(base, family, offset) of a layer name (x_lm1 -> ('x', 'l', -1)), else None."""
+    m = _NAME.fullmatch(name)
+    if not m:
+        return None
+    family, offset = _SUFFIX[m.group(2)]
+    return m.group(1), family, offset
+
+
+# ---------------------------------------------------------------- the note's layer form
+def _relative(text: str, family: str, offset: int, base: str):
+    """The definition text with each layer name as {base@relative offset}, or None when it reads
+    a later layer, itself, or a layer of the other family."""
+    bad = []
+
+    def place(m):
+        parsed = layer_name(m.group(0))
+        if parsed is None:
+            return m.group(0)
+        b2, fam2, off2 = parsed
+        rel = off2 - offset
+        if fam2 != family or rel > 0 or (rel == 0 and b2 == base):
+            bad.append(m.group(0))
+        return f"{{{b2}@{rel}}}"
+    out = re.sub(r"(?<![\w.])[A-Za-z][A-Za-z0-9_]*", place, text)
+    return None if bad else out
+
+
+def layer_form(note):
+    """(templates {base: text}, within-layer order, output base) of the note's layer equations,
+    or None when the note has no recurrence over layers."""
+    templates: dict = {}
+    for d in note.history:
+        parsed = layer_name(d.name)
+        if parsed is None or parsed[0] in templates:
+            continue
+        base, family, offset = parsed
+        for text in [d.text] + [t for t, _ in d.alternates]:
+            rel = _relative(text, family, offset, base)
+            if rel is not None and _PLACE.search(rel):
+                templates[base] = rel
+                break
+    fed = {b for t in templates.values() for b, r in _PLACE.findall(t) if int(r) == -1 and b in templates}
+    if not fed:
+        return None
+    needed, stack = set(), list(fed)        # the forward chain only (δ^{n_l} = … is no layer quantity)
+    while stack:
+        b = stack.pop()
+        if b in needed or b not in templates:
+            continue
+        needed.add(b)
+        stack += [b2 for b2, _ in _PLACE.findall(templates[b])]
+    templates = {b: t for b, t in templates.items() if b in needed}
+    order, state = [], {}
+
+    def visit(b):
+        if state.get(b) == 2:
+            return True
+        if state.get(b) == 1:
+            return False
+        state[b] = 1
+        for b2, r in _PLACE.findall(templates[b]):
+            if int(r) == 0 and b2 in templates and not visit(b2):
+                return False
+        state[b] = 2
+        order.append(b)
+        return True
+    if not all(visit(b) for b in sorted(templates)):
+        return None
+    used = {b2 for t in templates.values() for b2, r in _PLACE.findall(t) if int(r) == 0}
+    sinks = [b for b in order if b not in used]
+    if len(sinks) != 1 or sinks[0] not in fed or any(int(r) < -1 for t in templates.values()
+                                                      for _, r in _PLACE.findall(t)):
+        return None
+    return templates, order, sinks[0]
+
+
+def _out_symbol(note) -> str:
+    names = set(note.latex_names) | {d.name for d in note.history}
+    return "nl" if any(re.search(r"_nl(m\d)?$", n) for n in names) else "L"
+
+
+def _suffixes(mode: str, out: str) -> dict:
+    """Layer number -> index suffix: hidden l = 2 of 5 layers, output l = 3 of 3."""
+    if mode == HIDDEN:
+        return {0: "lm2", 1: "lm1", 2: "l", 3: "lp1", 4: f"{out}m1", 5: out}
+    return {0: "lm3", 1: "lm2", 2: "lm1", 3: "l"}
+
+
+def _network(templates, order, layers: dict) -> list:
+    """[(name, language text)] of the concrete network, layer 1 to the last."""
+    out = []
+    for k in sorted(layers):
+        if k == 0:
+            continue
+        for base in order:
+            text = _PLACE.sub(lambda m: f"{m.group(1)}_{layers[k + int(m.group(2))]}", templates[base])
+            out.append((f"{base}_{layers[k]}", text))
+    return out
+
+
+# ---------------------------------------------------------------- the loss
+def _canon(text: str) -> str:
+    """Language text without spaces and doubled brackets: tanh((W*x+b)) -> tanh(W*x+b)."""
+    s = text.replace(" ", "")
+    changed = True
+    while changed:
+        changed = False
+        for k in range(len(s) - 1):
+            if s[k:k + 2] != "((":
+                continue
+            inner = _close(s, k + 1)
+            outer = _close(s, k)
+            if inner is not None and outer == inner + 1:
+                s = s[:k] + s[k + 1:inner + 1] + s[inner + 2:]
+                changed = True
+                break
+    return s
+
+
+def _close(s: str, k: int):
+    depth = 0
+    for j in range(k, len(s)):
+        depth += s[j] == "("
+        depth -= s[j] == ")"
+        if depth == 0:
+            return j
+    return None
+
+
+def _spelled_out(templates, order, out_base) -> tuple:
+    """The output layer's expression with the indices dropped (tanh(W * x + b)) and its leaves."""
+    text = f"{{{out_base}@0}}"
+    for _ in range(len(order) + 1):
+        text = _PLACE.sub(lambda m: f"({templates[m.group(1)]})" if int(m.group(2)) == 0 and m.group(1) in templates
+                          else m.group(0), text)
+    leaves = {m.group(1) for m in _PLACE.finditer(text)}
+    return _PLACE.sub(lambda m: m.group(1), text), leaves
+
+
+def _loss(note, fn: str, form, layers: dict) -> tuple:
+    """(language text, label names) of the loss on the concrete network's last layer."""
+    templates, order, out_base = form
+    last = max(layers)
+    spelled, leaves = _spelled_out(templates, order, out_base)
+    target = _canon(spelled)
+    while target.startswith("(") and _close(target, 0) == len(target) - 1:
+        target = target[1:-1]
+    texts = []
+    for d in reversed(note.history):
+        if d.name == fn:
+            texts += [d.text] + [t for t, _ in d.alternates]
+    for text in texts:
+        names = _identifiers(text)
+        parsed = {n: layer_name(n) for n in names}
+        if any(p and p[1] == "l" for p in parsed.values()):
+            continue
+        if any(p for p in parsed.values()):          # J = ½‖a^L − y‖²
+            if any(p and p[0] != out_base and p[0] not in templates for p in parsed.values()):
+                continue
+            loss = re.sub(r"(?<![\w.])[A-Za-z][A-Za-z0-9_]*",
+                          lambda m: f"{parsed[m.group(0)][0]}_{layers[last + parsed[m.group(0)][2]]}"
+                          if parsed.get(m.group(0)) else m.group(0), text)
+            return loss, sorted(n for n, p in parsed.items() if not p)
+        canon = _canon(text)
+        for wrapped in (f"({target})", target):
+            if wrapped in canon:
+                loss = canon.replace(wrapped, f"{out_base}_{layers[last]}")
+                rest = _identifiers(loss) - {f"{out_base}_{layers[last]}"}
+                if rest & leaves:
+                    continue
+                return loss, sorted(rest)
+    raise _NotChecked(f"the note's loss {note.latex_names.get(fn, fn)} is not written in terms of its "
+                      "layers' output, so a claim about layer l cannot be checked against it")
+
+
+# ---------------------------------------------------------------- which layer the claim is at
+def _claim_names(note, tex: str) -> set:
+    from ..lang.latex_input import translate
+    found = set()
+
+    def derivative(num, den, nabla):
+        for part in (num, den):
+            n = _lhs_name(part, note.known)
+            if n:
+                found.add(n)
+        return "dmark__"
+    try:
+        found |= _identifiers(translate(tex, note.known, derivative=derivative, values=note.values,
+                                        sigma=note.sigma_at(note.line)).text)
+    except Exception:  # noqa: BLE001 - an unreadable claim: the ordinary judge reports why
+        return set()
+    return found
+
+
+def _words_mode(note, line: int):
+    """OUTPUT / HIDDEN from the nearest prose above the claim naming the layer, else None."""
+    lines = note.text.split("\n")
+    for k in range(min(line, len(lines)) - 1, max(0, line - 16) - 1, -1):
+        prose = re.sub(r"\$[^$]*\$", " ", lines[k])
+        if k == line - 1:
+            prose = prose.split("$")[0]
+        if _OUTPUT_WORDS.search(prose):
+            return OUTPUT
+        if _HIDDEN_WORDS.search(lines[k]):
+            return HIDDEN
+    return None
+
+
+def _mode(note, names: set, labels) -> str:
+    forced = getattr(note, "layer_modes", {}).get(note.line)
+    if forced:
+        return forced
+    parsed = [layer_name(n) for n in names]
+    if any(p and p[1] == "l" and p[2] > 0 for p in parsed):
+        return HIDDEN
+    words = _words_mode(note, note.line)
+    if words:
+        return words
+    return OUTPUT if names & set(labels) else HIDDEN
+
+
+# ---------------------------------------------------------------- judging
+def judge_layers(note, fn: str, var: str, tex: str, judge):
+    """(result, expected, language claim) of a claim at the generic layer l, or None when the
+    note or the claim is not of that kind (the ordinary judge then takes it)."""
+    form = layer_form(note) if fn and var else None
+    if form is None:
+        return None
+    names = _claim_names(note, tex) | {var}
+    parsed = [layer_name(n) for n in names]
+    if not any(p and p[1] == "l" for p in parsed) or any(p and p[1] == "out" for p in parsed):
+        return None                 # no layer l, or the output layer named as L: the ordinary judge
+    out = _out_symbol(note)
+    try:
+        _, labels = _loss(note, fn, form, _suffixes(HIDDEN, out))
+    except _NotChecked:
+        return None                 # the ordinary judge (upstream-gradient claims need no loss)
+    mode = _mode(note, names, labels)
+    layers = _suffixes(mode, out)
+    if mode == OUTPUT and any(p and p[1] == "l" and p[2] > 0 for p in parsed):
+        raise _NotChecked("the claim names layer l+1 at the output layer, which has none")
+    loss, labels = _loss(note, fn, form, layers)
+    templates, order, _ = form
+    network = _network(templates, order, layers)
+    saved, saved_names = note.definitions, dict(note.latex_names)
+    concrete = {n: d for n, d in saved.items() if layer_name(n) is None and n != fn and n not in labels}
+    for name, text in network:
+        concrete[name] = _Definition(name, text, note.line, {})
+        _name_latex(note, name)
+    concrete[fn] = _Definition(fn, loss, note.line, {})
+    for n in _identifiers(loss) | {n for _, t in network for n in _identifiers(t)}:
+        if layer_name(n):
+            _name_latex(note, n)
+    note.definitions = concrete
+    try:
+        result, expected, lang = judge(note, fn, var, tex)
+    finally:
+        note.definitions = saved
+        for k in list(note.latex_names):
+            if k not in saved_names:
+                del note.latex_names[k]
+    where = ("the output layer l of a 3-layer network" if mode == OUTPUT else
+             "a hidden layer l (layer 2 of 5; L the last)")
+    return result, expected, f"{lang}   (at {where} of the note's layer equations, loss {loss})"
+
+
+def _name_latex(note, name: str) -> None:
+    """LaTeX for a generated layer name, in the note's style for that quantity (x^{(l-2)})."""
+    if name in note.latex_names:
+        return
+    base, family, _ = layer_name(name)
+    suffix = name[len(base) + 1:]
+    style = next((v for k, v in note.latex_names.items() if layer_name(k) and layer_name(k)[0] == base), "")
+    index = _INDEX_TEX[suffix]
+    if re.search(r"\^\s*\{\s*\(", style):
+        note.latex_names[name] = f"{base}^{{({index})}}"
+    elif "_" in style and "^" not in style:
+        note.latex_names[name] = f"{base}_{{{index}}}"
+    else:
+        note.latex_names[name] = f"{base}^{{{index}}}"
+
+
+# ---------------------------------------------------------------- a brace of cases over aligned rows
+_CASES = re.compile(r"\\(?:left\s*)?\\\{\s*\\begin\{(aligned|array|matrix)\}(\{[^}]*\})?(.*?)\\end\{\1\}", re.S)
+_SPACING = re.compile(r"\\(qquad|quad|,|;|:|!|enspace|thinspace)(?![A-Za-z])|~")
+
+
+def _condition_mode(cond: str, out_tex: str):
+    """OUTPUT for l = n_l (the output layer), HIDDEN for l ≠ n_l / l < L / otherwise, else None."""
+    c = re.sub(r"[{}\s]", "", cond)
+    out = re.escape(re.sub(r"[{}\s]", "", out_tex))
+    if re.fullmatch(rf"l=(?:{out})|(?:{out})=l", c):
+        return OUTPUT
+    if re.fullmatch(rf"l(?:\\neq|\\ne|≠|<)(?:{out})|(?:{out})(?:\\neq|\\ne|≠|>)l", c) or \
+            re.fullmatch(r"(?:\\text\w*)?(otherwise|else|其他|其它|否则)", c, re.I):
+        return HIDDEN
+    return None
+
+
+def expand_cases(note, claims: list) -> list:
+    """A claim that is a brace of cases (δ^{(l)} = \\left\\{ … & l = n_l \\\\ … & l \\neq n_l \\right.)
+    becomes one claim per row, judged at the layer its condition names."""
+    out = []
+    note.layer_modes = getattr(note, "layer_modes", {})
+    for item in claims:
+        fn, var, v_tex, tex, line, link_line, f_tex = item
+        if not re.fullmatch(r"(\\left)?\\\{", tex.strip()):
+            out.append(item)
+            continue
+        offset = sum(len(x) + 1 for x in note.text.split("\n")[:link_line - 1])
+        m = _CASES.search(note.text, offset)
+        rows = _case_rows(note, m, offset) if m and note.text.count("\n", offset, m.start()) < 2 else []
+        if not rows:
+            out.append(item)
+            continue
+        for row_tex, mode, row_line in rows:
+            note.layer_modes[row_line] = mode
+            out.append((fn, var, v_tex, row_tex, line, row_line, f_tex))
+    return out
+
+
+def _case_rows(note, m, offset: int) -> list:
+    """[(expression, mode, line)] of the aligned rows; [] when a row's condition is not read."""
+    out_tex = {"nl": "n_l", "L": "L"}[_out_symbol(note)]
+    rows = []
+    start = m.start(3)
+    for part in re.split(r"\\\\", m.group(3)):
+        cells = [c.strip() for c in part.split("&")]
+        at = start + len(part) - len(part.lstrip())
+        start += len(part) + 2
+        if not cells or not cells[0] and len(cells) == 1:
+            continue
+        expr = _SPACING.sub(" ", cells[0]).strip()
+        mode = _condition_mode(cells[1], out_tex) if len(cells) > 1 else None
+        if not expr or mode is None:
+            return []
+        rows.append((expr, mode, note.text.count("\n", 0, at) + 1))
+    return rows
