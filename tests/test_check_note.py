@@ -40,7 +40,8 @@ def test_seed_000_column_vectors_index_notation():
     # index i of x (∂f/∂y_j belongs there): read entrywise, ∂f/∂y ⊙ Wᵀ1 cannot even be formed
     assert wrong(report) == [(57, "x_i")]
     assert report.claims[[c.link_line for c in report.claims].index(57)].diagnosis.startswith("read entrywise")
-    assert sum(c.verdict == "correct" for c in report.claims) >= 16
+    # the output layer (163–168) and the brace's two rows (183, 184) are judged at layer l: 21 hold
+    assert sum(c.verdict == "correct" for c in report.claims) >= 21
     assert report.convention == "column vectors"
     by = {(c.link_line, c.claim): c for c in report.claims}
     assert by[(142, r"(\frac{\partial{y}}{\partial{x}})^T\nabla_yf")].verdict == "correct"
@@ -77,7 +78,7 @@ def test_seed_003_rnn_and_lstm_mistakes():
             continue
         # the RNN's tanh' taken at the wrong step: 1 - o_t^2 (tanh' is 1 - h_t^2), 1 - h_{t-1}^2
         # in ∂h_t/∂h_{t-1}; the LSTM's o^t where o^{t+1} belongs
-        assert "o_t^2" in c.claim or c.link_line in (187, 192, 324), c
+        assert "o_t^2" in c.claim or c.link_line in (25, 87, 187, 192, 324), c
         if "o_t^2" in c.claim:
             assert c.diagnosis == "wrong point of evaluation: o^t where h_t belongs"
     lstm = [c for c in by_line[324]]
@@ -93,7 +94,12 @@ def test_seed_003_rnn_and_lstm_mistakes():
     assert [c.verdict for c in by_line[104] + by_line[108]] == ["correct"] * 3
     # ∂O/∂a^L = E (the identity), ∂OO^T/∂O = 2O; ∂z/∂A = ∂z/∂A X^T writes a gradient in terms of itself
     assert [c.verdict for c in by_line[69]] == ["correct"] * 3
-    assert by_line[25][-1].diagnosis == "the claim writes ∂z/∂A in terms of itself"
+    # ... is wrong: A enters z through Y = AX + B, the right form is ∂z/∂Y X^T (lines 25 and 87)
+    for line in (25, 87):
+        assert by_line[line][-1].verdict == "wrong" and by_line[line][-1].expected == r"\frac{\part z}{\part Y}X^T"
+        assert by_line[line][-1].diagnosis.startswith("∂z/∂A where ∂z/∂Y belongs")
+    # the generic layer l (z^{l+1}, δ^{l+1}, W^l) judged on a concrete network: all hold
+    assert {c.verdict for line in (83, 91, 95) for c in by_line[line]} == {"correct"}
 
 
 def test_own_note_rows():

@@ -24,6 +24,7 @@ from .note_index import IndexUnread, whole_claim
 from .note_model import (_Definition, _identifiers, _lhs_name, _Note, _NotChecked, _plain_name, _reach,
                          _shift_definitions, _split_derivative, _strip_partial)
 from .note_layers import expand_cases, judge_layers
+from .note_selfref import judge_self_reference
 from .note_recurrent import judge_recurrent, last_step_aliases, step_ties
 
 
@@ -892,6 +893,10 @@ def _judge_either_grouping(note: _Note, fn: str, var: str, tex: str):
     try:
         return judge_recurrent(note, fn, var, tex, _judge) or judge_layers(note, fn, var, tex, _judge) or \
             _judge(note, fn, var, tex)
+    except _NotChecked as err:
+        if "in terms of itself" not in str(err):
+            raise
+        return judge_self_reference(note, fn, var, tex, _judge) or _raise(err)
     except ShapeError:
         if not re.search(r"\\odot|\\circ|⊙|∘", tex):
             raise
@@ -906,6 +911,10 @@ def _judge_either_grouping(note: _Note, fn: str, var: str, tex: str):
         if result is None or result.verdict != "correct":
             raise
         return result, expected, lang + "   (⊙ read as binding looser than the matrix product)"
+
+
+def _raise(err):
+    raise err
 
 
 def _equations_fit(note: _Note) -> bool:

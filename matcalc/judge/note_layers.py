@@ -290,7 +290,7 @@ def judge_layers(note, fn: str, var: str, tex: str, judge):
             _name_latex(note, n)
     note.definitions = concrete
     try:
-        result, expected, lang = judge(note, fn, var, tex)
+        result, expected, lang = _judge_or_slip(note, fn, var, tex, judge)
     finally:
         note.definitions = saved
         for k in list(note.latex_names):
@@ -299,6 +299,70 @@ def judge_layers(note, fn: str, var: str, tex: str, judge):
     where = ("the output layer l of a 3-layer network" if mode == OUTPUT else
              "a hidden layer l (layer 2 of 5; L the last)")
     return result, expected, f"{lang}   (at {where} of the note's layer equations, loss {loss})"
+
+
+_MARK = re.compile(r"([_^])\s*(\{\s*(\()?\s*l\s*(?:[+-]\s*1)?\s*\)?\s*\}|l)(?![A-Za-z])")
+
+
+def _judge_or_slip(note, fn, var, tex, judge):
+    """The judge on the concrete network; a wrong claim (or one whose shapes cannot match) that
+    one layer index moved by one puts right is diagnosed as that slip (W^{(l)} where W^{(l+1)}
+    belongs)."""
+    from ..errors import ShapeError
+    try:
+        result, expected, lang = judge(note, fn, var, tex)
+    except ShapeError as err:
+        slip = _index_slip(note, fn, var, tex, judge)
+        if slip is None:
+            raise
+        from .claims import ClaimResult
+        what, (_, expected, _) = slip
+        shown = err.message.replace("in the claim: ", "")
+        return ClaimResult("wrong", [f"{what} (as written the shapes cannot match: {shown})"]), expected, tex
+    if result.verdict == "wrong":
+        slip = _index_slip(note, fn, var, tex, judge)
+        if slip is not None:
+            result.diagnosis = [slip[0]]
+    return result, expected, lang
+
+
+def _index_slip(note, fn, var, tex, judge):
+    """('x^{(l)} where x^{(l-1)} belongs', judged variant) for the first one-step index change
+    that makes the claim correct, else None (not inside ∂…, not on δ)."""
+    from ..errors import MatcalcError
+    from .claims import QUICK_SEARCH
+    tried = 0
+    for m in _MARK.finditer(tex):
+        before = tex[:m.start()]
+        owner = re.search(r"(\\?[A-Za-z]+)\s*$", before)
+        if not owner or owner.group(1).startswith("\\delta") or re.search(r"\\part(ial)?[^{}]*$", before) \
+                or re.search(r"\\nabla\s*_\s*\{[^{}]*$", before):
+            continue
+        inner = re.sub(r"[{}()\s]", "", m.group(2))
+        step = {"l": 0, "l+1": 1, "l-1": -1}.get(inner)
+        if step is None:
+            continue
+        paren = "(" if m.group(3) else ""
+        for new in (step - 1, step + 1):
+            if new not in (-1, 0, 1):
+                continue
+            index = {0: "l", 1: "l+1", -1: "l-1"}[new]
+            text = f"{{{paren}{index}{')' if paren else ''}}}"
+            variant = tex[:m.start(2)] + text + tex[m.end(2):]
+            tried += 1
+            if tried > 16:
+                return None
+            token = QUICK_SEARCH.set(True)
+            try:
+                judged = judge(note, fn, var, variant)
+            except (_NotChecked, MatcalcError, KeyError, ValueError):
+                continue
+            finally:
+                QUICK_SEARCH.reset(token)
+            if judged[0].verdict == "correct":
+                was = tex[owner.start(1):m.end()]
+                return f"wrong layer: {was} where {owner.group(1)}{m.group(1)}{text} belongs", judged
+    return None
 
 
 def _name_latex(note, name: str) -> None:
@@ -324,8 +388,8 @@ _SPACING = re.compile(r"\\(qquad|quad|,|;|:|!|enspace|thinspace)(?![A-Za-z])|~")
 
 def _condition_mode(cond: str, out_tex: str):
     """OUTPUT for l = n_l (the output layer), HIDDEN for l ≠ n_l / l < L / otherwise, else None."""
-    c = re.sub(r"[{}\s]", "", cond)
-    out = re.escape(re.sub(r"[{}\s]", "", out_tex))
+    c = re.sub(r"[{}\s]|\\text\w*|\\mathrm", "", cond)
+    out = "|".join(re.escape(o) for o in {re.sub(r"[{}\s]", "", out_tex), "n_l", "L", "N", "n_L", "K"})
     if re.fullmatch(rf"l=(?:{out})|(?:{out})=l", c):
         return OUTPUT
     if re.fullmatch(rf"l(?:\\neq|\\ne|≠|<)(?:{out})|(?:{out})(?:\\neq|\\ne|≠|>)l", c) or \

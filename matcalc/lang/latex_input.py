@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from ..errors import ParseError
 from .latex_env import ADD, ATOM, BOLD, MUL, NEG, POW, TEXT, TRANSPOSE, Lang
+from .latex_losses import is_named_loss, named_loss
 from .latex_env import RELATIONS, ELLIPSES, STOPS, EnvironmentMixin, drop_stray_ampersands, is_extremum, is_zero_vector
 
 # ---------------------------------------------------------------- tokens
@@ -152,6 +153,7 @@ class LatexParser(EnvironmentMixin):
         self.i = 0
         self.known = set(known_names)
         self.activations = set(activations) - set(values)
+        self.values = set(values)
         self.generic = generic
         self.derivative = derivative
         self.names: dict = {}
@@ -399,6 +401,8 @@ class LatexParser(EnvironmentMixin):
         if t.kind == "cmd" and t.text in TEXT:
             self.take()
             word = self.group_text().strip()
+            if is_named_loss(self, word):
+                return named_loss(self, Tok("word", word, t.pos))
             if word.replace(" ", "").lower() in FUNCTIONS:
                 return self.function(FUNCTIONS[word.replace(" ", "").lower()], t)
             if not re.fullmatch(r"[A-Za-z]+", word):
@@ -546,6 +550,8 @@ class LatexParser(EnvironmentMixin):
     def word(self) -> Lang:
         t = self.take()
         low = t.text.lower()
+        if is_named_loss(self, t.text):             # CE(z, y): a two-argument loss
+            return named_loss(self, t)
         for k in range(len(t.text), 1, -1):          # a function word, possibly glued: "sigmoid" "tr"
             if low[:k] in FUNCTIONS and (k == len(t.text) or True):
                 if k < len(t.text):

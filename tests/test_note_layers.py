@@ -1,0 +1,131 @@
+"""check-note on generic-layer notes (layer l, l±1, L or n_l the output): judged on a concrete
+network of the note's layer equations; brace cases per row; a gradient written in terms of
+itself; a two-argument named loss."""
+import functools
+import os
+
+import pytest
+
+import matcalc
+from matcalc.errors import ParseError
+from matcalc.judge.note_layers import layer_form, layer_name
+from matcalc.judge.note_model import _Note
+from matcalc.lang.latex_input import translate
+
+DATA = os.path.join(os.path.dirname(__file__), "data")
+
+
+@functools.lru_cache(maxsize=None)
+def report_of(name, first=1, last=None):
+    """The report on a note, or on its lines first..last (the others blank: same line numbers)."""
+    with open(os.path.join(DATA, name), encoding="utf-8") as fh:
+        lines = fh.read().split("\n")
+    last = last or len(lines)
+    return matcalc.check_note("\n" * (first - 1) + "\n".join(lines[first - 1:last]))
+
+
+def by_line(report):
+    out = {}
+    for c in report.claims:
+        out.setdefault(c.link_line, []).append(c)
+    return out
+
+
+# ---------------------------------------------------------------- reading the layer form
+def test_layer_names_and_the_forward_template():
+    assert layer_name("x_lm1") == ("x", "l", -1) and layer_name("W_L") == ("W", "out", 0)
+    assert layer_name("delta_nl") == ("delta", "out", 0) and layer_name("W_xh") is None
+    with open(os.path.join(DATA, "seed_003.md"), encoding="utf-8") as fh:
+        templates, order, out = layer_form(_Note(fh.read(), None))
+    # z^l = a^l W^{l+1} + b^{l+1} (seed 003's index slip) reads a later layer: not the template
+    assert templates == {"z": "({a@-1} * {W@0} + {b@0})", "a": "sigmoid({z@0})"}
+    assert order == ["z", "a"] and out == "a"
+
+
+# ---------------------------------------------------------------- seed 000: the output layer and the cases
+def test_seed_000_output_layer_and_cases():
+    lines = by_line(report_of("seed_000.md"))
+    # ∇_u L = (x^{(l)} − y) ⊙ f'(u^{(l)}) at the output layer (7. 输出层), with L = ½‖f(Wx + b) − y‖²
+    for line in (163, 167, 168):
+        assert {c.verdict for c in lines[line]} == {"correct"}, lines[line]
+        assert "output layer" in lines[line][-1].read_as
+    # the brace: row l = n_l at the output layer, row l ≠ n_l at a hidden layer
+    assert [c.verdict for c in lines[183] + lines[184]] == ["correct", "correct"]
+    assert "output layer" in lines[183][0].read_as and "hidden layer" in lines[184][0].read_as
+    for line in (154, 176, 197, 201, 203):
+        assert {c.verdict for c in lines[line]} == {"correct"}, lines[line]
+        assert "hidden layer" in lines[line][0].read_as
+
+
+def test_seed_003_hidden_layer_claims():
+    lines = by_line(report_of("seed_003.md", 41, 110))
+    for line in (83, 91, 95, 108):
+        assert {c.verdict for c in lines[line]} == {"correct"}, lines[line]
+    assert "hidden layer" in lines[83][0].read_as
+
+
+# ---------------------------------------------------------------- planted mistakes
+def test_planted_column_layers():
+    lines = by_line(report_of("layers_planted_columns.md"))
+    assert [c.verdict for c in lines[12] + lines[18] + lines[26] + lines[29]] == ["correct"] * 4
+    assert lines[15][0].verdict == "wrong"
+    assert lines[15][0].diagnosis == "wrong layer: a^{(l)} where a^{(l-1)} belongs"
+    assert lines[15][0].expected.endswith("{a^{(l-1)}}^{T}")
+    assert lines[23][0].verdict == "wrong"
+    assert lines[23][0].diagnosis.startswith("wrong layer: W^{(l)} where W^{(l+1)} belongs")
+    # the brace: the output row holds, the hidden row has a instead of σ'(z)
+    assert [c.verdict for c in lines[37] + lines[38]] == ["correct", "wrong"]
+    assert "missing factor" in lines[38][0].diagnosis
+
+
+def test_planted_row_layers():
+    lines = by_line(report_of("layers_planted_rows.md"))
+    assert [c.verdict for c in lines[12]] == ["correct", "correct"]
+    assert [c.verdict for c in lines[18] + lines[24]] == ["correct", "correct"]
+    assert lines[15][0].verdict == "wrong" and "a^{l} where a^{l-1} belongs" in lines[15][0].diagnosis
+    assert lines[21][0].verdict == "wrong" and "transpose missing on W^{l+1}" in lines[21][0].diagnosis
+
+
+def test_loss_not_tied_to_the_layers_is_not_guessed():
+    note = (r"$$z^{(l)} = W^{(l)}a^{(l-1)} + b^{(l)}\\ a^{(l)} = \sigma(z^{(l)})$$" "\n\n"
+            r"$$J = \frac{1}{2}\lVert h - y\rVert^2$$" "\n\n"
+            r"Output layer: $$\nabla_{z^{(l)}}J = (a^{(l)} - y)\odot\sigma'(z^{(l)})$$" "\n")
+    (claim,) = matcalc.check_note(note).claims
+    assert claim.verdict == "not_checked" and claim.diagnosis
+
+
+def test_brace_row_at_the_output_naming_layer_l_plus_1_is_not_judged():
+    note = (r"$$z^{(l)} = W^{(l)}a^{(l-1)} + b^{(l)}\\ a^{(l)} = \sigma(z^{(l)})$$" "\n\n"
+            r"$$J = \frac{1}{2}\lVert \sigma(Wa + b) - y\rVert^2$$" "\n\n"
+            "$$\n\\delta^{(l)} = \\nabla_{z^{(l)}}J = \\left\\{ \\begin{aligned}\n"
+            "(W^{(l+1)})^T\\delta^{(l+1)}\\odot\\sigma'(z^{(l)}) & l = n_l \\\\\n"
+            "(a^{(l)}-y)\\odot\\sigma'(z^{(l)}) & l \\neq n_l\n"
+            "\\end{aligned} \\right.\n$$\n")
+    claims = matcalc.check_note(note).claims
+    assert [c.verdict for c in claims] == ["not_checked", "wrong"]
+    assert "l+1" in claims[0].diagnosis
+
+
+# ---------------------------------------------------------------- a gradient in terms of itself
+def test_self_reference_is_wrong_with_the_right_form():
+    lines = by_line(report_of("seed_003.md", 1, 40))
+    c = lines[25][-1]
+    assert c.verdict == "wrong" and c.expected == r"\frac{\part z}{\part Y}X^T"
+    assert c.diagnosis.startswith("∂z/∂A where ∂z/∂Y belongs")
+    assert lines[25][0].verdict == "correct"
+
+
+def test_self_reference_that_holds_is_not_called_wrong():
+    # with Y = A + B, ∂z/∂A = 1·∂z/∂A holds whatever ∂z/∂A is: not called wrong
+    note = r"$z = \tanh(Y)$, $Y = A + B$: $\frac{\partial z}{\partial A} = 1\cdot\frac{\partial z}{\partial A}$" "\n"
+    claims = matcalc.check_note(note).claims
+    assert claims and all(c.verdict != "wrong" for c in claims)
+
+
+# ---------------------------------------------------------------- a two-argument named loss
+def test_cross_entropy_reads_prediction_and_label():
+    r = translate("CE(z^3, L)", {"z3"}, values={"z3"})
+    assert r.text == "(-sum(L .* log(z3)))" and r.uncertain
+    assert translate(r"\mathrm{CE}(y, \hat{y})", set(), values={"y_hat"}).text == "(-sum(y .* log(y_hat)))"
+    with pytest.raises(ParseError, match="prediction"):
+        translate("CE(a, b)", set())
