@@ -57,8 +57,16 @@ def test_seed_002_flags_only_real_mistakes():
     report, _ = verdicts("seed_002.md")
     # the softmax Jacobian written diagonal; δ_2 [a^1]^T and δ_1 [a^0]^T multiply the wrong way
     # round for row vectors; δ_1 drops W^2
-    assert wrong(report) == [(42, "z^2"), (47, "W^2"), (58, "z^1"), (63, "W^1")]
+    assert wrong(report) == [(33, "z^3"), (34, "z^3"), (42, "z^2"), (47, "W^2"), (57, "z^1"), (58, "z^1"),
+                             (63, "W^1")]
     by = {c.link_line: c for c in report.claims}
+    # a^3 = CE(z^3, L), z^3 = a^2 = softmax(z^2): the cross-entropy −Σ L ⊙ log z^3; ∂CE(z^3, L)/∂z^3 holds,
+    # Σ_i z^3_i log(L_i) is not it (arguments swapped, sign dropped), −L_i/a^3_i has the loss a^3 for z^3
+    assert by[32].verdict == "correct" and by[32].expected == r"-(L \odot {z^3}^{\circ -1})"
+    assert by[33].diagnosis.startswith("the function differentiated")
+    assert by[34].diagnosis == "wrong point of evaluation: a^3 where z^3 belongs"
+    # δ_2 ∂sigmod(z^1)/∂z^1 drops ∂z^2/∂a^1 = (W^2)^T (as line 58 does)
+    assert by[57].diagnosis.startswith("missing factor: ∂z^2/∂a^1")
     assert by[42].diagnosis.startswith("a diagonal Jacobian")
     # chain-rule links with vector Jacobian factors are evaluated: δ_3 ∂z^3/∂z^2, δ_2 ∂z^2/∂z^1
     assert by[40].verdict == by[41].verdict == by[56].verdict == "correct"

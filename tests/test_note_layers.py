@@ -129,3 +129,26 @@ def test_cross_entropy_reads_prediction_and_label():
     assert translate(r"\mathrm{CE}(y, \hat{y})", set(), values={"y_hat"}).text == "(-sum(y .* log(y_hat)))"
     with pytest.raises(ParseError, match="prediction"):
         translate("CE(a, b)", set())
+
+
+# ---------------------------------------------------------------- entries read whole
+def test_products_of_entries_under_a_sum_and_a_sized_row_of_entries():
+    assert translate(r"\sum_i{z_i * log(L_i)}", {"z", "L"}).text == "sumrowsi__((z .* log(L)))"
+    # rows or columns i need a transpose to multiply: not read as numbers
+    assert translate(r"\sum_i x_i^T x_i", set()).text == "sumrowsi__(x' * x)"
+    assert translate(r"\sum_i X_i w", set()).text == "sumrowsi__(X * w)"
+    assert translate(r"[-\frac{L_i}{p_i}]_{1 * n}", {"L", "p"}).text == "(-(L ./ p))"
+    # a bracket with a size but an unindexed name inside is read as before
+    assert translate(r"\delta_2 * [a^1]^T_{colN(W^2)*1}", {"a1", "W2", "delta_2"}).text == "delta2 * a1'"
+
+
+def test_missing_factor_in_a_chain_of_rows():
+    note = ("$$z^1 = a^0 W_1 + b_1$$\n$$a^1 = sigmoid(z^1)$$\n$$z^2 = a^1 W_2 + b_2$$\n"
+            "$$f = \\frac{1}{2}||z^2 - y||^2$$\n\n"
+            "$$\\frac{\\partial f}{\\partial z^2} = z^2 - y = \\delta_2$$\n"
+            "$$\\frac{\\partial f}{\\partial z^1} = \\delta_2 \\frac{\\partial sigmoid(z^1)}{\\partial z^1}$$\n"
+            "$$\\frac{\\partial f}{\\partial a^1} = \\delta_2 \\frac{\\partial z^2}{\\partial a^1}$$\n")
+    claims = {c.link_line: c for c in matcalc.check_note(note).claims}
+    assert claims[6].verdict == "correct"
+    assert claims[7].verdict == "wrong" and claims[7].diagnosis.startswith("missing factor: ∂z^2/∂a^1")
+    assert claims[8].verdict == "correct"

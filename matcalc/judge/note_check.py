@@ -24,6 +24,8 @@ from .note_index import IndexUnread, whole_claim
 from .note_model import (_Definition, _identifiers, _lhs_name, _Note, _NotChecked, _plain_name, _reach,
                          _shift_definitions, _split_derivative, _strip_partial)
 from .note_layers import expand_cases, judge_layers
+from .note_losses import confirm_named_losses, other_function
+from .note_factor import judge_missing_factor
 from .note_selfref import judge_self_reference
 from .note_recurrent import judge_recurrent, last_step_aliases, step_ties
 
@@ -439,6 +441,9 @@ def _judge_with_jacobians(note, fn, var, claim, jacobians, source, shapes, upstr
     if not result.diagnosis or "no single usual mistake" in result.diagnosis[0]:
         result.diagnosis = ["the claim differs from the gradient with its Jacobian factors read in either "
                             "layout"]
+        other = other_function(note, fn, var, claim, jacobians)     # ∂(Σ_i z_i log L_i)/∂z alone
+        if other:
+            result.diagnosis = [other]
     return result, _expected_latex(d, var, note, upstream, fn), text
 
 
@@ -474,8 +479,17 @@ def _jacobian_text(note, u, v, shapes, layout) -> str:
         raise _NotChecked(f"the note does not define {note.latex_names.get(u, u)}")
     body = [f"{n} = {note.definitions[n].text}" for n in _deps(note, [u]) if n not in (v, u)]
     body.append(f"jac_out = {note.definitions[u].text}")
+    if "__(" in body[-1]:                    # ∂(Σ_i z_i log L_i)/∂z: the sum over the entries
+        from ..lang.latex_input import resolve_sums, shape_probe
+        head = "\n".join(body[:-1])
+        try:
+            body[-1] = resolve_sums(body[-1], shape_probe(head, {n: s for n, s in shapes.items()
+                                                                 if n in _identifiers("\n".join(body))}))
+        except MatcalcError as err:
+            raise _NotChecked(f"cannot read the sum in ∂{note.latex_names.get(u, u)}: {err}") from None
     src = "\n".join(body)
-    leaves = _identifiers(src) - {b.split(" = ", 1)[0] for b in body}
+    leaves = _identifiers(src) - {b.split(" = ", 1)[0] for b in body} - \
+        {n for pair in re.findall(r"ones\((\w+), (\w+)\)", src) for n in pair}     # sizes, not names
     if v not in leaves:
         raise _NotChecked(f"{note.latex_names.get(u, u)} does not depend on {note.latex_names.get(v, v)}")
     own = {n: shapes[n] for n in leaves if n in shapes}
@@ -891,12 +905,18 @@ def _judge_either_grouping(note: _Note, fn: str, var: str, tex: str):
     """Judge the claim as written; if it does not multiply left to right and has a ⊙, also as
     A ⊙ (B C) — a correct claim in that grouping is correct, never 'shapes cannot match'."""
     try:
-        return judge_recurrent(note, fn, var, tex, _judge) or judge_layers(note, fn, var, tex, _judge) or \
+        judged = judge_recurrent(note, fn, var, tex, _judge) or judge_layers(note, fn, var, tex, _judge) or \
             _judge(note, fn, var, tex)
+        if judged[0].verdict == "wrong" and judged[0].diagnosis and \
+                judged[0].diagnosis[0].startswith("the claim differs from the gradient with its Jacobian"):
+            return judge_missing_factor(note, fn, var, tex, _judge, typed=True) or judged
+        return judged
     except _NotChecked as err:
-        if "in terms of itself" not in str(err):
-            raise
-        return judge_self_reference(note, fn, var, tex, _judge) or _raise(err)
+        if "in terms of itself" in str(err):
+            return judge_self_reference(note, fn, var, tex, _judge) or _raise(err)
+        if "in either layout the claim does not type-check" in str(err):
+            return judge_missing_factor(note, fn, var, tex, _judge) or _raise(err)
+        raise
     except ShapeError:
         if not re.search(r"\\odot|\\circ|⊙|∘", tex):
             raise
@@ -945,6 +965,7 @@ def check_note(text: str, dims: dict | None = None, claim_timeout: float | None 
         flipped = _Note(text, dims, convention="row" if note.convention == "column" else "column")
         if _equations_fit(flipped):
             note = _Note(text, dims, convention=flipped.convention)
+    confirm_named_losses(note)               # a^3 = CE(z^3, L) with z^3 a softmax output
     report = NoteReport(program="\n".join(f"{d.name} = {d.text}" for d in note.definitions.values()),
                         convention=f"{note.convention} vectors")
     # the naming of a chain's last link (= δ_2) makes an alias too

@@ -39,3 +39,4 @@ def named_loss(parser, tok):
     if UNCERTAIN not in parser.uncertain:
         parser.uncertain.append(UNCERTAIN)
     return Lang(tok.pos, f"(-sum({label.text} .* log({pred.text})))", ATOM)
+
