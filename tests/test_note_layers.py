@@ -152,3 +152,27 @@ def test_missing_factor_in_a_chain_of_rows():
     assert claims[6].verdict == "correct"
     assert claims[7].verdict == "wrong" and claims[7].diagnosis.startswith("missing factor: ∂z^2/∂a^1")
     assert claims[8].verdict == "correct"
+
+
+# ---------------------------------------------------------------- seed 000: rows with '…', Jacobian entries
+def test_seed_000_rows_and_jacobian_entries():
+    lines = by_line(report_of("seed_000.md", 1, 145))
+    # ∇_y f [w_{1i} ⋯ w_{mi}]: a column times a row; [w_{1i} ⋯ w_{mi}] ∇_y f is ∂f/∂x_i
+    row = lines[57][1]
+    assert row.verdict == "wrong" and row.diagnosis.startswith("the factors in the wrong order")
+    assert row.expected == r"[w_{1i}\;\cdots w_{mi}] \nabla_yf"
+    # Σ_i ∂f/∂y_i ∂y_i/∂x_j is entry j of (∂y/∂x)^T ∇_y f (∂y_i/∂x_j: entry (i, j), numerator layout)
+    chain = lines[94][0]
+    assert chain.verdict == "correct" and chain.layout == "numerator"
+    # the row [∂y_1/∂x_j ⋯ ∂y_m/∂x_j] goes on below in a matrix: cut by the reader, not judged
+    assert lines[94][1].verdict == "not_checked" and "goes on below" in lines[94][1].diagnosis
+
+
+def test_row_pattern_in_the_right_order_and_swapped_jacobian_entries():
+    note = ("$$y = Wx$$\n\n"
+            r"$$\frac{\partial f}{\partial x_i} = [w_{1i}\;\cdots\;w_{mi}]\nabla_y f$$" "\n\n"
+            r"$$\frac{\partial f}{\partial x_j} = \sum_{i=1}^m \frac{\partial f}{\partial y_i}\frac{\partial y_j}{\partial x_i}$$"
+            "\n")
+    claims = {c.link_line: c for c in matcalc.check_note(note).claims}
+    assert claims[3].verdict == "correct"
+    assert claims[5].verdict != "correct"

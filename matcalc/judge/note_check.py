@@ -26,6 +26,7 @@ from .note_model import (_Definition, _identifiers, _lhs_name, _Note, _NotChecke
 from .note_layers import expand_cases, judge_layers
 from .note_losses import confirm_named_losses, other_function
 from .note_factor import judge_missing_factor
+from .note_patterns import cut_row, judge_row_pattern
 from .note_selfref import judge_self_reference
 from .note_recurrent import judge_recurrent, last_step_aliases, step_ties
 
@@ -1005,13 +1006,26 @@ def check_note(text: str, dims: dict | None = None, claim_timeout: float | None 
             continue
         try:
             with time_limit(claim_timeout, "judging this claim"):
+                entry_jacobians = getattr(note, "entry_jacobians", 0)
                 whole = whole_claim(note, fn, v_tex, tex)       # index notation: the whole claim
                 if whole:
                     result, expected, lang = _judge(note, fn, whole[0], whole[2])
+                    if getattr(note, "entry_jacobians", 0) > entry_jacobians and result.layout == "denominator":
+                        raise _NotChecked("the claim holds only with each ∂y_i/∂x_j read as entry (j, i) of the "
+                                          "Jacobian: its indices are swapped, or the note's map is too special "
+                                          "to tell")
                 else:
                     result, expected, lang = _judge_either_grouping(note, fn, var, tex)
         except IndexUnread as err:
-            item.diagnosis = f"index notation not read: {err}"
+            item.diagnosis = cut_row(note, link_line, tex) or f"index notation not read: {err}"
+            try:
+                patterned = None if item.diagnosis.startswith("the claim goes on") else \
+                    judge_row_pattern(note, fn, v_tex, tex, _judge)     # ∇_y f [w_{1i} ⋯ w_{mi}]
+            except MatcalcError:
+                patterned = None
+            if patterned:
+                result, item.expected, item.read_as, shown = patterned
+                item.verdict, item.diagnosis = result.verdict, "; ".join(result.diagnosis)
             continue
         except _NotChecked as err:
             item.diagnosis = str(err)
