@@ -176,3 +176,14 @@ def test_row_pattern_in_the_right_order_and_swapped_jacobian_entries():
     claims = {c.link_line: c for c in matcalc.check_note(note).claims}
     assert claims[3].verdict == "correct"
     assert claims[5].verdict != "correct"
+
+
+def test_planted_bracket_layers_and_the_output_named_L():
+    lines = by_line(report_of("layers_planted_brackets.md"))
+    # δ^{[L]} = (a^{[L]} − y) ⊙ g'(z^{[L]}): the note writes layer l only; L is its last layer
+    assert lines[7][0].verdict == "correct" and "output layer L" in lines[7][0].read_as
+    assert [c.verdict for c in lines[10] + lines[11] + lines[12] + lines[14]] == ["correct"] * 4
+    assert [c.verdict for c in lines[13] + lines[15] + lines[16]] == ["wrong"] * 3
+    assert lines[13][0].diagnosis.startswith("the factors of a product in the wrong order")
+    assert lines[15][0].diagnosis.startswith("a transpose missing on W^{[l]}")
+    assert lines[16][0].diagnosis.startswith("wrong layer: z^{[l+1]} where z^{[l]} belongs")

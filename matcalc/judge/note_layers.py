@@ -21,13 +21,13 @@ import re
 from .note_model import _Definition, _identifiers, _lhs_name, _NotChecked
 
 # the index suffix of a layer name -> (family, offset): l-family relative to l, out-family to L
-_SUFFIX = {"lm3": ("l", -3), "lm2": ("l", -2), "lm1": ("l", -1), "l": ("l", 0), "lp1": ("l", 1),
+_SUFFIX = {"lm3": ("l", -3), "Lm3": ("out", -3), "nlm3": ("out", -3), "lm2": ("l", -2), "lm1": ("l", -1), "l": ("l", 0), "lp1": ("l", 1),
            "lp2": ("l", 2), "L": ("out", 0), "Lm1": ("out", -1), "Lm2": ("out", -2),
            "nl": ("out", 0), "nlm1": ("out", -1), "nlm2": ("out", -2)}
 _NAME = re.compile(r"([A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+?)*?)_(" + "|".join(
     sorted(_SUFFIX, key=len, reverse=True)) + r")")
 _PLACE = re.compile(r"\{(\w+?)@(-?\d+)\}")
-_INDEX_TEX = {"l": "l", "lm1": "l-1", "lp1": "l+1", "lm2": "l-2", "lm3": "l-3", "lp2": "l+2",
+_INDEX_TEX = {"Lm3": "L-3", "nlm3": "n_l-3", "l": "l", "lm1": "l-1", "lp1": "l+1", "lm2": "l-2", "lm3": "l-3", "lp2": "l+2",
               "L": "L", "Lm1": "L-1", "Lm2": "L-2", "nl": "n_l", "nlm1": "n_l-1", "nlm2": "n_l-2"}
 HIDDEN, OUTPUT = "hidden", "output"
 _OUTPUT_WORDS = re.compile(r"输出层|output layer|last layer|final layer|最后一层|最后一层", re.I)
@@ -265,18 +265,34 @@ def judge_layers(note, fn: str, var: str, tex: str, judge):
         return None
     names = _claim_names(note, tex) | {var}
     parsed = [layer_name(n) for n in names]
+    out = _out_symbol(note)
+    if any(p and p[1] == "out" for p in parsed) and not any(p and p[1] == "l" for p in parsed) and \
+            var not in note.definitions and not any(var in _identifiers(d.text) for d in note.definitions.values()):
+        return _judge_at(note, fn, var, tex, judge, form, OUTPUT, _out_suffixes(out))   # δ^{[L]}, z^{[L]} unwritten
     if not any(p and p[1] == "l" for p in parsed) or any(p and p[1] == "out" for p in parsed):
         return None                 # no layer l, or the output layer named as L: the ordinary judge
-    out = _out_symbol(note)
     try:
         _, labels = _loss(note, fn, form, _suffixes(HIDDEN, out))
     except _NotChecked:
         return None                 # the ordinary judge (upstream-gradient claims need no loss)
     mode = _mode(note, names, labels)
-    layers = _suffixes(mode, out)
     if mode == OUTPUT and any(p and p[1] == "l" and p[2] > 0 for p in parsed):
         raise _NotChecked("the claim names layer l+1 at the output layer, which has none")
-    loss, labels = _loss(note, fn, form, layers)
+    return _judge_at(note, fn, var, tex, judge, form, mode, _suffixes(mode, out))
+
+
+def _out_suffixes(out: str) -> dict:
+    return {0: f"{out}m3", 1: f"{out}m2", 2: f"{out}m1", 3: out}
+
+
+def _judge_at(note, fn, var, tex, judge, form, mode, layers):
+    """The claim judged on the concrete network with the given layer suffixes."""
+    try:
+        loss, labels = _loss(note, fn, form, layers)
+    except _NotChecked:
+        if layers[max(layers)] == "l":
+            raise
+        return None
     templates, order, _ = form
     network = _network(templates, order, layers)
     saved, saved_names = note.definitions, dict(note.latex_names)
@@ -296,12 +312,12 @@ def judge_layers(note, fn: str, var: str, tex: str, judge):
         for k in list(note.latex_names):
             if k not in saved_names:
                 del note.latex_names[k]
-    where = ("the output layer l of a 3-layer network" if mode == OUTPUT else
-             "a hidden layer l (layer 2 of 5; L the last)")
+    where = (f"the output layer {_INDEX_TEX[layers[max(layers)]]} of a 3-layer network" if mode == OUTPUT else
+             f"a hidden layer l (layer 2 of 5; {_INDEX_TEX[layers[max(layers)]]} the last)")
     return result, expected, f"{lang}   (at {where} of the note's layer equations, loss {loss})"
 
 
-_MARK = re.compile(r"([_^])\s*(\{\s*(\()?\s*l\s*(?:[+-]\s*1)?\s*\)?\s*\}|l)(?![A-Za-z])")
+_MARK = re.compile(r"([_^])\s*(\{\s*([(\[])?\s*l\s*(?:[+-]\s*1)?\s*[)\]]?\s*\}|l)(?![A-Za-z])")
 
 
 def _judge_or_slip(note, fn, var, tex, judge):
@@ -338,16 +354,16 @@ def _index_slip(note, fn, var, tex, judge):
         if not owner or owner.group(1).startswith("\\delta") or re.search(r"\\part(ial)?[^{}]*$", before) \
                 or re.search(r"\\nabla\s*_\s*\{[^{}]*$", before):
             continue
-        inner = re.sub(r"[{}()\s]", "", m.group(2))
+        inner = re.sub(r"[{}()\[\]\s]", "", m.group(2))
         step = {"l": 0, "l+1": 1, "l-1": -1}.get(inner)
         if step is None:
             continue
-        paren = "(" if m.group(3) else ""
+        paren = m.group(3) or ""
         for new in (step - 1, step + 1):
             if new not in (-1, 0, 1):
                 continue
             index = {0: "l", 1: "l+1", -1: "l-1"}[new]
-            text = f"{{{paren}{index}{')' if paren else ''}}}"
+            text = "{" + paren + index + {"(": ")", "[": "]"}.get(paren, "") + "}"
             variant = tex[:m.start(2)] + text + tex[m.end(2):]
             tried += 1
             if tried > 16:
