@@ -187,3 +187,12 @@ def test_planted_bracket_layers_and_the_output_named_L():
     assert lines[13][0].diagnosis.startswith("the factors of a product in the wrong order")
     assert lines[15][0].diagnosis.startswith("a transpose missing on W^{[l]}")
     assert lines[16][0].diagnosis.startswith("wrong layer: z^{[l+1]} where z^{[l]} belongs")
+
+
+def test_cases_environment_with_layer_conditions():
+    lines = by_line(report_of("layers_cases_env.md"))
+    # the right rows at the right layers hold; the rows swapped (l < L: a^{(l)} − y) or without σ' do not
+    assert [c.verdict for c in lines[4]] == ["correct", "correct"]
+    assert [c.verdict for c in lines[7]] == ["wrong", "wrong"]
+    assert lines[7][0].diagnosis.startswith("at a hidden layer, as its condition says")
+    assert "missing factor" in lines[7][1].diagnosis

@@ -243,8 +243,8 @@ def _words_mode(note, line: int):
     return None
 
 
-def _mode(note, names: set, labels) -> str:
-    forced = getattr(note, "layer_modes", {}).get(note.line)
+def _mode(note, names: set, labels, tex: str) -> str:
+    forced = getattr(note, "layer_modes", {}).get((note.line, tex.strip()))
     if forced:
         return forced
     parsed = [layer_name(n) for n in names]
@@ -275,7 +275,7 @@ def judge_layers(note, fn: str, var: str, tex: str, judge):
         _, labels = _loss(note, fn, form, _suffixes(HIDDEN, out))
     except _NotChecked:
         return None                 # the ordinary judge (upstream-gradient claims need no loss)
-    mode = _mode(note, names, labels)
+    mode = _mode(note, names, labels, tex)
     if mode == OUTPUT and any(p and p[1] == "l" and p[2] > 0 for p in parsed):
         raise _NotChecked("the claim names layer l+1 at the output layer, which has none")
     return _judge_at(note, fn, var, tex, judge, form, mode, _suffixes(mode, out))
@@ -305,8 +305,9 @@ def _judge_at(note, fn, var, tex, judge, form, mode, layers):
         if layer_name(n):
             _name_latex(note, n)
     note.definitions = concrete
+    forced = getattr(note, "layer_modes", {}).get((note.line, tex.strip()))
     try:
-        result, expected, lang = _judge_or_slip(note, fn, var, tex, judge)
+        result, expected, lang = _judge_or_slip(note, fn, var, tex, judge, forced)
     finally:
         note.definitions = saved
         for k in list(note.latex_names):
@@ -320,7 +321,7 @@ def _judge_at(note, fn, var, tex, judge, form, mode, layers):
 _MARK = re.compile(r"([_^])\s*(\{\s*([(\[])?\s*l\s*(?:[+-]\s*1)?\s*[)\]]?\s*\}|l)(?![A-Za-z])")
 
 
-def _judge_or_slip(note, fn, var, tex, judge):
+def _judge_or_slip(note, fn, var, tex, judge, forced=None):
     """The judge on the concrete network; a wrong claim (or one whose shapes cannot match) that
     one layer index moved by one puts right is diagnosed as that slip (W^{(l)} where W^{(l+1)}
     belongs)."""
@@ -329,9 +330,14 @@ def _judge_or_slip(note, fn, var, tex, judge):
         result, expected, lang = judge(note, fn, var, tex)
     except ShapeError as err:
         slip = _index_slip(note, fn, var, tex, judge)
+        from .claims import ClaimResult
+        if slip is None and forced:          # a case row: say at which layer its shapes fail
+            where = "the output layer" if forced == OUTPUT else "a hidden layer"
+            shown = err.message.replace("in the claim: ", "")
+            return ClaimResult("wrong", [f"at {where}, as its condition says, the shapes cannot match: {shown}"]), \
+                getattr(err, "expected", ""), tex
         if slip is None:
             raise
-        from .claims import ClaimResult
         what, (_, expected, _) = slip
         shown = err.message.replace("in the claim: ", "")
         return ClaimResult("wrong", [f"{what} (as written the shapes cannot match: {shown})"]), expected, tex
@@ -421,27 +427,30 @@ def expand_cases(note, claims: list) -> list:
     note.layer_modes = getattr(note, "layer_modes", {})
     for item in claims:
         fn, var, v_tex, tex, line, link_line, f_tex = item
-        if not re.fullmatch(r"(\\left)?\\\{", tex.strip()):
-            out.append(item)
-            continue
-        offset = sum(len(x) + 1 for x in note.text.split("\n")[:link_line - 1])
-        m = _CASES.search(note.text, offset)
-        rows = _case_rows(note, m, offset) if m and note.text.count("\n", offset, m.start()) < 2 else []
+        if re.fullmatch(r"\s*\\begin\{cases\}.*\\end\{cases\}\s*", tex, re.S):     # \begin{cases} … & l = L
+            m = re.search(r"\\begin\{cases\}(.*)\\end\{cases\}", tex, re.S)
+            rows = [(r, mode, link_line) for r, mode, _ in _case_rows(note, m, 0, group=1)]
+        elif re.fullmatch(r"(\\left)?\\\{", tex.strip()):
+            offset = sum(len(x) + 1 for x in note.text.split("\n")[:link_line - 1])
+            m = _CASES.search(note.text, offset)
+            rows = _case_rows(note, m, offset) if m and note.text.count("\n", offset, m.start()) < 2 else []
+        else:
+            rows = []
         if not rows:
             out.append(item)
             continue
         for row_tex, mode, row_line in rows:
-            note.layer_modes[row_line] = mode
+            note.layer_modes[(row_line, row_tex.strip())] = mode
             out.append((fn, var, v_tex, row_tex, line, row_line, f_tex))
     return out
 
 
-def _case_rows(note, m, offset: int) -> list:
+def _case_rows(note, m, offset: int, group: int = 3) -> list:
     """[(expression, mode, line)] of the aligned rows; [] when a row's condition is not read."""
     out_tex = {"nl": "n_l", "L": "L"}[_out_symbol(note)]
     rows = []
-    start = m.start(3)
-    for part in re.split(r"\\\\", m.group(3)):
+    start = m.start(group)
+    for part in re.split(r"\\\\", m.group(group)):
         cells = [c.strip() for c in part.split("&")]
         at = start + len(part) - len(part.lstrip())
         start += len(part) + 2
