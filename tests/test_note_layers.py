@@ -196,3 +196,13 @@ def test_cases_environment_with_layer_conditions():
     assert [c.verdict for c in lines[7]] == ["wrong", "wrong"]
     assert lines[7][0].diagnosis.startswith("at a hidden layer, as its condition says")
     assert "missing factor" in lines[7][1].diagnosis
+
+
+def test_loss_written_at_layer_l_in_an_output_section():
+    note = ("正向：$u^{(l)} = W^{(l)}x^{(l-1)} + b^{(l)}$，$x^{(l)} = f(u^{(l)})$。\n\n"
+            "输出层的损失：$E = \\frac{1}{2}\\lVert x^{(l)} - y\\rVert^2$\n\n"
+            "$$\\nabla_{W^{(l)}}E = \\big((x^{(l)} - y)\\odot f'(u^{(l)})\\big)(x^{(l-1)})^T$$\n"
+            "$$\\nabla_{b^{(l)}}E = (x^{(l)} - y)\\odot f'(x^{(l)})$$\n")
+    claims = matcalc.check_note(note).claims
+    assert [c.verdict for c in claims] == ["correct", "wrong"]
+    assert claims[1].diagnosis == "wrong point of evaluation: x^{(l)} where u^{(l)} belongs"

@@ -189,9 +189,10 @@ def _loss(note, fn: str, form, layers: dict) -> tuple:
     for text in texts:
         names = _identifiers(text)
         parsed = {n: layer_name(n) for n in names}
-        if any(p and p[1] == "l" for p in parsed.values()):
-            continue
-        if any(p for p in parsed.values()):          # J = ½‖a^L − y‖²
+        families = {p[1] for p in parsed.values() if p}
+        if len(families) > 1 or families == {"l"} and layers[last] != "l":
+            continue                  # a loss at layer l (E = ½‖a^{(l)} − y‖²) only with l the output
+        if families:                  # J = ½‖a^L − y‖²
             if any(p and p[0] != out_base and p[0] not in templates for p in parsed.values()):
                 continue
             loss = re.sub(r"(?<![\w.])[A-Za-z][A-Za-z0-9_]*",
@@ -271,11 +272,18 @@ def judge_layers(note, fn: str, var: str, tex: str, judge):
         return _judge_at(note, fn, var, tex, judge, form, OUTPUT, _out_suffixes(out))   # δ^{[L]}, z^{[L]} unwritten
     if not any(p and p[1] == "l" for p in parsed) or any(p and p[1] == "out" for p in parsed):
         return None                 # no layer l, or the output layer named as L: the ordinary judge
+    only_output = False
     try:
         _, labels = _loss(note, fn, form, _suffixes(HIDDEN, out))
     except _NotChecked:
-        return None                 # the ordinary judge (upstream-gradient claims need no loss)
+        try:                        # the loss written at layer l: l is the output layer
+            _, labels = _loss(note, fn, form, _suffixes(OUTPUT, out))
+            only_output = True
+        except _NotChecked:
+            return None             # the ordinary judge (upstream-gradient claims need no loss)
     mode = _mode(note, names, labels, tex)
+    if only_output and mode != OUTPUT:
+        return None
     if mode == OUTPUT and any(p and p[1] == "l" and p[2] > 0 for p in parsed):
         raise _NotChecked("the claim names layer l+1 at the output layer, which has none")
     return _judge_at(note, fn, var, tex, judge, form, mode, _suffixes(mode, out))
