@@ -52,6 +52,8 @@ def test_seed_000_output_layer_and_cases():
     # the brace: row l = n_l at the output layer, row l ≠ n_l at a hidden layer
     assert [c.verdict for c in lines[183] + lines[184]] == ["correct", "correct"]
     assert "output layer" in lines[183][0].read_as and "hidden layer" in lines[184][0].read_as
+    # δ^{n_l} = (x^{(n_l)} − y) ⊙ f'(u^{(n_l)}) (δ^{(l)} = ∇_{u^{(l)}}L): a claim at the output layer n_l
+    assert lines[195][0].verdict == "correct" and "output layer n_l" in lines[195][0].read_as
     for line in (154, 176, 197, 201, 203):
         assert {c.verdict for c in lines[line]} == {"correct"}, lines[line]
         assert "hidden layer" in lines[line][0].read_as

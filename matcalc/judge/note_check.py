@@ -23,7 +23,7 @@ from .claims import QUICK_SEARCH
 from .note_index import IndexUnread, whole_claim
 from .note_model import (_Definition, _identifiers, _lhs_name, _Note, _NotChecked, _plain_name, _reach,
                          _shift_definitions, _split_derivative, _strip_partial)
-from .note_layers import expand_cases, judge_layers
+from .note_layers import expand_cases, judge_layers, output_layer_aliases
 from .note_losses import confirm_named_losses, other_function
 from .note_factor import judge_missing_factor
 from .note_patterns import cut_row, judge_row_pattern
@@ -982,6 +982,7 @@ def check_note(text: str, dims: dict | None = None, claim_timeout: float | None 
                     note.alias_lines[name] = chain["links"][-1][1]
                     note.latex_names.setdefault(name, last.strip())
     last_step_aliases(note)                  # δ_T = …: a claim at the last step
+    output_layer_aliases(note)               # δ^{n_l} = …: a claim at the output layer
     for fn, var, v_tex, tex, line, link_line, f_tex in expand_cases(note, _claims_of(note)):
         item = NoteClaim(line, strip_derivative_text(v_tex), tex.strip(), function=f_tex.strip(), link_line=link_line)
         report.claims.append(item)

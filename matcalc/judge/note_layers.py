@@ -470,3 +470,23 @@ def _case_rows(note, m, offset: int, group: int = 3) -> list:
             return []
         rows.append((expr, mode, note.text.count("\n", 0, at) + 1))
     return rows
+
+
+def output_layer_aliases(note) -> None:
+    """δ^{n_l} = … (δ^{(l)} = ∇_{u^{(l)}}L defined): a claim about ∇_{u^{(n_l)}}L at the output layer,
+    not the definition of a new name."""
+    for name in [d.name for d in note.history]:
+        parsed = layer_name(name)
+        if parsed is None or parsed[1] != "out" or parsed[2] != 0 or name in note.aliases:
+            continue
+        base = parsed[0]
+        found = next(((a, fv) for a, fv in note.aliases.items() if layer_name(a) == (base, "l", 0)), None)
+        if found is None or layer_name(found[1][1]) is None:
+            continue
+        alias, (fn, var) = found
+        v_base = layer_name(var)[0]
+        suffix = name[len(base) + 1:]
+        note.aliases[name] = (fn, f"{v_base}_{suffix}")
+        note.alias_lines[name] = next(d.line for d in note.history if d.name == name)
+        note.definitions.pop(name, None)
+        note.history = [d for d in note.history if d.name != name]
