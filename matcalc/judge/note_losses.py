@@ -48,5 +48,24 @@ def other_function(note, fn: str, var: str, claim: str, jacobians: dict) -> str:
     while re.fullmatch(r"\w+", text.strip()) and text.strip() in note.definitions and text.strip() not in seen:
         seen.add(text.strip())
         text = note.definitions[text.strip()].text
-    defined = f" ({fn} = {text.strip()})" if text else ""
+    own = _shown(own)
+    defined = f" ({fn} = {_shown(text)})" if text else ""
     return f"the function differentiated, {own}, is not {fn} as the note defines it{defined}: their gradients differ"
+
+
+def _shown(text: str) -> str:
+    """Language text for a diagnosis: ⊙ for .*, Σ for sum, one pair of brackets where two stand."""
+    text = text.strip().replace(" .* ", " ⊙ ").replace("sum(", "Σ(")
+    while text.startswith("(") and text.endswith(")") and _outer(text):
+        text = text[1:-1]
+    return re.sub(r"\(\(([^()]*)\)\)", r"(\1)", text).replace("-", "−")
+
+
+def _outer(text: str) -> bool:
+    depth = 0
+    for k, ch in enumerate(text):
+        depth += ch == "("
+        depth -= ch == ")"
+        if depth == 0 and k < len(text) - 1:
+            return False
+    return True
