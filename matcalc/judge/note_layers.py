@@ -286,7 +286,12 @@ def judge_layers(note, fn: str, var: str, tex: str, judge):
         return None
     if mode == OUTPUT and any(p and p[1] == "l" and p[2] > 0 for p in parsed):
         raise _NotChecked("the claim names layer l+1 at the output layer, which has none")
-    return _judge_at(note, fn, var, tex, judge, form, mode, _suffixes(mode, out))
+    try:
+        return _judge_at(note, fn, var, tex, judge, form, mode, _suffixes(mode, out))
+    except _NotChecked:
+        if getattr(note, "layer_modes", {}).get((note.line, tex.strip())):
+            raise                   # a case row: judged at its layer or not at all
+        return None                 # the concrete network cannot judge it: the ordinary judge does
 
 
 def _out_suffixes(out: str) -> dict:
