@@ -23,6 +23,11 @@ from .claims import QUICK_SEARCH
 from .note_index import IndexUnread, whole_claim
 from .note_model import (_Definition, _identifiers, _lhs_name, _Note, _NotChecked, _plain_name, _reach,
                          _shift_definitions, _split_derivative, _strip_partial)
+from .note_layers import expand_cases, judge_layers, output_layer_aliases
+from .note_losses import confirm_named_losses, other_function
+from .note_factor import judge_missing_factor
+from .note_patterns import cut_row, judge_row_pattern
+from .note_selfref import judge_self_reference
 from .note_recurrent import judge_recurrent, last_step_aliases, step_ties
 
 
@@ -437,6 +442,9 @@ def _judge_with_jacobians(note, fn, var, claim, jacobians, source, shapes, upstr
     if not result.diagnosis or "no single usual mistake" in result.diagnosis[0]:
         result.diagnosis = ["the claim differs from the gradient with its Jacobian factors read in either "
                             "layout"]
+        other = other_function(note, fn, var, claim, jacobians)     # ∂(Σ_i z_i log L_i)/∂z alone
+        if other:
+            result.diagnosis = [other]
     return result, _expected_latex(d, var, note, upstream, fn), text
 
 
@@ -472,8 +480,17 @@ def _jacobian_text(note, u, v, shapes, layout) -> str:
         raise _NotChecked(f"the note does not define {note.latex_names.get(u, u)}")
     body = [f"{n} = {note.definitions[n].text}" for n in _deps(note, [u]) if n not in (v, u)]
     body.append(f"jac_out = {note.definitions[u].text}")
+    if "__(" in body[-1]:                    # ∂(Σ_i z_i log L_i)/∂z: the sum over the entries
+        from ..lang.latex_input import resolve_sums, shape_probe
+        head = "\n".join(body[:-1])
+        try:
+            body[-1] = resolve_sums(body[-1], shape_probe(head, {n: s for n, s in shapes.items()
+                                                                 if n in _identifiers("\n".join(body))}))
+        except MatcalcError as err:
+            raise _NotChecked(f"cannot read the sum in ∂{note.latex_names.get(u, u)}: {err}") from None
     src = "\n".join(body)
-    leaves = _identifiers(src) - {b.split(" = ", 1)[0] for b in body}
+    leaves = _identifiers(src) - {b.split(" = ", 1)[0] for b in body} - \
+        {n for pair in re.findall(r"ones\((\w+), (\w+)\)", src) for n in pair}     # sizes, not names
     if v not in leaves:
         raise _NotChecked(f"{note.latex_names.get(u, u)} does not depend on {note.latex_names.get(v, v)}")
     own = {n: shapes[n] for n in leaves if n in shapes}
@@ -889,13 +906,25 @@ def _judge_either_grouping(note: _Note, fn: str, var: str, tex: str):
     """Judge the claim as written; if it does not multiply left to right and has a ⊙, also as
     A ⊙ (B C) — a correct claim in that grouping is correct, never 'shapes cannot match'."""
     try:
-        return judge_recurrent(note, fn, var, tex, _judge) or _judge(note, fn, var, tex)
+        judged = judge_recurrent(note, fn, var, tex, _judge) or judge_layers(note, fn, var, tex, _judge) or \
+            _judge(note, fn, var, tex)
+        if judged[0].verdict == "wrong" and judged[0].diagnosis and \
+                judged[0].diagnosis[0].startswith("the claim differs from the gradient with its Jacobian"):
+            return judge_missing_factor(note, fn, var, tex, _judge, typed=True) or judged
+        return judged
+    except _NotChecked as err:
+        if "in terms of itself" in str(err):
+            return judge_self_reference(note, fn, var, tex, _judge) or _raise(err)
+        if "in either layout the claim does not type-check" in str(err):
+            return judge_missing_factor(note, fn, var, tex, _judge) or _raise(err)
+        raise
     except ShapeError:
         if not re.search(r"\\odot|\\circ|⊙|∘", tex):
             raise
         token = HADAMARD_LOOSE.set(True)
         try:
-            result, expected, lang = judge_recurrent(note, fn, var, tex, _judge) or _judge(note, fn, var, tex)
+            result, expected, lang = judge_recurrent(note, fn, var, tex, _judge) or \
+                judge_layers(note, fn, var, tex, _judge) or _judge(note, fn, var, tex)
         except MatcalcError:
             result = None
         finally:
@@ -903,6 +932,10 @@ def _judge_either_grouping(note: _Note, fn: str, var: str, tex: str):
         if result is None or result.verdict != "correct":
             raise
         return result, expected, lang + "   (⊙ read as binding looser than the matrix product)"
+
+
+def _raise(err):
+    raise err
 
 
 def _equations_fit(note: _Note) -> bool:
@@ -933,6 +966,7 @@ def check_note(text: str, dims: dict | None = None, claim_timeout: float | None 
         flipped = _Note(text, dims, convention="row" if note.convention == "column" else "column")
         if _equations_fit(flipped):
             note = _Note(text, dims, convention=flipped.convention)
+    confirm_named_losses(note)               # a^3 = CE(z^3, L) with z^3 a softmax output
     report = NoteReport(program="\n".join(f"{d.name} = {d.text}" for d in note.definitions.values()),
                         convention=f"{note.convention} vectors")
     # the naming of a chain's last link (= δ_2) makes an alias too
@@ -948,7 +982,8 @@ def check_note(text: str, dims: dict | None = None, claim_timeout: float | None 
                     note.alias_lines[name] = chain["links"][-1][1]
                     note.latex_names.setdefault(name, last.strip())
     last_step_aliases(note)                  # δ_T = …: a claim at the last step
-    for fn, var, v_tex, tex, line, link_line, f_tex in _claims_of(note):
+    output_layer_aliases(note)               # δ^{n_l} = …: a claim at the output layer
+    for fn, var, v_tex, tex, line, link_line, f_tex in expand_cases(note, _claims_of(note)):
         item = NoteClaim(line, strip_derivative_text(v_tex), tex.strip(), function=f_tex.strip(), link_line=link_line)
         report.claims.append(item)
         head = _head_expression(note, fn, var, f_tex, link_line)    # ∂(OO^T)/∂O: of an expression
@@ -972,13 +1007,26 @@ def check_note(text: str, dims: dict | None = None, claim_timeout: float | None 
             continue
         try:
             with time_limit(claim_timeout, "judging this claim"):
+                entry_jacobians = getattr(note, "entry_jacobians", 0)
                 whole = whole_claim(note, fn, v_tex, tex)       # index notation: the whole claim
                 if whole:
                     result, expected, lang = _judge(note, fn, whole[0], whole[2])
+                    if getattr(note, "entry_jacobians", 0) > entry_jacobians and result.layout == "denominator":
+                        raise _NotChecked("the claim holds only with each ∂y_i/∂x_j read as entry (j, i) of the "
+                                          "Jacobian: its indices are swapped, or the note's map is too special "
+                                          "to tell")
                 else:
                     result, expected, lang = _judge_either_grouping(note, fn, var, tex)
         except IndexUnread as err:
-            item.diagnosis = f"index notation not read: {err}"
+            item.diagnosis = cut_row(note, link_line, tex) or f"index notation not read: {err}"
+            try:
+                patterned = None if item.diagnosis.startswith("the claim goes on") else \
+                    judge_row_pattern(note, fn, v_tex, tex, _judge)     # ∇_y f [w_{1i} ⋯ w_{mi}]
+            except MatcalcError:
+                patterned = None
+            if patterned:
+                result, item.expected, item.read_as, shown = patterned
+                item.verdict, item.diagnosis = result.verdict, "; ".join(result.diagnosis)
             continue
         except _NotChecked as err:
             item.diagnosis = str(err)

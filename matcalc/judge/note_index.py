@@ -301,9 +301,10 @@ class _Reader:
         n_whole = _whole_name(self.note, n_entry[0], len(n_entry[1]))
         if n_whole is None or len(n_entry[1]) != 1:
             raise IndexUnread(f"{num.strip()} is not an entry of a vector the note names")
-        if n_entry[1] != d_entry[1]:
-            raise IndexUnread(f"an off-diagonal Jacobian entry ∂{num.strip()}/∂{den.strip()} is not read")
         n_tex = _tex(n_whole)
+        if n_entry[1] != d_entry[1]:      # ∂y_i/∂x_j: entry (i, j) of the Jacobian ∂y/∂x (numerator layout)
+            self.note.entry_jacobians = getattr(self.note, "entry_jacobians", 0) + 1
+            return _Term(factors=[(f"\\frac{{\\partial {n_tex}}}{{\\partial {d_tex}}}", n_entry[1] + d_entry[1])])
         return _Term(factors=[(f"\\mathrm{{diag}}\\left(\\frac{{\\partial {n_tex}}}{{\\partial {d_tex}}}\\right)",
                                d_entry[1])])
 

@@ -492,5 +492,5 @@ def _plain_name(latex: str) -> str:
     out = re.sub(r"\\(%s)\s*(?:\{([^{}]*)\}|([A-Za-z]))" % "|".join(marks),
                  lambda g: (g.group(2) or g.group(3)) + marks[g.group(1)], latex)
     out = re.sub(r"\\([A-Za-z]+)", lambda g: _GREEK_UNICODE.get(g.group(1), ""), out)
-    out = re.sub(r"\([^()]*\)$", "", out.replace("{", "").replace("}", "")).strip()
+    out = re.sub(r"(?<![_^])\([^()]*\)$", "", out.replace("{", "").replace("}", "")).strip()
     return out or latex

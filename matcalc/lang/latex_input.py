@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 from ..errors import ParseError
 from .latex_env import ADD, ATOM, BOLD, MUL, NEG, POW, TEXT, TRANSPOSE, Lang
+from .latex_entries import entry_products, entry_row, entry_row_ahead
+from .latex_losses import is_named_loss, named_loss
 from .latex_env import RELATIONS, ELLIPSES, STOPS, EnvironmentMixin, drop_stray_ampersands, is_extremum, is_zero_vector
 
 # ---------------------------------------------------------------- tokens
@@ -152,6 +154,8 @@ class LatexParser(EnvironmentMixin):
         self.i = 0
         self.known = set(known_names)
         self.activations = set(activations) - set(values)
+        self.values = set(values)
+        self.entries_summed = []
         self.generic = generic
         self.derivative = derivative
         self.names: dict = {}
@@ -399,6 +403,8 @@ class LatexParser(EnvironmentMixin):
         if t.kind == "cmd" and t.text in TEXT:
             self.take()
             word = self.group_text().strip()
+            if is_named_loss(self, word):
+                return named_loss(self, Tok("word", word, t.pos))
             if word.replace(" ", "").lower() in FUNCTIONS:
                 return self.function(FUNCTIONS[word.replace(" ", "").lower()], t)
             if not re.fullmatch(r"[A-Za-z]+", word):
@@ -489,8 +495,11 @@ class LatexParser(EnvironmentMixin):
             self.sum_index, self.entrywise = saved
             return Lang(t.pos, f"sum({operand.text})", ATOM)
         saved, self.sum_index = self.sum_index, index
+        start = len(self.entries_summed)
         operand = self.term()
         self.sum_index = saved
+        if entry_products(self.entries_summed[start:], operand.text):   # Σ_i z_i log(L_i): numbers
+            operand = Lang(operand.pos, operand.text.replace(" * ", " .* "), operand.prec)
         kind = "sumcolsi__" if self.batch == "columns" else "sumrowsi__"   # i: over an index
         return Lang(t.pos, f"{kind}({operand.text})", ATOM)
 
@@ -511,6 +520,7 @@ class LatexParser(EnvironmentMixin):
         return index.lstrip("\\")
 
     sum_index = None
+    entries_summed: list = []        # under a \\sum_i: the base of each name met ('' if not indexed by i)
     product_run = False
     outer_ones_ok = False        # a trailing 1^T may follow a factor (b 1^T), not start a term
     bias_columns = False         # ... in a forward equation only (Z = WX + b1^T); claims refuse it
@@ -546,6 +556,8 @@ class LatexParser(EnvironmentMixin):
     def word(self) -> Lang:
         t = self.take()
         low = t.text.lower()
+        if is_named_loss(self, t.text):             # CE(z, y): a two-argument loss
+            return named_loss(self, t)
         for k in range(len(t.text), 1, -1):          # a function word, possibly glued: "sigmoid" "tr"
             if low[:k] in FUNCTIONS and (k == len(t.text) or True):
                 if k < len(t.text):
@@ -635,6 +647,11 @@ class LatexParser(EnvironmentMixin):
         elif self.sum_index and sub is not None:
             if sub == self.sum_index or sub.startswith(self.sum_index) and sub[len(self.sum_index):] in (":", ""):
                 sub = None
+                self.entries_summed.append(base)
+            else:
+                self.entries_summed.append("")
+        elif self.sum_index:
+            self.entries_summed.append("")
         ident = make_name(base, sub, sup)
         if raw_start < 0:
             return Lang(tok.pos, ident + ("'" if transposed else ""), ATOM)
@@ -783,6 +800,10 @@ class LatexParser(EnvironmentMixin):
         close = OPEN.get(t.text)
         if close is None:
             raise self.error(f"expected a bracket, found {t.text!r}", t)
+        index = entry_row_ahead(self) if t.text == "[" else ""
+        row = entry_row(self, t, index) if index else None        # [-L_i / a_i]_{1 * n}: entries, whole
+        if row is not None:
+            return row
         saved, self.in_norm = self.in_norm, False
         inner = self.expression()
         self.in_norm = saved
