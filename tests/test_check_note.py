@@ -89,6 +89,8 @@ def test_seed_003_rnn_and_lstm_mistakes():
     assert [c.verdict for c in by_line[361] + by_line[362]] == ["correct", "correct"]
     assert {c.verdict for c in by_line[33] + by_line[37] + by_line[69][:1]} == {"correct"}
     assert by_line[414][-1].claim == "-y^T+SoftMax(a)" and by_line[414][-1].verdict == "correct"
+    # \exp a_{1,k} / (\exp a 1_{k,1}): the shape subscripts dropped, 1_{k,1} a column of ones
+    assert [c.verdict for c in by_line[414] + by_line[420]] == ["correct"] * 3
     # z^{l+1} = a^l W^{l+1} + b^{l+1} = σ(z^l) W^{l+1} + b^{l+1} with a^l never defined: the second form
     assert [c.verdict for c in by_line[104] + by_line[108]] == ["correct"] * 3
     # ∂O/∂a^L = E (the identity), ∂OO^T/∂O = 2O; ∂z/∂A = ∂z/∂A X^T writes a gradient in terms of itself

@@ -63,3 +63,14 @@ def test_more_notation(tex, lang):
         assert out == "G" and seen == [(r"\partial (w^T x)", r"\partial w")]
     else:
         assert translate(tex).text == lang
+
+
+@pytest.mark.parametrize("tex,lang", [
+    # shape subscripts on a name and on an all-ones vector (1_{k,1} a column, 1_{1,k} a row)
+    (r"\frac{\exp a_{1,k}}{\exp a 1_{k,1}}", "exp(a) / sumcols__(exp(a))"),
+    (r"1_{1,n} A", "sumrows__(A)"),
+    # an unbraced superscript takes one token, as in TeX: e^z1_{k,1} is e^{z} 1_{k,1}
+    (r"e^z1_{k,1}", "sumcols__(exp(z))"), (r"e^{z1}", "exp(z1)"),
+])
+def test_shape_subscripts_and_one_token_superscripts(tex, lang):
+    assert translate(tex, {"a", "z"}).text == lang

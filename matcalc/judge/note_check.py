@@ -298,7 +298,7 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
         flipped = _inverse_transposed(d, claim, var, layout, note)
         if flipped:
             result.diagnosis = [flipped]
-    if result.verdict == "wrong" and "diag(" in claim and re.search(r"softmax", source):
+    if result.verdict == "wrong" and _diag_of_softmax(claim, source):
         result.diagnosis.append("a diagonal Jacobian: softmax couples its outputs, its Jacobian diag(s) − sᵀs "
                                 "is not diagonal")
     if result.verdict == "wrong" and len(result.diagnosis) > 1 and "no single usual mistake" in result.diagnosis[0]:
@@ -317,6 +317,21 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
         result.diagnosis = [f"the terms through {through_names} are wrong: " + "; ".join(result.diagnosis)]
     result.layout = layout
     return result, _expected_latex(d, var, note, upstream, fn), claim
+
+
+def _diag_of_softmax(claim: str, source: str) -> bool:
+    """Does a diag(·) of the claim hold a softmax (or a name the source defines as one)?"""
+    outputs = set(re.findall(r"^\s*(\w+)\s*=\s*softmax\(", source, re.M))
+    for m in re.finditer(r"diag\(", claim):
+        depth, k = 1, m.end()
+        while depth and k < len(claim):
+            depth += claim[k] == "("
+            depth -= claim[k] == ")"
+            k += 1
+        inner = claim[m.end():k]
+        if "softmax(" in inner or _identifiers(inner) & outputs:
+            return True
+    return False
 
 
 def _inverse_transposed(d, claim: str, var: str, layout, note) -> str:

@@ -262,6 +262,12 @@ class _Note:
                 start = max([h for h in heads if h <= k], default=1)
                 end = min([h for h in heads if h > k]) - 1
                 out.append((start, end, m.group(3).lower()))
+        # "a_t = σ(z_t), 输出为 Softmax 激活函数" / "the output uses softmax": σ on that line only
+        for k, ln in enumerate(lines, start=1):
+            m = re.search(r"(输出|output)[^$\n]{0,12}?(为|是|is|uses?|:|：)\s*(?:an?\s+|the\s+)?\$?\s*\\?"
+                          r"(softmax|sigmoid|tanh)\b", ln, re.I)
+            if m and re.search(r"\\sigma\s*\(", ln):
+                out.insert(0, (k, k, m.group(3).lower()))
         return out
 
     def defs_at(self, line: int) -> dict:

@@ -385,6 +385,9 @@ class LatexParser(EnvironmentMixin):
             self.take()
             if t.text == "1" and self.tok.text == "^" and self.peek().text in ("T", "{", r"\top", r"\intercal"):
                 return self.ones_vector(t)
+            if t.text == "1" and self.tok.text == "_" and re.fullmatch(r"\{\s*\w+\s*,\s*\w+\s*\}|\{?\s*\w+\s*\}?",
+                                                                    self.upcoming_group()):
+                return self.ones_vector(t)                  # 1_{k,1}, 1_n: an all-ones vector
             return Lang(t.pos, t.text, ATOM)
         if t.text in OPEN and t.text != "{" or t.text == "{":
             return self.bracketed()
@@ -460,13 +463,29 @@ class LatexParser(EnvironmentMixin):
             raise self.error("the expression ends too early")
         raise self.error(f"{t.text!r} is not part of the LaTeX subset matcalc reads")
 
+    def upcoming_group(self) -> str:
+        """The raw LaTeX of the {...} group or token after the current '_' (nothing taken)."""
+        j = self.i + 1
+        if j >= len(self.toks) or self.toks[j].text != "{":
+            return self.toks[j].text if j < len(self.toks) else ""
+        depth, k = 0, j
+        while k < len(self.toks):
+            depth += self.toks[k].text == "{"
+            depth -= self.toks[k].text == "}"
+            if depth == 0:
+                break
+            k += 1
+        return self.tex[self.toks[j].pos:self.toks[min(k, len(self.toks) - 1)].pos + 1]
+
     def ones_vector(self, tok) -> Lang:
         """1, \\mathbf{1}, 1_n, \\mathbf{1}^T: an all-ones vector (sized by what it multiplies)."""
         node = Lang(tok.pos, "ones", ATOM)
         node.ones = "col"
         if self.tok.text == "_":
             self.take()
-            self.group_text()
+            size = re.fullmatch(r"\s*(\w+)\s*,\s*(\w+)\s*", self.group_text())
+            if size and size.group(1) == "1" and size.group(2) != "1":
+                node.ones = "row"                           # 1_{1,k}: a row of ones
         if self.tok.text == "^":
             self.take()
             sup = self.group_text().replace(" ", "")
@@ -568,6 +587,10 @@ class LatexParser(EnvironmentMixin):
             self.toks[self.i - 1] = t
         if t.text == "e" and self.tok.text == "^" and "e" not in self.known_bases():
             self.take()
+            nxt = self.tok
+            if nxt.kind == "word" and len(nxt.text) > 1 and nxt.text.isalnum():   # e^z1^T: e^{z} 1^T in LaTeX
+                self.toks[self.i:self.i + 1] = [Tok(nxt.kind, nxt.text[0], nxt.pos),
+                                                Tok("num" if nxt.text[1:].isdigit() else "word", nxt.text[1:], nxt.pos + 1)]
             arg = self.group_tex_expression()
             return Lang(t.pos, f"exp({arg.text})", ATOM)
         if t.text in self.activations and self.is_call():
