@@ -77,7 +77,7 @@ def test_seed_003_rnn_and_lstm_mistakes():
             continue
         # the RNN's tanh' taken at the wrong step: 1 - o_t^2 (tanh' is 1 - h_t^2), 1 - h_{t-1}^2
         # in ∂h_t/∂h_{t-1}; the LSTM's o^t where o^{t+1} belongs
-        assert "o_t^2" in c.claim or c.link_line in (187, 192, 324), c
+        assert "o_t^2" in c.claim or c.link_line in (25, 87, 187, 192, 324), c
         if "o_t^2" in c.claim:
             assert c.diagnosis == "wrong point of evaluation: o^t where h_t belongs"
     lstm = [c for c in by_line[324]]
@@ -95,7 +95,12 @@ def test_seed_003_rnn_and_lstm_mistakes():
     assert [c.verdict for c in by_line[104] + by_line[108]] == ["correct"] * 3
     # ∂O/∂a^L = E (the identity), ∂OO^T/∂O = 2O; ∂z/∂A = ∂z/∂A X^T writes a gradient in terms of itself
     assert [c.verdict for c in by_line[69]] == ["correct"] * 3
-    assert by_line[25][-1].diagnosis == "the claim writes ∂z/∂A in terms of itself"
+    # ∂z/∂A = ∂z/∂A X^T writes the gradient in terms of itself: wrong, ∂z/∂Y X^T (Y = AX + B) holds
+    assert by_line[25][-1].verdict == "wrong" and by_line[25][-1].diagnosis.startswith(
+        "wrong factor: ∂z/∂A where ∂z/∂Y belongs")
+    assert by_line[25][-1].expected == r"\frac{\partial z}{\partial Y}X^T"
+    # ∂σ(h_{t-1}W_hh)/∂h_t: a numerator that does not depend on h_t is not judged, and says why
+    assert "does not depend on h_t" in by_line[187][0].diagnosis and by_line[187][0].verdict == "not_checked"
 
 
 def test_own_note_rows():

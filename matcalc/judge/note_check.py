@@ -18,7 +18,7 @@ import numpy as np
 
 from ..lang import printing
 from ..errors import LimitError, MatcalcError, ParseError, ShapeError
-from ..lang.latex_input import HADAMARD_LOOSE, balanced, strip_derivative_text, translate
+from ..lang.latex_input import HADAMARD_LOOSE, ONES_ROW, balanced, strip_derivative_text, sums_as_calls, translate
 from .claims import QUICK_SEARCH
 from .note_index import IndexUnread, whole_claim
 from .note_model import (_Definition, _identifiers, _lhs_name, _Note, _NotChecked, _plain_name, _reach,
@@ -136,13 +136,24 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
 
     def derivative(num, den, nabla):
         f2, v2 = _lhs_name(num, note.known), _lhs_name(den, note.known)
-        if not v2:
-            raise ParseError(f"cannot read the derivative symbol ∂{_strip_partial(num)}/∂{_strip_partial(den)}")
+        if re.match(r"\\?(sigma|tanh|sigmoid|softmax|exp|log|ln)\s*\(", _strip_partial(num)) and f2 not in note.definitions:
+            f2 = None                  # ∂σ(h W)/∂h: of an expression, not of a name σ
+        inner = None
+        if not v2:                  # ∂g(e^z1^T)/∂(e^z1^T): with respect to an expression of the note
+            f2, v2, inner = _expression_variable(note, num, den, len(jacobians))
         if not f2:                  # ∂softmax(z)/∂z: the Jacobian of an expression
-            inner = translate(_strip_partial(num), note.known, values=note.values,
-                              sigma=note.sigma_at(note.line)).text
+            inner = inner or sums_as_calls(translate(_strip_partial(num), note.known, values=note.values,
+                                                     sigma=note.sigma_at(note.line)).text)
             f2 = f"jnum{len(jacobians)}"
             note.definitions[f2] = _Definition(f2, inner, note.line, {})
+            note.latex_names[f2] = _strip_partial(num)
+            v2 = _case_slip(note, v2)
+            if v2 not in _reach(note, f2, stop=set()):
+                _shift_definitions(note, [v2] + sorted(_identifiers(inner)))
+            if v2 not in _reach(note, f2, stop=set()):
+                raise _NotChecked(f"the factor ∂{_strip_partial(num)}/∂{_strip_partial(den)}: its numerator, as the "
+                                  f"note defines it, does not depend on {_strip_partial(den)} (the factor would be "
+                                  "zero); not judged")
         if f2 == fn or f2 in aliases_of(fn):
             upstream[v2] = _grad_name(fn, v2)
             return upstream[v2]
@@ -181,6 +192,9 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
             claim = " ".join(f"{sg} ({t})" if k or sg == "-" else f"({t})" for k, (sg, t) in enumerate(through))
             partial = [note.latex_names.get(u, u) for u in upstream]
         elif set(upstream) == {var} and claim.strip(" ()") != upstream[var]:  # = δ_t itself is a tautology
+            fixed = _self_reference(note, fn, var, claim_tex)
+            if fixed is not None:
+                return fixed
             raise _NotChecked(f"the claim writes ∂{_plain_name(note.latex_names.get(fn, fn))}/∂"
                               f"{_plain_name(note.latex_names.get(var, var))} in terms of itself")
         elif fn in note.definitions and other_paths:
@@ -228,6 +242,17 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
         from ..lang.latex_input import resolve_sums, shape_probe
         claim = resolve_sums(claim, shape_probe(source, shapes))
     from ..derivation import derive
+    fresh = [v2 for _, v2 in jacobians.values() if v2.startswith("jden") and v2 in note.definitions]
+    note.fresh_shapes = {}
+    if fresh:                   # the expressions differentiated by: shaped as in the problem
+        from ..lang.latex_input import shape_probe
+        probe = shape_probe(source, shapes)
+        for v2 in fresh:
+            try:
+                note.fresh_shapes[v2] = tuple(str(x) if not str(x).isdigit() else int(str(x))
+                                   for x in probe(note.definitions[v2].text))
+            except MatcalcError:
+                raise _NotChecked(f"cannot size {note.latex_names.get(v2, v2)} in the note's problem") from None
     if jacobians:
         link = None if partial is not None else _contraction_link(note, fn, var, claim, jacobians, upstream, shapes)
         if link is not None:
@@ -317,6 +342,80 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
         result.diagnosis = [f"the terms through {through_names} are wrong: " + "; ".join(result.diagnosis)]
     result.layout = layout
     return result, _expected_latex(d, var, note, upstream, fn), claim
+
+
+_DERIVATIVE_TEX = re.compile(r"\\frac\s*\{\s*(?:\\partial|\\part|∂)\s*([^{}]*(?:\{[^{}]*\}[^{}]*)*)\}"
+                             r"\s*\{\s*(?:\\partial|\\part|∂)\s*([^{}]*(?:\{[^{}]*\}[^{}]*)*)\}")
+
+
+def _self_reference(note: _Note, fn: str, var: str, claim_tex: str):
+    """∂z/∂A = ∂z/∂A Xᵀ: a gradient written in terms of itself is wrong when the claim holds with
+    ∂z/∂Y, Y one of the quantities A feeds (the slip of a letter); None when no such Y is found."""
+    from .claims import ClaimResult
+    spots = [m for m in _DERIVATIVE_TEX.finditer(claim_tex)
+             if (_lhs_name(m.group(1), note.known), _lhs_name(m.group(2), note.known)) == (fn, var)]
+    if not spots:
+        return None
+    fed = [n for n, d in note.definitions.items()
+           if var in _identifiers(d.text) and n != fn and (n in _reach(note, fn, stop=set()))]
+    f_tex = note.latex_names.get(fn, fn)
+    for u in fed:
+        u_tex = note.latex_names.get(u, u)
+        variant = claim_tex
+        for m in reversed(spots):
+            variant = variant[:m.start()] + rf"\frac{{\partial {f_tex}}}{{\partial {u_tex}}}" + variant[m.end():]
+        saved = dict(note.definitions)
+        try:
+            result, expected, lang = _judge(note, fn, var, variant)
+        except (_NotChecked, MatcalcError):
+            continue
+        finally:
+            note.definitions.clear()
+            note.definitions.update(saved)
+        if result.verdict != "correct":
+            continue
+        shown = f"∂{_plain_name(f_tex)}/∂{_plain_name(u_tex)}"
+        wrong = ClaimResult("wrong", [f"wrong factor: ∂{_plain_name(f_tex)}/∂{_plain_name(note.latex_names.get(var, var))} "
+                                      f"where {shown} belongs (the claim writes the gradient in terms of itself)"])
+        return wrong, variant.strip(), lang + f"   (as written: the gradient in terms of itself; with {shown} it holds)"
+    return None
+
+
+def _expression_variable(note: _Note, num: str, den: str, k: int):
+    """(None, jden<k>, numerator text) for ∂N/∂D with D an expression that N is written in: D
+    becomes a name of its own (jden<k> = D), N is written in that name; else ParseError."""
+    def lang(tex):
+        return translate(_strip_partial(tex), note.known, values=note.values, sigma=note.sigma_at(note.line)).text
+    what = f"cannot read the derivative symbol ∂{_strip_partial(num)}/∂{_strip_partial(den)}"
+    try:
+        top, bottom = lang(num), lang(den)
+    except MatcalcError:
+        raise ParseError(what) from None
+    if not _identifiers(bottom) or bottom not in top:
+        raise ParseError(what)
+    name = f"jden{k}"
+    rest = top.replace(bottom, name)
+    if _identifiers(bottom) & _identifiers(rest):
+        raise _NotChecked(f"∂{_strip_partial(num)}/∂{_strip_partial(den)}: the numerator depends on "
+                          f"{', '.join(sorted(_identifiers(bottom) & _identifiers(rest)))} also other than through "
+                          f"{_strip_partial(den)}, so the derivative with respect to it is ambiguous")
+    note.definitions[name] = _Definition(name, sums_as_calls(bottom), note.line, {})
+    note.latex_names[name] = _strip_partial(den)
+    return None, name, sums_as_calls(rest)
+
+
+def _inline_expression_variables(note: _Note, text: str) -> str:
+    """jden<k> (an expression the claim differentiates by) written out again as that expression."""
+    return re.sub(r"(?<![\w.])jden\d+(?![\w])",
+                  lambda m: f"({note.definitions[m.group(0)].text})" if m.group(0) in note.definitions else m.group(0), text)
+
+
+def _case_slip(note: _Note, name: str) -> str:
+    """z_l where the note defines z_L only (and no z_l so far): the same index, its case slipped."""
+    if name in note.definitions or any(name in _identifiers(d.text) for d in note.definitions.values()):
+        return name
+    close = [n for n in note.definitions if n.lower() == name.lower()]
+    return close[0] if len(close) == 1 else name
 
 
 def _diag_of_softmax(claim: str, source: str) -> bool:
@@ -427,7 +526,7 @@ def _judge_with_jacobians(note, fn, var, claim, jacobians, source, shapes, upstr
     for layout in ("numerator", "denominator"):
         text = claim
         for key, (u, v) in jacobians.items():
-            text = text.replace(key, f"({_jacobian_text(note, u, v, shapes, layout)})")
+            text = text.replace(key, f"({_inline_expression_variables(note, _jacobian_text(note, u, v, shapes, layout))})")
         try:
             result = _run_check(d, text, var, None)
         except ShapeError as err:
@@ -492,9 +591,13 @@ def _jacobian_text(note, u, v, shapes, layout) -> str:
     if v not in leaves:
         raise _NotChecked(f"{note.latex_names.get(u, u)} does not depend on {note.latex_names.get(v, v)}")
     own = {n: shapes[n] for n in leaves if n in shapes}
+    own.update({n: s for n, s in getattr(note, "fresh_shapes", {}).items() if n in leaves})
     missing = [n for n in leaves if n not in own]
     if missing:
         own.update({n: s for n, s in _shapes(note, src, v, {}).items() if n in missing})
+    scalar = _scalar_gradient(src, v, own, layout)
+    if scalar is not None:        # ∂(OO^T)/∂W of a scalar expression: its gradient, shaped as W
+        return scalar
     try:
         jd = derive(src, wrt=[v], shapes=own, layout=layout)
     except MatcalcError as err:
@@ -509,6 +612,26 @@ def _jacobian_text(note, u, v, shapes, layout) -> str:
         raise _NotChecked(f"∂{note.latex_names.get(u, u)}/∂{note.latex_names.get(v, v)} is the Jacobian of a "
                           "matrix: the claim's chain-rule factor is not a matrix product")
     return printing.to_language(jd.jacobian(v))
+
+
+def _scalar_gradient(src: str, v: str, shapes: dict, layout: str):
+    """∂s/∂v (language) of a scalar jac_out: its gradient, shaped as v (a row in numerator layout
+    where v is a column); None when jac_out is not a scalar."""
+    from ..derivation import derive
+    from ..ir.nodes import shape_of
+    try:
+        jd = derive(src, wrt=[v], shapes=shapes)
+    except MatcalcError:
+        return None
+    if tuple(shape_of(jd.program.output) or ()) not in ((), (1, 1)):
+        return None
+    shape = tuple(shape_of(jd.program.variables[v]) or ())
+    if not shape:
+        return None
+    text = printing.to_language(jd.gradient(v))
+    if not _identifiers(text):      # a constant gradient (1 for a sum): written out at v's shape
+        text = f"ones({shape[0]}, {shape[1]}) .* ({text})"
+    return f"({text})'" if layout == "numerator" and shape[1] == 1 and shape[0] != 1 else text
 
 
 def _repair(d, claim: str, var: str, layout, note) -> str:
@@ -985,6 +1108,7 @@ def check_note(text: str, dims: dict | None = None, claim_timeout: float | None 
             item.diagnosis = "cases written as a brace (\\left\\{) over aligned rows are not read; use \\begin{cases}"
             note.definitions, note.declared, note.layout = saved, saved_decl, saved_layout
             continue
+        ones_row = ONES_ROW.set(note.ones_row_at(link_line))
         try:
             with time_limit(claim_timeout, "judging this claim"):
                 whole = whole_claim(note, fn, v_tex, tex)       # index notation: the whole claim
@@ -1030,13 +1154,18 @@ def check_note(text: str, dims: dict | None = None, claim_timeout: float | None 
             item.diagnosis = f"matcalc could not judge this claim ({type(err).__name__}: {err})"
             continue
         finally:
+            ONES_ROW.reset(ones_row)
             note.definitions = saved
             note.layout = saved_layout
             note.declared = saved_decl
-        item.read_as = lang
+        item.read_as = lang + "".join(f"   ({d.uncertain[0]})" for d in note.defs_at(link_line).values()
+                                      if not d.display and d.uncertain and d.name in _identifiers(lang))
         item.expected = expected
         item.verdict = result.verdict
         item.layout = getattr(result, "layout", None)
+        if result.verdict == "wrong" and result.diagnosis and result.diagnosis[0].startswith("off by a constant factor"):
+            result.diagnosis = result.diagnosis[:1] + [d for d in result.diagnosis[1:]    # the factor says it
+                                                       if not d.startswith("a term counted twice")]
         if result.verdict == "wrong":
             item.diagnosis = _in_note_names(note, "; ".join(_plain(d) for d in result.diagnosis)).replace(
                 "∂f/∂", f"∂{_plain_name(note.latex_names.get(fn, fn))}/∂")

@@ -270,14 +270,66 @@ class _Note:
                 out.insert(0, (k, k, m.group(3).lower()))
         return out
 
+    def ones_row_at(self, line: int) -> bool:
+        """Does the section of ``line`` say its 1 is an all-ones row (其中$1$为全部为1的行向量)?"""
+        lines = self.text.split("\n")
+        heads = [k + 1 for k, ln in enumerate(lines) if re.match(r"\s{0,3}#", ln)]
+        start = max([h for h in heads if h <= line], default=1)
+        end = min([h for h in heads if h > line], default=len(lines) + 1)
+        said = re.compile(r"\$\s*(?:\\mathbf\{1\}|\\mathbb\{1\}|1)\s*\$\s*(?:为|是|is|denotes)\s*"
+                          r"(?:全部?为\s*1\s*的\s*行向量|全\s*1\s*的?\s*行向量|(?:an?|the)\s+(?:all[- ]ones?\s+row"
+                          r"|row\s+(?:vector\s+)?of\s+(?:all\s+)?ones))", re.I)
+        return any(said.search(ln) for ln in lines[start - 1:end - 1])
+
     def defs_at(self, line: int) -> dict:
-        """The definitions in force at ``line``: the latest at or before it."""
+        """The definitions in force at ``line``: the latest at or before it, less the names a later
+        sentence declares afresh (假设 $y,z$ 为行向量, "let $z$ be a row vector"): leaves again."""
         out = {}
         for d in self.history:
             if d.line <= line:
                 out.pop(d.name, None)
                 out[d.name] = d
+        for at, names in self._fresh_declarations():
+            if at <= line:
+                for n in names:
+                    if n in out and out[n].line < at:
+                        del out[n]
+        for name, text, at in self._activated_in_prose(line, out):
+            out.setdefault(name, _Definition(name, text, at, {}, [f"{name} is read as {text} from the prose"],
+                                             display=False))
+            self.latex_names.setdefault(name, name)
         return out
+
+    def _activated_in_prose(self, line: int, defs: dict) -> list:
+        """(name, text, line) for "$a$ 为经过激活函数的行向量" / "$a$ is the activated output" in the
+        section of ``line``: a is the one activation the section's equations apply to a name."""
+        lines = self.text.split("\n")
+        heads = [k + 1 for k, ln in enumerate(lines) if re.match(r"\s{0,3}#", ln)]
+        start = max([h for h in heads if h <= line], default=1)
+        end = min([h for h in heads if h > line], default=len(lines) + 1)
+        said = re.compile(r"\$\s*([^$]+?)\s*\$\s*(?:为|是|is|denotes)\s*(?:the\s+)?(?:经过激活函数(?:之?后)?的|"
+                          r"激活(?:函数)?之?后的|activated\b|output of the activation|activation output)", re.I)
+        calls = {m.group(0) for d in defs.values() if start <= d.line < end
+                 for m in re.finditer(r"(?<![\w.])(?:softmax|sigmoid|tanh|relu)\(\w+\)", d.text)}
+        out = []
+        for k in range(start, end):
+            for m in said.finditer(lines[k - 1]):
+                name = _lhs_name(m.group(1), self.known)
+                if name and len(calls) == 1 and name not in defs:
+                    out.append((name, next(iter(calls)), k))
+        return out
+
+    def _fresh_declarations(self) -> list:
+        """(line, names) of the sentences that declare names as vectors, matrices or scalars."""
+        if not hasattr(self, "_fresh"):
+            self._fresh = []
+            said = re.compile(r"\$([^$]+)\$\s*(?:为|是|are|is|be)\s*(?:an?\s+)?(?:行向量|列向量|向量|标量|矩阵|"
+                              r"row[- ]vectors?|column[- ]vectors?|vectors?|scalars?|matri(?:x|ces))", re.I)
+            for k, ln in enumerate(self.text.split("\n"), start=1):
+                for m in said.finditer(ln):
+                    names = [_lhs_name(part, self.known) for part in m.group(1).split(",")]
+                    self._fresh.append((k, [n for n in names if n]))
+        return self._fresh
 
     def declarations_at(self, line: int) -> dict:
         """Shapes declared at or before ``line`` (X \\in R^{n \\times d}, x_{1,m}), --dim last."""
