@@ -140,6 +140,9 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
             f2 = None                  # ∂σ(h W)/∂h: of an expression, not of a name σ
         inner = None
         if not v2:                  # ∂g(e^z1^T)/∂(e^z1^T): with respect to an expression of the note
+            if f2 == fn and fn not in note.definitions:
+                raise _NotChecked(f"the note does not define {note.latex_names.get(fn, fn)} "
+                                  "(no equation for it was found)")
             f2, v2, inner = _expression_variable(note, num, den, len(jacobians))
         if not f2:                  # ∂softmax(z)/∂z: the Jacobian of an expression
             inner = inner or sums_as_calls(translate(_strip_partial(num), note.known, values=note.values,
@@ -391,9 +394,21 @@ def _expression_variable(note: _Note, num: str, den: str, k: int):
         top, bottom = lang(num), lang(den)
     except MatcalcError:
         raise ParseError(what) from None
+    name = f"jden{k}"
+    if re.fullmatch(r"[A-Za-z]\w*", top) and _identifiers(bottom) and bottom not in top:
+        # ∂f_t/∂(h^{t-1}W_f + x^tU_f + b_f), ∂L/∂(h^τV + b): an expression of the note's equations,
+        # made a name of its own where they write it
+        text = bottom.strip("()")
+        spots = {n: d for n, d in note.definitions.items() if re.search(rf"\(?{re.escape(text)}\)?", d.text)}
+        if not spots:
+            raise ParseError(what + f": the note's equations do not write {_strip_partial(den)}")
+        for n, d in spots.items():
+            note.definitions[n] = _Definition(n, d.text.replace(text, name), d.line, d.names, d.uncertain)
+        note.definitions[name] = _Definition(name, sums_as_calls(text), note.line, {})
+        note.latex_names[name] = _strip_partial(den)
+        return top, name, None
     if not _identifiers(bottom) or bottom not in top:
         raise ParseError(what)
-    name = f"jden{k}"
     rest = top.replace(bottom, name)
     if _identifiers(bottom) & _identifiers(rest):
         raise _NotChecked(f"∂{_strip_partial(num)}/∂{_strip_partial(den)}: the numerator depends on "
@@ -461,7 +476,12 @@ def _head_expression(note: _Note, fn, var, f_tex: str, line: int):
     if fn or not var:
         return None
     try:
-        text = translate(_strip_partial(f_tex), note.known, values=note.values, sigma=note.sigma_at(line)).text
+        token = ONES_ROW.set(note.ones_row_at(line))
+        try:
+            text = sums_as_calls(translate(_strip_partial(f_tex), note.known, values=note.values,
+                                           sigma=note.sigma_at(line)).text)
+        finally:
+            ONES_ROW.reset(token)
     except MatcalcError:
         return None
     return text if _identifiers(text) and "__" not in text else None
@@ -521,14 +541,27 @@ def _judge_with_jacobians(note, fn, var, claim, jacobians, source, shapes, upstr
     from ..derivation import derive
     from ..ir.nodes import shape_of
     labels = _labels(source, var)
-    d = derive(source, wrt=[var], shapes=shapes, sum_to_one=labels, structure=_structure(note, var, shapes))
+    whole = None
+    try:
+        d = derive(source, wrt=[var], shapes=shapes, sum_to_one=labels, structure=_structure(note, var, shapes))
+    except MatcalcError as err:     # ∂softmax(z)/∂z: the Jacobian of a vector, in each layout
+        if "not a scalar" not in str(err) or upstream:
+            raise
+        whole = "numerator"
     tried = []
     for layout in ("numerator", "denominator"):
+        if whole:
+            whole = layout
+            try:
+                d = derive(source, wrt=[var], shapes=shapes, layout=layout, sum_to_one=labels,
+                           structure=_structure(note, var, shapes))
+            except MatcalcError as err:
+                raise _NotChecked(f"cannot build the note's problem: {err}") from None
         text = claim
         for key, (u, v) in jacobians.items():
             text = text.replace(key, f"({_inline_expression_variables(note, _jacobian_text(note, u, v, shapes, layout))})")
         try:
-            result = _run_check(d, text, var, None)
+            result = _run_check(d, text, var, whole)
         except ShapeError as err:
             tried.append(str(err))
             continue
@@ -1146,6 +1179,11 @@ def check_note(text: str, dims: dict | None = None, claim_timeout: float | None 
         except MatcalcError as err:
             item.diagnosis = f"cannot read the claim: {err.message}" + (
                 f" (at {err.source[err.pos:err.pos + 12]!r})" if err.source and err.pos is not None else "")
+            for a, b in ("()", "[]"):
+                if tex.count(a) != tex.count(b):       # ((h^{t-1})^T δ diag(C) \\ …: a bracket never closed
+                    item.diagnosis = (f"cannot read the claim: its brackets do not balance ({tex.count(a)} "
+                                      f"'{a}' against {tex.count(b)} '{b}')")
+                    break
             continue
         except RecursionError:
             item.diagnosis = "the claim is too deeply nested"

@@ -21,8 +21,13 @@ def writes_sum_of_steps(note, fn: str) -> bool:
 
 def implied_step_loss(note, tex: str):
     """(language text, reading) of the cross-entropy whose gradient the claim's (a_t - y_t) is, or
-    None: a_t must be defined as softmax(…) or sigmoid(…) at step t and y_t be no equation's name."""
-    for m in _DIFFERENCE.finditer(tex):
+    None: a_t must be defined as softmax(…) or sigmoid(…) at step t and y_t be no equation's name.
+    The difference may stand in another link of the claim's chain (∂L/∂(h^τV + b) V^T = (ŷ^τ − y^τ)V^T)."""
+    chain = next((" = ".join(t for t, _ in c["links"]) for c in note.chains
+                  if any(ln == note.line for _, ln in c["links"])), "")
+    chain = re.sub(r"([_^])\s*(?:\\tau\b|T\b(?![A-Za-z])|\{\s*(?:\\tau|T)\s*\})", r"\1{t}", chain) \
+        if re.search(r"[_^]\s*\{?\s*t\b", tex) else chain   # the last step, read at step t
+    for m in list(_DIFFERENCE.finditer(tex)) + list(_DIFFERENCE.finditer(chain)):
         out, label = _lhs_name(m.group(1), note.known), _lhs_name(m.group(2), note.known)
         if not out or not label or label in note.definitions or out not in note.definitions:
             continue

@@ -271,15 +271,24 @@ class _Note:
         return out
 
     def ones_row_at(self, line: int) -> bool:
-        """Does the section of ``line`` say its 1 is an all-ones row (其中$1$为全部为1的行向量)?"""
+        """Does the note say its 1 is an all-ones row (其中$1$为全部为1的行向量) in the section of
+        ``line``, or in an earlier section up to which no heading of a higher level intervenes?"""
         lines = self.text.split("\n")
-        heads = [k + 1 for k, ln in enumerate(lines) if re.match(r"\s{0,3}#", ln)]
-        start = max([h for h in heads if h <= line], default=1)
-        end = min([h for h in heads if h > line], default=len(lines) + 1)
+        heads = [(k + 1, len(re.match(r"\s{0,3}(#+)", ln).group(1))) for k, ln in enumerate(lines)
+                 if re.match(r"\s{0,3}#", ln)]
         said = re.compile(r"\$\s*(?:\\mathbf\{1\}|\\mathbb\{1\}|1)\s*\$\s*(?:为|是|is|denotes)\s*"
                           r"(?:全部?为\s*1\s*的\s*行向量|全\s*1\s*的?\s*行向量|(?:an?|the)\s+(?:all[- ]ones?\s+row"
                           r"|row\s+(?:vector\s+)?of\s+(?:all\s+)?ones))", re.I)
-        return any(said.search(ln) for ln in lines[start - 1:end - 1])
+        for k, ln in enumerate(lines, start=1):
+            if not said.search(ln):
+                continue
+            start, level = max([(h, lv) for h, lv in heads if h <= k], default=(1, 0))
+            if line < start:
+                continue
+            if all(lv >= level for h, lv in heads if start < h <= line) and level or \
+                    not any(start < h <= line for h, _ in heads):
+                return True
+        return False
 
     def defs_at(self, line: int) -> dict:
         """The definitions in force at ``line``: the latest at or before it, less the names a later
@@ -289,7 +298,7 @@ class _Note:
             if d.line <= line:
                 out.pop(d.name, None)
                 out[d.name] = d
-        for at, names in self._fresh_declarations():
+        for at, names, _ in self._fresh_declarations():
             if at <= line:
                 for n in names:
                     if n in out and out[n].line < at:
@@ -320,21 +329,30 @@ class _Note:
         return out
 
     def _fresh_declarations(self) -> list:
-        """(line, names) of the sentences that declare names as vectors, matrices or scalars."""
+        """(line, names, shape) of the sentences that declare names as row or column vectors,
+        vectors, matrices or scalars (假设，$y,z$ 为行向量; "$b$ is a scalar")."""
         if not hasattr(self, "_fresh"):
             self._fresh = []
-            said = re.compile(r"\$([^$]+)\$\s*(?:为|是|are|is|be)\s*(?:an?\s+)?(?:行向量|列向量|向量|标量|矩阵|"
+            said = re.compile(r"\$([^$]+)\$\s*(?:为|是|are|is|be)\s*(?:an?\s+)?(行向量|列向量|向量|标量|矩阵|"
                               r"row[- ]vectors?|column[- ]vectors?|vectors?|scalars?|matri(?:x|ces))", re.I)
             for k, ln in enumerate(self.text.split("\n"), start=1):
                 for m in said.finditer(ln):
-                    names = [_lhs_name(part, self.known) for part in m.group(1).split(",")]
-                    self._fresh.append((k, [n for n in names if n]))
+                    word = m.group(2).lower()
+                    shape = (1, "?") if word.startswith(("行", "row")) else ("?", 1) if word.startswith(("列", "col")) \
+                        else () if word.startswith(("标", "scalar")) else ("?", "?") if word.startswith(("矩", "matri")) \
+                        else None
+                    names = [_lhs_name(part, self.known) for part in re.split(r",(?![^{]*\})", m.group(1))]
+                    self._fresh.append((k, [n for n in names if n], shape))
         return self._fresh
 
     def declarations_at(self, line: int) -> dict:
-        """Shapes declared at or before ``line`` (X \\in R^{n \\times d}, x_{1,m}), --dim last."""
+        """Shapes declared at or before ``line`` (X \\in R^{n \\times d}, x_{1,m}, "$z$ 为行向量"), --dim
+        last; a size stated in symbols wins over a kind said in words at the same place."""
+        events = [(at, 1, name, shape) for at, name, shape in self.declaration_list]
+        events += [(at, 0, name, shape) for at, names, shape in self._fresh_declarations() if shape is not None
+                   for name in names]
         out = {}
-        for at, name, shape in self.declaration_list:
+        for at, _, name, shape in sorted(events, key=lambda e: (e[0], e[1])):
             if at <= line:
                 out[name] = shape
         out.update(self.dims)

@@ -499,6 +499,8 @@ class LatexParser(EnvironmentMixin):
             size = re.fullmatch(r"\s*(\w+)\s*,\s*(\w+)\s*", self.group_text())
             if size and size.group(1) == "1" and size.group(2) != "1":
                 node.ones = "row"                           # 1_{1,k}: a row of ones
+            elif size and size.group(2) == "1" and size.group(1) != "1":
+                node.ones = "col"                           # 1_{k,1}: a column, whatever the note's 1
         if self.tok.text == "^":
             self.take()
             sup = self.group_text().replace(" ", "")
