@@ -20,6 +20,7 @@ from ..lang import printing
 from ..errors import LimitError, MatcalcError, ParseError, ShapeError
 from ..lang.latex_input import HADAMARD_LOOSE, ONES_ROW, balanced, strip_derivative_text, sums_as_calls, translate
 from .claims import QUICK_SEARCH
+from .note_abstract import abstract_chain
 from .note_index import IndexUnread, whole_claim
 from .note_model import (_Definition, _identifiers, _lhs_name, _Note, _NotChecked, _plain_name, _reach,
                          _shift_definitions, _split_derivative, _strip_partial)
@@ -1148,7 +1149,13 @@ def check_note(text: str, dims: dict | None = None, claim_timeout: float | None 
                 if whole:
                     result, expected, lang = _judge(note, fn, whole[0], whole[2])
                 else:
-                    result, expected, lang = _judge_either_grouping(note, fn, var, tex)
+                    try:
+                        result, expected, lang = _judge_either_grouping(note, fn, var, tex)
+                    except (_NotChecked, ParseError):      # the chain rule stated for functions left open
+                        found = abstract_chain(note, fn, var, tex, _judge_either_grouping)
+                        if found is None:
+                            raise
+                        result, expected, lang = found
         except IndexUnread as err:
             item.diagnosis = f"index notation not read: {err}"
             continue

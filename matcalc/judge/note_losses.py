@@ -27,8 +27,9 @@ def implied_step_loss(note, tex: str):
                   if any(ln == note.line for _, ln in c["links"])), "")
     chain = re.sub(r"([_^])\s*(?:\\tau\b|T\b(?![A-Za-z])|\{\s*(?:\\tau|T)\s*\})", r"\1{t}", chain) \
         if re.search(r"[_^]\s*\{?\s*t\b", tex) else chain   # the last step, read at step t
-    for m in list(_DIFFERENCE.finditer(tex)) + list(_DIFFERENCE.finditer(chain)):
-        out, label = _lhs_name(m.group(1), note.known), _lhs_name(m.group(2), note.known)
+    found = list(_DIFFERENCE.finditer(tex)) + list(_DIFFERENCE.finditer(chain))
+    pairs = [(_lhs_name(m.group(1), note.known), _lhs_name(m.group(2), note.known)) for m in found]
+    for out, label in pairs + [(b, a) for a, b in pairs]:     # a_t − y_t, or y_t − a_t (its sign judged)
         if not out or not label or label in note.definitions or out not in note.definitions:
             continue
         if not re.search(r"_(t|tau|T)$", out):
@@ -45,5 +46,5 @@ def implied_step_loss(note, tex: str):
             text = f"-sum({label} .* log({out}) + (1 - {label}) .* log(1 - {out}))"
             what = f"the binary cross-entropy of the sigmoid output {shown_out} and the label {shown_label}"
         return text, (f"the note does not write its per-step loss; read as {what}, whose gradient at "
-                      f"the output's score is the note's {shown_out} − {shown_label}")
+                      f"the output's score is {shown_out} − {shown_label}, the difference the note writes")
     return None
