@@ -291,3 +291,12 @@ def test_seed_003_style_with_planted_mistakes():
     assert "transpose missing on V" in lines[42][0].diagnosis
     assert "transpose missing on X" in lines[55][0].diagnosis
     assert by[(17, "-y+a")].verdict == "correct"
+
+
+def test_expression_made_a_name_only_where_it_stands_whole():
+    from matcalc.judge.note_check import _operand_pattern
+    import re
+    pattern = _operand_pattern("h_t * V + b")
+    assert re.search(pattern, "sigmoid((h_t * V + b))") and not re.search(pattern, "2 * h_t * V + b")
+    call = _operand_pattern("exp(z)")
+    assert re.search(call, "log(sum(exp(z), 2))") and not re.search(call, "exp(z2)")

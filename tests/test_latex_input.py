@@ -74,3 +74,18 @@ def test_more_notation(tex, lang):
 ])
 def test_shape_subscripts_and_one_token_superscripts(tex, lang):
     assert translate(tex, {"a", "z"}).text == lang
+
+
+def test_ones_declared_a_row():
+    """A note whose 1 is an all-ones row: 1^T is a column, a bare 1 beside an operand that row."""
+    from matcalc.lang.latex_input import ONES_ROW
+    token = ONES_ROW.set(True)
+    try:
+        assert translate(r"\frac{e^z}{e^z 1^T}", {"z"}).text == "exp(z) / sumcols__(exp(z))"
+        # 1 s y^T = s (1 y^T): the row times the whole product after it, not 1 s alone
+        assert translate(r"1\ln(e^z1^T)y^T", {"z", "y"}).text == "sumrows__(log(sumcols__(exp(z))) * y')"
+        assert translate(r"1 - h^2", {"h"}).text == "1 - h .^ 2"            # a number where nothing multiplies
+        assert translate(r"a 1_{k,1}", {"a"}).text == "sumcols__(a)"         # a size still says a column
+    finally:
+        ONES_ROW.reset(token)
+    assert translate(r"\mathbf{1}^T A").text == "sumrows__(A)"               # otherwise 1 is a column

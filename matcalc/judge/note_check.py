@@ -399,18 +399,20 @@ def _expression_variable(note: _Note, num: str, den: str, k: int):
     if re.fullmatch(r"[A-Za-z]\w*", top) and _identifiers(bottom) and bottom not in top:
         # ∂f_t/∂(h^{t-1}W_f + x^tU_f + b_f), ∂L/∂(h^τV + b): an expression of the note's equations,
         # made a name of its own where they write it
-        text = bottom.strip("()")
-        spots = {n: d for n, d in note.definitions.items() if re.search(rf"\(?{re.escape(text)}\)?", d.text)}
+        text = bottom.strip("()") if balanced(bottom.strip("()"), "()") else bottom
+        pattern = _operand_pattern(text)
+        spots = {n: d for n, d in note.definitions.items() if re.search(pattern, d.text)}
         if not spots:
             raise ParseError(what + f": the note's equations do not write {_strip_partial(den)}")
         for n, d in spots.items():
-            note.definitions[n] = _Definition(n, d.text.replace(text, name), d.line, d.names, d.uncertain)
+            note.definitions[n] = _Definition(n, re.sub(pattern, f"({name})", d.text), d.line, d.names, d.uncertain)
         note.definitions[name] = _Definition(name, sums_as_calls(text), note.line, {})
         note.latex_names[name] = _strip_partial(den)
         return top, name, None
-    if not _identifiers(bottom) or bottom not in top:
+    pattern = _operand_pattern(bottom)
+    if not _identifiers(bottom) or not re.search(pattern, top):
         raise ParseError(what)
-    rest = top.replace(bottom, name)
+    rest = re.sub(pattern, f"({name})", top)
     if _identifiers(bottom) & _identifiers(rest):
         raise _NotChecked(f"∂{_strip_partial(num)}/∂{_strip_partial(den)}: the numerator depends on "
                           f"{', '.join(sorted(_identifiers(bottom) & _identifiers(rest)))} also other than through "
@@ -418,6 +420,15 @@ def _expression_variable(note: _Note, num: str, den: str, k: int):
     note.definitions[name] = _Definition(name, sums_as_calls(bottom), note.line, {})
     note.latex_names[name] = _strip_partial(den)
     return None, name, sums_as_calls(rest)
+
+
+def _operand_pattern(expr: str) -> str:
+    """A regex for expr where it stands whole as an operand: a name or call anywhere (exp(z)), a
+    sum or product only in its own brackets ((h_t * V + b), not 2 * h_t * V + b)."""
+    call = re.fullmatch(r"[A-Za-z_]\w*\((.*)\)", expr)
+    if re.fullmatch(r"[A-Za-z_]\w*", expr) or call and balanced(call.group(1), "()"):
+        return rf"(?<![\w.]){re.escape(expr)}(?![\w(])"
+    return rf"\(\s*{re.escape(expr)}\s*\)"
 
 
 def _inline_expression_variables(note: _Note, text: str) -> str:

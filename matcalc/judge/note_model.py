@@ -298,8 +298,8 @@ class _Note:
             if d.line <= line:
                 out.pop(d.name, None)
                 out[d.name] = d
-        for at, names, _ in self._fresh_declarations():
-            if at <= line:
+        for at, names, _, supposed in self._fresh_declarations():
+            if at <= line and supposed:
                 for n in names:
                     if n in out and out[n].line < at:
                         del out[n]
@@ -329,8 +329,9 @@ class _Note:
         return out
 
     def _fresh_declarations(self) -> list:
-        """(line, names, shape) of the sentences that declare names as row or column vectors,
-        vectors, matrices or scalars (假设，$y,z$ 为行向量; "$b$ is a scalar")."""
+        """(line, names, shape, supposed) of the sentences that declare names as row or column
+        vectors, vectors, matrices or scalars (假设，$y,z$ 为行向量; "$b$ is a scalar"); supposed: the
+        sentence supposes them afresh (假设, 设, let, suppose, assume), so they are leaves again."""
         if not hasattr(self, "_fresh"):
             self._fresh = []
             said = re.compile(r"\$([^$]+)\$\s*(?:为|是|are|is|be)\s*(?:an?\s+)?(行向量|列向量|向量|标量|矩阵|"
@@ -342,14 +343,16 @@ class _Note:
                         else () if word.startswith(("标", "scalar")) else ("?", "?") if word.startswith(("矩", "matri")) \
                         else None
                     names = [_lhs_name(part, self.known) for part in re.split(r",(?![^{]*\})", m.group(1))]
-                    self._fresh.append((k, [n for n in names if n], shape))
+                    supposed = bool(re.search(r"(假设|设|令|\blet\b|\bsuppose\b|\bassume\b)[^$]{0,6}$",
+                                              ln[:m.start()], re.I))
+                    self._fresh.append((k, [n for n in names if n], shape, supposed))
         return self._fresh
 
     def declarations_at(self, line: int) -> dict:
         """Shapes declared at or before ``line`` (X \\in R^{n \\times d}, x_{1,m}, "$z$ 为行向量"), --dim
         last; a size stated in symbols wins over a kind said in words at the same place."""
         events = [(at, 1, name, shape) for at, name, shape in self.declaration_list]
-        events += [(at, 0, name, shape) for at, names, shape in self._fresh_declarations() if shape is not None
+        events += [(at, 0, name, shape) for at, names, shape, _ in self._fresh_declarations() if shape is not None
                    for name in names]
         out = {}
         for at, _, name, shape in sorted(events, key=lambda e: (e[0], e[1])):
