@@ -154,6 +154,11 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
             v2 = _case_slip(note, v2)
             if v2 not in _reach(note, f2, stop=set()):
                 _shift_definitions(note, [v2] + sorted(_identifiers(inner)))
+            whole = re.fullmatch(r"([A-Za-z]+)_\w+", v2)
+            if v2 not in _reach(note, f2, stop=set()) and whole and whole.group(1) in _reach(note, f2, stop=set()):
+                raise _NotChecked(f"the factor ∂{_strip_partial(num)}/∂{_strip_partial(den)}: {_strip_partial(den)} "
+                                  f"is an entry of {whole.group(1)} (index notation): only whole vectors and "
+                                  "matrices are checked")
             if v2 not in _reach(note, f2, stop=set()):
                 raise _NotChecked(f"the factor ∂{_strip_partial(num)}/∂{_strip_partial(den)}: its numerator, as the "
                                   f"note defines it, does not depend on {_strip_partial(den)} (the factor would be "
