@@ -123,6 +123,7 @@ def test_seed_003_rnn_and_lstm_mistakes():
     # W_f: Σ (h^{t-1})^T ∂L/∂C_t ∂C^t/∂f_t ∂f_t/∂(h^{t-1}W_f + x^tU_f + b_f) holds; the next link's
     # bracket is never closed
     assert by_line[370][0].verdict == "correct" and "do not balance" in by_line[371][0].diagnosis
+    assert "without its argument" in by_line[349][0].diagnosis          # diag(C^t ⊙ f^{t+1} ⊙ σ')
     # ∂z/∂A = ∂z/∂A X^T writes the gradient in terms of itself: wrong, ∂z/∂Y X^T (Y = AX + B) holds
     assert by_line[25][-1].verdict == "wrong" and by_line[25][-1].diagnosis.startswith(
         "wrong factor: ∂z/∂A where ∂z/∂Y belongs")

@@ -1202,6 +1202,10 @@ def check_note(text: str, dims: dict | None = None, claim_timeout: float | None 
         except MatcalcError as err:
             item.diagnosis = f"cannot read the claim: {err.message}" + (
                 f" (at {err.source[err.pos:err.pos + 12]!r})" if err.source and err.pos is not None else "")
+            if err.source and err.pos is not None and \
+                    re.search(r"\\(sigma|tanh)\s*(\^\s*\{\s*'\s*\}|\^\s*'|')\s*$", err.source[:err.pos]):
+                item.diagnosis = ("cannot read the claim: σ' (or tanh') is written without its argument, so the "
+                                  "point where the derivative is taken is not said")
             for a, b in ("()", "[]"):
                 if tex.count(a) != tex.count(b):       # ((h^{t-1})^T δ diag(C) \\ …: a bracket never closed
                     item.diagnosis = (f"cannot read the claim: its brackets do not balance ({tex.count(a)} "
