@@ -79,6 +79,7 @@ def test_seed_003_preamble_dnn_and_softmax():
     # ∂J/∂W^L = ∂OO^T/∂W^L with J = ½OO^T: a factor 2 too many (also through z^l, the L of z^L)
     assert [c.verdict for c in lines[61]] == ["wrong", "wrong"]
     assert all(c.diagnosis.startswith("off by a constant factor: the claim is 2 ×") for c in lines[61])
+    assert "z^l read as z^L" in lines[61][1].read_as
     # ∂O^TO/∂O with O a row: O^TO is a matrix, so the factor is not a matrix product: not judged
     assert lines[65][0].verdict == "not_checked" and "Jacobian of a matrix" in lines[65][0].diagnosis
     # softmax: ∂(1 ln(e^z1^T) y^T)/∂(e^z1^T) ∂(e^z1^T)/∂e^z ∂e^z/∂z with 1 an all-ones row; a = softmax(z)

@@ -151,7 +151,7 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
             f2 = f"jnum{len(jacobians)}"
             note.definitions[f2] = _Definition(f2, inner, note.line, {})
             note.latex_names[f2] = _strip_partial(num)
-            v2 = _case_slip(note, v2)
+            v2 = _case_slip(note, v2, _strip_partial(den))
             if v2 not in _reach(note, f2, stop=set()):
                 _shift_definitions(note, [v2] + sorted(_identifiers(inner)))
             whole = re.fullmatch(r"([A-Za-z]+)_\w+", v2)
@@ -442,12 +442,17 @@ def _inline_expression_variables(note: _Note, text: str) -> str:
                   lambda m: f"({note.definitions[m.group(0)].text})" if m.group(0) in note.definitions else m.group(0), text)
 
 
-def _case_slip(note: _Note, name: str) -> str:
+def _case_slip(note: _Note, name: str, shown: str = "") -> str:
     """z_l where the note defines z_L only (and no z_l so far): the same index, its case slipped."""
     if name in note.definitions or any(name in _identifiers(d.text) for d in note.definitions.values()):
         return name
     close = [n for n in note.definitions if n.lower() == name.lower()]
-    return close[0] if len(close) == 1 else name
+    if len(close) != 1:
+        return name
+    note.slips = getattr(note, "slips", []) + [f"{shown or name} read as "
+                                                 f"{_plain_name(note.latex_names.get(close[0], close[0]))}, the one "
+                                                 "the note defines"]
+    return close[0]
 
 
 def _diag_of_softmax(claim: str, source: str) -> bool:
@@ -1159,6 +1164,7 @@ def check_note(text: str, dims: dict | None = None, claim_timeout: float | None 
             note.definitions, note.declared, note.layout = saved, saved_decl, saved_layout
             continue
         ones_row = ONES_ROW.set(note.ones_row_at(link_line))
+        note.slips = []
         try:
             with time_limit(claim_timeout, "judging this claim"):
                 whole = whole_claim(note, fn, v_tex, tex)       # index notation: the whole claim
@@ -1224,7 +1230,8 @@ def check_note(text: str, dims: dict | None = None, claim_timeout: float | None 
             note.layout = saved_layout
             note.declared = saved_decl
         item.read_as = lang + "".join(f"   ({d.uncertain[0]})" for d in note.defs_at(link_line).values()
-                                      if not d.display and d.uncertain and d.name in _identifiers(lang))
+                                      if not d.display and d.uncertain and d.name in _identifiers(lang)) + \
+            "".join(f"   ({slip})" for slip in dict.fromkeys(getattr(note, "slips", [])))
         item.expected = expected
         item.verdict = result.verdict
         item.layout = getattr(result, "layout", None)
