@@ -240,7 +240,8 @@ class _Note:
                 if m1 and m2 and m1.group(1) == m2.group(1) and m1.group(2) not in self.definitions \
                         and m1.group(2) != name:
                     inner = m1.group(2)
-                    self.definitions[inner] = _Definition(inner, m2.group(2), line, other.names)
+                    self.definitions[inner] = _Definition(inner, m2.group(2), line, other.names,
+                                                          display=chain.get("display", True))
                     self.history.append(self.definitions[inner])
                     self.latex_names.update({k: v for k, v in other.names.items() if k not in self.latex_names})
 
