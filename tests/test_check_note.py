@@ -79,6 +79,28 @@ def test_seed_002_flags_only_real_mistakes():
     assert all(c.diagnosis for c in report.claims if c.verdict != "correct")
 
 
+def test_seed_003_preamble_dnn_and_softmax():
+    """cs231n preamble, DNN and softmax parts of seed 003 (lines 1–145)."""
+    report, _ = verdicts("seed_003.md")
+    lines: dict = {}
+    for c in report.claims:
+        lines.setdefault(c.link_line, []).append(c)
+    # the chain rule for open functions, shapes as subscripts, and a telescoping chain with '...'
+    assert [c.verdict for c in lines[12] + lines[16]] == ["correct", "correct"]
+    assert "stand-ins" in lines[12][0].read_as
+    # ∂J/∂W^L = ∂OO^T/∂W^L with J = ½OO^T: a factor 2 too many (also through z^l, the L of z^L)
+    assert [c.verdict for c in lines[61]] == ["wrong", "wrong"]
+    assert all(c.diagnosis.startswith("off by a constant factor: the claim is 2 ×") for c in lines[61])
+    assert "z^l read as z^L" in lines[61][1].read_as
+    # ∂O^TO/∂O with O a row: O^TO is a matrix, so the factor is not a matrix product: not judged
+    assert lines[65][0].verdict == "not_checked" and "Jacobian of a matrix" in lines[65][0].diagnosis
+    # softmax: ∂(1 ln(e^z1^T) y^T)/∂(e^z1^T) ∂(e^z1^T)/∂e^z ∂e^z/∂z with 1 an all-ones row; a = softmax(z)
+    assert [c.verdict for c in lines[138]] == ["correct"] * 4
+    assert "softmax(z) from the prose" in lines[138][3].read_as
+    # the per-sample softmax derivation with shape subscripts
+    assert [c.verdict for c in lines[414] + lines[420]] == ["correct"] * 3
+
+
 def test_seed_003_rnn_and_lstm_mistakes():
     report, _ = verdicts("seed_003.md")
     by_line: dict = {}
@@ -89,7 +111,7 @@ def test_seed_003_rnn_and_lstm_mistakes():
             continue
         # the RNN's tanh' taken at the wrong step: 1 - o_t^2 (tanh' is 1 - h_t^2), 1 - h_{t-1}^2
         # in ∂h_t/∂h_{t-1}; the LSTM's o^t where o^{t+1} belongs
-        assert "o_t^2" in c.claim or c.link_line in (25, 87, 187, 192, 324), c
+        assert "o_t^2" in c.claim or c.link_line in (25, 61, 87, 187, 192, 324, 378), c
         if "o_t^2" in c.claim:
             assert c.diagnosis == "wrong point of evaluation: o^t where h_t belongs"
     lstm = [c for c in by_line[324]]
@@ -101,6 +123,8 @@ def test_seed_003_rnn_and_lstm_mistakes():
     assert [c.verdict for c in by_line[361] + by_line[362]] == ["correct", "correct"]
     assert {c.verdict for c in by_line[33] + by_line[37] + by_line[69][:1]} == {"correct"}
     assert by_line[414][-1].claim == "-y^T+SoftMax(a)" and by_line[414][-1].verdict == "correct"
+    # \exp a_{1,k} / (\exp a 1_{k,1}): the shape subscripts dropped, 1_{k,1} a column of ones
+    assert [c.verdict for c in by_line[414] + by_line[420]] == ["correct"] * 3
     # z^{l+1} = a^l W^{l+1} + b^{l+1} = σ(z^l) W^{l+1} + b^{l+1} with a^l never defined: the second form
     assert [c.verdict for c in by_line[104] + by_line[108]] == ["correct"] * 3
     # ∂O/∂a^L = E (the identity), ∂OO^T/∂O = 2O; ∂z/∂A = ∂z/∂A X^T writes a gradient in terms of itself
@@ -111,6 +135,16 @@ def test_seed_003_rnn_and_lstm_mistakes():
         assert by_line[line][-1].diagnosis.startswith("∂z/∂A where ∂z/∂Y belongs")
     # the generic layer l (z^{l+1}, δ^{l+1}, W^l) judged on a concrete network: all hold
     assert {c.verdict for line in (83, 91, 95) for c in by_line[line]} == {"correct"}
+    # the softmax tip: ∂(e^z/(e^z1^T))/∂z = 1/(e^z1^T) ∂e^z/∂z + ∂(e^z/(e^z1^T))/∂z counts the whole
+    # derivative again; − (∂(1/(e^z1^T))/∂z)^T e^z has the wrong sign (∂(1/s)/∂z = −e^z/s²); the last holds
+    assert [c.verdict for c in by_line[378]] == ["wrong", "wrong", "correct"]
+    assert "extra term" in by_line[378][0].diagnosis and by_line[378][1].diagnosis.startswith("wrong sign")
+    # W_f: Σ (h^{t-1})^T ∂L/∂C_t ∂C^t/∂f_t ∂f_t/∂(h^{t-1}W_f + x^tU_f + b_f) holds; the next link's
+    # bracket is never closed
+    assert by_line[370][0].verdict == "correct" and "do not balance" in by_line[371][0].diagnosis
+    assert "without its argument" in by_line[349][0].diagnosis          # diag(C^t ⊙ f^{t+1} ⊙ σ')
+    # ∂σ(h_{t-1}W_hh)/∂h_t: a numerator that does not depend on h_t is not judged, and says why
+    assert "does not depend on h_t" in by_line[187][0].diagnosis and by_line[187][0].verdict == "not_checked"
 
 
 def test_own_note_rows():
@@ -243,3 +277,42 @@ def test_own_note_chain_across_displays():
     assert diag[23].startswith("off by a constant factor")
     assert diag[32].startswith("the factors of a product in the wrong order")
     assert "'*'" in diag[28]
+
+
+def test_seed_003_style_with_planted_mistakes():
+    """The readings added for seed 003 (a chain rule for open functions, ∂/∂(e^z1^T), 1 an all-ones
+    row, a per-step loss implied by a_t − y_t, 1_{k,1}) still find planted mistakes."""
+    report, _ = verdicts("seed3_style_planted.md")
+    got = [(c.link_line, c.wrt, c.verdict) for c in report.claims]
+    assert got == [
+        (4, "x", "wrong"),                         # (∂y/∂x)(∂z/∂y): no layout multiplies it
+        (8, "y_1", "correct"),                     # ∂z/∂y_n ∂y_n/∂y_{n-1} ⋯ ∂y_2/∂y_1
+        (11, "X", "correct"), (11, "A", "not_checked"), (11, "B", "not_checked"),
+        (17, "z", "correct"), (17, "z", "wrong"), (17, "z", "wrong"), (17, "z", "correct"),
+        (30, "c", "wrong"),                        # y_t − a_t: the sign
+        (34, "V", "wrong"), (34, "V", "correct"),  # (a_t − y_t)^T h_t: transposed
+        (42, "h_{T}", "wrong"),                    # (a_T − y_T)V: Vᵀ
+        (53, "a", "correct"),
+        (55, "W", "wrong")]                        # X(…): Xᵀ
+    by = {(c.link_line, c.claim): c for c in report.claims}
+    lines = {}
+    for c in report.claims:
+        lines.setdefault(c.link_line, []).append(c)
+    assert lines[4][0].diagnosis.startswith("shapes that cannot match")
+    assert "stand-ins" in lines[8][0].read_as and "n = 4" in lines[8][0].read_as
+    assert "in terms of itself" in lines[11][1].diagnosis     # ∂z/∂A X: no single slip puts it right
+    assert lines[17][1].diagnosis.startswith("wrong sign") and "from the prose" in lines[17][3].read_as
+    assert "wrong sign" in lines[30][0].diagnosis and "cross-entropy" in lines[30][0].read_as
+    assert "transposed" in lines[34][0].diagnosis
+    assert "transpose missing on V" in lines[42][0].diagnosis
+    assert "transpose missing on X" in lines[55][0].diagnosis
+    assert by[(17, "-y+a")].verdict == "correct"
+
+
+def test_expression_made_a_name_only_where_it_stands_whole():
+    from matcalc.judge.note_check import _operand_pattern
+    import re
+    pattern = _operand_pattern("h_t * V + b")
+    assert re.search(pattern, "sigmoid((h_t * V + b))") and not re.search(pattern, "2 * h_t * V + b")
+    call = _operand_pattern("exp(z)")
+    assert re.search(call, "log(sum(exp(z), 2))") and not re.search(call, "exp(z2)")

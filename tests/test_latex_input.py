@@ -63,3 +63,29 @@ def test_more_notation(tex, lang):
         assert out == "G" and seen == [(r"\partial (w^T x)", r"\partial w")]
     else:
         assert translate(tex).text == lang
+
+
+@pytest.mark.parametrize("tex,lang", [
+    # shape subscripts on a name and on an all-ones vector (1_{k,1} a column, 1_{1,k} a row)
+    (r"\frac{\exp a_{1,k}}{\exp a 1_{k,1}}", "exp(a) / sumcols__(exp(a))"),
+    (r"1_{1,n} A", "sumrows__(A)"),
+    # an unbraced superscript takes one token, as in TeX: e^z1_{k,1} is e^{z} 1_{k,1}
+    (r"e^z1_{k,1}", "sumcols__(exp(z))"), (r"e^{z1}", "exp(z1)"),
+])
+def test_shape_subscripts_and_one_token_superscripts(tex, lang):
+    assert translate(tex, {"a", "z"}).text == lang
+
+
+def test_ones_declared_a_row():
+    """A note whose 1 is an all-ones row: 1^T is a column, a bare 1 beside an operand that row."""
+    from matcalc.lang.latex_input import ONES_ROW
+    token = ONES_ROW.set(True)
+    try:
+        assert translate(r"\frac{e^z}{e^z 1^T}", {"z"}).text == "exp(z) / sumcols__(exp(z))"
+        # 1 s y^T = s (1 y^T): the row times the whole product after it, not 1 s alone
+        assert translate(r"1\ln(e^z1^T)y^T", {"z", "y"}).text == "sumrows__(log(sumcols__(exp(z))) * y')"
+        assert translate(r"1 - h^2", {"h"}).text == "1 - h .^ 2"            # a number where nothing multiplies
+        assert translate(r"a 1_{k,1}", {"a"}).text == "sumcols__(a)"         # a size still says a column
+    finally:
+        ONES_ROW.reset(token)
+    assert translate(r"\mathbf{1}^T A").text == "sumrows__(A)"               # otherwise 1 is a column

@@ -52,15 +52,18 @@ def test_one_term_and_step_ties():
 def test_seed_003_sums_over_time_and_last_step():
     report = report_of("seed_003.md", 146, 375)
     lines = by_line(report)
-    # ∂L/∂c, ∂L/∂V: Σ_t ∂L_t/∂c and Σ_t ∂L_t/∂z_t ∂z_t/∂c hold; (a_t − y_t) needs the loss L_t
+    # ∂L/∂c, ∂L/∂V: Σ_t ∂L_t/∂c and Σ_t ∂L_t/∂z_t ∂z_t/∂c hold; (a_t − y_t) holds with L_t read as
+    # the cross-entropy of the softmax output a_t ("输出为Softmax激活函数"), a reading it states
     for line in (163, 167):
-        assert [c.verdict for c in lines[line]] == ["correct", "correct", "not_checked"]
-        assert "per-step loss" in lines[line][2].diagnosis
+        assert [c.verdict for c in lines[line]] == ["correct", "correct", "correct"]
+        assert "cross-entropy of the softmax output a_t" in lines[line][2].read_as
     # δ_C^τ = δ_h^τ ∂h^τ/∂C^τ = δ_h^τ [diag(o^τ) ⊙ diag(1 − tanh²(C^τ))] = δ_h^τ ⊙ o^τ ⊙ (1 − tanh²)
     assert [c.verdict for c in lines[308]] == ["correct"] * 3
     assert r"\tau" in lines[308][0].expected
-    # δ_T = (a_T − y_T)V^T is listed (the loss is not written, so not checked), never skipped
-    assert [c.verdict for c in lines[193]] == ["not_checked"]
+    # δ_T = (a_T − y_T)V^T: at the last step L reaches h_T through L_T only (cross-entropy, as read)
+    assert [c.verdict for c in lines[193]] == ["correct"] and "last step" in lines[193][0].read_as
+    # δ_h^τ = (ŷ^τ − y^τ)V^T with ŷ = σ(h V + b), σ a sigmoid: the binary cross-entropy's gradient
+    assert lines[307][-1].verdict == "correct" and "binary cross-entropy" in lines[307][-1].read_as
     # δ_t = (a_t − y_t)Vᵀ + δ_{t+1}(W_hh)ᵀdiag(1 − h_t²): tanh' at step t+1, diag on the other side
     d192 = lines[192][0]
     assert d192.verdict == "wrong"

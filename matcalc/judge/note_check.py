@@ -18,8 +18,9 @@ import numpy as np
 
 from ..lang import printing
 from ..errors import LimitError, MatcalcError, ParseError, ShapeError
-from ..lang.latex_input import HADAMARD_LOOSE, balanced, strip_derivative_text, translate
+from ..lang.latex_input import HADAMARD_LOOSE, ONES_ROW, balanced, strip_derivative_text, sums_as_calls, translate
 from .claims import QUICK_SEARCH
+from .note_abstract import abstract_chain
 from .note_index import IndexUnread, whole_claim
 from .note_model import (_Definition, _identifiers, _lhs_name, _Note, _NotChecked, _plain_name, _reach,
                          _shift_definitions, _split_derivative, _strip_partial)
@@ -141,13 +142,32 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
 
     def derivative(num, den, nabla):
         f2, v2 = _lhs_name(num, note.known), _lhs_name(den, note.known)
-        if not v2:
-            raise ParseError(f"cannot read the derivative symbol ∂{_strip_partial(num)}/∂{_strip_partial(den)}")
+        if re.match(r"\\?(sigma|tanh|sigmoid|softmax|exp|log|ln)\s*\(", _strip_partial(num)) and f2 not in note.definitions:
+            f2 = None                  # ∂σ(h W)/∂h: of an expression, not of a name σ
+        inner = None
+        if not v2:                  # ∂g(e^z1^T)/∂(e^z1^T): with respect to an expression of the note
+            if f2 == fn and fn not in note.definitions:
+                raise _NotChecked(f"the note does not define {note.latex_names.get(fn, fn)} "
+                                  "(no equation for it was found)")
+            f2, v2, inner = _expression_variable(note, num, den, len(jacobians))
         if not f2:                  # ∂softmax(z)/∂z: the Jacobian of an expression
-            inner = translate(_strip_partial(num), note.known, values=note.values,
-                              sigma=note.sigma_at(note.line)).text
+            inner = inner or sums_as_calls(translate(_strip_partial(num), note.known, values=note.values,
+                                                     sigma=note.sigma_at(note.line)).text)
             f2 = f"jnum{len(jacobians)}"
             note.definitions[f2] = _Definition(f2, inner, note.line, {})
+            note.latex_names[f2] = _strip_partial(num)
+            v2 = _case_slip(note, v2, _strip_partial(den))
+            if v2 not in _reach(note, f2, stop=set()):
+                _shift_definitions(note, [v2] + sorted(_identifiers(inner)))
+            whole = re.fullmatch(r"([A-Za-z]+)_\w+", v2)
+            if v2 not in _reach(note, f2, stop=set()) and whole and whole.group(1) in _reach(note, f2, stop=set()):
+                raise _NotChecked(f"the factor ∂{_strip_partial(num)}/∂{_strip_partial(den)}: {_strip_partial(den)} "
+                                  f"is an entry of {whole.group(1)} (index notation): only whole vectors and "
+                                  "matrices are checked")
+            if v2 not in _reach(note, f2, stop=set()):
+                raise _NotChecked(f"the factor ∂{_strip_partial(num)}/∂{_strip_partial(den)}: its numerator, as the "
+                                  f"note defines it, does not depend on {_strip_partial(den)} (the factor would be "
+                                  "zero); not judged")
         if f2 == fn or f2 in aliases_of(fn):
             upstream[v2] = _grad_name(fn, v2)
             return upstream[v2]
@@ -233,6 +253,17 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
         from ..lang.latex_input import resolve_sums, shape_probe
         claim = resolve_sums(claim, shape_probe(source, shapes))
     from ..derivation import derive
+    fresh = [v2 for _, v2 in jacobians.values() if v2.startswith("jden") and v2 in note.definitions]
+    note.fresh_shapes = {}
+    if fresh:                   # the expressions differentiated by: shaped as in the problem
+        from ..lang.latex_input import shape_probe
+        probe = shape_probe(source, shapes)
+        for v2 in fresh:
+            try:
+                note.fresh_shapes[v2] = tuple(str(x) if not str(x).isdigit() else int(str(x))
+                                   for x in probe(note.definitions[v2].text))
+            except MatcalcError:
+                raise _NotChecked(f"cannot size {note.latex_names.get(v2, v2)} in the note's problem") from None
     if jacobians:
         link = None if partial is not None else _contraction_link(note, fn, var, claim, jacobians, upstream, shapes)
         if link is not None:
@@ -303,7 +334,7 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
         flipped = _inverse_transposed(d, claim, var, layout, note)
         if flipped:
             result.diagnosis = [flipped]
-    if result.verdict == "wrong" and "diag(" in claim and re.search(r"softmax", source):
+    if result.verdict == "wrong" and _diag_of_softmax(claim, source):
         result.diagnosis.append("a diagonal Jacobian: softmax couples its outputs, its Jacobian diag(s) − sᵀs "
                                 "is not diagonal")
     if result.verdict == "wrong" and len(result.diagnosis) > 1 and "no single usual mistake" in result.diagnosis[0]:
@@ -322,6 +353,86 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
         result.diagnosis = [f"the terms through {through_names} are wrong: " + "; ".join(result.diagnosis)]
     result.layout = layout
     return result, _expected_latex(d, var, note, upstream, fn), claim
+
+
+def _expression_variable(note: _Note, num: str, den: str, k: int):
+    """(None, jden<k>, numerator text) for ∂N/∂D with D an expression that N is written in: D
+    becomes a name of its own (jden<k> = D), N is written in that name; else ParseError."""
+    def lang(tex):
+        return translate(_strip_partial(tex), note.known, values=note.values, sigma=note.sigma_at(note.line)).text
+    what = f"cannot read the derivative symbol ∂{_strip_partial(num)}/∂{_strip_partial(den)}"
+    try:
+        top, bottom = lang(num), lang(den)
+    except MatcalcError:
+        raise ParseError(what) from None
+    name = f"jden{k}"
+    if re.fullmatch(r"[A-Za-z]\w*", top) and _identifiers(bottom) and bottom not in top:
+        # ∂f_t/∂(h^{t-1}W_f + x^tU_f + b_f), ∂L/∂(h^τV + b): an expression of the note's equations,
+        # made a name of its own where they write it
+        text = bottom.strip("()") if balanced(bottom.strip("()"), "()") else bottom
+        pattern = _operand_pattern(text)
+        spots = {n: d for n, d in note.definitions.items() if re.search(pattern, d.text)}
+        if not spots:
+            raise ParseError(what + f": the note's equations do not write {_strip_partial(den)}")
+        for n, d in spots.items():
+            note.definitions[n] = _Definition(n, re.sub(pattern, f"({name})", d.text), d.line, d.names, d.uncertain)
+        note.definitions[name] = _Definition(name, sums_as_calls(text), note.line, {})
+        note.latex_names[name] = _strip_partial(den)
+        return top, name, None
+    pattern = _operand_pattern(bottom)
+    if not _identifiers(bottom) or not re.search(pattern, top):
+        raise ParseError(what)
+    rest = re.sub(pattern, f"({name})", top)
+    if _identifiers(bottom) & _identifiers(rest):
+        raise _NotChecked(f"∂{_strip_partial(num)}/∂{_strip_partial(den)}: the numerator depends on "
+                          f"{', '.join(sorted(_identifiers(bottom) & _identifiers(rest)))} also other than through "
+                          f"{_strip_partial(den)}, so the derivative with respect to it is ambiguous")
+    note.definitions[name] = _Definition(name, sums_as_calls(bottom), note.line, {})
+    note.latex_names[name] = _strip_partial(den)
+    return None, name, sums_as_calls(rest)
+
+
+def _operand_pattern(expr: str) -> str:
+    """A regex for expr where it stands whole as an operand: a name or call anywhere (exp(z)), a
+    sum or product only in its own brackets ((h_t * V + b), not 2 * h_t * V + b)."""
+    call = re.fullmatch(r"[A-Za-z_]\w*\((.*)\)", expr)
+    if re.fullmatch(r"[A-Za-z_]\w*", expr) or call and balanced(call.group(1), "()"):
+        return rf"(?<![\w.]){re.escape(expr)}(?![\w(])"
+    return rf"\(\s*{re.escape(expr)}\s*\)"
+
+
+def _inline_expression_variables(note: _Note, text: str) -> str:
+    """jden<k> (an expression the claim differentiates by) written out again as that expression."""
+    return re.sub(r"(?<![\w.])jden\d+(?![\w])",
+                  lambda m: f"({note.definitions[m.group(0)].text})" if m.group(0) in note.definitions else m.group(0), text)
+
+
+def _case_slip(note: _Note, name: str, shown: str = "") -> str:
+    """z_l where the note defines z_L only (and no z_l so far): the same index, its case slipped."""
+    if name in note.definitions or any(name in _identifiers(d.text) for d in note.definitions.values()):
+        return name
+    close = [n for n in note.definitions if n.lower() == name.lower()]
+    if len(close) != 1:
+        return name
+    note.slips = getattr(note, "slips", []) + [f"{shown or name} read as "
+                                                 f"{_plain_name(note.latex_names.get(close[0], close[0]))}, the one "
+                                                 "the note defines"]
+    return close[0]
+
+
+def _diag_of_softmax(claim: str, source: str) -> bool:
+    """Does a diag(·) of the claim hold a softmax (or a name the source defines as one)?"""
+    outputs = set(re.findall(r"^\s*(\w+)\s*=\s*softmax\(", source, re.M))
+    for m in re.finditer(r"diag\(", claim):
+        depth, k = 1, m.end()
+        while depth and k < len(claim):
+            depth += claim[k] == "("
+            depth -= claim[k] == ")"
+            k += 1
+        inner = claim[m.end():k]
+        if "softmax(" in inner or _identifiers(inner) & outputs:
+            return True
+    return False
 
 
 def _inverse_transposed(d, claim: str, var: str, layout, note) -> str:
@@ -352,7 +463,12 @@ def _head_expression(note: _Note, fn, var, f_tex: str, line: int):
     if fn or not var:
         return None
     try:
-        text = translate(_strip_partial(f_tex), note.known, values=note.values, sigma=note.sigma_at(line)).text
+        token = ONES_ROW.set(note.ones_row_at(line))
+        try:
+            text = sums_as_calls(translate(_strip_partial(f_tex), note.known, values=note.values,
+                                           sigma=note.sigma_at(line)).text)
+        finally:
+            ONES_ROW.reset(token)
     except MatcalcError:
         return None
     return text if _identifiers(text) and "__" not in text else None
@@ -410,16 +526,28 @@ def _refuse_entries(note: _Note, names) -> None:
 def _judge_with_jacobians(note, fn, var, claim, jacobians, source, shapes, upstream):
     """A claim with Jacobian factors ∂u/∂v (vectors): read in numerator layout, else denominator."""
     from ..derivation import derive
-    from ..ir.nodes import shape_of
     labels = _labels(source, var)
-    d = derive(source, wrt=[var], shapes=shapes, sum_to_one=labels, structure=_structure(note, var, shapes))
+    whole = None
+    try:
+        d = derive(source, wrt=[var], shapes=shapes, sum_to_one=labels, structure=_structure(note, var, shapes))
+    except MatcalcError as err:     # ∂softmax(z)/∂z: the Jacobian of a vector, in each layout
+        if "not a scalar" not in str(err) or upstream:
+            raise
+        whole = "numerator"
     tried = []
     for layout in ("numerator", "denominator"):
+        if whole:
+            whole = layout
+            try:
+                d = derive(source, wrt=[var], shapes=shapes, layout=layout, sum_to_one=labels,
+                           structure=_structure(note, var, shapes))
+            except MatcalcError as err:
+                raise _NotChecked(f"cannot build the note's problem: {err}") from None
         text = claim
         for key, (u, v) in jacobians.items():
-            text = text.replace(key, f"({_jacobian_text(note, u, v, shapes, layout)})")
+            text = text.replace(key, f"({_inline_expression_variables(note, _jacobian_text(note, u, v, shapes, layout))})")
         try:
-            result = _run_check(d, text, var, None)
+            result = _run_check(d, text, var, whole)
         except ShapeError as err:
             tried.append(str(err))
             continue
@@ -494,9 +622,13 @@ def _jacobian_text(note, u, v, shapes, layout) -> str:
     if v not in leaves:
         raise _NotChecked(f"{note.latex_names.get(u, u)} does not depend on {note.latex_names.get(v, v)}")
     own = {n: shapes[n] for n in leaves if n in shapes}
+    own.update({n: s for n, s in getattr(note, "fresh_shapes", {}).items() if n in leaves})
     missing = [n for n in leaves if n not in own]
     if missing:
         own.update({n: s for n, s in _shapes(note, src, v, {}).items() if n in missing})
+    scalar = _scalar_gradient(src, v, own, layout)
+    if scalar is not None:        # ∂(OO^T)/∂W of a scalar expression: its gradient, shaped as W
+        return scalar
     try:
         jd = derive(src, wrt=[v], shapes=own, layout=layout)
     except MatcalcError as err:
@@ -511,6 +643,26 @@ def _jacobian_text(note, u, v, shapes, layout) -> str:
         raise _NotChecked(f"∂{note.latex_names.get(u, u)}/∂{note.latex_names.get(v, v)} is the Jacobian of a "
                           "matrix: the claim's chain-rule factor is not a matrix product")
     return printing.to_language(jd.jacobian(v))
+
+
+def _scalar_gradient(src: str, v: str, shapes: dict, layout: str):
+    """∂s/∂v (language) of a scalar jac_out: its gradient, shaped as v (a row in numerator layout
+    where v is a column); None when jac_out is not a scalar."""
+    from ..derivation import derive
+    from ..ir.nodes import shape_of
+    try:
+        jd = derive(src, wrt=[v], shapes=shapes)
+    except MatcalcError:
+        return None
+    if tuple(shape_of(jd.program.output) or ()) not in ((), (1, 1)):
+        return None
+    shape = tuple(shape_of(jd.program.variables[v]) or ())
+    if not shape:
+        return None
+    text = printing.to_language(jd.gradient(v))
+    if not _identifiers(text):      # a constant gradient (1 for a sum): written out at v's shape
+        text = f"ones({shape[0]}, {shape[1]}) .* ({text})"
+    return f"({text})'" if layout == "numerator" and shape[1] == 1 and shape[0] != 1 else text
 
 
 def _repair(d, claim: str, var: str, layout, note) -> str:
@@ -1005,6 +1157,8 @@ def check_note(text: str, dims: dict | None = None, claim_timeout: float | None 
             item.diagnosis = "cases written as a brace (\\left\\{) over aligned rows are not read; use \\begin{cases}"
             note.definitions, note.declared, note.layout = saved, saved_decl, saved_layout
             continue
+        ones_row = ONES_ROW.set(note.ones_row_at(link_line))
+        note.slips = []
         try:
             with time_limit(claim_timeout, "judging this claim"):
                 entry_jacobians = getattr(note, "entry_jacobians", 0)
@@ -1016,7 +1170,13 @@ def check_note(text: str, dims: dict | None = None, claim_timeout: float | None 
                                           "Jacobian: its indices are swapped, or the note's map is too special "
                                           "to tell")
                 else:
-                    result, expected, lang = _judge_either_grouping(note, fn, var, tex)
+                    try:
+                        result, expected, lang = _judge_either_grouping(note, fn, var, tex)
+                    except (_NotChecked, ParseError):      # the chain rule stated for functions left open
+                        found = abstract_chain(note, fn, var, tex, _judge_either_grouping)
+                        if found is None:
+                            raise
+                        result, expected, lang = found
         except IndexUnread as err:
             item.diagnosis = cut_row(note, link_line, tex) or f"index notation not read: {err}"
             try:
@@ -1055,6 +1215,15 @@ def check_note(text: str, dims: dict | None = None, claim_timeout: float | None 
         except MatcalcError as err:
             item.diagnosis = f"cannot read the claim: {err.message}" + (
                 f" (at {err.source[err.pos:err.pos + 12]!r})" if err.source and err.pos is not None else "")
+            if err.source and err.pos is not None and \
+                    re.search(r"\\(sigma|tanh)\s*(\^\s*\{\s*'\s*\}|\^\s*'|')\s*$", err.source[:err.pos]):
+                item.diagnosis = ("cannot read the claim: σ' (or tanh') is written without its argument, so the "
+                                  "point where the derivative is taken is not said")
+            for a, b in ("()", "[]"):
+                if tex.count(a) != tex.count(b):       # ((h^{t-1})^T δ diag(C) \\ …: a bracket never closed
+                    item.diagnosis = (f"cannot read the claim: its brackets do not balance ({tex.count(a)} "
+                                      f"'{a}' against {tex.count(b)} '{b}')")
+                    break
             continue
         except RecursionError:
             item.diagnosis = "the claim is too deeply nested"
@@ -1063,13 +1232,19 @@ def check_note(text: str, dims: dict | None = None, claim_timeout: float | None 
             item.diagnosis = f"matcalc could not judge this claim ({type(err).__name__}: {err})"
             continue
         finally:
+            ONES_ROW.reset(ones_row)
             note.definitions = saved
             note.layout = saved_layout
             note.declared = saved_decl
-        item.read_as = lang
+        item.read_as = lang + "".join(f"   ({d.uncertain[0]})" for d in note.defs_at(link_line).values()
+                                      if not d.display and d.uncertain and d.name in _identifiers(lang)) + \
+            "".join(f"   ({slip})" for slip in dict.fromkeys(getattr(note, "slips", [])))
         item.expected = expected
         item.verdict = result.verdict
         item.layout = getattr(result, "layout", None)
+        if result.verdict == "wrong" and result.diagnosis and result.diagnosis[0].startswith("off by a constant factor"):
+            result.diagnosis = result.diagnosis[:1] + [d for d in result.diagnosis[1:]    # the factor says it
+                                                       if not d.startswith("a term counted twice")]
         if result.verdict == "wrong":
             item.diagnosis = _in_note_names(note, "; ".join(_plain(d) for d in result.diagnosis)).replace(
                 "∂f/∂", f"∂{_plain_name(note.latex_names.get(fn, fn))}/∂")

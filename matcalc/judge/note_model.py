@@ -240,7 +240,8 @@ class _Note:
                 if m1 and m2 and m1.group(1) == m2.group(1) and m1.group(2) not in self.definitions \
                         and m1.group(2) != name:
                     inner = m1.group(2)
-                    self.definitions[inner] = _Definition(inner, m2.group(2), line, other.names)
+                    self.definitions[inner] = _Definition(inner, m2.group(2), line, other.names,
+                                                          display=chain.get("display", True))
                     self.history.append(self.definitions[inner])
                     self.latex_names.update({k: v for k, v in other.names.items() if k not in self.latex_names})
 
@@ -262,21 +263,100 @@ class _Note:
                 start = max([h for h in heads if h <= k], default=1)
                 end = min([h for h in heads if h > k]) - 1
                 out.append((start, end, m.group(3).lower()))
+        # "a_t = σ(z_t), 输出为 Softmax 激活函数" / "the output uses softmax": σ on that line only
+        for k, ln in enumerate(lines, start=1):
+            m = re.search(r"(输出|output)[^$\n]{0,12}?(为|是|is|uses?|:|：)\s*(?:an?\s+|the\s+)?\$?\s*\\?"
+                          r"(softmax|sigmoid|tanh)\b", ln, re.I)
+            if m and re.search(r"\\sigma\s*\(", ln):
+                out.insert(0, (k, k, m.group(3).lower()))
         return out
 
+    def ones_row_at(self, line: int) -> bool:
+        """Does the note say its 1 is an all-ones row (其中$1$为全部为1的行向量) in the section of
+        ``line``, or in an earlier section up to which no heading of a higher level intervenes?"""
+        lines = self.text.split("\n")
+        heads = [(k + 1, len(re.match(r"\s{0,3}(#+)", ln).group(1))) for k, ln in enumerate(lines)
+                 if re.match(r"\s{0,3}#", ln)]
+        said = re.compile(r"\$\s*(?:\\mathbf\{1\}|\\mathbb\{1\}|1)\s*\$\s*(?:为|是|is|denotes)\s*"
+                          r"(?:全部?为\s*1\s*的\s*行向量|全\s*1\s*的?\s*行向量|(?:an?|the)\s+(?:all[- ]ones?\s+row"
+                          r"|row\s+(?:vector\s+)?of\s+(?:all\s+)?ones))", re.I)
+        for k, ln in enumerate(lines, start=1):
+            if not said.search(ln):
+                continue
+            start, level = max([(h, lv) for h, lv in heads if h <= k], default=(1, 0))
+            if line < start:
+                continue
+            if all(lv >= level for h, lv in heads if start < h <= line) and level or \
+                    not any(start < h <= line for h, _ in heads):
+                return True
+        return False
+
     def defs_at(self, line: int) -> dict:
-        """The definitions in force at ``line``: the latest at or before it."""
+        """The definitions in force at ``line``: the latest at or before it, less the names a later
+        sentence declares afresh (假设 $y,z$ 为行向量, "let $z$ be a row vector"): leaves again."""
         out = {}
         for d in self.history:
             if d.line <= line:
                 out.pop(d.name, None)
                 out[d.name] = d
+        for at, names, _, supposed in self._fresh_declarations():
+            if at <= line and supposed:
+                for n in names:
+                    if n in out and out[n].line < at:
+                        del out[n]
+        for name, text, at in self._activated_in_prose(line, out):
+            out.setdefault(name, _Definition(name, text, at, {}, [f"{name} is read as {text} from the prose"],
+                                             display=False))
+            self.latex_names.setdefault(name, name)
         return out
 
+    def _activated_in_prose(self, line: int, defs: dict) -> list:
+        """(name, text, line) for "$a$ 为经过激活函数的行向量" / "$a$ is the activated output" in the
+        section of ``line``: a is the one activation the section's equations apply to a name."""
+        lines = self.text.split("\n")
+        heads = [k + 1 for k, ln in enumerate(lines) if re.match(r"\s{0,3}#", ln)]
+        start = max([h for h in heads if h <= line], default=1)
+        end = min([h for h in heads if h > line], default=len(lines) + 1)
+        said = re.compile(r"\$\s*([^$]+?)\s*\$\s*(?:为|是|is|denotes)\s*(?:the\s+)?(?:经过激活函数(?:之?后)?的|"
+                          r"激活(?:函数)?之?后的|activated\b|output of the activation|activation output)", re.I)
+        calls = {m.group(0) for d in defs.values() if start <= d.line < end
+                 for m in re.finditer(r"(?<![\w.])(?:softmax|sigmoid|tanh|relu)\(\w+\)", d.text)}
+        out = []
+        for k in range(start, end):
+            for m in said.finditer(lines[k - 1]):
+                name = _lhs_name(m.group(1), self.known)
+                if name and len(calls) == 1 and name not in defs:
+                    out.append((name, next(iter(calls)), k))
+        return out
+
+    def _fresh_declarations(self) -> list:
+        """(line, names, shape, supposed) of the sentences that declare names as row or column
+        vectors, vectors, matrices or scalars (假设，$y,z$ 为行向量; "$b$ is a scalar"); supposed: the
+        sentence supposes them afresh (假设, 设, let, suppose, assume), so they are leaves again."""
+        if not hasattr(self, "_fresh"):
+            self._fresh = []
+            said = re.compile(r"\$([^$]+)\$\s*(?:为|是|are|is|be)\s*(?:an?\s+)?(行向量|列向量|向量|标量|矩阵|"
+                              r"row[- ]vectors?|column[- ]vectors?|vectors?|scalars?|matri(?:x|ces))", re.I)
+            for k, ln in enumerate(self.text.split("\n"), start=1):
+                for m in said.finditer(ln):
+                    word = m.group(2).lower()
+                    shape = (1, "?") if word.startswith(("行", "row")) else ("?", 1) if word.startswith(("列", "col")) \
+                        else () if word.startswith(("标", "scalar")) else ("?", "?") if word.startswith(("矩", "matri")) \
+                        else None
+                    names = [_lhs_name(part, self.known) for part in re.split(r",(?![^{]*\})", m.group(1))]
+                    supposed = bool(re.search(r"(假设|设|令|\blet\b|\bsuppose\b|\bassume\b)[^$]{0,6}$",
+                                              ln[:m.start()], re.I))
+                    self._fresh.append((k, [n for n in names if n], shape, supposed))
+        return self._fresh
+
     def declarations_at(self, line: int) -> dict:
-        """Shapes declared at or before ``line`` (X \\in R^{n \\times d}, x_{1,m}), --dim last."""
+        """Shapes declared at or before ``line`` (X \\in R^{n \\times d}, x_{1,m}, "$z$ 为行向量"), --dim
+        last; a size stated in symbols wins over a kind said in words at the same place."""
+        events = [(at, 1, name, shape) for at, name, shape in self.declaration_list]
+        events += [(at, 0, name, shape) for at, names, shape, _ in self._fresh_declarations() if shape is not None
+                   for name in names]
         out = {}
-        for at, name, shape in self.declaration_list:
+        for at, _, name, shape in sorted(events, key=lambda e: (e[0], e[1])):
             if at <= line:
                 out[name] = shape
         out.update(self.dims)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 
 from .claims import QUICK_SEARCH
+from .note_step_loss import implied_step_loss, writes_sum_of_steps
 from .note_model import (_Definition, _identifiers, _lhs_name, _NotChecked, _plain_name, _reach,
                          _shift_definitions, _split_derivative)
 
@@ -444,7 +445,7 @@ def _judge_sum(note, fn, var, found, judge):
     if re.search(r"_(t|tm1|tp1|T|tau)$", var):
         raise _NotChecked(f"a sum over time for the gradient of a step's own quantity {var}: matcalc judges "
                           "sums for parameters shared by the steps")
-    step_fn = f"{fn}_t"
+    step_fn, reading = f"{fn}_t", ""
     derivs = re.findall(r"\\frac\s*\{\s*\\part(?:ial)?\s*\{?\s*([^{}]*?)\s*\}?\s*\}", body)
     per_step = any(_lhs_name(d, note.known) == step_fn for d in derivs)
     if per_step and not re.search(rf"(?<![\w\\]){re.escape(fn)}\s*=\s*\\sum[^$\n]*?{re.escape(fn)}_\{{?t\b",
@@ -472,14 +473,22 @@ def _judge_sum(note, fn, var, found, judge):
             result, expected, lang = judge_step(note, step_fn, var, body, judge)
     except _NotChecked as err:
         if "does not define" in str(err) and re.search(rf"(?<![\w\\]){re.escape(fn)}\s*=\s*\\sum", note.text):
-            raise _NotChecked(f"the note does not write its per-step loss {fn}_t, so the summand (∂{fn}_t "
-                              "through the step's output) cannot be checked") from None
-        raise
+            implied = implied_step_loss(note, body) if step_fn not in note.definitions and not per_step and \
+                writes_sum_of_steps(note, fn) and not (var in states(note) or _feeds_state(note, var)) else None
+            if implied is None:
+                raise _NotChecked(f"the note does not write its per-step loss {fn}_t, so the summand (∂{fn}_t "
+                                  "through the step's output) cannot be checked") from None
+            note.definitions[step_fn] = _Definition(step_fn, implied[0], note.line, {})
+            note.latex_names.setdefault(step_fn, f"{note.latex_names.get(fn, fn)}_t")
+            result, expected, lang = judge_step(note, step_fn, var, body, judge)
+            reading = f"   ({fn}_t: {implied[1]})"
+        else:
+            raise
     if re.search(r"(?<![\w.])d\w+_d\w+_tp1\b", lang):    # δ_{t+1}: the sum may be re-indexed
         raise _NotChecked("the summand is written at step t+1; matcalc judges sums whose terms are at step t")
     if result.verdict == "wrong":
         result.diagnosis = ["the term at step t is wrong: " + "; ".join(result.diagnosis)]
-    return result, f"{head} {expected}", f"sum_t({lang})"
+    return result, f"{head} {expected}", f"sum_t({lang})" + reading
 
 
 def _feeds_state(note, var: str) -> bool:
@@ -494,7 +503,17 @@ def _judge_last_step(note, fn, var, base, mark, tex, judge):
     else:       # ^T is a transpose: only _T, _{T} and ^{(T)} are the step
         step = re.sub(r"_\s*(?:T|\{\s*T\s*\})(?![A-Za-z])", "_{t}", tex)
         step = re.sub(r"\^\s*\{\s*\(\s*T\s*\)\s*\}", "^{(t)}", step)
-    result, expected, lang = judge_step(note, fn, f"{base}_t", step, judge)
+    try:
+        result, expected, lang = judge_step(note, fn, f"{base}_t", step, judge)
+    except _NotChecked as err:
+        # L = Σ_t L_t with L_t unwritten: at the last step L reaches the state through L_τ only
+        implied = implied_step_loss(note, step) if "does not define" in str(err) and \
+            fn not in note.definitions and writes_sum_of_steps(note, fn) else None
+        if implied is None:
+            raise
+        note.definitions[fn] = _Definition(fn, implied[0], note.line, {})
+        result, expected, lang = judge_step(note, fn, f"{base}_t", step, judge)
+        lang = f"{lang}   (the last step's {fn}_{'τ' if mark == 'tau' else 'T'}: {implied[1]})"
     if re.search(r"_tp1\b", lang):
         raise _NotChecked("the claim at the last step names step τ+1, which does not exist (unless the "
                           "note takes its gradient as zero)")

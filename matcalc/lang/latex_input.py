@@ -44,6 +44,9 @@ class Tok:
 # A ⊙ B C read as A ⊙ (B C) (⊙ looser than the matrix product): the second reading of a claim that
 # does not multiply as written left to right
 HADAMARD_LOOSE: ContextVar = ContextVar("hadamard_loose", default=False)
+# a note that says its 1 is an all-ones ROW (其中 1 为全部为1的行向量): 1 is a row, 1^T a column, and a
+# bare 1 beside an operand is that row (1 s y^T = s 1y^T)
+ONES_ROW: ContextVar = ContextVar("ones_row", default=False)
 
 
 def tokenize(tex: str) -> list[Tok]:
@@ -150,7 +153,7 @@ class LatexParser(EnvironmentMixin):
     def __init__(self, tex: str, known_names=(), activations=("f", "g", "phi", "varphi", "psi"),
                  generic="tanh", derivative=None, values=()):
         self.tex = tex
-        self.toks = drop_stray_ampersands(tokenize(tex))
+        self.toks = _drop_bracketed_breaks(drop_stray_ampersands(tokenize(tex)))
         self.i = 0
         self.known = set(known_names)
         self.activations = set(activations) - set(values)
@@ -164,6 +167,7 @@ class LatexParser(EnvironmentMixin):
         self.scalars: set = set()        # names used as a denominator: numbers
         self.ops: list = []
         self.depth = 0
+        self.ones_row = ONES_ROW.get()
 
     # -- helpers
     @property
@@ -240,7 +244,14 @@ class LatexParser(EnvironmentMixin):
                     return node                  # b 1^T: term() repeats b in every column
                 raise self.error("an all-ones row 1^T is read as summing what follows it (1^T A); an outer "
                                  "product v 1^T is not read: give that claim in the language (v*ones(1,m))", self.tok)
-            operand = self.factor()
+            if self.ones_row:          # 1 s y^T: the row times the whole product after it
+                saved_run, self.product_run = self.product_run, True
+                try:
+                    operand = self._term_rest(self.factor())
+                finally:
+                    self.product_run = saved_run
+            else:
+                operand = self.factor()
             return Lang(node.pos, f"sumrows__({operand.text})", ATOM)
         return node
 
@@ -389,6 +400,11 @@ class LatexParser(EnvironmentMixin):
             self.take()
             if t.text == "1" and self.tok.text == "^" and self.peek().text in ("T", "{", r"\top", r"\intercal"):
                 return self.ones_vector(t)
+            if t.text == "1" and self.tok.text == "_" and re.fullmatch(r"\{\s*\w+\s*,\s*\w+\s*\}|\{?\s*\w+\s*\}?",
+                                                                    self.upcoming_group()):
+                return self.ones_vector(t)                  # 1_{k,1}, 1_n: an all-ones vector
+            if t.text == "1" and self.ones_row and self.starts_operand() and self.tok.text != "^":
+                return self.ones_vector(t)                  # 1 \ln(s) y^T: the note's row of ones
             return Lang(t.pos, t.text, ATOM)
         if t.text in OPEN and t.text != "{" or t.text == "{":
             return self.bracketed()
@@ -466,19 +482,37 @@ class LatexParser(EnvironmentMixin):
             raise self.error("the expression ends too early")
         raise self.error(f"{t.text!r} is not part of the LaTeX subset matcalc reads")
 
+    def upcoming_group(self) -> str:
+        """The raw LaTeX of the {...} group or token after the current '_' (nothing taken)."""
+        j = self.i + 1
+        if j >= len(self.toks) or self.toks[j].text != "{":
+            return self.toks[j].text if j < len(self.toks) else ""
+        depth, k = 0, j
+        while k < len(self.toks):
+            depth += self.toks[k].text == "{"
+            depth -= self.toks[k].text == "}"
+            if depth == 0:
+                break
+            k += 1
+        return self.tex[self.toks[j].pos:self.toks[min(k, len(self.toks) - 1)].pos + 1]
+
     def ones_vector(self, tok) -> Lang:
         """1, \\mathbf{1}, 1_n, \\mathbf{1}^T: an all-ones vector (sized by what it multiplies)."""
         node = Lang(tok.pos, "ones", ATOM)
-        node.ones = "col"
+        node.ones = "row" if self.ones_row else "col"
         if self.tok.text == "_":
             self.take()
-            self.group_text()
+            size = re.fullmatch(r"\s*(\w+)\s*,\s*(\w+)\s*", self.group_text())
+            if size and size.group(1) == "1" and size.group(2) != "1":
+                node.ones = "row"                           # 1_{1,k}: a row of ones
+            elif size and size.group(2) == "1" and size.group(1) != "1":
+                node.ones = "col"                           # 1_{k,1}: a column, whatever the note's 1
         if self.tok.text == "^":
             self.take()
             sup = self.group_text().replace(" ", "")
             if sup not in ("T", r"\top", r"\intercal", "'"):
                 raise self.error(f"cannot read the superscript {sup!r} of a ones vector", tok)
-            node.ones = "row"
+            node.ones = "col" if node.ones == "row" else "row"
         return node
 
     def batch_sum(self) -> Lang:
@@ -580,6 +614,10 @@ class LatexParser(EnvironmentMixin):
             self.toks[self.i - 1] = t
         if t.text == "e" and self.tok.text == "^" and "e" not in self.known_bases():
             self.take()
+            nxt = self.tok
+            if nxt.kind == "word" and len(nxt.text) > 1 and nxt.text.isalnum():   # e^z1^T: e^{z} 1^T in LaTeX
+                self.toks[self.i:self.i + 1] = [Tok(nxt.kind, nxt.text[0], nxt.pos),
+                                                Tok("num" if nxt.text[1:].isdigit() else "word", nxt.text[1:], nxt.pos + 1)]
             arg = self.group_tex_expression()
             return Lang(t.pos, f"exp({arg.text})", ATOM)
         if t.text in self.activations and self.is_call():
@@ -916,6 +954,25 @@ class LatexParser(EnvironmentMixin):
         except ParseError as err:
             raise self.error(err.message, tok) from None
         return Lang(tok.pos, name, ATOM)
+
+
+def _drop_bracketed_breaks(toks: list) -> list:
+    """A line break inside an open bracket of an aligned block (outside any environment) is only
+    spacing: a bracket opened on one row and closed on the next is one bracket."""
+    out, depth, env = [], 0, 0
+    for t in toks:
+        if t.text == r"\begin":
+            env += 1
+        elif t.text == r"\end":
+            env -= 1
+        elif t.text in OPEN:
+            depth += 1
+        elif t.text in CLOSE:
+            depth -= 1
+        if t.text == "\\\\" and depth > 0 and env <= 0:
+            continue
+        out.append(t)
+    return out
 
 
 def strip_derivative_text(text: str) -> str:
