@@ -1,0 +1,69 @@
+"""Answer key of issue 19's third round of unseen notes (tests/data/t19u_*.md), written with the
+notes before they were run: per claim (line, "correct" or the words — any of them, '|'-separated —
+the diagnosis of a wrong one must hold; "" accepts any diagnosis)."""
+import re
+
+C = "correct"
+
+FIRST_BATCH = {
+    "t19u_mlp_sigmoid_cn.md": [
+        (18, C), (20, C), (22, "transposed"), (24, C), (24, "not summed over the batch"), (28, C), (30, C),
+        (32, C), (34, C), (36, "wrong point of evaluation"), (38, C), (40, "shapes that cannot match|transpose")],
+    "t19u_tanh_columns.md": [
+        (12, C), (14, C), (16, "transposed"), (18, C), (20, C), (22, C), (24, "wrong point of evaluation"),
+        (26, C), (28, C), (30, "missing|dropped"), (32, C), (34, "shapes that cannot match|transpose")],
+    "t19u_softmax_ce_cn.md": [
+        (10, C), (12, C), (14, "diagonal"), (14, "diagonal"), (17, C), (19, C), (21, "transposed"), (23, C),
+        (26, C), (27, "sign")],
+    "t19u_logreg_rows.md": [
+        (11, C), (13, "factor"), (15, "sign"), (17, ""), (21, C), (23, "missing|dropped"),
+        (25, "shapes that cannot match|transpose"), (27, C)],
+    "t19u_ridge_cn.md": [
+        (9, C), (9, C), (11, "missing|dropped"), (13, "factor"), (15, "shapes that cannot match|transpose"),
+        (17, C), (17, "sign"), (21, C), (22, "transposed"), (23, C)],
+    "t19u_trace_identities.md": [
+        (18, C), (19, "transposed"), (20, C), (21, "missing|dropped"), (22, C), (23, "X⁻¹|inverse"), (24, C),
+        (25, "sign"), (26, C), (27, "sign"), (29, C), (29, "transposed")],
+    "t19u_relu_softmax_batch.md": [
+        (18, C), (19, "factor"), (20, C), (21, "transposed"), (22, C), (23, C), (24, C), (25, "missing|dropped"),
+        (26, "⊙|product|shapes that cannot match")],
+    "t19u_numerator_layout.md": [
+        (14, C), (16, C), (18, C), (20, C), (22, C), (24, "sign"), (26, "missing|dropped"),
+        (28, "wrong point of evaluation"), (30, C)],
+}
+
+KEY = dict(FIRST_BATCH)
+
+
+def score(reports: dict, key: dict = KEY) -> dict:
+    """Claims found and judged right, wrong ones with the right diagnosis, correct ones called wrong."""
+    found_right = total = wrong_total = wrong_diag = false_wrong = 0
+    misses = []
+    for name, entries in key.items():
+        pool = list(reports[name].claims)
+        for line, want in entries:
+            total += 1
+            wrong_total += want != C
+            match = next((c for c in pool if c.link_line == line), None)
+            if match is None:
+                misses.append((name, line, want, "not found"))
+                continue
+            pool.remove(match)
+            if want == C:
+                if match.verdict == C:
+                    found_right += 1
+                else:
+                    false_wrong += match.verdict == "wrong"
+                    misses.append((name, line, want, match.verdict + ": " + match.diagnosis))
+            elif match.verdict == "wrong":
+                found_right += 1
+                if re.search("|".join(re.escape(w) for w in want.split("|")), match.diagnosis):
+                    wrong_diag += 1
+                else:
+                    misses.append((name, line, want, "diagnosis: " + match.diagnosis))
+            else:
+                misses.append((name, line, want, match.verdict + ": " + match.diagnosis))
+        for extra in pool:
+            misses.append((name, extra.link_line, "(not in the key)", extra.verdict + ": " + extra.diagnosis))
+    return {"claims": total, "found_right": found_right, "wrong": wrong_total, "wrong_diagnosed": wrong_diag,
+            "correct_called_wrong": false_wrong, "misses": misses}
