@@ -252,15 +252,16 @@ def _scalar_factor(c: _Claims, ratios: list, a: list, b: list) -> list[str]:
 
 def _dropped_factor(c: _Claims) -> list[str]:
     """The gradient is A ⊙ B and the claim is A alone (tanh' or σ' left out of a backward step)."""
-    from sympy import HadamardProduct
+    from sympy import HadamardProduct, preorder_traversal
     truth = c.truth
-    if not isinstance(truth, HadamardProduct):
-        return []
-    for k, factor in enumerate(truth.args):
-        rest = [a for j, a in enumerate(truth.args) if j != k]
-        kept = rest[0] if len(rest) == 1 else HadamardProduct(*rest)
-        if _same_shape(c.claim, kept) and c.matches(kept) is False and c.error(c.claim, kept) <= TOLERANCE:
-            return [f"missing factor: ⊙ {_uni(factor)} (a factor of the gradient the claim does not have)"]
+    inner = [e for e in preorder_traversal(truth) if isinstance(e, HadamardProduct)][:MAX_EDITS]
+    for node in inner:           # Xᵀ(δ ⊙ σ'(Z)) claimed as Xᵀδ: the factor dropped inside a product
+        for k, factor in enumerate(node.args):
+            rest = [a for j, a in enumerate(node.args) if j != k]
+            kept = rest[0] if len(rest) == 1 else HadamardProduct(*rest)
+            whole = kept if node is truth else truth.xreplace({node: kept})
+            if _same_shape(c.claim, whole) and c.matches(whole) is False and c.error(c.claim, whole) <= TOLERANCE:
+                return [f"missing factor: ⊙ {_uni(factor)} (a factor of the gradient the claim does not have)"]
     return []
 
 

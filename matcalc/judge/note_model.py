@@ -61,7 +61,7 @@ def _split_derivative(tex: str):
             if re.match(r"\s*(\\partial|\\part|∂)", num) and re.match(r"\s*(\\partial|\\part|∂)", den):
                 return strip_derivative_text(num), strip_derivative_text(den)
         return None
-    m = re.fullmatch(r"(\\nabla|∇)\s*_\s*(\{(?:[^{}]|\{[^{}]*\})*\}|\\?[A-Za-z]+)\s*(.+)", t, re.S)
+    m = re.fullmatch(r"(\\nabla|∇)\s*_\s*(\{(?:[^{}]|\{(?:[^{}]|\{[^{}]*\})*\})*\}|\\?[A-Za-z]+)\s*(.+)", t, re.S)
     if m:
         wrt = m.group(2)
         if wrt.startswith("{"):
@@ -329,13 +329,19 @@ class _Note:
             if not parts:
                 found.append((m.start(), name, ()))
             elif len(parts) == 1:
-                found.append((m.start(), name, (parts[0], 1) if self.convention == "column" else (1, parts[0])))
+                column = self.convention == "column" or self._multiplied_on_the_right(name)
+                found.append((m.start(), name, (parts[0], 1) if column else (1, parts[0])))
             elif len(parts) == 2:
                 found.append((m.start(), name, tuple(parts)))
-        numbers = re.compile(r"([A-Za-z\\][A-Za-z_{}^()\\0-9]*)\s*\\in\s*\\\{\s*[-+]?\d+\s*,")   # y \in \{0, 1\}
+        numbers = re.compile(r"([A-Za-z\\][A-Za-z_{}^()\\0-9]*)\s*\\in\s*\\\{\s*[-+]?\d+\s*,[^}]*\\\}"
+                             r"(?:\s*\^\s*(?:\{\s*(\w+)\s*\}|(\w)))?")   # y \in \{0, 1\}, y \in \{0, 1\}^n
         for m in numbers.finditer(self.text):
             name = _lhs_name(m.group(1), self.known)
-            if name:
+            size = m.group(2) or m.group(3)
+            if name and size:         # a vector of labels
+                column = self.convention == "column" or self._multiplied_on_the_right(name)
+                found.append((m.start(), name, (size, 1) if column else (1, size)))
+            elif name:
                 found.append((m.start(), name, ()))
         self.declaration_list = []
         self.size_names = {str(p) for _, _, shape in found for p in shape if not str(p).isdigit()}
@@ -346,6 +352,11 @@ class _Note:
                 continue
             self.declaration_list.append((self.text.count("\n", 0, at) + 1, name, clean))
         return {n: s for _, n, s in self.declaration_list} | dict(self.dims)
+
+    def _multiplied_on_the_right(self, name: str) -> bool:
+        """A vector a forward equation multiplies a matrix by (X w): a column even in a row-batch note."""
+        pattern = re.compile(r"(?<![\w.])[A-Z]\w*'? \* " + re.escape(name) + r"(?![\w'(])")
+        return any(pattern.search(d.text) for d in self.definitions.values())
 
     def _symmetric_names(self) -> set:
         """Matrices the note states symmetric: S = S^T in its math, or 'symmetric' / 对称 / positive

@@ -164,6 +164,7 @@ def clean_math(s: str) -> str:
     """Drop prose (CJK runs: keep the longest math piece), tags, \\qquad, numbering and '&'."""
     s = re.sub(r"\\(tag|label)\{[^}]*\}", "", s)
     s = re.sub(r"\\text\{[^}]*[\u3400-\u9fff][^}]*\}", "", s)
+    s = re.sub(r"(\\q?quad|\\,|~)\s*\\(text|mathrm)\{\s*\([^{}]*\)\s*\}\s*$", "", s)   # \quad \text{(row-wise)}
     if _CJK.search(s):
         parts = [p for p in _CJK.split(s) if p.strip()]
         s = max(parts, key=lambda p: len(p.strip())) if parts else ""

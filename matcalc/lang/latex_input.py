@@ -83,7 +83,8 @@ DERIVATIVES = {"sigmoid": "(sigmoid({u}) .* (1 - sigmoid({u})))",
                "log": "(1 ./ ({u}))",
                "softplus": "sigmoid({u})",
                "sin": "cos({u})",
-               "cos": "(-sin({u}))"}
+               "cos": "(-sin({u}))",
+               "relu": "step({u})"}
 ACCENTS = {r"\hat": "hat", r"\widehat": "hat", r"\bar": "bar", r"\overline": "bar", r"\tilde": "tilde",
            r"\widetilde": "tilde", r"\vec": "", r"\mathbf": "", r"\boldsymbol": "", r"\bm": "",
            r"\mathit": "", r"\mathcal": "", r"\mathbb": "", r"\mathsf": "", r"\dot": "dot"}
