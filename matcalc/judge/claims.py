@@ -252,7 +252,7 @@ def _scalar_factor(c: _Claims, ratios: list, a: list, b: list) -> list[str]:
 
 def _dropped_factor(c: _Claims) -> list[str]:
     """The gradient is A ⊙ B and the claim is A alone (tanh' or σ' left out of a backward step)."""
-    from sympy import HadamardProduct, preorder_traversal
+    from sympy import DiagMatrix, HadamardProduct, MatMul, preorder_traversal
     truth = c.truth
     inner = [e for e in preorder_traversal(truth) if isinstance(e, HadamardProduct)][:MAX_EDITS]
     for node in inner:           # Xᵀ(δ ⊙ σ'(Z)) claimed as Xᵀδ: the factor dropped inside a product
@@ -262,6 +262,15 @@ def _dropped_factor(c: _Claims) -> list[str]:
             whole = kept if node is truth else truth.xreplace({node: kept})
             if _same_shape(c.claim, whole) and c.matches(whole) is False and c.error(c.claim, whole) <= TOLERANCE:
                 return [f"missing factor: ⊙ {_uni(factor)} (a factor of the gradient the claim does not have)"]
+    products = [e for e in preorder_traversal(truth) if isinstance(e, MatMul)][:MAX_EDITS]
+    for node in products:        # δᵀ diag(σ'(z)) A claimed as δᵀA: a diagonal Jacobian left out
+        for k, factor in enumerate(node.args):
+            if not isinstance(factor, DiagMatrix):
+                continue
+            kept = MatMul(*[a for j, a in enumerate(node.args) if j != k]).doit()
+            whole = kept if node is truth else truth.xreplace({node: kept})
+            if _same_shape(c.claim, whole) and c.matches(whole) is False and c.error(c.claim, whole) <= TOLERANCE:
+                return [f"missing factor: {_uni(factor)} (a factor of the gradient the claim does not have)"]
     return []
 
 

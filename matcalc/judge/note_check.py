@@ -278,6 +278,16 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
             if other.verdict == "correct":
                 result = other
                 break
+    if result.verdict == "wrong" and not layout and note.layout == "numerator" and \
+            result.diagnosis and result.diagnosis[0].startswith("wrong shape"):
+        try:       # a row where the gradient is a column: judged as the note's numerator-layout row
+            d_row = derive(source, wrt=[var], shapes=shapes, layout="numerator", sum_to_one=labels,
+                           structure=_structure(note, var, shapes))
+            row = _run_check(d_row, claim, var, "numerator")
+        except MatcalcError:
+            row = None
+        if row is not None and not (row.diagnosis and row.diagnosis[0].startswith("wrong shape")):
+            d, result, layout = d_row, row, "numerator"
     if result.verdict == "wrong" and (not result.diagnosis or "no single usual mistake" in result.diagnosis[0]):
         def relang(tex):
             text = translate(tex, note.known, derivative=derivative, values=note.values,
@@ -941,7 +951,8 @@ def check_note(text: str, dims: dict | None = None, claim_timeout: float | None 
         last = chain["links"][-1][0]
         if head and len(chain["links"]) > 1:
             name = _lhs_name(last, note.known)
-            if name and name not in note.definitions and name not in note.aliases and not _identity(note, name):
+            used = name and (name in note.declared or any(name in _identifiers(d.text) for d in note.definitions.values()))
+            if name and not used and name not in note.definitions and name not in note.aliases and not _identity(note, name):
                 fn, var = _lhs_name(head[0], note.known), _lhs_name(head[1], note.known)
                 if fn and var and name != var:
                     note.aliases[name] = (fn, var)
