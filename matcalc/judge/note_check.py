@@ -154,7 +154,8 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
         return {n for n, d in note.definitions.items() if d.text == name}
 
     r = translate(claim_tex, note.known, derivative=derivative, values=note.values,
-                  batch="rows" if note.convention == "row" else "columns", sigma=note.sigma_at(note.line))
+                  batch="rows" if note.convention == "row" else "columns", sigma=note.sigma_at(note.line),
+                  prime_arguments=note.prime_arguments())
     claim = re.sub(r"(?<![\w.])[EI](?![\w(])", lambda m: "eye" if _identity(note, m.group(0)) else m.group(0), r.text)
     _refuse_entries(note, [var] + sorted(_identifiers(claim)))
     for alias, (f2, v2) in _expand_aliases(note, _identifiers(claim)).items():
@@ -292,7 +293,7 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
         def relang(tex):
             text = translate(tex, note.known, derivative=derivative, values=note.values,
                              batch="rows" if note.convention == "row" else "columns",
-                             sigma=note.sigma_at(note.line)).text
+                             sigma=note.sigma_at(note.line), prime_arguments=note.prime_arguments()).text
             for alias in _expand_aliases(note, _identifiers(text)):
                 text = re.sub(rf"(?<![\w.]){re.escape(alias)}(?![\w])", upstream[note.aliases.get(alias, (0, 0))[1]]
                               if alias in note.aliases else alias, text)

@@ -353,6 +353,15 @@ class _Note:
             self.declaration_list.append((self.text.count("\n", 0, at) + 1, name, clean))
         return {n: s for _, n, s in self.declaration_list} | dict(self.dims)
 
+    def prime_arguments(self) -> dict:
+        """Activation -> its argument, where the forward equations apply it to one name only (a
+        bare σ' then means σ'(z))."""
+        seen: dict = {}
+        for d in self.definitions.values():
+            for fn, arg in re.findall(r"(?<![\w.])(sigmoid|tanh|relu)\((\w+)\)", d.text):
+                seen.setdefault(fn, set()).add(arg)
+        return {fn: next(iter(args)) for fn, args in seen.items() if len(args) == 1}
+
     def _multiplied_on_the_right(self, name: str) -> bool:
         """A vector a forward equation multiplies a matrix by (X w): a column even in a row-batch note."""
         pattern = re.compile(r"(?<![\w.])[A-Z]\w*'? \* " + re.escape(name) + r"(?![\w'(])")

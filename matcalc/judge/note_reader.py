@@ -69,7 +69,28 @@ def math_segments(text: str) -> list[Segment]:
         start = m.start(group)
         out.append(Segment(body, start, line_of(text, start), line_of(text, m.end()), group != 3))
         pos = m.end()
+    return _merge_by_place(out, _prose_claims(text, out, code))
+
+
+# ∂f/∂W = a bᵀ written in the prose, outside $…$: the claim runs to a comma, a full stop or a word
+_PROSE_CLAIM = re.compile(r"(?:∂\s*[\w{}^_]+\s*/\s*∂\s*[\w{}^_]+|∇\s*_?\s*\{?[\w^_]+\}?\s*[\w{}^_]+)\s*="
+                          r"[^=,;:.。，；：\n$]+?(?=\s*(?:[,;:。，；：$]|\.(?:\s|$)|\s+(?:and|or|but|not|is|which|where|"
+                          r"holds|for|with|so|then|is)\b|$))", re.M)
+
+
+def _prose_claims(text: str, spans: list, code: list) -> list:
+    """Derivative claims typed in the prose with Unicode ∂ or ∇ (no $…$ around them)."""
+    taken = [(seg.start - 2, seg.start + len(seg.text) + 2) for seg in spans] + code
+    out = []
+    for m in _PROSE_CLAIM.finditer(text):
+        if any(a <= m.start() < b for a, b in taken):
+            continue
+        out.append(Segment(m.group(0).strip(), m.start(), line_of(text, m.start()), line_of(text, m.end()), False))
     return out
+
+
+def _merge_by_place(a: list, b: list) -> list:
+    return sorted(a + b, key=lambda seg: seg.start) if b else a
 
 
 _INNER_ENV = re.compile(r"\\(begin|end)\{(cases|[bpvBV]?matrix|smallmatrix)\*?\}")

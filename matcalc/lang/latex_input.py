@@ -161,6 +161,7 @@ class LatexParser(EnvironmentMixin):
         self.scalars: set = set()        # names used as a denominator: numbers
         self.ops: list = []
         self.depth = 0
+        self.prime_arguments: dict = {}  # activation -> the one argument a bare σ' means
 
     # -- helpers
     @property
@@ -739,6 +740,8 @@ class LatexParser(EnvironmentMixin):
             arg = self.bracketed()
         elif fn in ("log", "exp", "tr", "diag", "tanh", "sigmoid", "det", "logdet") and self.tok.kind != "end":
             arg = self.postfix()                            # \log x, \exp x
+        elif prime and fn in self.prime_arguments:          # σ' alone: σ'(z) at the one z σ is applied to
+            arg = Lang(tok.pos, self.prime_arguments[fn], ATOM)
         else:
             raise self.error(f"{fn} needs an argument in parentheses", tok)
         self.entrywise = saved_entrywise
@@ -974,10 +977,12 @@ def sums_as_calls(text: str) -> str:
 
 
 def translate(tex: str, known_names=(), derivative=None, generic="tanh", values=(), batch="rows",
-              sigma="sigmoid", bias_columns=False) -> Result:
+              sigma="sigmoid", bias_columns=False, prime_arguments=None) -> Result:
     """LaTeX expression -> Result(language text, names, operator places); ``bias_columns``: a
-    forward equation, where b 1^T repeats b in every column."""
+    forward equation, where b 1^T repeats b in every column; ``prime_arguments``: activation ->
+    the argument a bare σ' stands for."""
     p = LatexParser(tex, known_names=known_names, derivative=derivative, generic=generic, values=values)
+    p.prime_arguments = dict(prime_arguments or {})
     p.bias_columns = bias_columns
     p.batch = batch
     p.sigma = sigma
