@@ -259,7 +259,10 @@ def _dropped_factor(c: _Claims) -> list[str]:
         for k, factor in enumerate(node.args):
             rest = [a for j, a in enumerate(node.args) if j != k]
             kept = rest[0] if len(rest) == 1 else HadamardProduct(*rest)
-            whole = kept if node is truth else truth.xreplace({node: kept})
+            try:
+                whole = kept if node is truth else truth.xreplace({node: kept})
+            except (TypeError, ValueError):
+                continue
             if _same_shape(c.claim, whole) and c.matches(whole) is False and c.error(c.claim, whole) <= TOLERANCE:
                 return [f"missing factor: ⊙ {_uni(factor)} (a factor of the gradient the claim does not have)"]
     products = [e for e in preorder_traversal(truth) if isinstance(e, MatMul)][:MAX_EDITS]
@@ -267,8 +270,11 @@ def _dropped_factor(c: _Claims) -> list[str]:
         for k, factor in enumerate(node.args):
             if not isinstance(factor, DiagMatrix):
                 continue
-            kept = MatMul(*[a for j, a in enumerate(node.args) if j != k]).doit()
-            whole = kept if node is truth else truth.xreplace({node: kept})
+            try:
+                kept = MatMul(*[a for j, a in enumerate(node.args) if j != k]).doit()
+                whole = kept if node is truth else truth.xreplace({node: kept})
+            except (TypeError, ValueError):       # what is left is not a product of matrices
+                continue
             if _same_shape(c.claim, whole) and c.matches(whole) is False and c.error(c.claim, whole) <= TOLERANCE:
                 return [f"missing factor: {_uni(factor)} (a factor of the gradient the claim does not have)"]
     return []

@@ -20,7 +20,7 @@ from ..lang import printing
 from ..errors import LimitError, MatcalcError, ParseError, ShapeError
 from ..lang.latex_input import HADAMARD_LOOSE, balanced, strip_derivative_text, translate
 from .claims import QUICK_SEARCH
-from .note_index import IndexUnread, whole_claim
+from .note_index import IndexUnread, jacobian_claim, whole_claim
 from .note_model import (_Definition, _identifiers, _lhs_name, _Note, _NotChecked, _plain_name, _reach,
                          _shift_definitions, _split_derivative, _strip_partial)
 from .note_recurrent import judge_recurrent, last_step_aliases, step_ties
@@ -984,8 +984,12 @@ def check_note(text: str, dims: dict | None = None, claim_timeout: float | None 
             continue
         try:
             with time_limit(claim_timeout, "judging this claim"):
-                whole = whole_claim(note, fn, v_tex, tex)       # index notation: the whole claim
-                if whole:
+                jac = jacobian_claim(note, f_tex, v_tex, tex)   # ∂p_i/∂z_j = …: the whole Jacobian
+                whole = None if jac else whole_claim(note, fn, v_tex, tex)       # index notation: the whole claim
+                if jac:
+                    whole = (jac[1], jac[2], jac[3])
+                    result, expected, lang = _judge(note, jac[0], jac[1], jac[3])
+                elif whole:
                     result, expected, lang = _judge(note, fn, whole[0], whole[2])
                 else:
                     result, expected, lang = _judge_either_grouping(note, fn, var, tex)
