@@ -32,7 +32,22 @@ FIRST_BATCH = {
         (28, "wrong point of evaluation"), (30, C)],
 }
 
-KEY = dict(FIRST_BATCH)
+# written after the first batch's fixes, run once as written: a check that the fixes generalise
+SECOND_BATCH = {
+    "t19u2_linear_neuron_cn.md": [
+        (10, C), (12, "transposed"), (14, C), (16, "sign"), (18, C), (20, "factor"), (22, C)],
+    "t19u2_tanh_batch_rows.md": [
+        (15, C), (16, "factor"), (17, "transposed"), (20, C), (21, C), (22, ""), (23, C),
+        (24, "not summed over the batch"), (25, C)],
+    "t19u2_frobenius_cn.md": [
+        (11, C), (12, "sign"), (13, "shapes that cannot match|transpose"), (14, C), (15, C),
+        (16, "transposed|⁻¹|inverse"), (17, C), (18, "⁻¹|inverse|transposed")],
+    "t19u2_softmax_bias_rows.md": [
+        (12, C), (13, C), (14, "shapes that cannot match|transpose"), (15, C), (16, "not summed over the batch"),
+        (17, C), (18, "sign")],
+}
+
+KEY = {**FIRST_BATCH, **SECOND_BATCH}
 
 
 def score(reports: dict, key: dict = KEY) -> dict:
