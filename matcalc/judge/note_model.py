@@ -329,8 +329,7 @@ class _Note:
             if not parts:
                 found.append((m.start(), name, ()))
             elif len(parts) == 1:
-                column = self.convention == "column" or self._multiplied_on_the_right(name)
-                found.append((m.start(), name, (parts[0], 1) if column else (1, parts[0])))
+                found.append((m.start(), name, (parts[0], "vector__")))
             elif len(parts) == 2:
                 found.append((m.start(), name, tuple(parts)))
         numbers = re.compile(r"([A-Za-z\\][A-Za-z_{}^()\\0-9]*)\s*\\in\s*\\\{\s*[-+]?\d+\s*,[^}]*\\\}"
@@ -339,10 +338,10 @@ class _Note:
             name = _lhs_name(m.group(1), self.known)
             size = m.group(2) or m.group(3)
             if name and size:         # a vector of labels
-                column = self.convention == "column" or self._multiplied_on_the_right(name)
-                found.append((m.start(), name, (size, 1) if column else (1, size)))
+                found.append((m.start(), name, (size, "vector__")))
             elif name:
                 found.append((m.start(), name, ()))
+        found = self._orient_vectors(found)
         self.declaration_list = []
         self.size_names = {str(p) for _, _, shape in found for p in shape if not str(p).isdigit()}
         for at, name, shape in sorted(found, key=lambda f: f[0]):
@@ -361,6 +360,22 @@ class _Note:
             for fn, arg in re.findall(r"(?<![\w.])(sigmoid|tanh|relu)\((\w+)\)", d.text):
                 seen.setdefault(fn, set()).add(arg)
         return {fn: next(iter(args)) for fn, args in seen.items() if len(args) == 1}
+
+    def _orient_vectors(self, found: list) -> list:
+        """x \\in R^d: a column in a column-vector note; in a row-batch note a row (a bias added to
+        every row) unless a matrix multiplies it (X w) or its size is only ever a number of rows
+        (y \\in R^n beside X \\in R^{n \\times d}: one entry per sample)."""
+        rows = {str(sh[0]) for _, _, sh in found if len(sh) == 2 and sh[1] != "vector__"}
+        cols = {str(sh[1]) for _, _, sh in found if len(sh) == 2 and sh[1] != "vector__"}
+        out = []
+        for at, name, shape in found:
+            if len(shape) == 2 and shape[1] == "vector__":
+                size = shape[0]
+                column = self.convention == "column" or self._multiplied_on_the_right(name) or \
+                    (str(size) in rows and str(size) not in cols)
+                shape = (size, 1) if column else (1, size)
+            out.append((at, name, shape))
+        return out
 
     def _multiplied_on_the_right(self, name: str) -> bool:
         """A vector a forward equation multiplies a matrix by (X w): a column even in a row-batch note."""
