@@ -199,6 +199,10 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
             body += [f"{fn} = {note.definitions[fn].text}", f"f_note = {fn}"]
         else:
             body.append(f"f_note = {note.definitions[fn].text}")
+        if var not in _reach(note, fn, stop=set()) and var != fn and _name_product(note, var, fn):
+            order = _deps(note, [fn] + [n for n in _identifiers(claim) if n in note.definitions])
+            body = [f"{n} = {note.definitions[n].text}" for n in order if n != var and n != fn]
+            body.append(f"f_note = {note.definitions[fn].text}")
         if var not in _reach(note, fn, stop=set()) and var != fn:
             raise _NotChecked(f"{note.latex_names.get(fn, fn)} as defined in the note does not depend on "
                               f"{note.latex_names.get(var, var)}")
@@ -328,6 +332,35 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
         result.diagnosis = [f"the terms through {through_names} are wrong: " + "; ".join(result.diagnosis)]
     result.layout = layout
     return result, _expected_latex(d, var, note, upstream, fn), claim
+
+
+def _name_product(note: _Note, var: str, fn: str) -> bool:
+    """s = Xw named after p = σ(Xw): the product the equations spell out becomes s where it stands
+    whole (a matrix product, associative; never beside ⊙, a power or a transpose). True if done."""
+    d = note.definitions.get(var)
+    if d is None or not re.fullmatch(r"\w+( \* \w+)+", d.text.strip()):
+        return False
+    expr = d.text.strip()
+    changed = False
+    for n in _reach(note, fn, stop=set()) | {fn}:
+        if n == var or n not in note.definitions:
+            continue
+        text = note.definitions[n].text
+        out, last = [], 0
+        for m in re.finditer(re.escape(expr), text):
+            before, after = text[:m.start()].rstrip(), text[m.end():].lstrip()
+            ok_before = not before or before[-1] in "(+-=," or before.endswith("*") and not before.endswith(".*")
+            ok_before = ok_before and not re.search(r"\w$", before)
+            ok_after = not after or after[0] in ")+-," or after.startswith("* ") or after == "*"
+            if ok_before and ok_after:
+                out.append(text[last:m.start()] + var)
+                last = m.end()
+        if out:
+            old = note.definitions[n]
+            note.definitions[n] = _Definition(old.name, "".join(out) + text[last:], old.line, old.names,
+                                              list(old.uncertain), old.display)
+            changed = True
+    return changed
 
 
 def _inverse_transposed(d, claim: str, var: str, layout, note) -> str:

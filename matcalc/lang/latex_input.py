@@ -85,6 +85,8 @@ DERIVATIVES = {"sigmoid": "(sigmoid({u}) .* (1 - sigmoid({u})))",
                "sin": "cos({u})",
                "cos": "(-sin({u}))",
                "relu": "step({u})"}
+BARE_PRIME_ENDS = {r"\odot", r"\circ", r"\cdot", "*", "+", "-", ")", "]", "}", r"\right", r"\times", "=", ",",
+                   r"\\", "&"}
 ACCENTS = {r"\hat": "hat", r"\widehat": "hat", r"\bar": "bar", r"\overline": "bar", r"\tilde": "tilde",
            r"\widetilde": "tilde", r"\vec": "", r"\mathbf": "", r"\boldsymbol": "", r"\bm": "",
            r"\mathit": "", r"\mathcal": "", r"\mathbb": "", r"\mathsf": "", r"\dot": "dot"}
@@ -738,10 +740,10 @@ class LatexParser(EnvironmentMixin):
             arg = self.bracketed()
         elif self.tok.text in ("(", "[", r"\{", "{") or self.tok.kind == "cmd" and self.tok.text in OPEN:
             arg = self.bracketed()
+        elif prime and fn in self.prime_arguments and (self.tok.kind == "end" or self.tok.text in BARE_PRIME_ENDS):
+            arg = Lang(tok.pos, self.prime_arguments[fn], ATOM)   # σ' alone: σ'(z) at the one z σ is applied to
         elif fn in ("log", "exp", "tr", "diag", "tanh", "sigmoid", "det", "logdet") and self.tok.kind != "end":
             arg = self.postfix()                            # \log x, \exp x
-        elif prime and fn in self.prime_arguments:          # σ' alone: σ'(z) at the one z σ is applied to
-            arg = Lang(tok.pos, self.prime_arguments[fn], ATOM)
         else:
             raise self.error(f"{fn} needs an argument in parentheses", tok)
         self.entrywise = saved_entrywise
