@@ -47,7 +47,24 @@ SECOND_BATCH = {
         (17, C), (18, "sign")],
 }
 
-KEY = {**FIRST_BATCH, **SECOND_BATCH}
+# a third batch, written after the second batch passed: the constructs the issue lists as unread
+# (\tilde, Unicode ⊙ ∇ ᵀ in math, x' as a name, \mathsf{T}, R^{m,p}, \begin{bmatrix} in the prose,
+# a chain across \\, \left[ \right], a double sum over entries)
+THIRD_BATCH = {
+    "t19u3_tied_autoencoder.md": [
+        (10, C), (11, C), (12, C), (13, "wrong point of evaluation"), (17, C), (18, "missing|dropped"),
+        (19, "transpos"), (20, C)],
+    "t19u3_projection_prime_cn.md": [
+        (9, C), (11, C), (13, "shapes that cannot match|transpose"), (15, C), (17, "transposed"), (19, C),
+        (21, "sign")],
+    "t19u3_ridge_chain.md": [
+        (10, C), (11, C), (17, "factor"), (19, ""), (21, "transposed"), (23, "sign")],
+    "t19u3_sigmoid_softmax_cn.md": [
+        (18, C), (20, C), (22, C), (24, C), (26, C), (28, "wrong point of evaluation"), (30, C),
+        (32, "not summed over the batch"), (34, "factor")],
+}
+
+KEY = {**FIRST_BATCH, **SECOND_BATCH, **THIRD_BATCH}
 
 
 def score(reports: dict, key: dict = KEY) -> dict:
