@@ -319,8 +319,24 @@ def _value_diagnoses(c: _Claims) -> list[str]:
                 out.append(f"extra term: {_uni(u)} does not belong to the gradient")
             elif c.matches(ops.add(claim, ops.scale(-2, u))):
                 out.append(f"wrong sign of the term {_uni(u)}")
+        if not out:
+            out += _term_factor(c, claim, claim_terms)
     out += _edit_diagnoses(c)
     return out
+
+
+def _term_factor(c: _Claims, claim, terms: list) -> list[str]:
+    """One term of the claim off by a factor (Xᵀ(Xθ − y) where (1/m)Xᵀ(Xθ − y) belongs)."""
+    from sympy import Integer, Rational
+    factors = [(Integer(2), "2"), (Rational(1, 2), "1/2")]
+    for name, var in c.program.variables.items():
+        if not is_matrix(var):
+            factors += [(var, name), (1 / var, f"1/{name}")]
+    for u in terms[:8]:
+        for k, shown in factors:
+            if c.matches(ops.add(claim, ops.scale(k - 1, u))):
+                return [f"off by a factor in one term: the term {_uni(u)} needs a factor {shown}"]
+    return []
 
 
 def _number(k: float) -> str:

@@ -210,15 +210,20 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
     assigned = {b.split(" = ", 1)[0] for b in body}
     present = assigned | _identifiers("\n".join(body)) | {var}
     extra = {}
+    sizes = set()
     for n in sorted(_identifiers(claim) - present - set(upstream.values())):
         sib = _sibling(n, present)
+        if sib is None and n in note.size_names and n not in note.definitions:
+            sizes.add(n)          # 1/N with N a size the loss does not use: a number the gradient lacks
+            continue
         if sib is None:
             raise _NotChecked(f"the claim uses {note.latex_names.get(n, n)}, which the note's equations do not define")
         extra[n] = sib
-    if extra:
-        body[-1] += "".join(f" + 0 * sum({n})" for n in extra)
+    if extra or sizes:
+        body[-1] += "".join(f" + 0 * sum({n})" for n in list(extra) + sorted(sizes))
     source = "\n".join(body)
     shapes = _shapes(note, source, var, upstream, scalar_target=not upstream and bool(_LOSS_NAMES.match(fn)))
+    shapes.update({n: () for n in sizes})
     if extra:
         probe = None
         for n, sib in extra.items():
@@ -561,6 +566,12 @@ def _repair(d, claim: str, var: str, layout, note) -> str:
             edits.append((claim[:m.end(1)] + claim[m.end():], f"a transpose too many on {shown}"))
         else:
             edits.append((claim[:m.end(1)] + "'" + claim[m.end(1):], f"a transpose missing on {shown}"))
+    terms = _split_terms(claim)
+    if len(terms) > 1:              # h δᵀ + … written δ hᵀ + …: one whole term transposed
+        for k, (sign, term) in enumerate(terms):
+            parts = [(sg, f"({t})'" if j == k else t) for j, (sg, t) in enumerate(terms)]
+            variant = " ".join(f"{sg} {t}" if j or sg == "-" else t for j, (sg, t) in enumerate(parts))
+            edits.append((variant, f"a term transposed: the transpose of term {k + 1} of the claim belongs"))
     for variant, what in (edits + hadamard)[:40]:
         try:
             if _run_check(d, variant, var, layout).verdict == "correct":

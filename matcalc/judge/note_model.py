@@ -16,6 +16,10 @@ _DERIV = re.compile(r"\\frac\s*\{\s*(\\partial|\\part|∂)|\\nabla|∇|∂")
 def _lhs_name(tex: str, known) -> str | None:
     """The identifier of a definition's left side (h, Y_{pred}, z^{(l)}, J(W,b)) or None."""
     tex = _strip_partial(tex)
+    primed = re.fullmatch(r"\s*(\\(?:mathbf|boldsymbol)\s*\{\s*[A-Za-z]\s*\}|[A-Za-z])(_\{?\w+\}?)?\s*'\s*", tex)
+    if primed:                    # x' = Ax, ∂f/∂x': a name of its own
+        base = _lhs_name(primed.group(1) + (primed.group(2) or ""), known)
+        return base and f"{base}_prime"
     tex = re.sub(r"\s*\((?:[^()]*)\)\s*$", "", tex).strip() if not re.fullmatch(r"\(.*\)", tex) else tex
     if not tex:
         return None

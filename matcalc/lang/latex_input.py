@@ -326,7 +326,11 @@ class LatexParser(EnvironmentMixin):
         bracket = getattr(node, "bracket", False)
         while True:
             t = self.tok
-            if t.text in ("'", "′", "ᵀ"):
+            if t.text in ("'", "′") and f"{node.text}_prime" in self.known and not bracket:
+                self.take()                    # x' where the note names x' (x' = Ax): the name, not xᵀ
+                self.names[f"{node.text}_prime"] = self.names.get(node.text, node.text) + "'"
+                node = Lang(node.pos, f"{node.text}_prime", ATOM)
+            elif t.text in ("'", "′", "ᵀ"):
                 self.take()
                 node = Lang(node.pos, f"{_wrap(node, ATOM)}'", ATOM)
             elif t.text == "^":
@@ -353,6 +357,9 @@ class LatexParser(EnvironmentMixin):
         t = self.take()
         if t.kind == "end":
             raise self.error("missing sub/superscript")
+        if t.kind == "cmd" and t.text in (r"\mathsf", r"\mathrm", r"\textsf", r"\text", r"\mathit") and \
+                self.tok.text == "{":
+            return t.text + self.group_text()          # X^\mathsf{T}: the font's group is the superscript
         if t.kind in ("num", "word") and len(t.text) > 1 and t.text.isalnum():   # x^23 is x^{2}3 in LaTeX
             self.toks.insert(self.i, Tok(t.kind, t.text[1:], t.pos + 1))
             self.toks[self.i - 1] = Tok(t.kind, t.text[0], t.pos)
@@ -686,6 +693,9 @@ class LatexParser(EnvironmentMixin):
         nxt = self.peek()
         if nxt.text in ("'", r"\prime", "′") or self.prime_ahead():
             return False
+        if nxt.text in (r"\mathsf", r"\mathrm", r"\textsf", r"\text", r"\mathit") and self.peek(2).text == "{" \
+                and self.peek(3).text == "T" and self.peek(4).text == "}":
+            return False                                  # X^\mathrm{T}: a transpose
         if nxt.text == "{":
             j, depth, inner = self.i + 2, 1, []
             while j < len(self.toks) and depth:
