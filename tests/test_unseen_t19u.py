@@ -98,3 +98,21 @@ def test_a_product_named_after_the_equations():
             "Name $s = Xw$: $\\frac{\\partial L}{\\partial s} = p - y$, not $\\frac{\\partial L}{\\partial s} = y - p$,"
             " and $\\frac{\\partial L}{\\partial w} = X^T(p - y)$.\n")
     assert _claims(note) == [(4, "correct"), (4, "wrong"), (4, "correct")]
+
+
+def test_a_bias_sized_by_a_weights_rows_stays_a_row():
+    """Z = X Wᵀ + b with W ∈ R^{h×d}: h is a weight's row count, not a number of samples."""
+    note = ("Rows are samples: $X \\in \\mathbb{R}^{n \\times d}$, $W \\in \\mathbb{R}^{h \\times d}$, "
+            "$b \\in \\mathbb{R}^{h}$.\n$$Z = XW^T + b$$\n$$L = \\frac{1}{2}\\|Z\\|_F^2$$\n"
+            "$$\\frac{\\partial L}{\\partial W} = Z^T X$$\n$$\\frac{\\partial L}{\\partial W} = X^T Z$$\n")
+    assert _claims(note) == [(4, "correct"), (5, "wrong")]
+
+
+def test_a_size_in_a_claim():
+    """1/N where the loss sums: wrong by that factor; where the loss is a mean, 1/N is the size (not judged)."""
+    head = "$X \\in \\mathbb{R}^{N \\times D}$, $w \\in \\mathbb{R}^{D}$, $y \\in \\mathbb{R}^{N}$\n"
+    summed = head + "$$L = \\frac{1}{2}\\|Xw - y\\|^2$$\n$$\\nabla_w L = \\frac{1}{N}X^T(Xw - y)$$\n"
+    report = matcalc.check_note(summed)
+    assert report.claims[0].verdict == "wrong" and "factor N" in report.claims[0].diagnosis
+    averaged = head + "$$L = \\operatorname{mean}((Xw - y) \\odot (Xw - y))$$\n$$\\nabla_w L = \\frac{2}{N}X^T(Xw - y)$$\n"
+    assert matcalc.check_note(averaged).claims[0].verdict != "wrong"

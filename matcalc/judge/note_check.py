@@ -213,7 +213,8 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
     sizes = set()
     for n in sorted(_identifiers(claim) - present - set(upstream.values())):
         sib = _sibling(n, present)
-        if sib is None and n in note.size_names and n not in note.definitions:
+        if sib is None and n in note.size_names and n not in note.definitions and \
+                not any("mean(" in b for b in body):      # a mean's 1/N is the size itself: not free
             sizes.add(n)          # 1/N with N a size the loss does not use: a number the gradient lacks
             continue
         if sib is None:

@@ -369,7 +369,7 @@ class _Note:
         """x \\in R^d: a column in a column-vector note; in a row-batch note a row (a bias added to
         every row) unless a matrix multiplies it (X w) or its size is only ever a number of rows
         (y \\in R^n beside X \\in R^{n \\times d}: one entry per sample)."""
-        rows = {str(sh[0]) for _, _, sh in found if len(sh) == 2 and sh[1] != "vector__"}
+        rows = {str(sh[0]) for _, n, sh in found if len(sh) == 2 and sh[1] != "vector__" and not _weight(n)}
         cols = {str(sh[1]) for _, _, sh in found if len(sh) == 2 and sh[1] != "vector__"}
         out = []
         for at, name, shape in found:
