@@ -985,6 +985,10 @@ def check_note(text: str, dims: dict | None = None, claim_timeout: float | None 
     if not isinstance(text, str) or not text.strip():
         raise MatcalcError("the note is empty")
     note = _Note(text, dims)
+    if note.convention == "row" and getattr(note, "columns_in_rows", False):
+        flipped = _Note(text, dims, convention="column")
+        if _equations_fit(flipped):         # its vectors are columns: read the note in columns
+            note = flipped
     if not _equations_fit(note):            # "one sample per row" beside X w with w \in R^d
         flipped = _Note(text, dims, convention="row" if note.convention == "column" else "column")
         if _equations_fit(flipped):

@@ -372,12 +372,14 @@ class _Note:
         rows = {str(sh[0]) for _, n, sh in found if len(sh) == 2 and sh[1] != "vector__" and not _weight(n)}
         cols = {str(sh[1]) for _, _, sh in found if len(sh) == 2 and sh[1] != "vector__"}
         out = []
+        self.columns_in_rows = False     # a row-batch note with column vectors (X w): columns may fit as well
         for at, name, shape in found:
             if len(shape) == 2 and shape[1] == "vector__":
                 size = shape[0]
                 column = self.convention == "column" or self._multiplied_on_the_right(name) or \
                     (str(size) in rows and str(size) not in cols)
                 shape = (size, 1) if column else (1, size)
+                self.columns_in_rows = self.columns_in_rows or column and self.convention == "row"
             out.append((at, name, shape))
         return out
 

@@ -190,6 +190,8 @@ def clean_math(s: str) -> str:
         parts = [p for p in _CJK.split(s) if p.strip()]
         s = max(parts, key=lambda p: len(p.strip())) if parts else ""
     s = _outside_inner_envs(s, lambda piece: piece.replace("&", " "))
+    # a line break inside an open bracket (X^T \Big[ (H - Y) \\ & \odot …\Big]) continues the row
+    s = _outside_inner_envs(s, lambda piece: re.sub(r"\\\\(\[[^\]]*\])?", " ", piece))
     s = re.sub(r"\\(q?quad|,|;|!)\s*(?=[A-Za-z])", " ", s)
     return s.strip().rstrip(",.;，。").strip()
 
