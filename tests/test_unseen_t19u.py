@@ -116,3 +116,19 @@ def test_a_size_in_a_claim():
     assert report.claims[0].verdict == "wrong" and "factor N" in report.claims[0].diagnosis
     averaged = head + "$$L = \\operatorname{mean}((Xw - y) \\odot (Xw - y))$$\n$$\\nabla_w L = \\frac{2}{N}X^T(Xw - y)$$\n"
     assert matcalc.check_note(averaged).claims[0].verdict != "wrong"
+
+
+def test_transpose_fonts_and_primed_names():
+    assert translate(r"X^\mathsf{T} y").text == translate(r"X^\mathrm{T} y").text == "X' * y"
+    assert translate(r"x' - c", known_names={"x_prime"}).text == "x_prime - c"
+    assert translate(r"x' - c").text == "x' - c"
+
+
+def test_a_bracket_open_across_a_line_break():
+    note = ("Rows are samples: $X \\in \\mathbb{R}^{n \\times d}$, $W \\in \\mathbb{R}^{d \\times k}$.\n"
+            "$$H = \\tanh(XW)$$\n$$L = \\frac{1}{2}\\|H - Y\\|_F^2$$\n"
+            "$$\n\\begin{aligned}\n\\frac{\\partial L}{\\partial W} &= X^\\top \\Big[ (H - Y) \\\\\n"
+            "&\\qquad \\odot (1 - H \\odot H) \\Big]\n\\end{aligned}\n$$\n"
+            "$$\n\\begin{aligned}\n\\frac{\\partial L}{\\partial W} &= X^\\top \\Big[ (H - Y) \\\\\n"
+            "&\\qquad \\odot (1 - H) \\Big]\n\\end{aligned}\n$$\n")
+    assert _claims(note) == [(6, "correct"), (12, "wrong")]
