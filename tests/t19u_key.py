@@ -64,7 +64,16 @@ THIRD_BATCH = {
         (32, "not summed over the batch"), (34, "factor")],
 }
 
-KEY = {**FIRST_BATCH, **SECOND_BATCH, **THIRD_BATCH}
+# a fourth, after the third passed: seed 004's own style with ReLU, and a stated-symmetric quadratic
+FOURTH_BATCH = {
+    "t19u4_relu_tr_cn.md": [
+        (27, C), (30, C), (33, C), (40, C), (41, "shapes that cannot match"), (42, "not summed over the batch"),
+        (43, "transposed"), (44, C)],
+    "t19u4_quadratic_sym.md": [
+        (7, C), (8, C), (9, "sign"), (10, "factor"), (11, "transposed"), (12, C), (13, "sign")],
+}
+
+KEY = {**FIRST_BATCH, **SECOND_BATCH, **THIRD_BATCH, **FOURTH_BATCH}
 
 
 def score(reports: dict, key: dict = KEY) -> dict:
