@@ -1037,6 +1037,7 @@ def check_note(text: str, dims: dict | None = None, claim_timeout: float | None 
                 whole = None if jac else whole_claim(note, fn, v_tex, tex)       # index notation: the whole claim
                 if jac:
                     whole = (jac[1], jac[2], jac[3])
+                    f_tex = note.latex_names.get(jac[0], jac[0])      # ∂p/∂z, the whole Jacobian
                     result, expected, lang = _judge(note, jac[0], jac[1], jac[3])
                 elif whole:
                     result, expected, lang = _judge(note, fn, whole[0], whole[2])

@@ -75,7 +75,7 @@ def math_segments(text: str) -> list[Segment]:
 # ∂f/∂W = a bᵀ written in the prose, outside $…$: the claim runs to a comma, a full stop or a word
 _PROSE_CLAIM = re.compile(r"(?:∂\s*[\w{}^_]+\s*/\s*∂\s*[\w{}^_]+|∇\s*_?\s*\{?[\w^_]+\}?\s*[\w{}^_]+)\s*="
                           r"[^=,;:.。，；：\n$]+?(?=\s*(?:[,;:。，；：$]|\.(?:\s|$)|\s+(?:and|or|but|not|is|which|where|"
-                          r"holds|for|with|so|then|is)\b|$))", re.M)
+                          r"holds|for|with|so|then)\b|$))", re.M)
 
 
 def _prose_claims(text: str, spans: list, code: list) -> list:
