@@ -73,7 +73,18 @@ FOURTH_BATCH = {
         (7, C), (8, C), (9, "sign"), (10, "factor"), (11, "transposed"), (12, C), (13, "sign")],
 }
 
-KEY = {**FIRST_BATCH, **SECOND_BATCH, **THIRD_BATCH, **FOURTH_BATCH}
+# a fifth, after the fourth: layers in superscripts, ln det with Tr, a column bias entering transposed
+FIFTH_BATCH = {
+    "t19u5_layers_superscript.md": [
+        (10, C), (11, C), (12, "wrong point of evaluation|shape"), (13, C), (14, "missing|dropped"), (15, C),
+        (16, "sign")],
+    "t19u5_logdet_frobenius_cn.md": [
+        (9, C), (11, "⁻¹|inverse"), (13, "transpos"), (15, "missing|dropped"), (17, "factor|twice")],
+    "t19u5_linreg_bias_column.md": [
+        (8, C), (9, C), (10, "not summed over the batch"), (11, "factor"), (12, C), (13, "transposed")],
+}
+
+KEY = {**FIRST_BATCH, **SECOND_BATCH, **THIRD_BATCH, **FOURTH_BATCH, **FIFTH_BATCH}
 
 
 def score(reports: dict, key: dict = KEY) -> dict:
