@@ -256,8 +256,12 @@ def _dropped_factor(c: _Claims) -> list[str]:
     truth = c.truth
     inner = [e for e in preorder_traversal(truth) if isinstance(e, HadamardProduct)][:MAX_EDITS]
     for node in inner:           # Xᵀ(δ ⊙ σ'(Z)) claimed as Xᵀδ: the factor dropped inside a product
-        for k, factor in enumerate(node.args):
-            rest = [a for j, a in enumerate(node.args) if j != k]
+        drops = [[k] for k in range(len(node.args))]
+        if len(node.args) > 2:   # δ ⊙ a ⊙ (1 − a) claimed as δ: σ' = a ⊙ (1 − a) dropped whole
+            drops += [[j for j in range(len(node.args)) if j != k] for k in range(len(node.args))]
+        for drop in drops:
+            rest = [a for j, a in enumerate(node.args) if j not in drop]
+            factor = node.args[drop[0]] if len(drop) == 1 else HadamardProduct(*[node.args[j] for j in drop])
             kept = rest[0] if len(rest) == 1 else HadamardProduct(*rest)
             try:
                 whole = kept if node is truth else truth.xreplace({node: kept})

@@ -155,7 +155,7 @@ class _Note:
         def scalar(n):
             return self.declared.get(n) == () or n in self.scalars
         for d in self.definitions.values():
-            text = re.sub(r"bcast__\((\w+)\)", r"\1", d.text)
+            text = re.sub(r"bcast__\((\w+'?)\)", r"\1", d.text)
             text = re.sub(r"sum(?:cols|rows)__\((\w+)\)", lambda m: m.group(1) if scalar(m.group(1)) else m.group(0), text)
             d.text = re.sub(r"(?<![\w.])ones(?![\w(])", "1", text)
 
@@ -533,5 +533,5 @@ def _plain_name(latex: str) -> str:
     out = re.sub(r"\\(%s)\s*(?:\{([^{}]*)\}|([A-Za-z]))" % "|".join(marks),
                  lambda g: (g.group(2) or g.group(3)) + marks[g.group(1)], latex)
     out = re.sub(r"\\([A-Za-z]+)", lambda g: _GREEK_UNICODE.get(g.group(1), ""), out)
-    out = re.sub(r"\([^()]*\)$", "", out.replace("{", "").replace("}", "")).strip()
+    out = re.sub(r"(?<![\^_])\([^()]*\)$", "", out.replace("{", "").replace("}", "")).strip()   # J(W, b), not z^(1)
     return out or latex
