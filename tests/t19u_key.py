@@ -84,7 +84,15 @@ FIFTH_BATCH = {
         (8, C), (9, C), (10, "not summed over the batch"), (11, "factor"), (12, C), (13, "transposed")],
 }
 
-KEY = {**FIRST_BATCH, **SECOND_BATCH, **THIRD_BATCH, **FOURTH_BATCH, **FIFTH_BATCH}
+# a sixth, after the fifth: a single-example logistic regression with θ, a named δ in a batch note
+SIXTH_BATCH = {
+    "t19u6_logistic_theta.md": [
+        (8, C), (9, "transposed"), (10, "sign"), (11, ""), (12, C), (13, C)],
+    "t19u6_tanh_mean_delta_cn.md": [
+        (9, C), (11, C), (13, "transposed"), (15, C), (17, "not summed over the batch"), (19, C), (21, "")],
+}
+
+KEY = {**FIRST_BATCH, **SECOND_BATCH, **THIRD_BATCH, **FOURTH_BATCH, **FIFTH_BATCH, **SIXTH_BATCH}
 
 
 def score(reports: dict, key: dict = KEY) -> dict:
