@@ -176,8 +176,8 @@ def test_bias_repeated_by_a_ones_row():
 def test_unicode_claims_and_a_layout_named_on_the_claims_line():
     """$∂f/∂A = CBᵀ$ in inline math; 'Row layout (numerator): … = BCᵀ' is read in numerator layout."""
     report = matcalc.check_note(note("attack2_unicode_layout_line.md"))
-    assert verdicts(report) == [(7, "correct"), (7, "correct"), (7, "correct"), (9, "correct")]
-    assert report.claims[-1].layout == "numerator"
+    assert verdicts(report) == [(7, "correct"), (7, "correct"), (7, "correct"), (9, "correct"), (10, "correct")]
+    assert report.claims[3].layout == "numerator"      # line 10's ∂f/∂A = CBᵀ is typed in the prose
 
 
 def test_hostile_inputs_are_bounded_and_explained(tmp_path):

@@ -252,15 +252,35 @@ def _scalar_factor(c: _Claims, ratios: list, a: list, b: list) -> list[str]:
 
 def _dropped_factor(c: _Claims) -> list[str]:
     """The gradient is A ⊙ B and the claim is A alone (tanh' or σ' left out of a backward step)."""
-    from sympy import HadamardProduct
+    from sympy import DiagMatrix, HadamardProduct, MatMul, preorder_traversal
     truth = c.truth
-    if not isinstance(truth, HadamardProduct):
-        return []
-    for k, factor in enumerate(truth.args):
-        rest = [a for j, a in enumerate(truth.args) if j != k]
-        kept = rest[0] if len(rest) == 1 else HadamardProduct(*rest)
-        if _same_shape(c.claim, kept) and c.matches(kept) is False and c.error(c.claim, kept) <= TOLERANCE:
-            return [f"missing factor: ⊙ {_uni(factor)} (a factor of the gradient the claim does not have)"]
+    inner = [e for e in preorder_traversal(truth) if isinstance(e, HadamardProduct)][:MAX_EDITS]
+    for node in inner:           # Xᵀ(δ ⊙ σ'(Z)) claimed as Xᵀδ: the factor dropped inside a product
+        drops = [[k] for k in range(len(node.args))]
+        if len(node.args) > 2:   # δ ⊙ a ⊙ (1 − a) claimed as δ: σ' = a ⊙ (1 − a) dropped whole
+            drops += [[j for j in range(len(node.args)) if j != k] for k in range(len(node.args))]
+        for drop in drops:
+            rest = [a for j, a in enumerate(node.args) if j not in drop]
+            factor = node.args[drop[0]] if len(drop) == 1 else HadamardProduct(*[node.args[j] for j in drop])
+            kept = rest[0] if len(rest) == 1 else HadamardProduct(*rest)
+            try:
+                whole = kept if node is truth else truth.xreplace({node: kept})
+            except (TypeError, ValueError):
+                continue
+            if _same_shape(c.claim, whole) and c.matches(whole) is False and c.error(c.claim, whole) <= TOLERANCE:
+                return [f"missing factor: ⊙ {_uni(factor)} (a factor of the gradient the claim does not have)"]
+    products = [e for e in preorder_traversal(truth) if isinstance(e, MatMul)][:MAX_EDITS]
+    for node in products:        # δᵀ diag(σ'(z)) A claimed as δᵀA: a diagonal Jacobian left out
+        for k, factor in enumerate(node.args):
+            if not isinstance(factor, DiagMatrix):
+                continue
+            try:
+                kept = MatMul(*[a for j, a in enumerate(node.args) if j != k]).doit()
+                whole = kept if node is truth else truth.xreplace({node: kept})
+            except (TypeError, ValueError):       # what is left is not a product of matrices
+                continue
+            if _same_shape(c.claim, whole) and c.matches(whole) is False and c.error(c.claim, whole) <= TOLERANCE:
+                return [f"missing factor: {_uni(factor)} (a factor of the gradient the claim does not have)"]
     return []
 
 
@@ -303,8 +323,24 @@ def _value_diagnoses(c: _Claims) -> list[str]:
                 out.append(f"extra term: {_uni(u)} does not belong to the gradient")
             elif c.matches(ops.add(claim, ops.scale(-2, u))):
                 out.append(f"wrong sign of the term {_uni(u)}")
+        if not out:
+            out += _term_factor(c, claim, claim_terms)
     out += _edit_diagnoses(c)
     return out
+
+
+def _term_factor(c: _Claims, claim, terms: list) -> list[str]:
+    """One term of the claim off by a factor (Xᵀ(Xθ − y) where (1/m)Xᵀ(Xθ − y) belongs)."""
+    from sympy import Integer, Rational
+    factors = [(Integer(2), "2"), (Rational(1, 2), "1/2")]
+    for name, var in c.program.variables.items():
+        if not is_matrix(var):
+            factors += [(var, name), (1 / var, f"1/{name}")]
+    for u in terms[:8]:
+        for k, shown in factors:
+            if c.matches(ops.add(claim, ops.scale(k - 1, u))):
+                return [f"off by a factor in one term: the term {_uni(u)} needs a factor {shown}"]
+    return []
 
 
 def _number(k: float) -> str:

@@ -21,7 +21,7 @@ from ..errors import LimitError, MatcalcError, ParseError, ShapeError
 from ..lang.latex_input import HADAMARD_LOOSE, ONES_ROW, balanced, strip_derivative_text, sums_as_calls, translate
 from .claims import QUICK_SEARCH
 from .note_abstract import abstract_chain
-from .note_index import IndexUnread, whole_claim
+from .note_index import IndexUnread, jacobian_claim, whole_claim
 from .note_model import (_Definition, _identifiers, _lhs_name, _Note, _NotChecked, _plain_name, _reach,
                          _shift_definitions, _split_derivative, _strip_partial)
 from .note_layers import expand_cases, judge_layers, output_layer_aliases
@@ -179,7 +179,8 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
         return {n for n, d in note.definitions.items() if d.text == name}
 
     r = translate(claim_tex, note.known, derivative=derivative, values=note.values,
-                  batch="rows" if note.convention == "row" else "columns", sigma=note.sigma_at(note.line))
+                  batch="rows" if note.convention == "row" else "columns", sigma=note.sigma_at(note.line),
+                  prime_arguments=note.prime_arguments())
     claim = re.sub(r"(?<![\w.])[EI](?![\w(])", lambda m: "eye" if _identity(note, m.group(0)) else m.group(0), r.text)
     _refuse_entries(note, [var] + sorted(_identifiers(claim)))
     for alias, (f2, v2) in _expand_aliases(note, _identifiers(claim)).items():
@@ -223,6 +224,10 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
             body += [f"{fn} = {note.definitions[fn].text}", f"f_note = {fn}"]
         else:
             body.append(f"f_note = {note.definitions[fn].text}")
+        if var not in _reach(note, fn, stop=set()) and var != fn and _name_product(note, var, fn):
+            order = _deps(note, [fn] + [n for n in _identifiers(claim) if n in note.definitions])
+            body = [f"{n} = {note.definitions[n].text}" for n in order if n != var and n != fn]
+            body.append(f"f_note = {note.definitions[fn].text}")
         if var not in _reach(note, fn, stop=set()) and var != fn:
             raise _NotChecked(f"{note.latex_names.get(fn, fn)} as defined in the note does not depend on "
                               f"{note.latex_names.get(var, var)}")
@@ -230,15 +235,21 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
     assigned = {b.split(" = ", 1)[0] for b in body}
     present = assigned | _identifiers("\n".join(body)) | {var}
     extra = {}
+    sizes = set()
     for n in sorted(_identifiers(claim) - present - set(upstream.values())):
         sib = _sibling(n, present)
+        if sib is None and n in note.size_names and n not in note.definitions and \
+                not any("mean(" in b for b in body):      # a mean's 1/N is the size itself: not free
+            sizes.add(n)          # 1/N with N a size the loss does not use: a number the gradient lacks
+            continue
         if sib is None:
             raise _NotChecked(f"the claim uses {note.latex_names.get(n, n)}, which the note's equations do not define")
         extra[n] = sib
-    if extra:
-        body[-1] += "".join(f" + 0 * sum({n})" for n in extra)
+    if extra or sizes:
+        body[-1] += "".join(f" + 0 * sum({n})" for n in list(extra) + sorted(sizes))
     source = "\n".join(body)
     shapes = _shapes(note, source, var, upstream, scalar_target=not upstream and bool(_LOSS_NAMES.match(fn)))
+    shapes.update({n: () for n in sizes})
     if extra:
         probe = None
         for n, sib in extra.items():
@@ -314,11 +325,21 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
             if other.verdict == "correct":
                 result = other
                 break
+    if result.verdict == "wrong" and not layout and note.layout == "numerator" and \
+            result.diagnosis and result.diagnosis[0].startswith("wrong shape"):
+        try:       # a row where the gradient is a column: judged as the note's numerator-layout row
+            d_row = derive(source, wrt=[var], shapes=shapes, layout="numerator", sum_to_one=labels,
+                           structure=_structure(note, var, shapes))
+            row = _run_check(d_row, claim, var, "numerator")
+        except MatcalcError:
+            row = None
+        if row is not None and not (row.diagnosis and row.diagnosis[0].startswith("wrong shape")):
+            d, result, layout = d_row, row, "numerator"
     if result.verdict == "wrong" and (not result.diagnosis or "no single usual mistake" in result.diagnosis[0]):
         def relang(tex):
             text = translate(tex, note.known, derivative=derivative, values=note.values,
                              batch="rows" if note.convention == "row" else "columns",
-                             sigma=note.sigma_at(note.line)).text
+                             sigma=note.sigma_at(note.line), prime_arguments=note.prime_arguments()).text
             for alias in _expand_aliases(note, _identifiers(text)):
                 text = re.sub(rf"(?<![\w.]){re.escape(alias)}(?![\w])", upstream[note.aliases.get(alias, (0, 0))[1]]
                               if alias in note.aliases else alias, text)
@@ -433,6 +454,35 @@ def _diag_of_softmax(claim: str, source: str) -> bool:
         if "softmax(" in inner or _identifiers(inner) & outputs:
             return True
     return False
+
+
+def _name_product(note: _Note, var: str, fn: str) -> bool:
+    """s = Xw named after p = σ(Xw): the product the equations spell out becomes s where it stands
+    whole (a matrix product, associative; never beside ⊙, a power or a transpose). True if done."""
+    d = note.definitions.get(var)
+    if d is None or not re.fullmatch(r"\w+( \* \w+)+", d.text.strip()):
+        return False
+    expr = d.text.strip()
+    changed = False
+    for n in _reach(note, fn, stop=set()) | {fn}:
+        if n == var or n not in note.definitions:
+            continue
+        text = note.definitions[n].text
+        out, last = [], 0
+        for m in re.finditer(re.escape(expr), text):
+            before, after = text[:m.start()].rstrip(), text[m.end():].lstrip()
+            ok_before = not before or before[-1] in "(+-=," or before.endswith("*") and not before.endswith(".*")
+            ok_before = ok_before and not re.search(r"\w$", before)
+            ok_after = not after or after[0] in ")+-," or after.startswith("* ") or after == "*"
+            if ok_before and ok_after:
+                out.append(text[last:m.start()] + var)
+                last = m.end()
+        if out:
+            old = note.definitions[n]
+            note.definitions[n] = _Definition(old.name, "".join(out) + text[last:], old.line, old.names,
+                                              list(old.uncertain), old.display)
+            changed = True
+    return changed
 
 
 def _inverse_transposed(d, claim: str, var: str, layout, note) -> str:
@@ -686,6 +736,12 @@ def _repair(d, claim: str, var: str, layout, note) -> str:
             edits.append((claim[:m.end(1)] + claim[m.end():], f"a transpose too many on {shown}"))
         else:
             edits.append((claim[:m.end(1)] + "'" + claim[m.end(1):], f"a transpose missing on {shown}"))
+    terms = _split_terms(claim)
+    if len(terms) > 1:              # h δᵀ + … written δ hᵀ + …: one whole term transposed
+        for k, (sign, term) in enumerate(terms):
+            parts = [(sg, f"({t})'" if j == k else t) for j, (sg, t) in enumerate(terms)]
+            variant = " ".join(f"{sg} {t}" if j or sg == "-" else t for j, (sg, t) in enumerate(parts))
+            edits.append((variant, f"a term transposed: the transpose of term {k + 1} of the claim belongs"))
     for variant, what in (edits + hadamard)[:40]:
         try:
             if _run_check(d, variant, var, layout).verdict == "correct":
@@ -1114,6 +1170,10 @@ def check_note(text: str, dims: dict | None = None, claim_timeout: float | None 
     if not isinstance(text, str) or not text.strip():
         raise MatcalcError("the note is empty")
     note = _Note(text, dims)
+    if note.convention == "row" and getattr(note, "columns_in_rows", False):
+        flipped = _Note(text, dims, convention="column")
+        if _equations_fit(flipped):         # its vectors are columns: read the note in columns
+            note = flipped
     if not _equations_fit(note):            # "one sample per row" beside X w with w \in R^d
         flipped = _Note(text, dims, convention="row" if note.convention == "column" else "column")
         if _equations_fit(flipped):
@@ -1127,7 +1187,8 @@ def check_note(text: str, dims: dict | None = None, claim_timeout: float | None 
         last = chain["links"][-1][0]
         if head and len(chain["links"]) > 1:
             name = _lhs_name(last, note.known)
-            if name and name not in note.definitions and name not in note.aliases and not _identity(note, name):
+            used = name and (name in note.declared or any(name in _identifiers(d.text) for d in note.definitions.values()))
+            if name and not used and name not in note.definitions and name not in note.aliases and not _identity(note, name):
                 fn, var = _lhs_name(head[0], note.known), _lhs_name(head[1], note.known)
                 if fn and var and name != var:
                     note.aliases[name] = (fn, var)
@@ -1162,8 +1223,13 @@ def check_note(text: str, dims: dict | None = None, claim_timeout: float | None 
         try:
             with time_limit(claim_timeout, "judging this claim"):
                 entry_jacobians = getattr(note, "entry_jacobians", 0)
-                whole = whole_claim(note, fn, v_tex, tex)       # index notation: the whole claim
-                if whole:
+                jac = jacobian_claim(note, f_tex, v_tex, tex)   # ∂p_i/∂z_j = …: the whole Jacobian
+                whole = None if jac else whole_claim(note, fn, v_tex, tex)       # index notation: the whole claim
+                if jac:
+                    whole = (jac[1], jac[2], jac[3])
+                    f_tex = note.latex_names.get(jac[0], jac[0])      # ∂p/∂z, the whole Jacobian
+                    result, expected, lang = _judge(note, jac[0], jac[1], jac[3])
+                elif whole:
                     result, expected, lang = _judge(note, fn, whole[0], whole[2])
                     if getattr(note, "entry_jacobians", 0) > entry_jacobians and result.layout == "denominator":
                         raise _NotChecked("the claim holds only with each ∂y_i/∂x_j read as entry (j, i) of the "

@@ -21,6 +21,9 @@ PRODUCT_MARKS = {r"\cdot", "*", r"\times", "·", r"\ast"}
 BOLD = {r"\mathbf", r"\boldsymbol", r"\bm", r"\vec"}
 
 
+KRONECKER = r"\delta"                # δ_{ij}: 1 where i = j, else 0
+
+
 class IndexUnread(Exception):
     """An index-notation claim outside what is read (the message says why)."""
 
@@ -321,6 +324,10 @@ class _Reader:
             raise IndexUnread(f"{base} without an index in an index expression")
         self.take()
         sub = self.group_text()
+        kronecker = re.fullmatch(r"\s*([a-z])\s*,?\s*([a-z])\s*", sub)
+        if base == r"\delta" and kronecker and kronecker.group(1) != kronecker.group(2) and \
+                "delta" not in self.note.definitions and not self.note.declared.get("delta"):
+            return _Term(factors=[(KRONECKER, (kronecker.group(1), kronecker.group(2)))])
         got = entry(f"{base}_{{{sub}}}")
         if got is None:
             raise IndexUnread(f"cannot read the index {sub!r} of {base}")
@@ -332,3 +339,38 @@ class _Reader:
 
 def _scaled(t: _Term, s: float) -> _Term:
     return _Term(t.coef * s, list(t.scalars), list(t.factors), list(t.summed))
+
+
+def jacobian_claim(note, f_tex: str, v_tex: str, tex: str):
+    """∂p_i/∂z_j = p_i(δ_{ij} − p_j): (p, z, the whole Jacobian's LaTeX, row i per entry of p —
+    numerator layout: diag(p) − p pᵀ); None when the two sides are not entries of named vectors."""
+    got_f, got_v = entry(_strip_partial(f_tex)), entry(_strip_partial(v_tex))
+    if got_f is None or got_v is None or len(got_f[1]) != 1 or len(got_v[1]) != 1:
+        return None
+    (fb, (i,)), (vb, (j,)) = got_f, got_v
+    if fb in BOLD or vb in BOLD or i == j:
+        return None
+    fn, var = _whole_name(note, fb, 1), _whole_name(note, vb, 1)
+    if fn is None or var is None or fn not in note.definitions:
+        return None
+    parts = []
+    for t in _Reader(note, fn, tex).read():
+        if t.summed:
+            raise IndexUnread("a sum in a Jacobian's entry is not read")
+        deltas = [idx for w, idx in t.factors if w == KRONECKER]
+        if len(deltas) > 1 or deltas and set(deltas[0]) != {i, j}:
+            raise IndexUnread("a Kronecker δ whose indices are not the entry's is not read")
+        if deltas:
+            rest = [(w, idx) for w, idx in t.factors if w != KRONECKER]
+            if not rest or any(len(idx) != 1 or idx[0] not in (i, j) for _, idx in rest):
+                raise IndexUnread("only entries of vectors beside δ_{ij} are read")
+            body = f"\\mathrm{{diag}}\\left({_had([w for w, _ in rest])}\\right)"
+        else:
+            body = _whole_term(t, (i, j))
+        sign = "-" if t.coef < 0 else "+"
+        mag = abs(t.coef)
+        lead = "" if abs(mag - 1) < 1e-15 else (f"{mag:g} " if mag != int(mag) else f"{int(mag)} ")
+        scal = " ".join("{" + x + "}" for x in t.scalars)
+        parts.append((sign, f"{lead}{scal + ' ' if scal else ''}{body}".strip()))
+    text = " ".join(f"{sg} {p}" if k or sg == "-" else p for k, (sg, p) in enumerate(parts))
+    return fn, var, _tex(var), text

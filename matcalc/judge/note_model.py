@@ -16,6 +16,10 @@ _DERIV = re.compile(r"\\frac\s*\{\s*(\\partial|\\part|∂)|\\nabla|∇|∂")
 def _lhs_name(tex: str, known) -> str | None:
     """The identifier of a definition's left side (h, Y_{pred}, z^{(l)}, J(W,b)) or None."""
     tex = _strip_partial(tex)
+    primed = re.fullmatch(r"\s*(\\(?:mathbf|boldsymbol)\s*\{\s*[A-Za-z]\s*\}|[A-Za-z])(_\{?\w+\}?)?\s*'\s*", tex)
+    if primed:                    # x' = Ax, ∂f/∂x': a name of its own
+        base = _lhs_name(primed.group(1) + (primed.group(2) or ""), known)
+        return base and f"{base}_prime"
     tex = re.sub(r"\s*\((?:[^()]*)\)\s*$", "", tex).strip() if not re.fullmatch(r"\(.*\)", tex) else tex
     if not tex:
         return None
@@ -61,7 +65,7 @@ def _split_derivative(tex: str):
             if re.match(r"\s*(\\partial|\\part|∂)", num) and re.match(r"\s*(\\partial|\\part|∂)", den):
                 return strip_derivative_text(num), strip_derivative_text(den)
         return None
-    m = re.fullmatch(r"(\\nabla|∇)\s*_\s*(\{(?:[^{}]|\{[^{}]*\})*\}|\\?[A-Za-z]+)\s*(.+)", t, re.S)
+    m = re.fullmatch(r"(\\nabla|∇)\s*_\s*(\{(?:[^{}]|\{(?:[^{}]|\{[^{}]*\})*\})*\}|\\?[A-Za-z]+)\s*(.+)", t, re.S)
     if m:
         wrt = m.group(2)
         if wrt.startswith("{"):
@@ -151,7 +155,7 @@ class _Note:
         def scalar(n):
             return self.declared.get(n) == () or n in self.scalars
         for d in self.definitions.values():
-            text = re.sub(r"bcast__\((\w+)\)", r"\1", d.text)
+            text = re.sub(r"bcast__\((\w+'?)\)", r"\1", d.text)
             text = re.sub(r"sum(?:cols|rows)__\((\w+)\)", lambda m: m.group(1) if scalar(m.group(1)) else m.group(0), text)
             d.text = re.sub(r"(?<![\w.])ones(?![\w(])", "1", text)
 
@@ -409,14 +413,19 @@ class _Note:
             if not parts:
                 found.append((m.start(), name, ()))
             elif len(parts) == 1:
-                found.append((m.start(), name, (parts[0], 1) if self.convention == "column" else (1, parts[0])))
+                found.append((m.start(), name, (parts[0], "vector__")))
             elif len(parts) == 2:
                 found.append((m.start(), name, tuple(parts)))
-        numbers = re.compile(r"([A-Za-z\\][A-Za-z_{}^()\\0-9]*)\s*\\in\s*\\\{\s*[-+]?\d+\s*,")   # y \in \{0, 1\}
+        numbers = re.compile(r"([A-Za-z\\][A-Za-z_{}^()\\0-9]*)\s*\\in\s*\\\{\s*[-+]?\d+\s*,[^}]*\\\}"
+                             r"(?:\s*\^\s*(?:\{\s*(\w+)\s*\}|(\w)))?")   # y \in \{0, 1\}, y \in \{0, 1\}^n
         for m in numbers.finditer(self.text):
             name = _lhs_name(m.group(1), self.known)
-            if name:
+            size = m.group(2) or m.group(3)
+            if name and size:         # a vector of labels
+                found.append((m.start(), name, (size, "vector__")))
+            elif name:
                 found.append((m.start(), name, ()))
+        found = self._orient_vectors(found)
         self.declaration_list = []
         self.size_names = {str(p) for _, _, shape in found for p in shape if not str(p).isdigit()}
         for at, name, shape in sorted(found, key=lambda f: f[0]):
@@ -426,6 +435,38 @@ class _Note:
                 continue
             self.declaration_list.append((self.text.count("\n", 0, at) + 1, name, clean))
         return {n: s for _, n, s in self.declaration_list} | dict(self.dims)
+
+    def prime_arguments(self) -> dict:
+        """Activation -> its argument, where the forward equations apply it to one name only (a
+        bare σ' then means σ'(z))."""
+        seen: dict = {}
+        for d in self.definitions.values():
+            for fn, arg in re.findall(r"(?<![\w.])(sigmoid|tanh|relu)\((\w+)\)", d.text):
+                seen.setdefault(fn, set()).add(arg)
+        return {fn: next(iter(args)) for fn, args in seen.items() if len(args) == 1}
+
+    def _orient_vectors(self, found: list) -> list:
+        """x \\in R^d: a column in a column-vector note; in a row-batch note a row (a bias added to
+        every row) unless a matrix multiplies it (X w) or its size is only ever a number of rows
+        (y \\in R^n beside X \\in R^{n \\times d}: one entry per sample)."""
+        rows = {str(sh[0]) for _, n, sh in found if len(sh) == 2 and sh[1] != "vector__" and not _weight(n)}
+        cols = {str(sh[1]) for _, _, sh in found if len(sh) == 2 and sh[1] != "vector__"}
+        out = []
+        self.columns_in_rows = False     # a row-batch note with column vectors (X w): columns may fit as well
+        for at, name, shape in found:
+            if len(shape) == 2 and shape[1] == "vector__":
+                size = shape[0]
+                column = self.convention == "column" or self._multiplied_on_the_right(name) or \
+                    (str(size) in rows and str(size) not in cols)
+                shape = (size, 1) if column else (1, size)
+                self.columns_in_rows = self.columns_in_rows or column and self.convention == "row"
+            out.append((at, name, shape))
+        return out
+
+    def _multiplied_on_the_right(self, name: str) -> bool:
+        """A vector a forward equation multiplies a matrix by (X w): a column even in a row-batch note."""
+        pattern = re.compile(r"(?<![\w.])[A-Z]\w*'? \* " + re.escape(name) + r"(?![\w'(])")
+        return any(pattern.search(d.text) for d in self.definitions.values())
 
     def _symmetric_names(self) -> set:
         """Matrices the note states symmetric: S = S^T in its math, or 'symmetric' / 对称 / positive
@@ -572,5 +613,5 @@ def _plain_name(latex: str) -> str:
     out = re.sub(r"\\(%s)\s*(?:\{([^{}]*)\}|([A-Za-z]))" % "|".join(marks),
                  lambda g: (g.group(2) or g.group(3)) + marks[g.group(1)], latex)
     out = re.sub(r"\\([A-Za-z]+)", lambda g: _GREEK_UNICODE.get(g.group(1), ""), out)
-    out = re.sub(r"(?<![_^])\([^()]*\)$", "", out.replace("{", "").replace("}", "")).strip()
+    out = re.sub(r"(?<![\^_])\([^()]*\)$", "", out.replace("{", "").replace("}", "")).strip()   # J(W, b), not z^(1)
     return out or latex

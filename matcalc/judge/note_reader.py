@@ -69,7 +69,28 @@ def math_segments(text: str) -> list[Segment]:
         start = m.start(group)
         out.append(Segment(body, start, line_of(text, start), line_of(text, m.end()), group != 3))
         pos = m.end()
+    return _merge_by_place(out, _prose_claims(text, out, code))
+
+
+# ∂f/∂W = a bᵀ written in the prose, outside $…$: the claim runs to a comma, a full stop or a word
+_PROSE_CLAIM = re.compile(r"(?:∂\s*[\w{}^_]+\s*/\s*∂\s*[\w{}^_]+|∇\s*_?\s*\{?[\w^_]+\}?\s*[\w{}^_]+)\s*="
+                          r"[^=,;:.。，；：\n$]+?(?=\s*(?:[,;:。，；：$]|\.(?:\s|$)|\s+(?:and|or|but|not|is|which|where|"
+                          r"holds|for|with|so|then)\b|$))", re.M)
+
+
+def _prose_claims(text: str, spans: list, code: list) -> list:
+    """Derivative claims typed in the prose with Unicode ∂ or ∇ (no $…$ around them)."""
+    taken = [(seg.start - 2, seg.start + len(seg.text) + 2) for seg in spans] + code
+    out = []
+    for m in _PROSE_CLAIM.finditer(text):
+        if any(a <= m.start() < b for a, b in taken):
+            continue
+        out.append(Segment(m.group(0).strip(), m.start(), line_of(text, m.start()), line_of(text, m.end()), False))
     return out
+
+
+def _merge_by_place(a: list, b: list) -> list:
+    return sorted(a + b, key=lambda seg: seg.start) if b else a
 
 
 _INNER_ENV = re.compile(r"\\(begin|end)\{(cases|[bpvBV]?matrix|smallmatrix)\*?\}")
@@ -164,10 +185,13 @@ def clean_math(s: str) -> str:
     """Drop prose (CJK runs: keep the longest math piece), tags, \\qquad, numbering and '&'."""
     s = re.sub(r"\\(tag|label)\{[^}]*\}", "", s)
     s = re.sub(r"\\text\{[^}]*[\u3400-\u9fff][^}]*\}", "", s)
+    s = re.sub(r"(\\q?quad|\\,|~)\s*\\(text|mathrm)\{\s*\([^{}]*\)\s*\}\s*$", "", s)   # \quad \text{(row-wise)}
     if _CJK.search(s):
         parts = [p for p in _CJK.split(s) if p.strip()]
         s = max(parts, key=lambda p: len(p.strip())) if parts else ""
     s = _outside_inner_envs(s, lambda piece: piece.replace("&", " "))
+    # a line break inside an open bracket (X^T \Big[ (H - Y) \\ & \odot …\Big]) continues the row
+    s = _outside_inner_envs(s, lambda piece: re.sub(r"\\\\(\[[^\]]*\])?", " ", piece))
     s = re.sub(r"\\(q?quad|,|;|!)\s*(?=[A-Za-z])", " ", s)
     return s.strip().rstrip(",.;，。").strip()
 

@@ -187,7 +187,8 @@ def judge_step(note, fn, var, tex, judge):
     right is diagnosed as such: 1 - h_t^2 where h_{t+1} belongs."""
     result, expected, lang = judge(note, fn, var, tex)
     result.diagnosis = [_step_names_shown(note, d) for d in result.diagnosis]
-    weak = result.verdict == "wrong" and (not result.diagnosis or "no single usual mistake" in result.diagnosis[-1])
+    weak = result.verdict == "wrong" and (not result.diagnosis or "no single usual mistake" in result.diagnosis[-1]
+                                          or "missing factor: ⊙" in result.diagnosis[-1])   # said in the note's names
     if weak:
         found = _wrong_step(note, fn, var, tex, judge)
         if found:

@@ -88,7 +88,10 @@ DERIVATIVES = {"sigmoid": "(sigmoid({u}) .* (1 - sigmoid({u})))",
                "log": "(1 ./ ({u}))",
                "softplus": "sigmoid({u})",
                "sin": "cos({u})",
-               "cos": "(-sin({u}))"}
+               "cos": "(-sin({u}))",
+               "relu": "step({u})"}
+BARE_PRIME_ENDS = {r"\odot", r"\circ", r"\cdot", "*", "+", "-", ")", "]", "}", r"\right", r"\times", "=", ",",
+                   r"\\", "&"}
 ACCENTS = {r"\hat": "hat", r"\widehat": "hat", r"\bar": "bar", r"\overline": "bar", r"\tilde": "tilde",
            r"\widetilde": "tilde", r"\vec": "", r"\mathbf": "", r"\boldsymbol": "", r"\bm": "",
            r"\mathit": "", r"\mathcal": "", r"\mathbb": "", r"\mathsf": "", r"\dot": "dot"}
@@ -168,6 +171,7 @@ class LatexParser(EnvironmentMixin):
         self.ops: list = []
         self.depth = 0
         self.ones_row = ONES_ROW.get()
+        self.prime_arguments: dict = {}  # activation -> the one argument a bare σ' means
 
     # -- helpers
     @property
@@ -337,7 +341,11 @@ class LatexParser(EnvironmentMixin):
         bracket = getattr(node, "bracket", False)
         while True:
             t = self.tok
-            if t.text in ("'", "′", "ᵀ"):
+            if t.text in ("'", "′") and f"{node.text}_prime" in self.known and not bracket:
+                self.take()                    # x' where the note names x' (x' = Ax): the name, not xᵀ
+                self.names[f"{node.text}_prime"] = self.names.get(node.text, node.text) + "'"
+                node = Lang(node.pos, f"{node.text}_prime", ATOM)
+            elif t.text in ("'", "′", "ᵀ"):
                 self.take()
                 node = Lang(node.pos, f"{_wrap(node, ATOM)}'", ATOM)
             elif t.text == "^":
@@ -364,6 +372,9 @@ class LatexParser(EnvironmentMixin):
         t = self.take()
         if t.kind == "end":
             raise self.error("missing sub/superscript")
+        if t.kind == "cmd" and t.text in (r"\mathsf", r"\mathrm", r"\textsf", r"\text", r"\mathit") and \
+                self.tok.text == "{":
+            return t.text + self.group_text()          # X^\mathsf{T}: the font's group is the superscript
         if t.kind in ("num", "word") and len(t.text) > 1 and t.text.isalnum():   # x^23 is x^{2}3 in LaTeX
             self.toks.insert(self.i, Tok(t.kind, t.text[1:], t.pos + 1))
             self.toks[self.i - 1] = Tok(t.kind, t.text[0], t.pos)
@@ -737,6 +748,9 @@ class LatexParser(EnvironmentMixin):
         nxt = self.peek()
         if nxt.text in ("'", r"\prime", "′") or self.prime_ahead():
             return False
+        if nxt.text in (r"\mathsf", r"\mathrm", r"\textsf", r"\text", r"\mathit") and self.peek(2).text == "{" \
+                and self.peek(3).text == "T" and self.peek(4).text == "}":
+            return False                                  # X^\mathrm{T}: a transpose
         if nxt.text == "{":
             j, depth, inner = self.i + 2, 1, []
             while j < len(self.toks) and depth:
@@ -791,6 +805,8 @@ class LatexParser(EnvironmentMixin):
             arg = self.bracketed()
         elif self.tok.text in ("(", "[", r"\{", "{") or self.tok.kind == "cmd" and self.tok.text in OPEN:
             arg = self.bracketed()
+        elif prime and fn in self.prime_arguments and (self.tok.kind == "end" or self.tok.text in BARE_PRIME_ENDS):
+            arg = Lang(tok.pos, self.prime_arguments[fn], ATOM)   # σ' alone: σ'(z) at the one z σ is applied to
         elif fn in ("log", "exp", "tr", "diag", "tanh", "sigmoid", "det", "logdet") and self.tok.kind != "end":
             arg = self.postfix()                            # \log x, \exp x
         else:
@@ -1051,10 +1067,12 @@ def sums_as_calls(text: str) -> str:
 
 
 def translate(tex: str, known_names=(), derivative=None, generic="tanh", values=(), batch="rows",
-              sigma="sigmoid", bias_columns=False) -> Result:
+              sigma="sigmoid", bias_columns=False, prime_arguments=None) -> Result:
     """LaTeX expression -> Result(language text, names, operator places); ``bias_columns``: a
-    forward equation, where b 1^T repeats b in every column."""
+    forward equation, where b 1^T repeats b in every column; ``prime_arguments``: activation ->
+    the argument a bare σ' stands for."""
     p = LatexParser(tex, known_names=known_names, derivative=derivative, generic=generic, values=values)
+    p.prime_arguments = dict(prime_arguments or {})
     p.bias_columns = bias_columns
     p.batch = batch
     p.sigma = sigma

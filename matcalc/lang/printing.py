@@ -391,6 +391,14 @@ class Printer:
             return f"{self.operand(e.arg.arg, ATOM)}{sup}", POSTFIX
         return f"{self.operand(e.arg, ATOM)}{self.style.transpose}", POSTFIX
 
+    def _MatPow(self, e):
+        """A² (a claim's X⁻ᵀX⁻ᵀ as sympy folds it): the product written out; other powers unprinted."""
+        from sympy import Inverse
+        if not (e.exp.is_Integer and 2 <= abs(int(e.exp)) <= 4):
+            raise TypeError(f"cannot print the matrix power {e.exp}")
+        base = e.base if e.exp > 0 else Inverse(e.base)
+        return self._product(1, [base] * abs(int(e.exp)))
+
     def _Inverse(self, e):
         if self.style is LANGUAGE:
             return self.call("inv", e.arg)
