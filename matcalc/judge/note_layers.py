@@ -280,7 +280,7 @@ def judge_layers(note, fn: str, var: str, tex: str, judge):
             _, labels = _loss(note, fn, form, _suffixes(OUTPUT, out))
             only_output = True
         except _NotChecked:
-            return None             # the ordinary judge (upstream-gradient claims need no loss)
+            return _untied(note, fn, var, tex, judge)    # upstream-gradient claims need no loss
     mode = _mode(note, names, labels, tex)
     if only_output and mode != OUTPUT:
         return None
@@ -292,6 +292,19 @@ def judge_layers(note, fn: str, var: str, tex: str, judge):
         if getattr(note, "layer_modes", {}).get((note.line, tex.strip())):
             raise                   # a case row: judged at its layer or not at all
         return None                 # the concrete network cannot judge it: the ordinary judge does
+
+
+def _untied(note, fn, var, tex, judge):
+    """The ordinary judge, for a layer-l claim whose loss the note does not tie to its layers;
+    where it needs that loss, its refusal says so."""
+    try:
+        return judge(note, fn, var, tex)
+    except _NotChecked as err:
+        if not re.search(r"does not depend|does not define|also other than through", str(err)):
+            raise
+        raise _NotChecked(f"{err}: the note's loss {note.latex_names.get(fn, fn)} is not written in terms of "
+                          "its layers' output (½‖a^L − y‖², or the output spelled out as one layer), so a claim "
+                          "about layer l is not tied to it") from None
 
 
 def _out_suffixes(out: str) -> dict:
