@@ -391,7 +391,9 @@ class Derivation:
                     "result": self.result_text(key, printing.LANGUAGE, use_names=False),
                     "latex": self.result_text(key, printing.LATEX, use_names=False),
                     "named": self.named(key)}
-        out = {"function": self.program.source, "wrt": {n: entry(n) for n in self.wrt}}
+        def key(k):   # as the user spelled it (lambda for matcalc's λ)
+            return ",".join(self.spellings.get(part, part) for part in k.split(","))
+        out = {"function": self.program.source, "wrt": {key(n): entry(n) for n in self.wrt}}
         structure = getattr(self.program, "structure", {})
         if structure:   # which space each structured gradient is in
             out["structure"] = {n: {"kind": k, "convention": "diagonal-vector" if k == "diagonal" and
@@ -399,7 +401,7 @@ class Derivation:
                                 for n, k in structure.items()}
         mixed = [k for k in self._results if "," in k]
         if mixed:
-            out["hessian_blocks"] = {k: entry(k) for k in mixed}   # ∂²f/∂a∂bᵀ
+            out["hessian_blocks"] = {key(k): entry(k) for k in mixed}   # ∂²f/∂a∂bᵀ
         if steps:
             out["method"] = self.method
             out["names"] = {name: printing.to_unicode(value, {k: v for k, v in self.step_names.items()

@@ -26,10 +26,15 @@ def test_a_lambda_name_keeps_the_users_spelling(name):
     assert rel_err(out["w"], fd_gradient(_ridge, ref, "w")) < 1e-8
     assert rel_err(out[name], fd_gradient(_ridge, ref, "lambda_reg")) < 1e-8
     assert out["λ" + name[6:]] is out[name]                  # matcalc's spelling still answers
+    assert set(d.to_json()["wrt"]) == {"w", name}            # the contract's JSON keys are the --wrt names
     assert d.gradient(name) == d.gradient("λ" + name[6:])
     h = matcalc.derive(expr, wrt=["w", name], shapes=shapes, order=2)
     assert set(h.to_numpy()(**point)) == {"w", f"w,{name}", f"{name},w", name}
     assert h.hessian("w", name).shape == (3, 1)
+    hv = h.to_numpy(hvp=True)(**point, v_w=np.ones((3, 1)), **{"v_" + name: 2.0})
+    H = h.to_numpy()(**point)
+    assert np.allclose(hv["w"], H["w"] @ np.ones((3, 1)) + 2.0 * H[f"w,{name}"])
+    assert np.allclose(hv[name], np.sum(H[f"{name},w"]))
 
 
 def test_a_lambda_name_in_a_recurrent_program():

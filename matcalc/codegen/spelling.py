@@ -25,6 +25,7 @@ def respelled(function, spellings: dict):
     if not spellings:
         return function
     back = {user: name for name, user in spellings.items()}
+    back.update({"v_" + user: "v_" + name for user, name in list(back.items())})   # hvp's directions
 
     def key(k):
         return ",".join(spellings.get(part, part) for part in k.split(",")) if isinstance(k, str) else k
