@@ -469,7 +469,11 @@ class NumpyCodegen:
         wanted = getattr(self, "transposed_runs", None)
         if not wanted:
             return codes, shapes
-        for i, j, run in sorted(transposed.runs(mats), key=lambda r: r[0] - r[1]):   # longest first
+        def saving(r):   # longest runs first, then the costliest product (what reading it transposed saves)
+            i, j, _ = r
+            inner = max(self._guess(m.shape[1]) for m in mats[i:j - 1])
+            return (i - j, -self._guess(mats[i].shape[0]) * inner * self._guess(mats[j - 1].shape[1]))
+        for i, j, run in sorted(transposed.runs(mats), key=saving):
             if codes[i] is None or any(c is None for c in codes[i:j]):
                 continue
             flip = transposed.flipped(run)
