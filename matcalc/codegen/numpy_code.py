@@ -248,7 +248,7 @@ class NumpyCodegen:
                 for a in node.args:
                     uses[a] = uses.get(a, 0) + 1
         self.uses = uses
-        self.transposed_runs = transposed.wanted(nodes)   # products needed both ways round
+        self.transposed_runs = transposed.wanted(nodes, self.run_rank)   # products needed both ways round
         self.run_temps: dict = {}                          # run -> (temporary, is it the flip?)
 
     def block(self, assignments) -> list[str]:
@@ -462,6 +462,11 @@ class NumpyCodegen:
         codes, shapes = self.shared_runs(mats)
         return self.order(codes, shapes)
 
+    def run_rank(self, mats, i, j):
+        """Which run of a chain to read transposed first: the longest, then the costliest product."""
+        inner = max(self._guess(m.shape[1]) for m in mats[i:j - 1])
+        return (i - j, -self._guess(mats[i].shape[0]) * inner * self._guess(mats[j - 1].shape[1]), i)
+
     def shared_runs(self, mats) -> tuple[list, list]:
         """(codes, shapes) of the chain's factors, a run whose transpose another chain needs
         (matcalc.codegen.transposed) taken as one factor: its temporary, or that one's ``.T``."""
@@ -469,11 +474,7 @@ class NumpyCodegen:
         wanted = getattr(self, "transposed_runs", None)
         if not wanted:
             return codes, shapes
-        def saving(r):   # longest runs first, then the costliest product (what reading it transposed saves)
-            i, j, _ = r
-            inner = max(self._guess(m.shape[1]) for m in mats[i:j - 1])
-            return (i - j, -self._guess(mats[i].shape[0]) * inner * self._guess(mats[j - 1].shape[1]))
-        for i, j, run in sorted(transposed.runs(mats), key=saving):
+        for i, j, run in sorted(transposed.runs(mats), key=lambda r: self.run_rank(mats, r[0], r[1])):
             if codes[i] is None or any(c is None for c in codes[i:j]):
                 continue
             flip = transposed.flipped(run)

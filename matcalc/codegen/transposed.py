@@ -34,16 +34,28 @@ def runs(factors: list):
             yield i, j, run
 
 
-def wanted(nodes) -> set:
-    """Runs that one chain holds and another holds transposed (each as itself, not its flip)."""
-    seen: dict = {}
-    for node in nodes:
-        if isinstance(node, MatMul):
-            for _, _, run in runs([a for a in node.args if a.is_Matrix]):
-                seen.setdefault(run, set()).add(node)
-    out = set()
-    for run, holders in seen.items():
-        flip = flipped(run)
-        if flip != run and flip in seen and (holders | seen[flip]) != holders:
-            out.add(run)
+def wanted(nodes, rank=None) -> set:
+    """Runs that chains hold both ways round and that the chains would take: each chain takes
+    its runs greedily in ``rank`` order (a key of (factors, i, j); default longest first), never
+    two that overlap; a run only one chain would take is dropped, until that settles."""
+    rank = rank or (lambda factors, i, j: (i - j, i))
+    chains = [[a for a in node.args if a.is_Matrix] for node in nodes if isinstance(node, MatMul)]
+    holders: dict = {}
+    for k, factors in enumerate(chains):
+        for _, _, run in runs(factors):
+            holders.setdefault(run, set()).add(k)
+    out = {run for run, ks in holders.items() if flipped(run) != run and flipped(run) in holders
+           and (ks | holders[flipped(run)]) != ks}
+    while out:
+        taken: dict = {}
+        for k, factors in enumerate(chains):
+            used: set = set()
+            for i, j, run in sorted((r for r in runs(factors) if r[2] in out), key=lambda r: rank(factors, r[0], r[1])):
+                if used.isdisjoint(range(i, j)):
+                    used |= set(range(i, j))
+                    taken.setdefault(frozenset((run, flipped(run))), set()).add(k)
+        kept = {run for run in out if len(taken.get(frozenset((run, flipped(run))), ())) >= 2}
+        if kept == out:
+            break
+        out = kept
     return out
