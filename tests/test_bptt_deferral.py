@@ -171,8 +171,8 @@ def test_buffers_become_scan_outputs_or_functional_stores():
     from matcalc.codegen.scan import loops_to_scan
     scan = ("def f(x, T, dtype):\n    b = np.empty((T, 2), dtype)\n    for t in range(T):\n"
             "        b[t] = 2.0 * x[t]\n    return b\n")
-    out = ast.unparse(loops_to_scan(ast.parse(scan).body[0]))
+    out = ast.unparse(ast.fix_missing_locations(loops_to_scan(ast.parse(scan).body[0])))
     assert "jax.lax.scan(" in out and "b[t]" not in out
     loop = scan.replace("b[t] = 2.0 * x[t]", "b[t] = t * x[t]")   # t as a number: no scan
-    out = ast.unparse(loops_to_scan(ast.parse(loop).body[0]))
+    out = ast.unparse(ast.fix_missing_locations(loops_to_scan(ast.parse(loop).body[0])))
     assert "for t in range(T)" in out and "b = b.at[t].set(t * x[t])" in out
