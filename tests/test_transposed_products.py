@@ -13,10 +13,6 @@ ATTENTION = "A = softmax(X*Wq*(X*Wk)'); f = norm2(A*X*Wv - Y)^2"
 ATTENTION_SHAPES = {"X": ("n", "d"), "Wq": ("d", "d"), "Wk": ("d", "d"), "Wv": ("d", "d"), "Y": ("n", "d")}
 
 
-def _products(src: str) -> int:
-    return src.count(" @ ")
-
-
 def test_attention_reads_forward_products_transposed():
     d = matcalc.derive(ATTENTION, wrt=["Wq", "Wk", "Wv"], shapes=ATTENTION_SHAPES)
     src = d.numpy_source()
