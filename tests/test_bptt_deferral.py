@@ -162,3 +162,17 @@ def test_deferred_gradients_in_the_frameworks(backend):
             assert worst <= 1e-9, f"{where}: {worst:.2e} ({program}, T = {T})"
         if backend == "jax":
             assert d.jax_source().count("jax.lax.scan(") == 2 and "for t in" not in d.jax_source()
+
+
+def test_buffers_become_scan_outputs_or_functional_stores():
+    """``L = np.empty((T, ...))`` filled by ``L[t] = v``: a scan output when the loop is a scan,
+    ``L = L.at[t].set(v)`` when the loop stays a Python loop (JAX arrays are immutable)."""
+    import ast
+    from matcalc.codegen.scan import loops_to_scan
+    scan = ("def f(x, T, dtype):\n    b = np.empty((T, 2), dtype)\n    for t in range(T):\n"
+            "        b[t] = 2.0 * x[t]\n    return b\n")
+    out = ast.unparse(ast.fix_missing_locations(loops_to_scan(ast.parse(scan).body[0])))
+    assert "jax.lax.scan(" in out and "b[t]" not in out
+    loop = scan.replace("b[t] = 2.0 * x[t]", "b[t] = t * x[t]")   # t as a number: no scan
+    out = ast.unparse(ast.fix_missing_locations(loops_to_scan(ast.parse(loop).body[0])))
+    assert "for t in range(T)" in out and "b = b.at[t].set(t * x[t])" in out

@@ -15,7 +15,7 @@ from sympy.matrices.expressions import (HadamardProduct, Inverse, MatMul, OneMat
 from sympy.matrices.expressions.diagonal import DiagMatrix
 
 from ..ir import ops
-from . import removable
+from . import removable, transposed
 from .. import rules
 from ..differentiate.engine import _LEAVES, topological
 from .bounds import nonnegative
@@ -248,6 +248,8 @@ class NumpyCodegen:
                 for a in node.args:
                     uses[a] = uses.get(a, 0) + 1
         self.uses = uses
+        self.transposed_runs = transposed.wanted(nodes, self.run_rank)   # products needed both ways round
+        self.run_temps: dict = {}                          # run -> (temporary, is it the flip?)
 
     def block(self, assignments) -> list[str]:
         """Lines for ``target op expr`` assignments (op ``=`` or ``+=``), sharing subexpressions."""
@@ -457,7 +459,39 @@ class NumpyCodegen:
         solved = self.solved(mats, shape)
         if solved is not None:
             return solved
-        return self.order([self.operand(m) for m in mats], [m.shape for m in mats])
+        codes, shapes = self.shared_runs(mats)
+        return self.order(codes, shapes)
+
+    def run_rank(self, mats, i, j):
+        """Which run of a chain to read transposed first: the longest, then the costliest product."""
+        inner = max(self._guess(m.shape[1]) for m in mats[i:j - 1])
+        return (i - j, -self._guess(mats[i].shape[0]) * inner * self._guess(mats[j - 1].shape[1]), i)
+
+    def shared_runs(self, mats) -> tuple[list, list]:
+        """(codes, shapes) of the chain's factors, a run whose transpose another chain needs
+        (matcalc.codegen.transposed) taken as one factor: its temporary, or that one's ``.T``."""
+        codes, shapes = [self.operand(m) for m in mats], [m.shape for m in mats]
+        wanted = getattr(self, "transposed_runs", None)
+        if not wanted:
+            return codes, shapes
+        for i, j, run in sorted(transposed.runs(mats), key=lambda r: self.run_rank(mats, r[0], r[1])):
+            if codes[i] is None or any(c is None for c in codes[i:j]):
+                continue
+            flip = transposed.flipped(run)
+            known = self.run_temps.get(run) or self.run_temps.get(flip)
+            if known is None and run not in wanted and flip not in wanted:
+                continue
+            rows, cols = mats[i].shape[0], mats[j - 1].shape[1]
+            if known is None:
+                name = self.fresh()
+                self.lines.append(f"{name} = {self.order(codes[i:j], shapes[i:j])}")
+                self.run_temps[run] = name
+                code = name
+            else:
+                code = self.run_temps[run] if run in self.run_temps else f"{self.run_temps[flip]}.T"
+            codes[i:j] = [code] + [None] * (j - i - 1)
+            shapes[i:j] = [(rows, cols)] + [None] * (j - i - 1)
+        return [c for c in codes if c is not None], [s for s in shapes if s is not None]
 
     def solved(self, mats, shape):
         """A⁻¹B as ``solve(A, B)`` and B A⁻¹ as ``solve(Aᵀ, Bᵀ)ᵀ`` when this product is the
