@@ -30,7 +30,7 @@ def source(d, backend: str, hvp: bool = False) -> str:
     function as a module for ``backend`` (numpy | jax | torch)."""
     if hvp:
         return translate(d.hvp_source(), backend)
-    return translate(d.numpy_source(), backend)
+    return translate(getattr(d, "portable_source", d.numpy_source)(), backend)
 
 
 def value_source(d, backend: str, func_name: str = "value") -> str:

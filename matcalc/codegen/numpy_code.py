@@ -79,6 +79,29 @@ def _sigmoid(x, out=None):
     dtype = dtype if dtype.kind == "f" else np.dtype(np.float64)
     return tuple(a.astype(dtype, copy=False) for a in arrays)''',
     **removable.HELPERS,
+    "_scratch": '''import threading as _threading
+
+_SCRATCH = _threading.local()
+
+
+def _scratch(key, shape, dtype):
+    """An uninitialised array kept between calls (per thread, up to 64 MiB), so that a loop's
+    (T, ...) buffers are not fresh pages on every call; the caller writes every element before
+    reading it and returns nothing that shares its memory (see _own)."""
+    shape = tuple(int(n) for n in shape)
+    dtype = np.dtype(dtype)
+    cache = _SCRATCH.__dict__
+    buf = cache.get(key)
+    if buf is None or buf.shape != shape or buf.dtype != dtype:
+        buf = np.empty(shape, dtype)
+        if buf.nbytes <= 1 << 26:
+            cache[key] = buf
+    return buf''',
+    "_own": '''def _own(value, scratch):
+    """value, copied if it shares memory with a scratch buffer (which the next call overwrites)."""
+    if any(np.may_share_memory(value, b) for b in scratch):
+        return np.array(value, copy=True)
+    return value''',
     "_shape_error": '''def _shape_error(arrays, shapes):
     """The message for the first argument whose shape disagrees with its declared shape
     (a name stands for a size, which must agree across the arguments)."""

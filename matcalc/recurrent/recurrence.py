@@ -418,6 +418,11 @@ class RecurrentDerivation:
     # ------------------------------------------------------------ code
     def numpy_source(self, func_name: str = "gradients") -> str:
         from .bptt import bptt_source
+        return bptt_source(self, func_name, scratch=True)
+
+    def portable_source(self, func_name: str = "gradients") -> str:
+        """numpy_source() with fresh buffers on every call: the text the frameworks translate."""
+        from .bptt import bptt_source
         return bptt_source(self, func_name)
 
     def loss_source(self, func_name: str = "loss") -> str:
