@@ -28,6 +28,10 @@ CASES = {
                                     (17, "wrong")],
     "attack3_boldsymbol_ridge.md": [(9, "correct"), (10, "correct"), (13, "wrong")],
     "attack3_numerator_layout.md": [(10, "correct"), (11, "correct"), (14, "wrong")],
+    # L = -1/N Σ_{i,j} Y_ij log P_ij: \sum_{i,j} is a double sum (it was read as Σ_i over names Y_ij)
+    "attack3_column_batch_ce.md": [(9, "correct"), (10, "correct"), (11, "correct"), (14, "wrong")],
+    "attack3_trace_cn.md": [(9, "correct"), (10, "correct"), (11, "correct"), (14, "wrong"), (15, "wrong")],
+    "attack3_layer_rows_cn.md": [(11, "correct"), (12, "correct"), (13, "correct"), (16, "wrong")],
     "attack3_mlp_rows_mathbf.md": [(9, "correct"), (10, "correct"), (11, "correct"), (12, "correct"),
                                    (15, "wrong")],
 }
@@ -53,3 +57,17 @@ def test_printed_forms_read_back_as_correct():
         c = report.claims[-1]
         again = matcalc.check_note(text + f"\n\n$$\\frac{{\\partial {c.function}}}{{\\partial {c.wrt}}} = {c.expected}$$\n")
         assert again.claims[-1].verdict == "correct", (name, c.expected, again.claims[-1].diagnosis)
+
+
+def test_double_sum_with_a_comma_index():
+    from matcalc.lang.latex_input import translate
+    assert translate(r"\sum_{i,j} Y_{ij} \log P_{ij}", set()).text == "sum(Y .* log(P))"
+    assert translate(r"\sum_{i, j}^{n} A_{i,j}", set()).text == "sum(A)"
+
+
+@pytest.mark.parametrize("tex", [r"\sum_i \sum_j Y_{ij} P_{ji}", r"\sum_{i,j} Y_{ij} P_{ji}"])
+def test_double_sum_in_both_index_orders_is_refused(tex):
+    """Σ_ij Y_ij P_ji is tr(YP), not Σ Y ⊙ P: refused rather than misread."""
+    from matcalc.lang.latex_input import translate
+    with pytest.raises(Exception, match="both orders"):
+        translate(tex, set())
