@@ -32,6 +32,9 @@ CASES = {
     "attack3_column_batch_ce.md": [(9, "correct"), (10, "correct"), (11, "correct"), (14, "wrong")],
     "attack3_trace_cn.md": [(9, "correct"), (10, "correct"), (11, "correct"), (14, "wrong"), (15, "wrong")],
     "attack3_layer_rows_cn.md": [(11, "correct"), (12, "correct"), (13, "correct"), (16, "wrong")],
+    "attack3_chain_numerator.md": [(11, "correct"), (12, "correct"), (13, "correct"), (16, "wrong")],
+    "attack3_bce_chain.md": [(8, "correct"), (8, "correct"), (8, "correct"), (9, "correct"), (10, "correct"),
+                             (13, "wrong")],
     "attack3_mlp_rows_mathbf.md": [(9, "correct"), (10, "correct"), (11, "correct"), (12, "correct"),
                                    (15, "wrong")],
 }
@@ -47,6 +50,7 @@ def test_planted_diagnoses():
     assert judged("attack3_softmax_ce_named.md")[1].claims[-1].diagnosis.startswith("wrong sign")
     assert "1/n" in judged("attack3_boldsymbol_ridge.md")[1].claims[-1].diagnosis
     assert judged("attack3_mlp_rows_mathbf.md")[1].claims[-1].diagnosis.startswith("not summed over the batch")
+    assert judged("attack3_chain_numerator.md")[1].claims[-1].diagnosis.startswith("a diagonal matrix")
     assert judged("attack3_layer_l_columns.md")[1].claims[-1].diagnosis.startswith("the factors of a product in the wrong order")
 
 
