@@ -331,17 +331,28 @@ def _judge_at(note, fn, var, tex, judge, form, mode, layers):
         if layer_name(n):
             _name_latex(note, n)
     note.definitions = concrete
+    saved_bold = note.bold
+    note.bold = saved_bold | _bold_layers(saved_bold, concrete)
     forced = getattr(note, "layer_modes", {}).get((note.line, tex.strip()))
     try:
         result, expected, lang = _judge_or_slip(note, fn, var, tex, judge, forced)
     finally:
         note.definitions = saved
+        note.bold = saved_bold
         for k in list(note.latex_names):
             if k not in saved_names:
                 del note.latex_names[k]
     where = (f"the output layer {_INDEX_TEX[layers[max(layers)]]} of a 3-layer network" if mode == OUTPUT else
              f"a hidden layer l (layer 2 of 5; {_INDEX_TEX[layers[max(layers)]]} the last)")
     return result, expected, f"{lang}   (at {where} of the note's layer equations, loss {loss})"
+
+
+def _bold_layers(bold: set, concrete: dict) -> set:
+    """The concrete network's names of a family the note writes bold (\\mathbf{a}^{l-1} bold: the
+    leaf a^{l-2} of the concrete network is a vector too, not a number)."""
+    families = {p[0] for p in map(layer_name, bold) if p}
+    names = set(concrete) | {n for d in concrete.values() for n in _identifiers(d.text)}
+    return {n for n in names if (layer_name(n) or ("",))[0] in families}
 
 
 _MARK = re.compile(r"([_^])\s*(\{\s*([(\[])?\s*l\s*(?:[+-]\s*1)?\s*[)\]]?\s*\}|l)(?![A-Za-z])")

@@ -531,11 +531,17 @@ class LatexParser(EnvironmentMixin):
         \\sum_i \\sum_j A_{ij} B_{ij}: the sum of every entry of A ⊙ B."""
         t = self.take()
         index = self.sum_index_of(t)
-        if self.tok.text == r"\sum" and self.sum_index is None:
+        index, j = index if isinstance(index, tuple) else (index, None)    # \sum_{i,j}: a double sum
+        if j is not None and self.sum_index is not None:
+            raise self.error("a double sum \\sum_{i,j} inside another sum is not read", t)
+        if j is None and self.tok.text == r"\sum" and self.sum_index is None:
             inner = self.take()
             j = self.sum_index_of(inner)
+            if isinstance(j, tuple):
+                raise self.error("a triple sum is not read", inner)
+        if j is not None:
             saved = (self.sum_index, self.entrywise)
-            self.sum_index, self.entrywise = (index + j, j + index), True
+            self.sum_index, self.entrywise, self.double_order = (index + j, j + index), True, None
             operand = self.term()
             self.sum_index, self.entrywise = saved
             return Lang(t.pos, f"sum({operand.text})", ATOM)
@@ -548,8 +554,8 @@ class LatexParser(EnvironmentMixin):
         kind = "sumcolsi__" if self.batch == "columns" else "sumrowsi__"   # i: over an index
         return Lang(t.pos, f"{kind}({operand.text})", ATOM)
 
-    def sum_index_of(self, t) -> str:
-        """The index of the \\sum just taken (\\sum_i, \\sum_{i=1}^n)."""
+    def sum_index_of(self, t):
+        """The index of the \\sum just taken (\\sum_i, \\sum_{i=1}^n), or both of \\sum_{i,j}."""
         index = None
         while self.tok.text in ("_", "^") or self.tok.text == r"\limits":
             mark = self.take().text
@@ -557,7 +563,13 @@ class LatexParser(EnvironmentMixin):
                 continue
             text = self.group_text()
             if mark == "_":
+                pair = re.fullmatch(r"\s*\{?\s*([a-z])\s*,\s*([a-z])\s*\}?\s*", text)
+                if pair and pair.group(1) != pair.group(2) and not {"t", "s"} & set(pair.groups()):
+                    index = pair.group(1), pair.group(2)       # \sum_{i,j}: both indices
+                    continue
                 index = re.split(r"[=,<\\]", text.strip())[0].strip().strip("{}()")
+        if isinstance(index, tuple):
+            return index
         if not index or not re.fullmatch(r"[a-z]|\\?[a-z]+", index):
             raise self.error("\\sum needs its index: \\sum_i or \\sum_{i=1}^n", t)
         if index.lstrip("\\") in ("t", "tau", "s"):
@@ -565,6 +577,7 @@ class LatexParser(EnvironmentMixin):
         return index.lstrip("\\")
 
     sum_index = None
+    double_order = None              # under \\sum_i \\sum_j: the index order of the entries met (ij or ji)
     entries_summed: list = []        # under a \\sum_i: the base of each name met ('' if not indexed by i)
     product_run = False
     outer_ones_ok = False        # a trailing 1^T may follow a factor (b 1^T), not start a term
@@ -691,6 +704,10 @@ class LatexParser(EnvironmentMixin):
         if isinstance(self.sum_index, tuple) and sub is not None:     # A_{ij} under \\sum_i \\sum_j
             if sub not in self.sum_index:
                 raise self.error("a double sum \\sum_i \\sum_j is read over entries A_{ij} only", tok)
+            if self.double_order not in (None, sub):      # Σ_i Σ_j A_{ij} B_{ji} is tr(AB), not Σ A ⊙ B
+                raise self.error("a double sum over entries indexed in both orders (A_{ij} B_{ji}) is not read: "
+                                 "write the transpose (B^T)_{ij}", tok)
+            self.double_order = sub
             sub = None
             raw_start = -1          # the entry's name is the matrix's: not registered with its index
         elif self.sum_index and sub is not None:
