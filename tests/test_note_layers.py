@@ -1,7 +1,6 @@
 """check-note on generic-layer notes (layer l, l±1, L or n_l the output): judged on a concrete
 network of the note's layer equations; brace cases per row; a gradient written in terms of
 itself; a two-argument named loss."""
-import functools
 import os
 
 import pytest
@@ -12,23 +11,7 @@ from matcalc.judge.note_layers import layer_form, layer_name
 from matcalc.judge.note_model import _Note
 from matcalc.lang.latex_input import translate
 
-DATA = os.path.join(os.path.dirname(__file__), "data")
-
-
-@functools.lru_cache(maxsize=None)
-def report_of(name, first=1, last=None):
-    """The report on a note, or on its lines first..last (the others blank: same line numbers)."""
-    with open(os.path.join(DATA, name), encoding="utf-8") as fh:
-        lines = fh.read().split("\n")
-    last = last or len(lines)
-    return matcalc.check_note("\n" * (first - 1) + "\n".join(lines[first - 1:last]))
-
-
-def by_line(report):
-    out = {}
-    for c in report.claims:
-        out.setdefault(c.link_line, []).append(c)
-    return out
+from note_reports import DATA, by_line, report_of
 
 
 # ---------------------------------------------------------------- reading the layer form

@@ -1,32 +1,13 @@
 """check-note on recurrent notes: sums over time, the last step, BPTT recurrences, LSTM/GRU gates."""
-import functools
-import os
 
 import matcalc
 from matcalc.judge.note_recurrent import one_term, step_ties, time_sum
 
-DATA = os.path.join(os.path.dirname(__file__), "data")
-
-
-@functools.lru_cache(maxsize=None)
-def report_of(name, first=1, last=None):
-    """The report on a note, or on its lines first..last (the others left blank: same line numbers)."""
-    with open(os.path.join(DATA, name), encoding="utf-8") as fh:
-        lines = fh.read().split("\n")
-    last = last or len(lines)
-    text = "\n" * (first - 1) + "\n".join(lines[first - 1:last])
-    return matcalc.check_note(text)
+from note_reports import by_line, report_of
 
 
 def table(report):
     return [(c.link_line, c.wrt, c.verdict) for c in report.claims]
-
-
-def by_line(report):
-    out = {}
-    for c in report.claims:
-        out.setdefault(c.link_line, []).append(c)
-    return out
 
 
 # ---------------------------------------------------------------- reading

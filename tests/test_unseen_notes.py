@@ -2,7 +2,6 @@
 in tests/unseen_key.py): claims found and judged right, wrong ones diagnosed, none called wrong
 that holds.  Also the LaTeX pieces these notes use: cases, zero vectors, max, comma lists,
 index notation, elided patterns."""
-import os
 
 import pytest
 
@@ -13,16 +12,12 @@ from matcalc.judge.note_check import NoteReport
 
 from unseen_key import BLIND, KEY, score
 
-DATA = os.path.join(os.path.dirname(__file__), "data")
+from note_reports import reports_for
 
 
 @pytest.fixture(scope="module")
 def reports():
-    out = {}
-    for name in KEY:
-        with open(os.path.join(DATA, name), encoding="utf-8") as fh:
-            out[name] = matcalc.check_note(fh.read())
-    return out
+    return reports_for(KEY)
 
 
 def test_blind_notes_meet_the_issue_targets(reports):

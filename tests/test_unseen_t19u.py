@@ -1,7 +1,6 @@
 """Issue 19, third round of unseen notes (tests/data/t19u_*.md, answer key in tests/t19u_key.py,
 written before the notes were run): every claim's verdict, the issue's targets, and the readings
 these notes needed (ReLU', a bare σ', δ_{ij}, labels in {0,1}^n, Unicode claims in the prose)."""
-import os
 
 import pytest
 
@@ -10,16 +9,12 @@ from matcalc.lang.latex_input import translate
 
 from t19u_key import KEY, C, score
 
-DATA = os.path.join(os.path.dirname(__file__), "data")
+from note_reports import reports_for
 
 
 @pytest.fixture(scope="module")
 def reports():
-    out = {}
-    for name in KEY:
-        with open(os.path.join(DATA, name), encoding="utf-8") as fh:
-            out[name] = matcalc.check_note(fh.read())
-    return out
+    return reports_for(KEY)
 
 
 def test_the_issue_targets(reports):

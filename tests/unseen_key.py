@@ -37,36 +37,5 @@ BLIND = [name for name in KEY if name not in ("unseen_index_columns.md", "fresh_
 
 def score(reports: dict) -> dict:
     """Claims found and judged right, wrong ones with the right diagnosis, correct ones called wrong."""
-    import re
-    found_right = total = wrong_total = wrong_diag = false_wrong = 0
-    misses = []
-    for name, key in KEY.items():
-        claims = [c for c in reports[name].claims]
-        pool = list(claims)
-        for line, want in key:
-            total += 1
-            if want != C:
-                wrong_total += 1
-            match = next((c for c in pool if c.link_line == line), None)
-            if match is None:
-                misses.append((name, line, want, "not found"))
-                continue
-            pool.remove(match)
-            if want == C:
-                if match.verdict == C:
-                    found_right += 1
-                else:
-                    false_wrong += match.verdict == "wrong"
-                    misses.append((name, line, want, match.verdict + ": " + match.diagnosis))
-            elif match.verdict == "wrong":
-                found_right += 1
-                if re.search("|".join(re.escape(w) for w in want.split("|")), match.diagnosis):
-                    wrong_diag += 1
-                else:
-                    misses.append((name, line, want, "diagnosis: " + match.diagnosis))
-            else:
-                misses.append((name, line, want, match.verdict + ": " + match.diagnosis))
-        for extra in pool:
-            misses.append((name, extra.link_line, "(not in the key)", extra.verdict))
-    return {"claims": total, "found_right": found_right, "wrong": wrong_total, "wrong_diagnosed": wrong_diag,
-            "correct_called_wrong": false_wrong, "misses": misses}
+    from t19u_key import score as score_key
+    return score_key(reports, KEY)

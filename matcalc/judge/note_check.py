@@ -444,16 +444,22 @@ def _case_slip(note: _Note, name: str, shown: str = "") -> str:
 def _diag_of_softmax(claim: str, source: str) -> bool:
     """Does a diag(·) of the claim hold a softmax (or a name the source defines as one)?"""
     outputs = set(re.findall(r"^\s*(\w+)\s*=\s*softmax\(", source, re.M))
-    for m in re.finditer(r"diag\(", claim):
-        depth, k = 1, m.end()
-        while depth and k < len(claim):
-            depth += claim[k] == "("
-            depth -= claim[k] == ")"
-            k += 1
-        inner = claim[m.end():k]
+    for _, start, end in _calls(claim, "diag"):
+        inner = claim[start:end - 1]
         if "softmax(" in inner or _identifiers(inner) & outputs:
             return True
     return False
+
+
+def _calls(text: str, fn: str):
+    """(start, argument start, end past the closing bracket) of each fn(…) in text."""
+    for m in re.finditer(rf"{fn}\(", text):
+        depth, k = 1, m.end()
+        while depth and k < len(text):
+            depth += text[k] == "("
+            depth -= text[k] == ")"
+            k += 1
+        yield m.start(), m.end(), k
 
 
 def _name_product(note: _Note, var: str, fn: str) -> bool:
@@ -487,15 +493,10 @@ def _name_product(note: _Note, var: str, fn: str) -> bool:
 
 def _inverse_transposed(d, claim: str, var: str, layout, note) -> str:
     """X^{-1} where X^{-T} belongs (or the reverse): the claim holds with one inverse transposed."""
-    for m in re.finditer(r"inv\(", claim):
-        depth, k = 1, m.end()
-        while depth and k < len(claim):
-            depth += claim[k] == "("
-            depth -= claim[k] == ")"
-            k += 1
-        inner = claim[m.end():k - 1]
+    for begin, start, k in _calls(claim, "inv"):
+        inner = claim[start:k - 1]
         transposed = claim[k:k + 1] == "'"
-        variant = claim[:m.start()] + (f"inv({inner})" if transposed else f"inv({inner})'") + \
+        variant = claim[:begin] + (f"inv({inner})" if transposed else f"inv({inner})'") + \
             claim[k + 1 if transposed else k:]
         try:
             if _run_check(d, variant, var, layout).verdict == "correct":
