@@ -413,6 +413,12 @@ def _expression_variable(note: _Note, num: str, den: str, k: int):
     return None, name, sums_as_calls(rest)
 
 
+def _bracketed(tex: str) -> bool:
+    """Is tex a bracketed expression ((Wx+b), \\left( Xw \\right)) rather than a name?"""
+    t = re.sub(r"\\(left|right|big|Big)\s*", "", tex.strip())
+    return len(t) > 2 and t[0] in "([" and t[-1] in ")]" and balanced(t[1:-1], "()")
+
+
 def _operand_pattern(expr: str) -> str:
     """A regex for expr where it stands whole as an operand: a name or call anywhere (exp(z)), a
     sum or product only in its own brackets ((h_t * V + b), not 2 * h_t * V + b)."""
@@ -1200,7 +1206,8 @@ def check_note(text: str, dims: dict | None = None, claim_timeout: float | None 
         item = NoteClaim(line, strip_derivative_text(v_tex), tex.strip(), function=f_tex.strip(), link_line=link_line)
         report.claims.append(item)
         head = _head_expression(note, fn, var, f_tex, link_line)    # ∂(OO^T)/∂O: of an expression
-        if (not fn and head is None) or not var:
+        wrt_expression = fn and not var and head is None and _bracketed(v_tex)   # ∂L/∂(Wx + b)
+        if (not fn and head is None) or (not var and not wrt_expression):
             item.diagnosis = f"cannot read the derivative ∂{f_tex}/∂{v_tex}"
             continue
         saved, note.definitions = note.definitions, note.defs_at(link_line)
@@ -1214,6 +1221,13 @@ def check_note(text: str, dims: dict | None = None, claim_timeout: float | None 
         note.line = link_line
         note.vector_leaves = set()
         whole = None
+        if wrt_expression:
+            try:
+                _, var, _ = _expression_variable(note, f_tex, v_tex, 99)
+            except MatcalcError as err:
+                item.diagnosis = f"cannot read the derivative ∂{f_tex}/∂{v_tex}: {err.message}"
+                note.definitions, note.declared, note.layout = saved, saved_decl, saved_layout
+                continue
         if re.fullmatch(r"(\\left)?\\\{", tex.strip()):
             item.diagnosis = "cases written as a brace (\\left\\{) over aligned rows are not read; use \\begin{cases}"
             note.definitions, note.declared, note.layout = saved, saved_decl, saved_layout
