@@ -29,6 +29,7 @@ from .note_losses import confirm_named_losses, other_function
 from .note_factor import judge_missing_factor
 from .note_patterns import cut_row, judge_row_pattern
 from .note_selfref import judge_self_reference
+from .note_step_loss import summed_step_loss
 from .note_recurrent import judge_recurrent, last_step_aliases, step_ties
 
 
@@ -194,13 +195,15 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
         for u in upstream:
             if u not in note.definitions and u != var:
                 raise _NotChecked(f"the note does not define {note.latex_names.get(u, u)}")
-        order = _deps(note, list(upstream) + [n for n in _identifiers(claim) if n in note.definitions])
+        step_loss = summed_step_loss(note, fn, var, upstream)     # L = Σ_t L_t: L_t + the later steps
+        order = _deps(note, list(upstream) + [step_loss] * bool(step_loss) +
+                      [n for n in _identifiers(claim) if n in note.definitions])
         body = [f"{n} = {note.definitions[n].text}" for n in order if n != var]
         body = _freeze_upstream(note, body, upstream, var)
-        loss = " + ".join(f"sum({g} .* {u})" for u, g in upstream.items())
+        loss = f"{step_loss} + " * bool(step_loss) + " + ".join(f"sum({g} .* {u})" for u, g in upstream.items())
         # the upstream values must carry every path from var to the loss; else only the terms
         # through them are checked (δ_t = (a_t − y_t)Vᵀ + δ_{t+1} ∂h_{t+1}/∂h_t)
-        other_paths = fn not in note.definitions or var in _reach(note, fn, stop=set(upstream))
+        other_paths = not step_loss and (fn not in note.definitions or var in _reach(note, fn, stop=set(upstream)))
         terms = _split_terms(claim)
         through = [(sg, t) for sg, t in terms if any(re.search(rf"\b{g}\b", t) for g in upstream.values())]
         if other_paths and through and len(through) < len(terms):
@@ -1082,6 +1085,9 @@ def _claims_of(note: _Note):
                 own = _split_derivative(links[k][0])
                 if own and (_lhs_name(own[0], note.known), _lhs_name(own[1], note.known)) == (f2, v2):
                     continue       # δ_t = ∂L/∂h_t: the definition itself
+                if own and _lhs_name(own[0], note.known) == f2 and re.sub(r"\\(left|right)|\s", "", own[1]) == \
+                        re.sub(r"\\(left|right)|\s", "", note.latex_names.get(v2, "")):
+                    continue       # δ_t = ∂L/∂(W h_{t-1} + U x_t): the definition itself
                 out.append((fn, var, head[1], links[k][0], chain["line"], links[k][1], head[0]))
             continue
         if head is None:
