@@ -297,6 +297,8 @@ class _Note:
                           bias_columns=True)
         except ParseError:
             return
+        if re.fullmatch(r"\s*\(?\s*\w+\s*\)?\s*", r.text):      # L = Σ_t L_t: the note names its summand
+            return
         self.known.add(step)
         self.latex_names.update({k: v for k, v in r.names.items() if k not in self.latex_names})
         self.latex_names.setdefault(step, f"{self.latex_names.get(name, name)}_t")
