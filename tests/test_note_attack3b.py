@@ -67,3 +67,11 @@ def test_recurrence_judged_whole_only_when_the_past_enters_through_the_expressio
     # so the claim (which leaves that path out) must not be called correct
     other = matcalc.check_note(NOTE.replace("{EXTRA}", " + V h_{t-1}")).claims
     assert len(other) == 1 and other[0].verdict != "correct"
+    assert other[0].verdict == "wrong" or "other paths" in other[0].diagnosis
+
+
+def test_delta_of_an_unread_expression_is_listed_not_skipped():
+    text = NOTE.replace("{EXTRA}", "").replace(r"\partial (W h_{t-1} + U x_t)", r"\partial (W h_{t} + x_t)")
+    claims = matcalc.check_note(text).claims
+    assert [(c.line, c.verdict) for c in claims] == [(10, "not_checked")]
+    assert "do not write (W h_{t} + x_t)" in claims[0].diagnosis

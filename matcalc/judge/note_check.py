@@ -245,6 +245,11 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
                 not any("mean(" in b for b in body):      # a mean's 1/N is the size itself: not free
             sizes.add(n)          # 1/N with N a size the loss does not use: a number the gradient lacks
             continue
+        if sib is None and upstream and n in _identifiers(getattr(note.definitions.get(f"{fn}_t"), "text", "")):
+            raise _NotChecked(f"{_plain_name(note.latex_names.get(fn, fn))} = Σ_t {_plain_name(note.latex_names.get(fn, fn))}_t: "
+                              f"the claim goes on through {', '.join(_plain_name(note.latex_names.get(u, u)) for u in upstream)}, "
+                              "but the later steps' losses reach it also by other paths, so the claim (with "
+                              f"{note.latex_names.get(n, n)} of the step's own loss) cannot be checked whole")
         if sib is None:
             raise _NotChecked(f"the claim uses {note.latex_names.get(n, n)}, which the note's equations do not define")
         extra[n] = sib
@@ -1090,6 +1095,12 @@ def _claims_of(note: _Note):
                     continue       # δ_t = ∂L/∂(W h_{t-1} + U x_t): the definition itself
                 out.append((fn, var, head[1], links[k][0], chain["line"], links[k][1], head[0]))
             continue
+        if head is None and len(links) > 1 and _lhs_name(links[0][0], note.known) in note.unread_aliases:
+            f_tex, v_tex = note.unread_aliases[_lhs_name(links[0][0], note.known)]
+            for tex, line in links[1:]:    # δ_t = … with δ_t = ∂L/∂(…) unread: listed, never skipped
+                if not _split_derivative(tex):
+                    out.append((_lhs_name(f_tex, note.known), None, v_tex, tex, chain["line"], line, f_tex))
+            continue
         if head is None:
             continue
         f_tex, v_tex = head
@@ -1231,7 +1242,7 @@ def check_note(text: str, dims: dict | None = None, claim_timeout: float | None 
             try:
                 _, var, _ = _expression_variable(note, f_tex, v_tex, 99)
             except MatcalcError as err:
-                item.diagnosis = f"cannot read the derivative ∂{f_tex}/∂{v_tex}: {err.message}"
+                item.diagnosis = err.message
                 note.definitions, note.declared, note.layout = saved, saved_decl, saved_layout
                 continue
         if re.fullmatch(r"(\\left)?\\\{", tex.strip()):

@@ -127,6 +127,7 @@ class _Note:
         self.definitions: dict = {}          # name -> _Definition (latest wins)
         self.history: list = []              # every _Definition, in the note's order
         self.aliases: dict = {}              # δ name -> (function, variable) identifiers
+        self.unread_aliases: dict = {}       # δ name -> (function, variable LaTeX): ∂L/∂(an expression not read)
         self.alias_lines: dict = {}          # δ name -> the line defining it
         self._collect_names()
         self._collect_definitions()
@@ -212,8 +213,10 @@ class _Note:
                     self.aliases[name] = (fn, vn)
                     self.alias_lines[name] = links[0][1]
                     self.latex_names.setdefault(name, first.strip())
+                elif fn and name not in self.aliases:
+                    self.unread_aliases[name] = (f, v)
                 continue
-            if any(_is_derivative(t) for t, _ in links[1:]) or name in self.aliases:
+            if any(_is_derivative(t) for t, _ in links[1:]) or name in self.aliases or name in self.unread_aliases:
                 continue
             texts = []
             for k, (tex, line) in enumerate(links[1:]):
@@ -279,6 +282,11 @@ class _Note:
         self.history.append(self.definitions[name])
         self.known.add(name)
         self.latex_names[name] = f"({t[1:-1].strip()})"
+        if name.endswith("_t"):            # its next step, written with every index moved on
+            def on(m):
+                return m.group(1) + ("{t}" if "-" in m.group(2) else "{t+1}")
+            self.latex_names[name + "p1"] = re.sub(r"([_^])\s*(\{\s*t\s*-\s*1\s*\}|\{\s*t\s*\}|t(?![A-Za-z]))",
+                                                   on, self.latex_names[name])
         return name
 
     def _step_summand(self, name: str, tex: str, line: int, display: bool) -> None:
