@@ -18,6 +18,9 @@ def judged(name):
 CASES = {
     "attack3b_bptt_sum.md": [(11, "correct"), (12, "correct"), (13, "correct"), (14, "correct"),
                              (17, "wrong"), (20, "wrong"), (23, "wrong")],
+    # the same with L = Σ_t L_t and L_t written apart
+    "attack3b_bptt_named_step.md": [(11, "correct"), (12, "correct"), (13, "correct"), (14, "correct"),
+                                    (17, "wrong")],
     "attack3b_denominator_expr.md": [(8, "correct"), (9, "correct"), (10, "correct"), (13, "wrong"),
                                      (16, "wrong")],
     "attack3b_logreg_batch_cn.md": [(9, "correct"), (11, "correct"), (14, "wrong"), (17, "wrong")],

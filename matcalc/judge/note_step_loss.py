@@ -51,13 +51,13 @@ def implied_step_loss(note, tex: str):
 
 
 def summed_step_loss(note, fn: str, var: str, upstream: dict):
-    """fn_t where fn = Σ_t fn_t (the summand written inline, ``summed_steps``) is not written itself
+    """fn_t where fn = Σ_t fn_t (fn_t written, or the summand inline: ``summed_steps``) is not written itself
     and the claim ∂fn/∂var (var at step t) goes on through the next step's upstream values only
     (δ_{t+1} = ∂L/∂a_{t+1}): then ∂fn/∂var is that of fn_t + Σ ⟨δ_{t+1}, a_{t+1}⟩. That holds when
     the step's equations see the past only through the upstream names (a_t = W h_{t-1} + U x_t is
     the one equation that writes a t−1 name); else None (only the terms through them are judged)."""
     step = f"{fn}_t"
-    if fn not in getattr(note, "summed_steps", ()) or fn in note.definitions or step not in note.definitions:
+    if not writes_sum_of_steps(note, fn) or fn in note.definitions or step not in note.definitions:
         return None
     if not re.search(r"_t$", var) or not upstream or not all(u.endswith("_tp1") for u in upstream):
         return None
