@@ -29,6 +29,7 @@ from .note_losses import confirm_named_losses, other_function
 from .note_factor import judge_missing_factor
 from .note_patterns import cut_row, judge_row_pattern
 from .note_selfref import judge_self_reference
+from .note_step_loss import summed_step_loss
 from .note_recurrent import judge_recurrent, last_step_aliases, step_ties
 
 
@@ -194,13 +195,15 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
         for u in upstream:
             if u not in note.definitions and u != var:
                 raise _NotChecked(f"the note does not define {note.latex_names.get(u, u)}")
-        order = _deps(note, list(upstream) + [n for n in _identifiers(claim) if n in note.definitions])
+        step_loss = summed_step_loss(note, fn, var, upstream)     # L = Σ_t L_t: L_t + the later steps
+        order = _deps(note, list(upstream) + [step_loss] * bool(step_loss) +
+                      [n for n in _identifiers(claim) if n in note.definitions])
         body = [f"{n} = {note.definitions[n].text}" for n in order if n != var]
         body = _freeze_upstream(note, body, upstream, var)
-        loss = " + ".join(f"sum({g} .* {u})" for u, g in upstream.items())
+        loss = f"{step_loss} + " * bool(step_loss) + " + ".join(f"sum({g} .* {u})" for u, g in upstream.items())
         # the upstream values must carry every path from var to the loss; else only the terms
         # through them are checked (δ_t = (a_t − y_t)Vᵀ + δ_{t+1} ∂h_{t+1}/∂h_t)
-        other_paths = fn not in note.definitions or var in _reach(note, fn, stop=set(upstream))
+        other_paths = not step_loss and (fn not in note.definitions or var in _reach(note, fn, stop=set(upstream)))
         terms = _split_terms(claim)
         through = [(sg, t) for sg, t in terms if any(re.search(rf"\b{g}\b", t) for g in upstream.values())]
         if other_paths and through and len(through) < len(terms):
@@ -242,6 +245,11 @@ def _judge(note: _Note, fn: str, var: str, claim_tex: str) -> tuple:
                 not any("mean(" in b for b in body):      # a mean's 1/N is the size itself: not free
             sizes.add(n)          # 1/N with N a size the loss does not use: a number the gradient lacks
             continue
+        if sib is None and upstream and n in _identifiers(getattr(note.definitions.get(f"{fn}_t"), "text", "")):
+            raise _NotChecked(f"{_plain_name(note.latex_names.get(fn, fn))} = Σ_t {_plain_name(note.latex_names.get(fn, fn))}_t: "
+                              f"the claim goes on through {', '.join(_plain_name(note.latex_names.get(u, u)) for u in upstream)}, "
+                              "but the later steps' losses reach it also by other paths, so the claim (with "
+                              f"{note.latex_names.get(n, n)} of the step's own loss) cannot be checked whole")
         if sib is None:
             raise _NotChecked(f"the claim uses {note.latex_names.get(n, n)}, which the note's equations do not define")
         extra[n] = sib
@@ -411,6 +419,12 @@ def _expression_variable(note: _Note, num: str, den: str, k: int):
     note.definitions[name] = _Definition(name, sums_as_calls(bottom), note.line, {})
     note.latex_names[name] = _strip_partial(den)
     return None, name, sums_as_calls(rest)
+
+
+def _bracketed(tex: str) -> bool:
+    """Is tex a bracketed expression ((Wx+b), \\left( Xw \\right)) rather than a name?"""
+    t = re.sub(r"\\(left|right|big|Big)\s*", "", tex.strip())
+    return len(t) > 2 and t[0] in "([" and t[-1] in ")]" and balanced(t[1:-1], "()")
 
 
 def _operand_pattern(expr: str) -> str:
@@ -1077,7 +1091,16 @@ def _claims_of(note: _Note):
                 own = _split_derivative(links[k][0])
                 if own and (_lhs_name(own[0], note.known), _lhs_name(own[1], note.known)) == (f2, v2):
                     continue       # δ_t = ∂L/∂h_t: the definition itself
+                if own and _lhs_name(own[0], note.known) == f2 and re.sub(r"\\(left|right)|\s", "", own[1]) == \
+                        re.sub(r"\\(left|right)|\s", "", note.latex_names.get(v2, "")):
+                    continue       # δ_t = ∂L/∂(W h_{t-1} + U x_t): the definition itself
                 out.append((fn, var, head[1], links[k][0], chain["line"], links[k][1], head[0]))
+            continue
+        if head is None and len(links) > 1 and _lhs_name(links[0][0], note.known) in note.unread_aliases:
+            f_tex, v_tex = note.unread_aliases[_lhs_name(links[0][0], note.known)]
+            for tex, line in links[1:]:    # δ_t = … with δ_t = ∂L/∂(…) unread: listed, never skipped
+                if not _split_derivative(tex):
+                    out.append((_lhs_name(f_tex, note.known), None, v_tex, tex, chain["line"], line, f_tex))
             continue
         if head is None:
             continue
@@ -1201,7 +1224,8 @@ def check_note(text: str, dims: dict | None = None, claim_timeout: float | None 
         item = NoteClaim(line, strip_derivative_text(v_tex), tex.strip(), function=f_tex.strip(), link_line=link_line)
         report.claims.append(item)
         head = _head_expression(note, fn, var, f_tex, link_line)    # ∂(OO^T)/∂O: of an expression
-        if (not fn and head is None) or not var:
+        wrt_expression = fn and not var and head is None and _bracketed(v_tex)   # ∂L/∂(Wx + b)
+        if (not fn and head is None) or (not var and not wrt_expression):
             item.diagnosis = f"cannot read the derivative ∂{f_tex}/∂{v_tex}"
             continue
         saved, note.definitions = note.definitions, note.defs_at(link_line)
@@ -1215,6 +1239,13 @@ def check_note(text: str, dims: dict | None = None, claim_timeout: float | None 
         note.line = link_line
         note.vector_leaves = set()
         whole = None
+        if wrt_expression:
+            try:
+                _, var, _ = _expression_variable(note, f_tex, v_tex, 99)
+            except MatcalcError as err:
+                item.diagnosis = err.message
+                note.definitions, note.declared, note.layout = saved, saved_decl, saved_layout
+                continue
         if re.fullmatch(r"(\\left)?\\\{", tex.strip()):
             item.diagnosis = "cases written as a brace (\\left\\{) over aligned rows are not read; use \\begin{cases}"
             note.definitions, note.declared, note.layout = saved, saved_decl, saved_layout

@@ -127,6 +127,7 @@ class _Note:
         self.definitions: dict = {}          # name -> _Definition (latest wins)
         self.history: list = []              # every _Definition, in the note's order
         self.aliases: dict = {}              # δ name -> (function, variable) identifiers
+        self.unread_aliases: dict = {}       # δ name -> (function, variable LaTeX): ∂L/∂(an expression not read)
         self.alias_lines: dict = {}          # δ name -> the line defining it
         self._collect_names()
         self._collect_definitions()
@@ -206,12 +207,16 @@ class _Note:
             if _split_derivative(links[1][0]) is not None:      # δ = ∂L/∂z (= ...)
                 f, v = _split_derivative(links[1][0])
                 fn, vn = _lhs_name(f, self.known), _lhs_name(v, self.known)
+                if fn and not vn:       # δ_t = ∂L/∂(W h_{t-1} + U x_t): by an expression of the equations
+                    vn = self._expression_name(name, v, links[0][1])
                 if fn and vn:
                     self.aliases[name] = (fn, vn)
                     self.alias_lines[name] = links[0][1]
                     self.latex_names.setdefault(name, first.strip())
+                elif fn and name not in self.aliases:
+                    self.unread_aliases[name] = (f, v)
                 continue
-            if any(_is_derivative(t) for t, _ in links[1:]) or name in self.aliases:
+            if any(_is_derivative(t) for t, _ in links[1:]) or name in self.aliases or name in self.unread_aliases:
                 continue
             texts = []
             for k, (tex, line) in enumerate(links[1:]):
@@ -220,6 +225,7 @@ class _Note:
                                   bias_columns=True)
                 except ParseError:
                     if k == 0:
+                        self._step_summand(name, tex, line, chain.get("display", True))
                         break
                     continue
                 texts.append((r, line))
@@ -248,6 +254,66 @@ class _Note:
                                                           display=chain.get("display", True))
                     self.history.append(self.definitions[inner])
                     self.latex_names.update({k: v for k, v in other.names.items() if k not in self.latex_names})
+
+    def _expression_name(self, alias: str, tex: str, line: int):
+        """A name (pre_<alias>) for the bracketed expression tex where the equations so far write it
+        whole as an operand (h_t = tanh(W h_{t-1} + U x_t)); the equations then use the name. None
+        when tex is no bracketed expression or no equation writes it."""
+        t = re.sub(r"\\(left|right|big|Big|bigg|Bigg)\s*", "", tex.strip())
+        if len(t) < 3 or t[0] not in "([" or t[-1] not in ")]":
+            return None
+        try:
+            text = translate(t[1:-1], self.known, derivative=None, values=self.values,
+                             sigma=self.sigma_at(line), bias_columns=True).text.strip()
+        except ParseError:
+            return None
+        if not re.search(r"[+\-*]", text):
+            return None
+        text = sums_as_calls(text)
+        pattern = rf"\(\s*{re.escape(text)}\s*\)"
+        spots = [d for d in self.history if re.search(pattern, d.text)]
+        if not spots:
+            return None
+        name = f"pre_{alias}"
+        for d in spots:
+            d.text = re.sub(pattern, f"({name})", d.text)
+        first = min(d.line for d in spots)
+        self.definitions[name] = _Definition(name, text, first, {})
+        self.history.append(self.definitions[name])
+        self.known.add(name)
+        self.latex_names[name] = f"({t[1:-1].strip()})"
+        if name.endswith("_t"):            # its next step, written with every index moved on
+            def on(m):
+                return m.group(1) + ("{t}" if "-" in m.group(2) else "{t+1}")
+            self.latex_names[name + "p1"] = re.sub(r"([_^])\s*(\{\s*t\s*-\s*1\s*\}|\{\s*t\s*\}|t(?![A-Za-z]))",
+                                                   on, self.latex_names[name])
+        return name
+
+    def _step_summand(self, name: str, tex: str, line: int, display: bool) -> None:
+        """L = \\sum_t ½‖o_t − y_t‖² (a sum over the steps of a term written inline): L_t is that
+        term, as if the note wrote L = Σ_t L_t and L_t = ½‖o_t − y_t‖²."""
+        m = re.match(
+            r"\s*\\sum(?:\\limits)?\s*_\s*(?:t|\{\s*t\s*(?:=[^{}]*)?\})\s*(?:\^\s*(?:\w|\{[^{}]*\}))?", tex)
+        step = f"{name}_t"
+        if m is None or step in self.definitions or step in self.known and step != name:
+            return
+        body = tex[m.end():].strip()
+        if not re.search(r"[_^]\s*\{?\s*t\b", body):
+            return
+        try:
+            r = translate(body, self.known, derivative=None, values=self.values, sigma=self.sigma_at(line),
+                          bias_columns=True)
+        except ParseError:
+            return
+        if re.fullmatch(r"\s*\(?\s*\w+\s*\)?\s*", r.text):      # L = Σ_t L_t: the note names its summand
+            return
+        self.known.add(step)
+        self.latex_names.update({k: v for k, v in r.names.items() if k not in self.latex_names})
+        self.latex_names.setdefault(step, f"{self.latex_names.get(name, name)}_t")
+        self.definitions[step] = _Definition(step, sums_as_calls(r.text), line, r.names, list(r.uncertain), display)
+        self.scalars |= r.scalars
+        self.history.append(self.definitions[step])
+        self.summed_steps = getattr(self, "summed_steps", set()) | {name}
 
     def sigma_at(self, line: int) -> str:
         """What \\sigma means at ``line``: tanh/relu where the section says so, else sigmoid."""

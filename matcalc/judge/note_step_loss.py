@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import re
 
-from .note_model import _lhs_name, _plain_name
+from .note_model import _identifiers, _lhs_name, _plain_name, _reach
 
 _DIFFERENCE = re.compile(r"\(\s*((?:[^()+\-]|\{[^{}]*\})+?)\s*-\s*((?:[^()+\-]|\{[^{}]*\})+?)\s*\)")
 
 
 def writes_sum_of_steps(note, fn: str) -> bool:
     """Does the note write fn = \\sum_t fn_t (L = \\sum\\limits_{t=1}^T L_t)?"""
-    return bool(re.search(rf"(?<![\w\\]){re.escape(fn)}\s*=\s*\\sum[^$\n]*?{re.escape(fn)}_\{{?t\b", note.text))
+    return fn in getattr(note, "summed_steps", ()) or bool(re.search(rf"(?<![\w\\]){re.escape(fn)}\s*=\s*\\sum[^$\n]*?{re.escape(fn)}_\{{?t\b", note.text))
 
 
 def implied_step_loss(note, tex: str):
@@ -48,3 +48,25 @@ def implied_step_loss(note, tex: str):
         return text, (f"the note does not write its per-step loss; read as {what}, whose gradient at "
                       f"the output's score is {shown_out} − {shown_label}, the difference the note writes")
     return None
+
+
+def summed_step_loss(note, fn: str, var: str, upstream: dict):
+    """fn_t where fn = Σ_t fn_t (fn_t written, or the summand inline: ``summed_steps``) is not written itself
+    and the claim ∂fn/∂var (var at step t) goes on through the next step's upstream values only
+    (δ_{t+1} = ∂L/∂a_{t+1}): then ∂fn/∂var is that of fn_t + Σ ⟨δ_{t+1}, a_{t+1}⟩. That holds when
+    the step's equations see the past only through the upstream names (a_t = W h_{t-1} + U x_t is
+    the one equation that writes a t−1 name); else None (only the terms through them are judged)."""
+    step = f"{fn}_t"
+    if not writes_sum_of_steps(note, fn) or fn in note.definitions or step not in note.definitions:
+        return None
+    if not re.search(r"_t$", var) or not upstream or not all(u.endswith("_tp1") for u in upstream):
+        return None
+    carriers = {u[:-len("_tp1")] + "_t" for u in upstream}
+    if var not in carriers or var not in note.definitions:
+        return None
+    past = [n for n, d in note.definitions.items() if any(i.endswith("_tm1") for i in _identifiers(d.text))]
+    if not past or set(past) - carriers:
+        return None
+    if var not in _reach(note, step, stop=set()):
+        return None
+    return step
