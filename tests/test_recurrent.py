@@ -456,4 +456,5 @@ def test_float32_with_static_values_and_initial_state():
     g = d.to_numpy()(**{k: v.astype(np.float32) for k, v in point.items()})
     assert all(v.dtype == np.float32 for v in g.values())
     src = d.numpy_source()   # static Q and the input projection x[t] U (one GEMM) before the loop
-    assert "Q_t = np.tanh(W1)\n    " in src and src.index("x.reshape(-1, x.shape[2]) @ U") < src.index("for t in")
+    portable = d.portable_source()
+    assert "Q_t = np.tanh(W1)\n    " in src and portable.index("x.reshape(-1, x.shape[2]) @ U") < portable.index("for t in")

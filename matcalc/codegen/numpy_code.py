@@ -102,6 +102,23 @@ def _scratch(key, shape, dtype):
     if any(np.may_share_memory(value, b) for b in scratch):
         return np.array(value, copy=True)
     return value''',
+    "_product_into": '''def _product_into(key, a, b, c=None):
+    """a @ b (+ c) for 2-D a and b, written into the scratch buffer ``key``; else computed afresh."""
+    if np.ndim(a) != 2 or np.ndim(b) != 2:
+        return a @ b if c is None else (a @ b) + c
+    out = _scratch(key, (a.shape[0], b.shape[1]), np.result_type(a, b))
+    np.matmul(a, b, out=out)
+    if c is None:
+        return out
+    if np.broadcast_shapes(out.shape, np.shape(c)) != out.shape or np.result_type(out, c) != out.dtype:
+        return out + c
+    return np.add(out, c, out=out)''',
+    "_kept": '''def _kept(key):
+    """The scratch buffer ``key`` of this thread (an empty array when there is none)."""
+    return _SCRATCH.__dict__.get(key, _NOTHING)
+
+
+_NOTHING = np.empty(0)''',
     "_shape_error": '''def _shape_error(arrays, shapes):
     """The message for the first argument whose shape disagrees with its declared shape
     (a name stands for a size, which must agree across the arguments)."""

@@ -13,7 +13,7 @@ import numpy as np
 from sympy import MatrixSymbol, S, Symbol
 from sympy.matrices.expressions import ZeroMatrix
 
-from . import batching, deferral, fusion
+from . import batching, deferral, fusion, scratch_products
 from ..codegen.numpy_code import HELPERS, RESERVED, NumpyCodegen, compile_source, module_source
 from .bptt_steps import _shaped_like
 from ..differentiate.engine import topological
@@ -702,6 +702,10 @@ def bptt_source(d, func_name: str = "gradients", deltas: bool = False, scratch: 
                 for s in seq.states if d.carry[s] in init_prog.variables}
         assignments = [(grads[n], "+=", d.initial.gradient(n).xreplace(reps)) for n in d.initial.wrt]
         lines += [_INDENT + b for b in _block(d, assignments, helpers)]
+    if scratched is not None:        # products over all steps: into buffers kept between calls too
+        lines, keys = scratch_products.into_scratch(lines, _INDENT, lambda key: key in scratched)
+        scratched += [f"_kept({key!r})" for key in keys]
+        helpers |= {"_product_into", "_kept"} if keys else set()
     out = []
     for n in d.wrt:
         value = f"np.stack({seq_lists[n]})" if n in seq_lists else grads[n]
