@@ -63,8 +63,7 @@ def test_threads_have_their_own_buffers():
         want = fresh(**p)
         for _ in range(20):
             got = f(**p)
-            if any(not np.allclose(got[k], want[k], rtol=1e-12, atol=1e-12) for k in want):
-                errors.append(k)
+            errors.extend(k for k in want if not np.allclose(got[k], want[k], rtol=1e-12, atol=1e-12))
 
     threads = [threading.Thread(target=work, args=(p,)) for p in points]
     for th in threads:
