@@ -158,3 +158,50 @@ def test_interleaved_calls_fault_no_fresh_pages():
         for _ in range(32):                                                           # other work: small arrays
             h = np.tanh(h @ p["Wh"] + 0.1)
     assert sorted(faults[2:])[len(faults[2:]) // 2] < 50, faults
+
+
+@pytest.mark.parametrize("model", ["lstm", "gru"])
+def test_no_kept_buffer_is_read_before_this_call_writes_it(model):
+    """Every kept buffer filled with NaN before a call (a stale value read would show): the
+    results, wrt the sequence x too, still equal the fresh-buffer source's, T = 1 included."""
+    expr, shapes, _ = template(model, "squared", "param")
+    d = matcalc.derive(expr, shapes=shapes, wrt=list(shapes))
+    f = matcalc.codegen.numpy_code.compile_source(d.numpy_source(), "gradients")
+    fresh = matcalc.codegen.numpy_code.compile_source(d.portable_source(), "gradients")
+    kept = f.__globals__["_SCRATCH"].__dict__
+    rng = np.random.default_rng(12)
+    for T, B in ((4, 3), (1, 2), (4, 3), (2, 1)):
+        p = _model_point(model, rng, T, B=B)
+        p.update({n: rng.standard_normal((B, 4)) for n in shapes if n not in p})   # h0 (and C0)
+        for buf in kept.values():
+            buf.fill(np.nan)
+        got, want = f(**p), fresh(**p)
+        for k in want:
+            np.testing.assert_allclose(got[k], want[k], rtol=1e-12, atol=1e-12)
+    assert kept                                                                       # buffers were kept
+
+
+def test_terminal_loss_and_two_states_with_poisoned_buffers():
+    """A loss at h[T] beside sum_t, two states, wrt the sequences: NaN-filled kept buffers, other T."""
+    expr = ("a[t] = sigmoid(x[t]*U + a[t-1]*W); c[t] = c[t-1] .* a[t] + tanh(x[t]*U2); q[t] = c[t]*V; "
+            "f = sum_t(norm2(q[t] - y[t])^2) + norm2(c[T])^2")
+    shapes = {"x": ("B", "D"), "y": ("B", "K"), "U": ("D", "H"), "W": ("H", "H"), "U2": ("D", "H"), "V": ("H", "K")}
+    d = matcalc.derive(expr, shapes=shapes, wrt=list(shapes))
+    f = matcalc.codegen.numpy_code.compile_source(d.numpy_source(), "gradients")
+    fresh = matcalc.codegen.numpy_code.compile_source(d.portable_source(), "gradients")
+    rng = np.random.default_rng(13)
+    results = []
+    for T in (3, 1, 5, 3):
+        p = {"x": rng.standard_normal((T, 2, 3)), "y": rng.standard_normal((T, 2, 2)),
+             "U": rng.standard_normal((3, 4)), "W": rng.standard_normal((4, 4)) / 2,
+             "U2": rng.standard_normal((3, 4)), "V": rng.standard_normal((4, 2))}
+        for buf in f.__globals__["_SCRATCH"].__dict__.values():
+            buf.fill(np.nan)
+        got, want = f(**p), fresh(**p)
+        results.append((got, _frozen(got)))
+        for k in want:
+            np.testing.assert_allclose(got[k], want[k], rtol=1e-12, atol=1e-12)
+    for got, frozen in results:
+        for k in frozen:
+            np.testing.assert_array_equal(got[k], frozen[k])
+    assert d.check().passed
